@@ -1,0 +1,279 @@
+//! The one error type, and the redacted body excerpt that travels with errors from a response.
+
+use core::fmt;
+
+/// Every way a flow can fail. Each variant says what the caller can do about it.
+///
+/// `Display` and `Debug` never print a secret: excerpts of response bodies are redacted
+/// before they are stored (see [`Excerpt`]).
+#[non_exhaustive]
+#[derive(Clone, PartialEq, Eq)]
+pub enum Error {
+    /// The provider refused with a vendor-specific error (non-2xx, or an envelope that is not OK).
+    /// Check the request's inputs; `code` is the vendor's own code when it sent one.
+    Provider {
+        /// HTTP status of the response.
+        status: u16,
+        /// The vendor's error code (PAR envelope `code`), when present.
+        code: Option<i64>,
+        /// A bounded, redacted excerpt of the response body.
+        message: Excerpt,
+    },
+    /// An OAuth 2.0 error response (RFC 6749 §5.2), e.g. `invalid_grant`.
+    OAuth {
+        /// HTTP status of the response.
+        status: u16,
+        /// The `error` code, e.g. `invalid_client`.
+        error: heapless::String<48>,
+        /// `error_description` (redacted, bounded), when the server sent one.
+        description: Excerpt,
+    },
+    /// The response could not be understood: bad JSON, a wrong type, a missing field.
+    Malformed {
+        /// Which field or part was wrong.
+        what: &'static str,
+        /// A bounded, redacted excerpt of what came back.
+        excerpt: Excerpt,
+    },
+    /// A value did not fit its fixed capacity (it is never truncated).
+    Capacity {
+        /// The field that was too long.
+        field: &'static str,
+    },
+    /// The buffer given to `poll` is too small; nothing usable was written. Retry with `required` bytes.
+    BufferTooSmall {
+        /// Bytes needed for this request.
+        required: usize,
+    },
+    /// Still unauthorized after one fresh sign-in and one retry: the credentials are not accepted.
+    Unauthorized,
+    /// The Punchh digest was refused (HTTP 412): the signing secret or the signed bytes are wrong.
+    Digest,
+    /// A plain `http://` URL to a host that is not loopback. Use `https://`.
+    Insecure,
+    /// A method was called out of order (e.g. `handle` without a request outstanding).
+    State,
+    /// The authorization callback's `state` does not match the one sent: possible CSRF, stop.
+    StateMismatch,
+    /// A Stream one-time login token was already redeemed (`sso_token_redeemed`): generate a new one.
+    SsoTokenRedeemed,
+    /// A caller-supplied value is unusable (empty, or has characters a header cannot carry).
+    InvalidInput {
+        /// Which input.
+        what: &'static str,
+    },
+}
+
+impl Error {
+    pub(crate) fn malformed(what: &'static str, body: &[u8]) -> Self {
+        Error::Malformed { what, excerpt: Excerpt::of(body) }
+    }
+
+    /// `true` when retrying the same call later may succeed (5xx and 429 answers).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Error::Provider { status, .. } | Error::OAuth { status, .. } => {
+                *status == 429 || *status >= 500
+            }
+            _ => false,
+        }
+    }
+
+    /// The HTTP status of the response this error came from, if any.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Error::Provider { status, .. } | Error::OAuth { status, .. } => Some(*status),
+            Error::Digest => Some(412),
+            _ => None,
+        }
+    }
+
+    /// A short, stable name for the kind of error (`provider`, `oauth`, `malformed`, …).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Error::Provider { .. } => "provider",
+            Error::OAuth { .. } => "oauth",
+            Error::Malformed { .. } => "malformed",
+            Error::Capacity { .. } => "capacity",
+            Error::BufferTooSmall { .. } => "buffer_too_small",
+            Error::Unauthorized => "unauthorized",
+            Error::Digest => "digest",
+            Error::Insecure => "insecure",
+            Error::State => "state",
+            Error::StateMismatch => "state_mismatch",
+            Error::SsoTokenRedeemed => "sso_token_redeemed",
+            Error::InvalidInput { .. } => "invalid_input",
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Provider { status, code: Some(c), message } => {
+                write!(f, "provider refused: HTTP {status}, code {c}: {message}")
+            }
+            Error::Provider { status, code: None, message } => {
+                write!(f, "provider refused: HTTP {status}: {message}")
+            }
+            Error::OAuth { status, error, description } if description.is_empty() => {
+                write!(f, "oauth error {error} (HTTP {status})")
+            }
+            Error::OAuth { status, error, description } => {
+                write!(f, "oauth error {error} (HTTP {status}): {description}")
+            }
+            Error::Malformed { what, excerpt } => {
+                write!(f, "malformed response ({what}): {excerpt}")
+            }
+            Error::Capacity { field } => write!(f, "value too long for {field}"),
+            Error::BufferTooSmall { required } => {
+                write!(f, "request buffer too small: {required} bytes required")
+            }
+            Error::Unauthorized => f.write_str("unauthorized after a fresh sign-in and one retry"),
+            Error::Digest => f.write_str("x-pch-digest refused (HTTP 412)"),
+            Error::Insecure => f.write_str("refusing plain http:// to a non-loopback host"),
+            Error::State => f.write_str("flow method called out of order"),
+            Error::StateMismatch => f.write_str("callback state does not match (possible CSRF)"),
+            Error::SsoTokenRedeemed => f.write_str("sso_token_redeemed: login token already used"),
+            Error::InvalidInput { what } => write!(f, "invalid input: {what}"),
+        }
+    }
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Error::{}({self})", self.kind())
+    }
+}
+
+#[cfg(feature = "defmt")]
+impl defmt::Format for Error {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        defmt::write!(f, "Error::{=str}", self.kind())
+    }
+}
+
+/// Bytes of a response body kept in an error.
+pub const EXCERPT_CAP: usize = 160;
+
+/// A bounded copy of a response body with secret values blanked out.
+///
+/// JSON string values of members whose name suggests a credential (`*token*`, `*secret*`,
+/// `password`, `code`, `value`, …) become `***`; control bytes and invalid UTF-8 become `?`.
+/// Longer bodies end in `…`.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Excerpt(heapless::String<EXCERPT_CAP>);
+
+/// Member names whose string values are never copied into an excerpt.
+fn is_secret_key(key: &[u8]) -> bool {
+    const EXACT: [&[u8]; 6] = [b"code", b"value", b"password", b"assertion", b"session", b"jwt"];
+    const PARTS: [&[u8]; 3] = [b"token", b"secret", b"key"];
+    EXACT.iter().any(|k| key.eq_ignore_ascii_case(k))
+        || PARTS.iter().any(|p| key.windows(p.len()).any(|w| w.eq_ignore_ascii_case(p)))
+}
+
+impl Excerpt {
+    /// Make a redacted excerpt of `body`.
+    pub fn of(body: &[u8]) -> Self {
+        let mut out = heapless::String::<EXCERPT_CAP>::new();
+        // Room kept for a closing "…" (3 bytes).
+        let limit = EXCERPT_CAP - 3;
+        let mut in_string = false;
+        let mut escaped = false;
+        let mut redacting = false;
+        let mut string_start = 0;
+        let mut last_key: &[u8] = &[];
+        let mut full = false;
+        for (i, &b) in body.iter().enumerate() {
+            if in_string {
+                let closes = !escaped && b == b'"';
+                escaped = !escaped && b == b'\\';
+                if closes {
+                    in_string = false;
+                    if !redacting {
+                        last_key = body.get(string_start..i).unwrap_or(&[]);
+                    }
+                    redacting = false;
+                } else if redacting {
+                    continue;
+                }
+            } else if b == b'"' {
+                in_string = true;
+                string_start = i + 1;
+                // A string right after `"key":` is a value of that key.
+                let before = body.get(..i).unwrap_or(&[]);
+                let prev = before.iter().rev().find(|c| !c.is_ascii_whitespace());
+                if prev == Some(&b':') && is_secret_key(last_key) {
+                    redacting = true;
+                    if out.len() + 4 > limit {
+                        full = true;
+                        break;
+                    }
+                    let _ = out.push_str("\"***");
+                    continue;
+                }
+            }
+            let c = if (0x20..0x7f).contains(&b) { b as char } else { '?' };
+            if out.len() + 1 > limit {
+                full = true;
+                break;
+            }
+            let _ = out.push(c);
+        }
+        if full {
+            let _ = out.push('…');
+        }
+        Excerpt(out)
+    }
+
+    /// The excerpt as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// `true` when nothing was kept.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Display for Excerpt {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for Excerpt {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", self.0.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn excerpt_redacts_secret_members() {
+        let e = Excerpt::of(br#"{"error":"invalid_grant","access_token":"abc.def","refresh_token" : "r1","n":"ok"}"#);
+        assert_eq!(
+            e.as_str(),
+            r#"{"error":"invalid_grant","access_token":"***","refresh_token" : "***","n":"ok"}"#
+        );
+    }
+
+    #[test]
+    fn excerpt_is_bounded_and_printable() {
+        let body = [b'a'; 1000];
+        let e = Excerpt::of(&body);
+        assert!(e.as_str().len() <= EXCERPT_CAP);
+        assert!(e.as_str().ends_with('…'));
+        assert_eq!(Excerpt::of(b"\x00\xffhi\n").as_str(), "??hi?");
+    }
+
+    #[test]
+    fn excerpt_redacts_escaped_quotes_inside_secrets() {
+        let e = Excerpt::of(br#"{"client_secret":"a\"b","x":1}"#);
+        assert_eq!(e.as_str(), r#"{"client_secret":"***","x":1}"#);
+    }
+}

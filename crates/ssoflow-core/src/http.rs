@@ -1,0 +1,502 @@
+//! HTTP request and response views, and the builder that writes a request into a caller buffer.
+
+use core::fmt;
+use core::ops::Range;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+
+use crate::{Error, form, json};
+
+/// Most headers any flow sends.
+pub const MAX_HEADERS: usize = 10;
+
+/// HTTP method.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Method {
+    /// `GET`
+    Get,
+    /// `POST`
+    Post,
+}
+
+impl Method {
+    /// The method's name on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Post => "POST",
+        }
+    }
+}
+
+/// One header: a name and its raw value.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Header<'a> {
+    /// Header name as written (compare case-insensitively).
+    pub name: &'a str,
+    /// Raw value bytes.
+    pub value: &'a [u8],
+}
+
+/// Header names whose values are credentials: never printed.
+fn is_secret_header(name: &str) -> bool {
+    ["authorization", "dlc-authorization", "x-pch-digest", "cookie", "set-cookie"]
+        .iter()
+        .any(|h| name.eq_ignore_ascii_case(h))
+}
+
+impl fmt::Debug for Header<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if is_secret_header(self.name) {
+            write!(f, "{}: ***", self.name)
+        } else {
+            let v = core::str::from_utf8(self.value).unwrap_or("<binary>");
+            write!(f, "{}: {v}", self.name)
+        }
+    }
+}
+
+/// An HTTP request a flow wants sent. It borrows the buffer passed to `poll`.
+///
+/// `Debug` redacts credential headers and prints only the body's length.
+#[derive(Clone)]
+pub struct Request<'b> {
+    /// Method.
+    pub method: Method,
+    /// Absolute URL (`https://…`, or `http://` to a loopback host).
+    pub url: &'b str,
+    headers: heapless::Vec<Header<'b>, MAX_HEADERS>,
+    /// Body bytes (empty for none).
+    pub body: &'b [u8],
+}
+
+impl<'b> Request<'b> {
+    /// Every header to send, in order.
+    pub fn headers(&self) -> &[Header<'b>] {
+        &self.headers
+    }
+
+    /// The first header called `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&'b [u8]> {
+        self.headers.iter().find(|h| h.name.eq_ignore_ascii_case(name)).map(|h| h.value)
+    }
+
+    /// The URL's host and port (`example.com:8443`).
+    pub fn authority(&self) -> &'b str {
+        split_url(self.url).map(|(_, a, _)| a).unwrap_or("")
+    }
+
+    /// The URL's path and query (`/oauth/token?x=1`), `/` when empty.
+    pub fn path_and_query(&self) -> &'b str {
+        match split_url(self.url) {
+            Some((_, _, p)) if !p.is_empty() => p,
+            _ => "/",
+        }
+    }
+}
+
+impl fmt::Debug for Request<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Request")
+            .field("method", &self.method)
+            .field("url", &self.url)
+            .field("headers", &self.headers)
+            .field("body_len", &self.body.len())
+            .finish()
+    }
+}
+
+/// An HTTP response handed back to a flow.
+#[derive(Clone, Copy)]
+pub struct Response<'a> {
+    /// Status code.
+    pub status: u16,
+    /// Response headers (may be empty: no flow needs them to succeed).
+    pub headers: &'a [Header<'a>],
+    /// The complete body.
+    pub body: &'a [u8],
+}
+
+impl<'a> Response<'a> {
+    /// A response with no headers.
+    pub fn new(status: u16, body: &'a [u8]) -> Self {
+        Response { status, headers: &[], body }
+    }
+
+    /// The same response with headers.
+    pub fn with_headers(self, headers: &'a [Header<'a>]) -> Self {
+        Response { headers, ..self }
+    }
+
+    /// The first header called `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&'a [u8]> {
+        self.headers.iter().find(|h| h.name.eq_ignore_ascii_case(name)).map(|h| h.value)
+    }
+
+    /// `Retry-After` in seconds, when given as a number of seconds.
+    pub fn retry_after_secs(&self) -> Option<u64> {
+        let v = core::str::from_utf8(self.header("retry-after")?).ok()?;
+        v.trim().parse().ok()
+    }
+}
+
+impl fmt::Debug for Response<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Response")
+            .field("status", &self.status)
+            .field("headers", &self.headers)
+            .field("body", &crate::Excerpt::of(self.body))
+            .finish()
+    }
+}
+
+/// Split `scheme://authority/path?query` into its three parts.
+fn split_url(url: &str) -> Option<(&str, &str, &str)> {
+    let (scheme, rest) = url.split_once("://")?;
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, path) = rest.split_at_checked(end)?;
+    Some((scheme, authority, path))
+}
+
+/// Check that `url` is usable for sending credentials: `https://`, or `http://` only to a
+/// loopback host (127.0.0.0/8, `[::1]`, `localhost`). Control characters and spaces are refused.
+pub fn check_url(url: &str) -> Result<(), Error> {
+    if url.bytes().any(|b| b <= b' ' || b == 0x7f) {
+        return Err(Error::InvalidInput { what: "url" });
+    }
+    let (scheme, authority, _) = split_url(url).ok_or(Error::InvalidInput { what: "url" })?;
+    if authority.is_empty() || authority.contains('@') {
+        return Err(Error::InvalidInput { what: "url" });
+    }
+    if scheme.eq_ignore_ascii_case("https") {
+        return Ok(());
+    }
+    if !scheme.eq_ignore_ascii_case("http") {
+        return Err(Error::InvalidInput { what: "url" });
+    }
+    if is_loopback_authority(authority) { Ok(()) } else { Err(Error::Insecure) }
+}
+
+/// Whether `host[:port]` names this machine.
+pub fn is_loopback_authority(authority: &str) -> bool {
+    let host = if let Some(rest) = authority.strip_prefix('[') {
+        rest.split(']').next().unwrap_or("")
+    } else {
+        authority.split(':').next().unwrap_or("")
+    };
+    if host.eq_ignore_ascii_case("localhost") || host == "::1" {
+        return true;
+    }
+    let mut parts = host.split('.');
+    let first = parts.next().and_then(|p| p.parse::<u8>().ok());
+    let rest_ok = parts.clone().count() == 3 && parts.all(|p| p.parse::<u8>().is_ok());
+    first == Some(127) && rest_ok
+}
+
+/// Writes a request into a caller buffer, then hands out a [`Request`] view of it.
+///
+/// Writes past the end of the buffer are counted, not stored, so [`finish`](Self::finish) can
+/// report the exact size required.
+pub struct RequestBuilder<'b> {
+    buf: &'b mut [u8],
+    len: usize,
+    method: Method,
+    url: Range<usize>,
+    headers: heapless::Vec<(&'static str, Value), MAX_HEADERS>,
+    body: Range<usize>,
+    too_many_headers: bool,
+}
+
+/// A header value: a constant, or bytes written into the buffer.
+enum Value {
+    Static(&'static str),
+    Written(Range<usize>),
+}
+
+impl<'b> RequestBuilder<'b> {
+    /// Start a request to `base` + `path` (for example `https://api.example` + `/oauth/token`).
+    /// Every request says `Accept: application/json`.
+    pub fn new(buf: &'b mut [u8], method: Method, base: &str, path: &str) -> Self {
+        let mut rb = RequestBuilder {
+            buf,
+            len: 0,
+            method,
+            url: 0..0,
+            headers: heapless::Vec::new(),
+            body: 0..0,
+            too_many_headers: false,
+        };
+        let start = rb.len;
+        rb.put(base.trim_end_matches('/').as_bytes());
+        rb.put(path.as_bytes());
+        rb.url = start..rb.len;
+        rb.static_header("Accept", "application/json");
+        rb
+    }
+
+    /// Append raw bytes.
+    pub fn put(&mut self, bytes: &[u8]) {
+        let end = self.len + bytes.len();
+        if let Some(dst) = self.buf.get_mut(self.len..end) {
+            dst.copy_from_slice(bytes);
+        }
+        self.len = end;
+    }
+
+    /// Append text.
+    pub fn put_str(&mut self, s: &str) {
+        self.put(s.as_bytes());
+    }
+
+    /// Append `key=value` form-encoded (with a leading `&` unless `first`).
+    pub fn put_query_pair(&mut self, key: &str, value: &str, first: bool) {
+        if !first {
+            self.put(b"&");
+        }
+        form::encode(key, &mut |p: &str| self.put_str(p));
+        self.put(b"=");
+        form::encode(value, &mut |p: &str| self.put_str(p));
+    }
+
+    /// Extend the URL with a query string: `pairs` are form-encoded.
+    pub fn query(&mut self, pairs: &[(&str, &str)]) {
+        // The URL must be contiguous: only call right after `new`.
+        if self.url.end != self.len {
+            self.too_many_headers = true;
+            return;
+        }
+        for (i, (k, v)) in pairs.iter().enumerate() {
+            self.put(if i == 0 { b"?" } else { b"&" });
+            self.put_query_pair(k, v, true);
+        }
+        self.url.end = self.len;
+    }
+
+    /// Add a header whose value is the concatenation of `parts`.
+    pub fn header_parts(&mut self, name: &'static str, parts: &[&str]) {
+        let start = self.len;
+        for p in parts {
+            self.put_str(p);
+        }
+        self.push_header(name, start);
+    }
+
+    /// Add a header.
+    pub fn header(&mut self, name: &'static str, value: &str) {
+        self.header_parts(name, &[value]);
+    }
+
+    fn push_header(&mut self, name: &'static str, start: usize) {
+        if self.headers.push((name, Value::Written(start..self.len))).is_err() {
+            self.too_many_headers = true;
+        }
+    }
+
+    /// Add a header with a constant value (takes no buffer space).
+    pub fn static_header(&mut self, name: &'static str, value: &'static str) {
+        if self.headers.push((name, Value::Static(value))).is_err() {
+            self.too_many_headers = true;
+        }
+    }
+
+    /// `Authorization: Bearer <token>`.
+    pub fn bearer(&mut self, token: &str) {
+        self.header_parts("Authorization", &["Bearer ", token]);
+    }
+
+    /// `Authorization: Basic base64(id ":" secret)`. With `form_encode`, id and secret are first
+    /// form-encoded as RFC 6749 §2.3.1 says; without, they are sent raw (what some servers expect).
+    pub fn basic_auth(&mut self, id: &str, secret: &str, form_encode: bool) {
+        let start = self.len;
+        self.put(b"Basic ");
+        let mut b64 = Base64Sink::default();
+        b64.feed_credential(id, form_encode, self);
+        b64.feed(b":", self);
+        b64.feed_credential(secret, form_encode, self);
+        b64.finish(self);
+        self.push_header("Authorization", start);
+    }
+
+    /// Write a JSON object body (`Content-Type: application/json`) with string members.
+    pub fn json_body(&mut self, members: &[(&str, &str)]) {
+        self.static_header("Content-Type", "application/json");
+        let start = self.len;
+        self.put(b"{");
+        for (i, (k, v)) in members.iter().enumerate() {
+            if i > 0 {
+                self.put(b",");
+            }
+            json::write_string(k, &mut |b: &[u8]| self.put(b));
+            self.put(b":");
+            json::write_string(v, &mut |b: &[u8]| self.put(b));
+        }
+        self.put(b"}");
+        self.body = start..self.len;
+    }
+
+    /// Write a form body (`Content-Type: application/x-www-form-urlencoded`).
+    pub fn form_body(&mut self, pairs: &[(&str, &str)]) {
+        self.static_header("Content-Type", "application/x-www-form-urlencoded");
+        let start = self.len;
+        for (i, (k, v)) in pairs.iter().enumerate() {
+            self.put_query_pair(k, v, i == 0);
+        }
+        self.body = start..self.len;
+    }
+
+    /// The URL's path and query as written so far (for signing).
+    pub fn written_url(&self) -> &[u8] {
+        self.buf.get(self.url.clone()).unwrap_or(&[])
+    }
+
+    /// The body as written so far (for signing). Empty when it did not fit.
+    pub fn written_body(&self) -> &[u8] {
+        self.buf.get(self.body.clone()).unwrap_or(&[])
+    }
+
+    /// Finish: the request view, or `BufferTooSmall { required }`.
+    pub fn finish(self) -> Result<Request<'b>, Error> {
+        if self.too_many_headers {
+            return Err(Error::State);
+        }
+        if self.len > self.buf.len() {
+            return Err(Error::BufferTooSmall { required: self.len });
+        }
+        let buf: &'b [u8] = self.buf;
+        let url = buf.get(self.url).and_then(|u| core::str::from_utf8(u).ok()).ok_or(Error::State)?;
+        let mut headers = heapless::Vec::new();
+        for (name, value) in self.headers {
+            let value = match value {
+                Value::Static(v) => v.as_bytes(),
+                Value::Written(range) => buf.get(range).ok_or(Error::State)?,
+            };
+            headers.push(Header { name, value }).map_err(|_| Error::State)?;
+        }
+        let body = buf.get(self.body).ok_or(Error::State)?;
+        Ok(Request { method: self.method, url, headers, body })
+    }
+}
+
+/// Streams bytes through the `base64` crate three at a time, so nothing needs to be contiguous.
+#[derive(Default)]
+struct Base64Sink {
+    carry: [u8; 3],
+    n: usize,
+}
+
+impl Base64Sink {
+    fn feed(&mut self, bytes: &[u8], rb: &mut RequestBuilder<'_>) {
+        for &b in bytes {
+            if let Some(slot) = self.carry.get_mut(self.n) {
+                *slot = b;
+            }
+            self.n += 1;
+            if self.n == 3 {
+                self.flush(rb);
+            }
+        }
+    }
+
+    fn feed_credential(&mut self, s: &str, form_encode: bool, rb: &mut RequestBuilder<'_>) {
+        if form_encode {
+            form::encode(s, &mut |p: &str| self.feed(p.as_bytes(), rb));
+        } else {
+            self.feed(s.as_bytes(), rb);
+        }
+    }
+
+    fn flush(&mut self, rb: &mut RequestBuilder<'_>) {
+        let mut out = [0u8; 4];
+        let input = self.carry.get(..self.n).unwrap_or(&[]);
+        if let Ok(n) = STANDARD.encode_slice(input, &mut out) {
+            rb.put(out.get(..n).unwrap_or(&[]));
+        }
+        self.n = 0;
+    }
+
+    fn finish(mut self, rb: &mut RequestBuilder<'_>) {
+        if self.n > 0 {
+            self.flush(rb);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::format;
+
+    #[test]
+    fn basic_auth_vectors() {
+        let mut buf = [0u8; 256];
+        let mut rb = RequestBuilder::new(&mut buf, Method::Post, "https://a.example", "/t");
+        rb.basic_auth("s6BhdRkqt3", "7Fjfp0ZBr1KtDRbnfVdmIw", true);
+        let r = rb.finish().unwrap();
+        assert_eq!(r.header("authorization").unwrap(), b"Basic czZCaGRSa3F0Mzo3RmpmcDBaQnIxS3REUmJuZlZkbUl3");
+
+        let mut buf = [0u8; 256];
+        let mut rb = RequestBuilder::new(&mut buf, Method::Post, "https://a.example", "/t");
+        rb.basic_auth("my client:id", "p@ss w/rd+é", true);
+        let r = rb.finish().unwrap();
+        assert_eq!(
+            r.header("Authorization").unwrap(),
+            b"Basic bXkrY2xpZW50JTNBaWQ6cCU0MHNzK3clMkZyZCUyQiVDMyVBOQ==".as_slice()
+        );
+    }
+
+    #[test]
+    fn too_small_reports_required_size() {
+        let mut big = [0u8; 512];
+        let mut rb = RequestBuilder::new(&mut big, Method::Post, "https://a.example", "/t");
+        rb.json_body(&[("a", "b")]);
+        let need = rb.finish().unwrap();
+        let needed = need.url.len() + need.body.len();
+        let mut small = [0u8; 20];
+        let mut rb = RequestBuilder::new(&mut small, Method::Post, "https://a.example", "/t");
+        rb.json_body(&[("a", "b")]);
+        assert_eq!(rb.finish().unwrap_err(), Error::BufferTooSmall { required: needed });
+        let mut exact = std::vec![0u8; needed];
+        let mut rb = RequestBuilder::new(&mut exact, Method::Post, "https://a.example", "/t");
+        rb.json_body(&[("a", "b")]);
+        assert!(rb.finish().is_ok());
+    }
+
+    #[test]
+    fn debug_redacts_credentials() {
+        let mut buf = [0u8; 256];
+        let mut rb = RequestBuilder::new(&mut buf, Method::Post, "https://a.example", "/t");
+        rb.bearer("tok-SECRET");
+        rb.json_body(&[("password", "pw-SECRET")]);
+        let s = format!("{:?}", rb.finish().unwrap());
+        assert!(!s.contains("SECRET"), "{s}");
+        assert!(s.contains("Authorization: ***"));
+    }
+
+    #[test]
+    fn url_rules() {
+        assert_eq!(check_url("https://api.example/x"), Ok(()));
+        assert_eq!(check_url("http://127.0.0.1:8080/x"), Ok(()));
+        assert_eq!(check_url("http://127.9.0.1/x"), Ok(()));
+        assert_eq!(check_url("http://localhost:1/x"), Ok(()));
+        assert_eq!(check_url("http://[::1]:80/x"), Ok(()));
+        assert_eq!(check_url("http://api.example/x"), Err(Error::Insecure));
+        assert_eq!(check_url("http://127.0.0.1.evil.example/x"), Err(Error::Insecure));
+        assert_eq!(check_url("http://localhost.evil.example/"), Err(Error::Insecure));
+        assert_eq!(check_url("http://user@127.0.0.1/"), Err(Error::InvalidInput { what: "url" }));
+        assert_eq!(check_url("ftp://x/"), Err(Error::InvalidInput { what: "url" }));
+        assert_eq!(check_url("https://a b/"), Err(Error::InvalidInput { what: "url" }));
+    }
+
+    #[test]
+    fn query_and_path() {
+        let mut buf = [0u8; 256];
+        let mut rb = RequestBuilder::new(&mut buf, Method::Get, "https://a.example/base/", "/p");
+        rb.query(&[("a b", "c&d"), ("e", "")]);
+        let r = rb.finish().unwrap();
+        assert_eq!(r.url, "https://a.example/base/p?a+b=c%26d&e=");
+        assert_eq!(r.path_and_query(), "/base/p?a+b=c%26d&e=");
+        assert_eq!(r.authority(), "a.example");
+    }
+}

@@ -1,0 +1,103 @@
+//! Sans-I/O sign-in flows for PAR Ordering, Punchh, Stream, a POS API and any OAuth 2.0 server.
+//!
+//! `ssoflow-core` never touches a socket, a clock or a random source. Every flow is a small
+//! state machine: [`Flow::poll`] writes the next HTTP request into a buffer you own, you send it
+//! however you like, and you feed the answer back with [`Flow::handle`]. The crate is
+//! `#![no_std]`, uses no allocator and no `unsafe`, so the same code runs on POS terminal
+//! firmware, in a blocking CLI and in an async server.
+//!
+//! Call order, for every flow: `poll` → (`Step::Send` → your transport → `handle` → `poll`)* →
+//! `Step::Done(output)`. Calling `handle` without an outstanding request, or `poll` after `Done`,
+//! is `Error::State`, never a panic.
+//!
+//! ```no_run
+//! use ssoflow_core::{oauth2, Flow, Instant, Response, Step, Error};
+//!
+//! fn send(req: &ssoflow_core::Request<'_>, body: &mut [u8]) -> (u16, usize) { unimplemented!() }
+//!
+//! # fn main() -> Result<(), Error> {
+//! let client = oauth2::Client::new("https://auth.example/token", "my-client")?
+//!     .with_secret("my-secret")?;
+//! let mut flow = oauth2::client_credentials(&client, Some("orders"))?;
+//! let mut buf = [0u8; 4096];
+//! let mut rx = [0u8; 8192];
+//! let token = loop {
+//!     let now = Instant::from_millis(0); // your monotonic clock
+//!     match flow.poll(now, &mut buf)? {
+//!         Step::Send(request) => {
+//!             let (status, len) = send(&request, &mut rx);
+//!             flow.handle(now, Response::new(status, rx.get(..len).unwrap_or(&[])))?;
+//!         }
+//!         Step::Done(token) => break token,
+//!     }
+//! };
+//! # let _ = token; Ok(()) }
+//! ```
+#![no_std]
+#![forbid(unsafe_code)]
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
+)]
+
+#[cfg(test)]
+extern crate std;
+
+mod error;
+mod exchange;
+pub mod form;
+pub mod http;
+pub mod json;
+mod quirks;
+mod secret;
+pub mod session;
+mod time;
+mod token;
+
+pub mod oauth2;
+pub mod par_ordering;
+pub mod pos_api;
+pub mod punchh;
+pub mod stream;
+
+#[cfg(test)]
+pub(crate) mod testing;
+
+pub use error::{Error, Excerpt};
+pub use exchange::{Exchange, OneShot};
+pub use http::{Header, Method, Request, RequestBuilder, Response};
+pub use quirks::Quirks;
+pub use secret::Secret;
+pub use time::Instant;
+pub use token::{AccessToken, Expiry, REFRESH_CAP, RefreshToken, TOKEN_CAP, TokenSet};
+
+/// What a flow wants next.
+#[must_use]
+#[derive(Debug)]
+pub enum Step<'b, T> {
+    /// Send this request (it borrows the buffer passed to `poll`) and feed the answer to `handle`.
+    Send(Request<'b>),
+    /// The flow is finished; here is its output.
+    Done(T),
+}
+
+/// A sign-in flow: a state machine that emits requests and consumes responses.
+///
+/// Drivers run every flow with the same loop, so a flow never knows how its bytes travel.
+pub trait Flow {
+    /// What the flow produces when it is done.
+    type Output;
+
+    /// The next thing to do. A request is written into `buf`; the returned view borrows it.
+    ///
+    /// A buffer that is too small yields [`Error::BufferTooSmall`] with the size required.
+    fn poll<'b>(&mut self, now: Instant, buf: &'b mut [u8]) -> Result<Step<'b, Self::Output>, Error>;
+
+    /// Feed the response to the request last returned by `poll`.
+    fn handle(&mut self, now: Instant, response: Response<'_>) -> Result<(), Error>;
+}

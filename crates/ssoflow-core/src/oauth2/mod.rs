@@ -1,0 +1,357 @@
+//! Generic OAuth 2.0 (RFC 6749, RFC 7636 PKCE, RFC 8693 token exchange).
+//!
+//! Every grant is one form-encoded POST to the token endpoint, so every grant is a
+//! [`TokenRequest`] run by [`OneShot`]; the modules below only choose the parameters.
+
+mod authorization_code;
+mod client_credentials;
+mod password;
+mod refresh;
+mod token_exchange;
+
+pub use authorization_code::{Authorization, Callback, Pkce, authorization_code, authorize_url, parse_callback};
+pub use client_credentials::client_credentials;
+pub use password::password;
+pub use refresh::refresh;
+pub use token_exchange::{ACCESS_TOKEN_TYPE, TOKEN_EXCHANGE_GRANT, token_exchange};
+
+use crate::json::{Parser, required, set_once};
+use crate::token::check_token_chars;
+use crate::{
+    AccessToken, Error, Excerpt, Exchange, Expiry, Instant, Method, OneShot, Quirks, Request, RequestBuilder,
+    Response, Secret, TokenSet,
+};
+
+/// How the client proves its identity at the token endpoint.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum ClientAuth {
+    /// HTTP Basic with id and secret form-encoded first (RFC 6749 §2.3.1). The default.
+    #[default]
+    Basic,
+    /// HTTP Basic with id and secret as they are (servers that skip the form-encoding).
+    BasicRaw,
+    /// `client_id` and `client_secret` in the form body (`client_secret_post`).
+    Post,
+}
+
+/// A registered OAuth 2.0 client and its token endpoint.
+#[derive(Clone, Debug)]
+pub struct Client {
+    token_url: heapless::String<256>,
+    client_id: heapless::String<128>,
+    secret: Option<Secret<256>>,
+    auth: ClientAuth,
+    quirks: Quirks,
+}
+
+impl Client {
+    /// A client of the token endpoint at `token_url` (checked: `https://`, or `http://` to loopback).
+    pub fn new(token_url: &str, client_id: &str) -> Result<Self, Error> {
+        crate::http::check_url(token_url)?;
+        if client_id.is_empty() {
+            return Err(Error::InvalidInput { what: "client_id" });
+        }
+        Ok(Client {
+            token_url: heapless::String::try_from(token_url).map_err(|_| Error::Capacity { field: "token_url" })?,
+            client_id: heapless::String::try_from(client_id).map_err(|_| Error::Capacity { field: "client_id" })?,
+            secret: None,
+            auth: ClientAuth::Basic,
+            quirks: Quirks::DEFAULT,
+        })
+    }
+
+    /// A confidential client: authenticate with `secret`.
+    pub fn with_secret(mut self, secret: &str) -> Result<Self, Error> {
+        self.secret = Some(Secret::new(secret, "client_secret")?);
+        Ok(self)
+    }
+
+    /// Choose how the client authenticates (default [`ClientAuth::Basic`]).
+    pub fn with_auth(mut self, auth: ClientAuth) -> Self {
+        self.auth = auth;
+        self
+    }
+
+    /// Choose which server quirks to accept (default [`Quirks::DEFAULT`]).
+    pub fn with_quirks(mut self, quirks: Quirks) -> Self {
+        self.quirks = quirks;
+        self
+    }
+
+    /// The token endpoint.
+    pub fn token_url(&self) -> &str {
+        &self.token_url
+    }
+
+    /// The client id.
+    pub fn client_id(&self) -> &str {
+        &self.client_id
+    }
+
+    /// The quirks in force.
+    pub fn quirks(&self) -> Quirks {
+        self.quirks
+    }
+}
+
+/// Most form parameters any grant sends.
+const MAX_PARAMS: usize = 9;
+
+/// One token-endpoint request: the client plus the grant's form parameters.
+#[derive(Debug)]
+pub struct TokenRequest<'c> {
+    client: &'c Client,
+    params: heapless::Vec<(&'static str, &'c str), MAX_PARAMS>,
+    keep_refresh: Option<&'c str>,
+}
+
+/// A flow that asks the token endpoint for tokens.
+pub type TokenFlow<'c> = OneShot<TokenRequest<'c>>;
+
+impl<'c> TokenRequest<'c> {
+    /// A request for `grant_type` with the given extra parameters (`None` values are left out).
+    pub fn new(client: &'c Client, grant_type: &'c str, params: &[(&'static str, Option<&'c str>)]) -> Result<Self, Error> {
+        let mut out = heapless::Vec::new();
+        out.push(("grant_type", grant_type)).map_err(|_| Error::State)?;
+        for (k, v) in params {
+            if let Some(v) = v {
+                out.push((*k, *v)).map_err(|_| Error::State)?;
+            }
+        }
+        Ok(TokenRequest { client, params: out, keep_refresh: None })
+    }
+
+    pub(crate) fn keeping_refresh_token(mut self, old: &'c str) -> Self {
+        self.keep_refresh = Some(old);
+        self
+    }
+}
+
+impl Exchange for TokenRequest<'_> {
+    type Output = TokenSet;
+
+    fn request<'b>(&mut self, _now: Instant, buf: &'b mut [u8]) -> Result<Request<'b>, Error> {
+        let c = self.client;
+        let mut rb = RequestBuilder::new(buf, Method::Post, &c.token_url, "");
+        let mut params = self.params.clone();
+        match (&c.secret, c.auth) {
+            (Some(s), ClientAuth::Basic) => rb.basic_auth(&c.client_id, s.expose(), true),
+            (Some(s), ClientAuth::BasicRaw) => rb.basic_auth(&c.client_id, s.expose(), false),
+            (Some(s), ClientAuth::Post) => {
+                params.push(("client_id", &c.client_id)).map_err(|_| Error::State)?;
+                params.push(("client_secret", s.expose())).map_err(|_| Error::State)?;
+            }
+            (None, _) => params.push(("client_id", &c.client_id)).map_err(|_| Error::State)?,
+        }
+        rb.form_body(&params);
+        rb.finish()
+    }
+
+    fn response(&mut self, now: Instant, response: Response<'_>) -> Result<TokenSet, Error> {
+        let mut set = read_token_response(now, response, self.client.quirks)?;
+        if set.refresh.is_none() {
+            if let Some(old) = self.keep_refresh {
+                if !self.client.quirks.keep_refresh_token {
+                    return Err(Error::malformed("refresh_token", response.body));
+                }
+                set.refresh = Some(Secret::new(old, "refresh_token")?);
+            }
+        }
+        Ok(set)
+    }
+}
+
+/// Read a token endpoint's answer (RFC 6749 §5.1 / §5.2) with the given quirks.
+///
+/// Also used by vendors whose token answers have the same members (Punchh, the POS API).
+pub fn read_token_response(now: Instant, response: Response<'_>, quirks: Quirks) -> Result<TokenSet, Error> {
+    let body = response.body;
+    if !quirks.is_success(response.status) {
+        return Err(read_error(response));
+    }
+    let mut access: Option<Secret<{ crate::TOKEN_CAP }>> = None;
+    let mut token_type: Option<heapless::String<32>> = None;
+    let mut expires_in = None;
+    let mut refresh = None;
+    let mut scope = None;
+    let mut error: Option<heapless::String<48>> = None;
+    let mut p = Parser::new(body);
+    p.object("token response", |p, key| match key {
+        b"access_token" => set_once(&mut access, p.secret("access_token")?, "access_token", body),
+        b"token_type" => set_once(&mut token_type, p.string("token_type")?, "token_type", body),
+        b"expires_in" if p.null() => Ok(()),
+        b"expires_in" => {
+            let v = p.u64_or_string("expires_in", quirks.expires_in_as_string)?;
+            set_once(&mut expires_in, v, "expires_in", body)
+        }
+        b"refresh_token" if p.null() => Ok(()),
+        b"refresh_token" => set_once(&mut refresh, p.secret("refresh_token")?, "refresh_token", body),
+        b"scope" if p.null() => Ok(()),
+        b"scope" => set_once(&mut scope, p.string("scope")?, "scope", body),
+        b"error" if quirks.error_in_success_body => set_once(&mut error, p.string("error")?, "error", body),
+        _ => p.skip(),
+    })?;
+    p.finish()?;
+    if error.is_some() {
+        return Err(read_error(Response { status: response.status, ..response }));
+    }
+    let access = required(access, "access_token", body)?;
+    if !check_token_chars(access.expose()) {
+        return Err(Error::malformed("access_token", body));
+    }
+    match &token_type {
+        Some(t) if t.eq_ignore_ascii_case("bearer") => {}
+        None if quirks.missing_token_type => {}
+        _ => return Err(Error::malformed("token_type", body)),
+    }
+    if let Some(r) = &refresh {
+        if !check_token_chars(r.expose()) {
+            return Err(Error::malformed("refresh_token", body));
+        }
+    }
+    Ok(TokenSet { access: AccessToken { value: access, expiry: Expiry::after(now, expires_in) }, refresh, scope, expires_in })
+}
+
+/// Turn an error answer into a typed error: `OAuth` when the body has an `error` member
+/// (RFC 6749 §5.2; `message` is read as a description too), `Provider` otherwise.
+pub fn read_error(response: Response<'_>) -> Error {
+    let body = response.body;
+    let mut error: Option<heapless::String<48>> = None;
+    let mut description = None;
+    let mut p = Parser::new(body);
+    let parsed = p.object("error response", |p, key| match key {
+        b"error" if p.peek() == Some(b'"') => {
+            // An error code too long for 48 bytes is not an RFC 6749 code: fall back to Provider.
+            error = p.string("error").ok();
+            Ok(())
+        }
+        b"error_description" | b"message" if p.peek() == Some(b'"') => {
+            let d: Result<heapless::String<{ crate::error::EXCERPT_CAP }>, _> = p.string("error_description");
+            description = Some(d.map(|d| Excerpt::of(d.as_bytes())).unwrap_or_else(|_| Excerpt::of(body)));
+            Ok(())
+        }
+        _ => p.skip(),
+    });
+    match (parsed, error) {
+        (Ok(()), Some(error)) => Error::OAuth { status: response.status, error, description: description.unwrap_or_default() },
+        _ => Error::Provider { status: response.status, code: None, message: Excerpt::of(body) },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{drive, golden};
+    use crate::{Flow, Step};
+
+    pub(crate) fn client() -> Client {
+        Client::new("https://server.example.com/token", "s6BhdRkqt3").unwrap().with_secret("7Fjfp0ZBr1KtDRbnfVdmIw").unwrap()
+    }
+
+    #[test]
+    fn rfc6749_example_response_parses() {
+        let body = br#"{"access_token":"2YotnFZFEjr1zCsicMWpAA","token_type":"example","expires_in":3600}"#;
+        // token_type "example" is not Bearer: refused.
+        let r = read_token_response(Instant::from_millis(0), Response::new(200, body), Quirks::DEFAULT);
+        assert!(matches!(r, Err(Error::Malformed { what: "token_type", .. })));
+        let body = br#"{"access_token":"2YotnFZFEjr1zCsicMWpAA","token_type":"BEARER","expires_in":3600,"refresh_token":"tGzv3JOkF0XG5Qx2TlKWIA","example_parameter":"example_value"}"#;
+        let t = read_token_response(Instant::from_millis(5), Response::new(200, body), Quirks::DEFAULT).unwrap();
+        assert_eq!(t.access.value.expose(), "2YotnFZFEjr1zCsicMWpAA");
+        assert_eq!(t.access.expiry, Expiry::At(Instant::from_millis(3_600_005)));
+        assert_eq!(t.refresh.unwrap().expose(), "tGzv3JOkF0XG5Qx2TlKWIA");
+    }
+
+    #[test]
+    fn quirks_are_switches() {
+        let now = Instant::from_millis(0);
+        let body = br#"{"access_token":"a","expires_in":"60"}"#;
+        let t = read_token_response(now, Response::new(201, body), Quirks::DEFAULT).unwrap();
+        assert_eq!(t.expires_in, Some(60));
+        assert!(read_token_response(now, Response::new(201, body), Quirks::STRICT).is_err());
+        let strict_ok = br#"{"access_token":"a","token_type":"Bearer","expires_in":60}"#;
+        assert!(read_token_response(now, Response::new(200, strict_ok), Quirks::STRICT).is_ok());
+        assert!(matches!(
+            read_token_response(now, Response::new(201, strict_ok), Quirks::STRICT),
+            Err(Error::Provider { status: 201, .. })
+        ));
+        let refusal = br#"{"error":"invalid_grant","error_description":"bad code"}"#;
+        match read_token_response(now, Response::new(200, refusal), Quirks::DEFAULT) {
+            Err(Error::OAuth { status: 200, error, description }) => {
+                assert_eq!(error, "invalid_grant");
+                assert_eq!(description.as_str(), "bad code");
+            }
+            other => panic!("{other:?}"),
+        }
+        let no_expiry = br#"{"access_token":"a","token_type":"bearer"}"#;
+        let t = read_token_response(now, Response::new(200, no_expiry), Quirks::DEFAULT).unwrap();
+        assert_eq!(t.access.expiry, Expiry::Unknown);
+    }
+
+    #[test]
+    fn bad_answers_are_typed() {
+        let now = Instant::from_millis(0);
+        let cases: &[(u16, &[u8], &str)] = &[
+            (200, b"", "malformed"),
+            (200, b"<html>hi</html>", "malformed"),
+            (200, br#"{"access_token":"a","token_type":"bearer","expires_in":-1}"#, "malformed"),
+            (200, br#"{"access_token":"a","token_type":"bearer","expires_in":1e30}"#, "malformed"),
+            (200, br#"{"access_token":"a\u0000b","token_type":"bearer"}"#, "malformed"),
+            (200, br#"{"access_token":"a","access_token":"b"}"#, "malformed"),
+            (200, br#"{"token_type":"bearer"}"#, "malformed"),
+            (200, br#"{"access_token":"a","#, "malformed"),
+            (400, br#"{"error":"invalid_client"}"#, "oauth"),
+            (401, br#"{"error":"invalid_client","error_description":"no"}"#, "oauth"),
+            (500, b"oops", "provider"),
+            (503, b"", "provider"),
+        ];
+        for (status, body, kind) in cases {
+            let e = read_token_response(now, Response::new(*status, body), Quirks::DEFAULT).unwrap_err();
+            assert_eq!(e.kind(), *kind, "{status} {:?}", core::str::from_utf8(body));
+        }
+        let mut big = std::vec::Vec::from(&br#"{"access_token":""#[..]);
+        big.extend(core::iter::repeat_n(b'a', 100_000));
+        big.extend_from_slice(br#"","token_type":"bearer"}"#);
+        let e = read_token_response(now, Response::new(200, &big), Quirks::DEFAULT).unwrap_err();
+        assert_eq!(e, Error::Capacity { field: "access_token" });
+    }
+
+    #[test]
+    fn client_secret_post_and_public_clients() {
+        let c = client().with_auth(ClientAuth::Post);
+        let mut flow = client_credentials(&c, None).unwrap();
+        let mut buf = [0u8; 1024];
+        let Step::Send(r) = flow.poll(Instant::from_millis(0), &mut buf).unwrap() else { panic!() };
+        assert!(r.header("authorization").is_none());
+        assert_eq!(r.body, b"grant_type=client_credentials&client_id=s6BhdRkqt3&client_secret=7Fjfp0ZBr1KtDRbnfVdmIw");
+        let public = Client::new("https://server.example.com/token", "pub").unwrap();
+        let mut flow = client_credentials(&public, Some("a b")).unwrap();
+        let mut buf2 = [0u8; 1024];
+        let Step::Send(r) = flow.poll(Instant::from_millis(0), &mut buf2).unwrap() else { panic!() };
+        assert_eq!(r.body, b"grant_type=client_credentials&scope=a+b&client_id=pub");
+    }
+
+    #[test]
+    fn insecure_urls_refused() {
+        assert_eq!(Client::new("http://auth.example/token", "x").unwrap_err(), Error::Insecure);
+        assert!(Client::new("http://127.0.0.1:9/token", "x").is_ok());
+    }
+
+    #[test]
+    fn transcript_and_golden_request() {
+        let c = client();
+        let ok = br#"{"access_token":"at","token_type":"Bearer","expires_in":3600}"#;
+        let (out, transcript) = drive(client_credentials(&c, Some("orders")).unwrap(), &[(200, ok)]);
+        assert!(out.is_ok());
+        assert_eq!(transcript, ["send POST https://server.example.com/token", "handle 200", "done"]);
+        golden(
+            &mut client_credentials(&c, Some("orders")).unwrap(),
+            "POST https://server.example.com/token\n\
+             Accept: application/json\n\
+             Authorization: Basic czZCaGRSa3F0Mzo3RmpmcDBaQnIxS3REUmJuZlZkbUl3\n\
+             Content-Type: application/x-www-form-urlencoded\n\
+             \n\
+             grant_type=client_credentials&scope=orders",
+        );
+    }
+}

@@ -1,0 +1,135 @@
+//! `Secret`: a fixed-capacity string for credentials and tokens that never prints itself.
+
+use core::fmt;
+use zeroize::Zeroize;
+
+use crate::Error;
+
+/// A credential or token of at most `N` bytes.
+///
+/// `Debug` and `Display` print `Secret(***)`; the bytes are zeroized on drop. Read it with
+/// [`Secret::expose`] only where it goes on the wire.
+#[derive(Clone)]
+pub struct Secret<const N: usize> {
+    bytes: [u8; N],
+    len: usize,
+}
+
+impl<const N: usize> Secret<N> {
+    /// An empty secret.
+    pub const fn empty() -> Self {
+        Secret { bytes: [0; N], len: 0 }
+    }
+
+    /// Copy `value` in; `Error::Capacity { field }` when it is longer than `N` bytes.
+    pub fn new(value: &str, field: &'static str) -> Result<Self, Error> {
+        let mut s = Self::empty();
+        s.push_str(value, field)?;
+        Ok(s)
+    }
+
+    /// Append text; `Error::Capacity { field }` when it does not fit (nothing is appended then).
+    pub(crate) fn push_str(&mut self, value: &str, field: &'static str) -> Result<(), Error> {
+        let end = self.len + value.len();
+        let dst = self.bytes.get_mut(self.len..end).ok_or(Error::Capacity { field })?;
+        dst.copy_from_slice(value.as_bytes());
+        self.len = end;
+        Ok(())
+    }
+
+    /// The secret's text, for putting it on the wire. Do not log it.
+    pub fn expose(&self) -> &str {
+        // Only whole `&str`s are ever appended, so this is always valid UTF-8.
+        core::str::from_utf8(self.bytes.get(..self.len).unwrap_or(&[])).unwrap_or("")
+    }
+
+    /// Length in bytes.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// `true` when empty.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Compare with `other` in time independent of where they differ.
+    pub fn ct_eq(&self, other: &str) -> bool {
+        let a = self.expose().as_bytes();
+        let b = other.as_bytes();
+        let mut diff = u8::from(a.len() != b.len());
+        for (x, y) in a.iter().zip(b) {
+            diff |= x ^ y;
+        }
+        diff == 0
+    }
+}
+
+impl<const N: usize> Default for Secret<N> {
+    fn default() -> Self {
+        Self::empty()
+    }
+}
+
+impl<const N: usize> Drop for Secret<N> {
+    fn drop(&mut self) {
+        self.bytes.zeroize();
+        self.len = 0;
+    }
+}
+
+impl<const N: usize> PartialEq for Secret<N> {
+    fn eq(&self, other: &Self) -> bool {
+        self.ct_eq(other.expose())
+    }
+}
+
+impl<const N: usize> Eq for Secret<N> {}
+
+impl<const N: usize> fmt::Debug for Secret<N> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+impl<const N: usize> fmt::Display for Secret<N> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+#[cfg(feature = "defmt")]
+impl<const N: usize> defmt::Format for Secret<N> {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        defmt::write!(f, "Secret(***)")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::format;
+
+    #[test]
+    fn never_prints_itself() {
+        let s = Secret::<32>::new("hunter2-very-secret", "password").unwrap();
+        assert_eq!(format!("{s:?}"), "Secret(***)");
+        assert_eq!(format!("{s}"), "***");
+        assert_eq!(s.expose(), "hunter2-very-secret");
+    }
+
+    #[test]
+    fn capacity_is_an_error_not_truncation() {
+        assert_eq!(Secret::<4>::new("12345", "f").unwrap_err(), Error::Capacity { field: "f" });
+        assert_eq!(Secret::<5>::new("12345", "f").unwrap().expose(), "12345");
+    }
+
+    #[test]
+    fn constant_time_eq() {
+        let s = Secret::<8>::new("abc", "x").unwrap();
+        assert!(s.ct_eq("abc"));
+        assert!(!s.ct_eq("abd"));
+        assert!(!s.ct_eq("ab"));
+        assert!(!s.ct_eq("abcd"));
+    }
+}

@@ -1,1 +1,294 @@
-//! TODO placeholder
+//! PAR Ordering: machine (M2M) token, customer sign-in by token exchange, refresh-on-401,
+//! the protected-call headers, and the ordering application's `/customer-info` endpoint.
+//!
+//! Every call carries `X-Request-ID` (a fresh UUID v4 from [`RequestIds`]), `Application`,
+//! `Api-Version`, `X-Ordering-API: true` and `Accept: application/json`. Answers come in an
+//! envelope `{"status":"OK","code":200,"data":{…}}`; any non-2xx status, or a `status` other
+//! than `"OK"`, is `Error::Provider` with the envelope's `code` and a redacted excerpt.
+
+mod customer_info;
+mod m2m;
+mod sign_in;
+
+pub use customer_info::{
+    CustomerInfo, CustomerInfoRequest, TestSubject, parse_customer_info_request,
+    parse_test_subject, serve_customer_info, write_customer_info,
+};
+pub use m2m::{M2mRequest, m2m_token};
+pub use sign_in::{CustomerAccount, SignIn, SignInFlow, sign_in};
+
+use sha2::{Digest, Sha256};
+
+use crate::json::{Parser, set_once};
+use crate::{Error, Excerpt, Method, Request, RequestBuilder, Response, Secret};
+
+/// The API version sent when none is configured.
+pub const DEFAULT_API_VERSION: &str = "4.38.0";
+/// The M2M scope requested when none is configured.
+pub const DEFAULT_SCOPE: &str = "webhooks-management";
+
+/// A PAR Ordering application's credentials and settings.
+#[derive(Clone, Debug)]
+pub struct Config {
+    base_url: heapless::String<256>,
+    application_key: heapless::String<64>,
+    client_id: heapless::String<128>,
+    client_secret: Secret<256>,
+    api_version: heapless::String<16>,
+    scope: heapless::String<64>,
+    role_id: Option<heapless::String<64>>,
+}
+
+fn owned<const N: usize>(v: &str, field: &'static str) -> Result<heapless::String<N>, Error> {
+    heapless::String::try_from(v).map_err(|_| Error::Capacity { field })
+}
+
+/// Values that go into headers: visible ASCII and spaces only, never CR/LF.
+fn header_safe(v: &str, what: &'static str) -> Result<(), Error> {
+    if v.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+        Ok(())
+    } else {
+        Err(Error::InvalidInput { what })
+    }
+}
+
+impl Config {
+    /// Settings for the API at `base_url` (e.g. `https://api-public-playground.menu.app`).
+    pub fn new(
+        base_url: &str,
+        application_key: &str,
+        client_id: &str,
+        client_secret: &str,
+    ) -> Result<Self, Error> {
+        crate::http::check_url(base_url)?;
+        header_safe(application_key, "application_key")?;
+        if client_id.is_empty() {
+            return Err(Error::InvalidInput { what: "client_id" });
+        }
+        Ok(Config {
+            base_url: owned(base_url, "base_url")?,
+            application_key: owned(application_key, "application_key")?,
+            client_id: owned(client_id, "client_id")?,
+            client_secret: Secret::new(client_secret, "client_secret")?,
+            api_version: owned(DEFAULT_API_VERSION, "api_version")?,
+            scope: owned(DEFAULT_SCOPE, "scope")?,
+            role_id: None,
+        })
+    }
+
+    /// Send this `Api-Version` (default [`DEFAULT_API_VERSION`]).
+    pub fn with_api_version(mut self, v: &str) -> Result<Self, Error> {
+        header_safe(v, "api_version")?;
+        self.api_version = owned(v, "api_version")?;
+        Ok(self)
+    }
+
+    /// Ask for this M2M scope (default [`DEFAULT_SCOPE`]).
+    pub fn with_scope(mut self, v: &str) -> Result<Self, Error> {
+        self.scope = owned(v, "scope")?;
+        Ok(self)
+    }
+
+    /// Send `X-Role-ID` (possibly empty) on the M2M call.
+    pub fn with_role_id(mut self, v: &str) -> Result<Self, Error> {
+        header_safe(v, "role_id")?;
+        self.role_id = Some(owned(v, "role_id")?);
+        Ok(self)
+    }
+
+    /// The API base URL.
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// Start a request with the headers every PAR Ordering call carries.
+    fn request<'b>(
+        &self,
+        buf: &'b mut [u8],
+        method: Method,
+        path: &str,
+        ids: &mut RequestIds,
+    ) -> RequestBuilder<'b> {
+        let mut rb = RequestBuilder::new(buf, method, &self.base_url, path);
+        rb.header("X-Request-ID", &ids.next_id());
+        rb.header("Application", &self.application_key);
+        rb.header("Api-Version", &self.api_version);
+        rb.static_header("X-Ordering-API", "true");
+        rb
+    }
+
+    /// Write a call to a protected customer resource (e.g. `GET /api/customers/me`) with the
+    /// menu token. Report a 401 to the session: the menu token has expired.
+    pub fn protected_request<'b>(
+        &self,
+        buf: &'b mut [u8],
+        method: Method,
+        path: &str,
+        menu_token: &str,
+        ids: &mut RequestIds,
+    ) -> Result<Request<'b>, Error> {
+        let mut rb = self.request(buf, method, path, ids);
+        rb.bearer(menu_token);
+        rb.finish()
+    }
+}
+
+/// Makes the `X-Request-ID` of each call: UUID v4s derived from a caller seed.
+///
+/// The core has no random source. Seed it with 16 random bytes; each id is the first 16 bytes
+/// of SHA-256(seed ‖ counter) with the v4 bits set, so ids never repeat for one seed.
+#[derive(Clone, Debug)]
+pub struct RequestIds {
+    seed: [u8; 16],
+    counter: u64,
+}
+
+impl RequestIds {
+    /// Ids from 16 bytes of the caller's entropy.
+    pub fn new(seed: [u8; 16]) -> Self {
+        RequestIds { seed, counter: 0 }
+    }
+
+    /// The next id, lowercase hyphenated.
+    pub fn next_id(&mut self) -> heapless::String<36> {
+        let mut h = Sha256::new();
+        h.update(self.seed);
+        h.update(self.counter.to_le_bytes());
+        self.counter = self.counter.wrapping_add(1);
+        let digest = h.finalize();
+        let mut bytes = [0u8; 16];
+        bytes.copy_from_slice(digest.get(..16).unwrap_or(&[0; 16]));
+        let id = uuid::Builder::from_random_bytes(bytes).into_uuid();
+        let mut out = [0u8; 36];
+        let text = id.hyphenated().encode_lower(&mut out);
+        heapless::String::try_from(&*text).unwrap_or_default()
+    }
+}
+
+/// Read an envelope, handing each member of `data` to `data`. Errors as the module says.
+fn read_envelope(
+    response: Response<'_>,
+    mut data: impl FnMut(&mut Parser<'_>, &[u8]) -> Result<(), Error>,
+) -> Result<(), Error> {
+    let body = response.body;
+    if !(200..300).contains(&response.status) {
+        return Err(envelope_error(response));
+    }
+    let mut status: Option<heapless::String<16>> = None;
+    let mut saw_data = false;
+    let mut p = Parser::new(body);
+    p.object("envelope", |p, key| match key {
+        b"status" => set_once(&mut status, p.string("status")?, "status", body),
+        b"data" if status.as_deref().is_none_or(|s| s == "OK") && !p.null() => {
+            saw_data = true;
+            p.object("data", &mut data)
+        }
+        _ => p.skip(),
+    })?;
+    p.finish()?;
+    match status.as_deref() {
+        Some("OK") if saw_data => Ok(()),
+        Some("OK") => Err(Error::malformed("data", body)),
+        Some(_) => Err(envelope_error(response)),
+        None => Err(Error::malformed("status", body)),
+    }
+}
+
+/// A refused call: HTTP status, the envelope's `code` when readable, and a redacted excerpt.
+fn envelope_error(response: Response<'_>) -> Error {
+    let mut code = None;
+    let mut p = Parser::new(response.body);
+    let _ = p.object("envelope", |p, key| match key {
+        b"code" if p.peek().is_some_and(|b| b == b'-' || b.is_ascii_digit()) => {
+            code = p.i64("code").ok();
+            Ok(())
+        }
+        _ => p.skip(),
+    });
+    Error::Provider {
+        status: response.status,
+        code,
+        message: Excerpt::of(response.body),
+    }
+}
+
+/// A string member that may be `null` (read as empty).
+fn text<const N: usize>(
+    p: &mut Parser<'_>,
+    field: &'static str,
+) -> Result<heapless::String<N>, Error> {
+    Ok(p.nullable_string(field)?.unwrap_or_default())
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    pub(crate) fn config() -> Config {
+        Config::new(
+            "https://api-public-playground.menu.app",
+            "f3a90488ffee32c3acb6fcd0ca417cf6",
+            "client-id",
+            "client-secret",
+        )
+        .unwrap()
+        .with_role_id("")
+        .unwrap()
+    }
+
+    #[test]
+    fn request_ids_are_uuid_v4_and_fresh() {
+        let mut ids = RequestIds::new([7; 16]);
+        let a = ids.next_id();
+        let b = ids.next_id();
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 36);
+        assert_eq!(a.as_bytes()[14], b'4');
+        assert!(matches!(a.as_bytes()[19], b'8' | b'9' | b'a' | b'b'));
+    }
+
+    #[test]
+    fn envelope_errors_keep_the_code() {
+        let body = br#"{"status":"ERROR","code":422,"message":"subject_token is invalid"}"#;
+        for status in [200, 422] {
+            let e = read_envelope(Response::new(status, body), |p, _| p.skip()).unwrap_err();
+            match e {
+                Error::Provider {
+                    status: s,
+                    code,
+                    message,
+                } => {
+                    assert_eq!(s, status);
+                    assert_eq!(code, Some(422));
+                    assert!(message.as_str().contains("subject_token is invalid"));
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        assert!(matches!(
+            read_envelope(Response::new(502, b"<html>"), |p, _| p.skip()),
+            Err(Error::Provider {
+                status: 502,
+                code: None,
+                ..
+            })
+        ));
+        assert!(matches!(
+            read_envelope(Response::new(200, br#"{"status":"OK"}"#), |p, _| p.skip()),
+            Err(Error::Malformed { what: "data", .. })
+        ));
+        assert!(matches!(
+            read_envelope(Response::new(200, br#"{"data":{}}"#), |p, _| p.skip()),
+            Err(Error::Malformed { what: "status", .. })
+        ));
+    }
+
+    #[test]
+    fn config_refuses_header_injection() {
+        assert!(Config::new("https://x.example", "key\r\nX: y", "id", "s").is_err());
+        assert_eq!(
+            Config::new("http://x.example", "k", "id", "s").unwrap_err(),
+            Error::Insecure
+        );
+    }
+}

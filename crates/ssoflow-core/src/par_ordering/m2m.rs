@@ -1,0 +1,184 @@
+//! The M2M token: `POST /api/oauth/tokens` with HTTP Basic client credentials.
+
+use super::{Config, RequestIds, read_envelope};
+use crate::json::{required, set_once};
+use crate::token::check_token_chars;
+use crate::{
+    AccessToken, Error, Exchange, Expiry, Instant, Method, OneShot, Request, Response, Secret,
+    TOKEN_CAP,
+};
+
+/// The M2M token request (one exchange).
+#[derive(Debug)]
+pub struct M2mRequest<'c> {
+    config: &'c Config,
+    ids: &'c mut RequestIds,
+}
+
+/// Fetch an M2M token for the application.
+pub fn m2m_token<'c>(config: &'c Config, ids: &'c mut RequestIds) -> OneShot<M2mRequest<'c>> {
+    OneShot::new(M2mRequest { config, ids })
+}
+
+impl Exchange for M2mRequest<'_> {
+    type Output = AccessToken;
+
+    fn request<'b>(&mut self, _now: Instant, buf: &'b mut [u8]) -> Result<Request<'b>, Error> {
+        write_request(self.config, self.ids, buf)
+    }
+
+    fn response(&mut self, now: Instant, response: Response<'_>) -> Result<AccessToken, Error> {
+        read_response(now, response)
+    }
+}
+
+pub(super) fn write_request<'b>(
+    c: &Config,
+    ids: &mut RequestIds,
+    buf: &'b mut [u8],
+) -> Result<Request<'b>, Error> {
+    let mut rb = c.request(buf, Method::Post, "/api/oauth/tokens", ids);
+    if let Some(role) = &c.role_id {
+        rb.header("X-Role-ID", role);
+    }
+    // PAR documents `base_64_encode(client_id:client_secret)`: raw, not form-encoded.
+    rb.basic_auth(&c.client_id, c.client_secret.expose(), false);
+    rb.json_body(&[("grant_type", "client_credentials"), ("scope", &c.scope)]);
+    rb.finish()
+}
+
+pub(super) fn read_response(now: Instant, response: Response<'_>) -> Result<AccessToken, Error> {
+    let body = response.body;
+    let mut token: Option<Secret<TOKEN_CAP>> = None;
+    let mut token_type: Option<heapless::String<32>> = None;
+    let mut expires_in = None;
+    read_envelope(response, |p, key| match key {
+        b"oauth_token" => p.object("oauth_token", |p, key| match key {
+            b"access_token" => {
+                set_once(&mut token, p.secret("access_token")?, "access_token", body)
+            }
+            b"token_type" => set_once(&mut token_type, p.string("token_type")?, "token_type", body),
+            b"expires_in" if p.null() => Ok(()),
+            b"expires_in" => set_once(
+                &mut expires_in,
+                p.u64_or_string("expires_in", true)?,
+                "expires_in",
+                body,
+            ),
+            _ => p.skip(),
+        }),
+        _ => p.skip(),
+    })?;
+    let value = required(token, "access_token", body)?;
+    if !check_token_chars(value.expose()) {
+        return Err(Error::malformed("access_token", body));
+    }
+    if token_type.is_some_and(|t| !t.eq_ignore_ascii_case("bearer")) {
+        return Err(Error::malformed("token_type", body));
+    }
+    Ok(AccessToken {
+        value,
+        expiry: Expiry::after(now, expires_in),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::par_ordering::tests::config;
+    use crate::testing::{drive, golden};
+
+    /// Seed 000's M2M answer, as published.
+    pub(crate) const SEED_M2M: &[u8] = br#"{
+"status": "OK",
+"code": 200,
+"data": {
+"oauth_token": {
+"access_token": "d4c129d3f4560c2beaa3a1a3b15bb771a7038a4bbb680a3912c9ea284d07b291",
+"token_type": "bearer",
+"scope": "webhooks-management",
+"expires_in": 86399
+}
+}
+}"#;
+
+    #[test]
+    fn golden_request() {
+        let c = config();
+        let mut ids = RequestIds::new([0; 16]);
+        let id = RequestIds::new([0; 16]).next_id();
+        golden(
+            &mut m2m_token(&c, &mut ids),
+            &std::format!(
+                "POST https://api-public-playground.menu.app/api/oauth/tokens\n\
+                 Accept: application/json\n\
+                 X-Request-ID: {id}\n\
+                 Application: f3a90488ffee32c3acb6fcd0ca417cf6\n\
+                 Api-Version: 4.38.0\n\
+                 X-Ordering-API: true\n\
+                 X-Role-ID: \n\
+                 Authorization: Basic Y2xpZW50LWlkOmNsaWVudC1zZWNyZXQ=\n\
+                 Content-Type: application/json\n\
+                 \n\
+                 {{\"grant_type\":\"client_credentials\",\"scope\":\"webhooks-management\"}}"
+            ),
+        );
+    }
+
+    #[test]
+    fn seed_answer_parses() {
+        let c = config();
+        let mut ids = RequestIds::new([0; 16]);
+        let (out, transcript) = drive(m2m_token(&c, &mut ids), &[(200, SEED_M2M)]);
+        let t = out.unwrap();
+        assert_eq!(
+            t.value.expose(),
+            "d4c129d3f4560c2beaa3a1a3b15bb771a7038a4bbb680a3912c9ea284d07b291"
+        );
+        assert_eq!(t.expiry, Expiry::At(Instant::from_millis(86_399_000)));
+        assert_eq!(
+            transcript,
+            [
+                "send POST https://api-public-playground.menu.app/api/oauth/tokens",
+                "handle 200",
+                "done"
+            ]
+        );
+    }
+
+    #[test]
+    fn refusals() {
+        let c = config();
+        let mut ids = RequestIds::new([0; 16]);
+        let (out, _) = drive(
+            m2m_token(&c, &mut ids),
+            &[(
+                401,
+                br#"{"status":"ERROR","code":401,"message":"bad client"}"#,
+            )],
+        );
+        assert!(matches!(
+            out,
+            Err(Error::Provider {
+                status: 401,
+                code: Some(401),
+                ..
+            })
+        ));
+        let mut ids = RequestIds::new([0; 16]);
+        let (out, _) = drive(
+            m2m_token(&c, &mut ids),
+            &[(
+                200,
+                br#"{"status":"OK","code":200,"data":{"oauth_token":{"token_type":"bearer"}}}"#,
+            )],
+        );
+        assert!(matches!(
+            out,
+            Err(Error::Malformed {
+                what: "access_token",
+                ..
+            })
+        ));
+    }
+}

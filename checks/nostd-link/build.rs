@@ -1,0 +1,4 @@
+fn main() {
+    // Only the C library: no std, no unwinder.
+    println!("cargo:rustc-link-arg-bins=-lc");
+}

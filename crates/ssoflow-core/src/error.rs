@@ -66,7 +66,10 @@ pub enum Error {
 
 impl Error {
     pub(crate) fn malformed(what: &'static str, body: &[u8]) -> Self {
-        Error::Malformed { what, excerpt: Excerpt::of(body) }
+        Error::Malformed {
+            what,
+            excerpt: Excerpt::of(body),
+        }
     }
 
     /// `true` when retrying the same call later may succeed (5xx and 429 answers).
@@ -110,16 +113,32 @@ impl Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Error::Provider { status, code: Some(c), message } => {
+            Error::Provider {
+                status,
+                code: Some(c),
+                message,
+            } => {
                 write!(f, "provider refused: HTTP {status}, code {c}: {message}")
             }
-            Error::Provider { status, code: None, message } => {
+            Error::Provider {
+                status,
+                code: None,
+                message,
+            } => {
                 write!(f, "provider refused: HTTP {status}: {message}")
             }
-            Error::OAuth { status, error, description } if description.is_empty() => {
+            Error::OAuth {
+                status,
+                error,
+                description,
+            } if description.is_empty() => {
                 write!(f, "oauth error {error} (HTTP {status})")
             }
-            Error::OAuth { status, error, description } => {
+            Error::OAuth {
+                status,
+                error,
+                description,
+            } => {
                 write!(f, "oauth error {error} (HTTP {status}): {description}")
             }
             Error::Malformed { what, excerpt } => {
@@ -166,10 +185,19 @@ pub struct Excerpt(heapless::String<EXCERPT_CAP>);
 
 /// Member names whose string values are never copied into an excerpt.
 fn is_secret_key(key: &[u8]) -> bool {
-    const EXACT: [&[u8]; 6] = [b"code", b"value", b"password", b"assertion", b"session", b"jwt"];
+    const EXACT: [&[u8]; 6] = [
+        b"code",
+        b"value",
+        b"password",
+        b"assertion",
+        b"session",
+        b"jwt",
+    ];
     const PARTS: [&[u8]; 3] = [b"token", b"secret", b"key"];
     EXACT.iter().any(|k| key.eq_ignore_ascii_case(k))
-        || PARTS.iter().any(|p| key.windows(p.len()).any(|w| w.eq_ignore_ascii_case(p)))
+        || PARTS
+            .iter()
+            .any(|p| key.windows(p.len()).any(|w| w.eq_ignore_ascii_case(p)))
 }
 
 impl Excerpt {
@@ -213,7 +241,11 @@ impl Excerpt {
                     continue;
                 }
             }
-            let c = if (0x20..0x7f).contains(&b) { b as char } else { '?' };
+            let c = if (0x20..0x7f).contains(&b) {
+                b as char
+            } else {
+                '?'
+            };
             if out.len() + 1 > limit {
                 full = true;
                 break;

@@ -10,7 +10,8 @@ pub trait Exchange {
     /// What the answer is read into.
     type Output;
     /// Write the request into `buf`.
-    fn request<'b>(&mut self, now: Instant, buf: &'b mut [u8]) -> Result<crate::Request<'b>, Error>;
+    fn request<'b>(&mut self, now: Instant, buf: &'b mut [u8])
+    -> Result<crate::Request<'b>, Error>;
     /// Read the answer.
     fn response(&mut self, now: Instant, response: Response<'_>) -> Result<Self::Output, Error>;
 }
@@ -33,7 +34,10 @@ enum State<T> {
 impl<E: Exchange> OneShot<E> {
     /// Wrap an exchange.
     pub fn new(exchange: E) -> Self {
-        OneShot { exchange, state: State::Ready }
+        OneShot {
+            exchange,
+            state: State::Ready,
+        }
     }
 }
 
@@ -45,7 +49,11 @@ impl<E: Exchange> Flow for OneShot<E> {
             State::Ready => {
                 let request = self.exchange.request(now, buf);
                 // A buffer too small leaves the flow ready to try again with a bigger one.
-                self.state = if request.is_ok() { State::Sent } else { State::Ready };
+                self.state = if request.is_ok() {
+                    State::Sent
+                } else {
+                    State::Ready
+                };
                 request.map(Step::Send)
             }
             State::Got(out) => Ok(Step::Done(out)),

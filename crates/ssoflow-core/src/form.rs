@@ -3,7 +3,11 @@
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
 /// Bytes left as they are: ASCII alphanumerics and `*-._`; space becomes `+`, the rest `%XX`.
-const FORM: &AsciiSet = &NON_ALPHANUMERIC.remove(b'*').remove(b'-').remove(b'.').remove(b'_');
+const FORM: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'*')
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_');
 
 /// Form-encode `s` through `put` (each piece is a `&str` slice of the encoding).
 pub fn encode(s: &str, put: &mut impl FnMut(&str)) {

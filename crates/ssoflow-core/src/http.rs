@@ -42,9 +42,15 @@ pub struct Header<'a> {
 
 /// Header names whose values are credentials: never printed.
 fn is_secret_header(name: &str) -> bool {
-    ["authorization", "dlc-authorization", "x-pch-digest", "cookie", "set-cookie"]
-        .iter()
-        .any(|h| name.eq_ignore_ascii_case(h))
+    [
+        "authorization",
+        "dlc-authorization",
+        "x-pch-digest",
+        "cookie",
+        "set-cookie",
+    ]
+    .iter()
+    .any(|h| name.eq_ignore_ascii_case(h))
 }
 
 impl fmt::Debug for Header<'_> {
@@ -80,7 +86,10 @@ impl<'b> Request<'b> {
 
     /// The first header called `name` (case-insensitive).
     pub fn header(&self, name: &str) -> Option<&'b [u8]> {
-        self.headers.iter().find(|h| h.name.eq_ignore_ascii_case(name)).map(|h| h.value)
+        self.headers
+            .iter()
+            .find(|h| h.name.eq_ignore_ascii_case(name))
+            .map(|h| h.value)
     }
 
     /// The URL's host and port (`example.com:8443`).
@@ -122,7 +131,11 @@ pub struct Response<'a> {
 impl<'a> Response<'a> {
     /// A response with no headers.
     pub fn new(status: u16, body: &'a [u8]) -> Self {
-        Response { status, headers: &[], body }
+        Response {
+            status,
+            headers: &[],
+            body,
+        }
     }
 
     /// The same response with headers.
@@ -132,7 +145,10 @@ impl<'a> Response<'a> {
 
     /// The first header called `name` (case-insensitive).
     pub fn header(&self, name: &str) -> Option<&'a [u8]> {
-        self.headers.iter().find(|h| h.name.eq_ignore_ascii_case(name)).map(|h| h.value)
+        self.headers
+            .iter()
+            .find(|h| h.name.eq_ignore_ascii_case(name))
+            .map(|h| h.value)
     }
 
     /// `Retry-After` in seconds, when given as a number of seconds.
@@ -176,7 +192,11 @@ pub fn check_url(url: &str) -> Result<(), Error> {
     if !scheme.eq_ignore_ascii_case("http") {
         return Err(Error::InvalidInput { what: "url" });
     }
-    if is_loopback_authority(authority) { Ok(()) } else { Err(Error::Insecure) }
+    if is_loopback_authority(authority) {
+        Ok(())
+    } else {
+        Err(Error::Insecure)
+    }
 }
 
 /// Whether `host[:port]` names this machine.
@@ -289,7 +309,11 @@ impl<'b> RequestBuilder<'b> {
     }
 
     fn push_header(&mut self, name: &'static str, start: usize) {
-        if self.headers.push((name, Value::Written(start..self.len))).is_err() {
+        if self
+            .headers
+            .push((name, Value::Written(start..self.len)))
+            .is_err()
+        {
             self.too_many_headers = true;
         }
     }
@@ -365,17 +389,27 @@ impl<'b> RequestBuilder<'b> {
             return Err(Error::BufferTooSmall { required: self.len });
         }
         let buf: &'b [u8] = self.buf;
-        let url = buf.get(self.url).and_then(|u| core::str::from_utf8(u).ok()).ok_or(Error::State)?;
+        let url = buf
+            .get(self.url)
+            .and_then(|u| core::str::from_utf8(u).ok())
+            .ok_or(Error::State)?;
         let mut headers = heapless::Vec::new();
         for (name, value) in self.headers {
             let value = match value {
                 Value::Static(v) => v.as_bytes(),
                 Value::Written(range) => buf.get(range).ok_or(Error::State)?,
             };
-            headers.push(Header { name, value }).map_err(|_| Error::State)?;
+            headers
+                .push(Header { name, value })
+                .map_err(|_| Error::State)?;
         }
         let body = buf.get(self.body).ok_or(Error::State)?;
-        Ok(Request { method: self.method, url, headers, body })
+        Ok(Request {
+            method: self.method,
+            url,
+            headers,
+            body,
+        })
     }
 }
 
@@ -434,7 +468,10 @@ mod tests {
         let mut rb = RequestBuilder::new(&mut buf, Method::Post, "https://a.example", "/t");
         rb.basic_auth("s6BhdRkqt3", "7Fjfp0ZBr1KtDRbnfVdmIw", true);
         let r = rb.finish().unwrap();
-        assert_eq!(r.header("authorization").unwrap(), b"Basic czZCaGRSa3F0Mzo3RmpmcDBaQnIxS3REUmJuZlZkbUl3");
+        assert_eq!(
+            r.header("authorization").unwrap(),
+            b"Basic czZCaGRSa3F0Mzo3RmpmcDBaQnIxS3REUmJuZlZkbUl3"
+        );
 
         let mut buf = [0u8; 256];
         let mut rb = RequestBuilder::new(&mut buf, Method::Post, "https://a.example", "/t");
@@ -456,7 +493,10 @@ mod tests {
         let mut small = [0u8; 20];
         let mut rb = RequestBuilder::new(&mut small, Method::Post, "https://a.example", "/t");
         rb.json_body(&[("a", "b")]);
-        assert_eq!(rb.finish().unwrap_err(), Error::BufferTooSmall { required: needed });
+        assert_eq!(
+            rb.finish().unwrap_err(),
+            Error::BufferTooSmall { required: needed }
+        );
         let mut exact = std::vec![0u8; needed];
         let mut rb = RequestBuilder::new(&mut exact, Method::Post, "https://a.example", "/t");
         rb.json_body(&[("a", "b")]);
@@ -482,11 +522,26 @@ mod tests {
         assert_eq!(check_url("http://localhost:1/x"), Ok(()));
         assert_eq!(check_url("http://[::1]:80/x"), Ok(()));
         assert_eq!(check_url("http://api.example/x"), Err(Error::Insecure));
-        assert_eq!(check_url("http://127.0.0.1.evil.example/x"), Err(Error::Insecure));
-        assert_eq!(check_url("http://localhost.evil.example/"), Err(Error::Insecure));
-        assert_eq!(check_url("http://user@127.0.0.1/"), Err(Error::InvalidInput { what: "url" }));
-        assert_eq!(check_url("ftp://x/"), Err(Error::InvalidInput { what: "url" }));
-        assert_eq!(check_url("https://a b/"), Err(Error::InvalidInput { what: "url" }));
+        assert_eq!(
+            check_url("http://127.0.0.1.evil.example/x"),
+            Err(Error::Insecure)
+        );
+        assert_eq!(
+            check_url("http://localhost.evil.example/"),
+            Err(Error::Insecure)
+        );
+        assert_eq!(
+            check_url("http://user@127.0.0.1/"),
+            Err(Error::InvalidInput { what: "url" })
+        );
+        assert_eq!(
+            check_url("ftp://x/"),
+            Err(Error::InvalidInput { what: "url" })
+        );
+        assert_eq!(
+            check_url("https://a b/"),
+            Err(Error::InvalidInput { what: "url" })
+        );
     }
 
     #[test]

@@ -61,7 +61,12 @@ impl Sink for KeyBuf {
 }
 
 /// Store `value` in `slot` unless it is already set: a duplicate member is `Error::Malformed`.
-pub fn set_once<T>(slot: &mut Option<T>, value: T, field: &'static str, body: &[u8]) -> Result<(), Error> {
+pub fn set_once<T>(
+    slot: &mut Option<T>,
+    value: T,
+    field: &'static str,
+    body: &[u8],
+) -> Result<(), Error> {
     if slot.is_some() {
         return Err(Error::malformed(field, body));
     }
@@ -84,7 +89,11 @@ pub struct Parser<'a> {
 impl<'a> Parser<'a> {
     /// Start reading `src`.
     pub fn new(src: &'a [u8]) -> Self {
-        Parser { src, pos: 0, depth: 0 }
+        Parser {
+            src,
+            pos: 0,
+            depth: 0,
+        }
     }
 
     /// The whole document (for error excerpts).
@@ -119,7 +128,11 @@ impl<'a> Parser<'a> {
     }
 
     fn expect(&mut self, b: u8, what: &'static str) -> Result<(), Error> {
-        if self.eat(b) { Ok(()) } else { Err(self.error(what)) }
+        if self.eat(b) {
+            Ok(())
+        } else {
+            Err(self.error(what))
+        }
     }
 
     fn enter(&mut self, extra: u32, what: &'static str) -> Result<(), Error> {
@@ -141,13 +154,21 @@ impl<'a> Parser<'a> {
         self.depth += 1;
         if !self.eat(b'}') {
             loop {
-                let mut key = KeyBuf { bytes: [0; KEY_CAP], len: 0, overflow: false };
+                let mut key = KeyBuf {
+                    bytes: [0; KEY_CAP],
+                    len: 0,
+                    overflow: false,
+                };
                 if self.peek() != Some(b'"') {
                     return Err(self.error(what));
                 }
                 self.string_into(&mut key, what, what)?;
                 self.expect(b':', what)?;
-                let name = if key.overflow { &[][..] } else { key.bytes.get(..key.len).unwrap_or(&[]) };
+                let name = if key.overflow {
+                    &[][..]
+                } else {
+                    key.bytes.get(..key.len).unwrap_or(&[])
+                };
                 member(self, name)?;
                 if self.eat(b',') {
                     continue;
@@ -171,7 +192,10 @@ impl<'a> Parser<'a> {
     }
 
     /// Read a string into a `heapless::String<N>`.
-    pub fn string<const N: usize>(&mut self, field: &'static str) -> Result<heapless::String<N>, Error> {
+    pub fn string<const N: usize>(
+        &mut self,
+        field: &'static str,
+    ) -> Result<heapless::String<N>, Error> {
         let mut s = heapless::String::new();
         self.string_into(&mut s, field, field)?;
         Ok(s)
@@ -189,11 +213,20 @@ impl<'a> Parser<'a> {
         &mut self,
         field: &'static str,
     ) -> Result<Option<heapless::String<N>>, Error> {
-        if self.null() { Ok(None) } else { self.string(field).map(Some) }
+        if self.null() {
+            Ok(None)
+        } else {
+            self.string(field).map(Some)
+        }
     }
 
     /// Read a string into `sink`; overflow is `Capacity { field: cap }`, bad syntax `Malformed { what }`.
-    fn string_into(&mut self, sink: &mut impl Sink, what: &'static str, cap: &'static str) -> Result<(), Error> {
+    fn string_into(
+        &mut self,
+        sink: &mut impl Sink,
+        what: &'static str,
+        cap: &'static str,
+    ) -> Result<(), Error> {
         self.expect(b'"', what)?;
         let src = self.src;
         loop {
@@ -265,7 +298,10 @@ impl<'a> Parser<'a> {
     }
 
     fn hex4(&mut self, what: &'static str) -> Result<u32, Error> {
-        let digits = self.src.get(self.pos..self.pos + 4).ok_or_else(|| self.error(what))?;
+        let digits = self
+            .src
+            .get(self.pos..self.pos + 4)
+            .ok_or_else(|| self.error(what))?;
         let mut v = 0u32;
         for &d in digits {
             let n = (d as char).to_digit(16).ok_or_else(|| self.error(what))?;
@@ -364,7 +400,9 @@ impl<'a> Parser<'a> {
                 Some(b'n') => self.literal(b"null")?,
                 Some(b'-' | b'0'..=b'9') => {
                     let start = self.pos;
-                    while let Some(b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E') = self.src.get(self.pos) {
+                    while let Some(b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E') =
+                        self.src.get(self.pos)
+                    {
                         self.pos += 1;
                     }
                     if self.pos == start {
@@ -424,7 +462,11 @@ impl<'a> Parser<'a> {
 
     /// Only whitespace may remain.
     pub fn finish(&mut self) -> Result<(), Error> {
-        if self.peek().is_some() { Err(self.error("trailing data")) } else { Ok(()) }
+        if self.peek().is_some() {
+            Err(self.error("trailing data"))
+        } else {
+            Ok(())
+        }
     }
 }
 
@@ -489,23 +531,45 @@ mod tests {
 
     #[test]
     fn unescapes_including_surrogate_pairs() {
-        assert_eq!(name(br#"{"name":"Zo\u00eb \ud83d\ude00 \"q\""}"#).unwrap(), "Zoë 😀 \"q\"");
+        assert_eq!(
+            name(br#"{"name":"Zo\u00eb \ud83d\ude00 \"q\""}"#).unwrap(),
+            "Zoë 😀 \"q\""
+        );
         assert_eq!(name("{\"name\":\"Zoë\"}".as_bytes()).unwrap(), "Zoë");
-        assert!(matches!(name(br#"{"name":"\ud83d"}"#), Err(Error::Malformed { .. })));
-        assert!(matches!(name(br#"{"name":"\ude00"}"#), Err(Error::Malformed { .. })));
-        assert!(matches!(name(b"{\"name\":\"a\xffb\"}"), Err(Error::Malformed { .. })));
-        assert!(matches!(name(b"{\"name\":\"a\nb\"}"), Err(Error::Malformed { .. })));
+        assert!(matches!(
+            name(br#"{"name":"\ud83d"}"#),
+            Err(Error::Malformed { .. })
+        ));
+        assert!(matches!(
+            name(br#"{"name":"\ude00"}"#),
+            Err(Error::Malformed { .. })
+        ));
+        assert!(matches!(
+            name(b"{\"name\":\"a\xffb\"}"),
+            Err(Error::Malformed { .. })
+        ));
+        assert!(matches!(
+            name(b"{\"name\":\"a\nb\"}"),
+            Err(Error::Malformed { .. })
+        ));
     }
 
     #[test]
     fn capacity_names_the_field() {
-        assert_eq!(name(br#"{"name":"01234567890123456"}"#), Err(Error::Capacity { field: "name" }));
+        assert_eq!(
+            name(br#"{"name":"01234567890123456"}"#),
+            Err(Error::Capacity { field: "name" })
+        );
     }
 
     #[test]
     fn duplicates_are_refused_and_unknowns_skipped() {
-        assert!(matches!(name(br#"{"name":"a","name":"b"}"#), Err(Error::Malformed { what: "name", .. })));
-        let ok = br#"{"x":{"y":[1,2.5e3,-3,true,false,null,{"z":"\u00e9"}],"w":{}},"name":"a","v":[]}"#;
+        assert!(matches!(
+            name(br#"{"name":"a","name":"b"}"#),
+            Err(Error::Malformed { what: "name", .. })
+        ));
+        let ok =
+            br#"{"x":{"y":[1,2.5e3,-3,true,false,null,{"z":"\u00e9"}],"w":{}},"name":"a","v":[]}"#;
         assert_eq!(name(ok).unwrap(), "a");
     }
 
@@ -533,9 +597,20 @@ mod tests {
         assert_eq!(p.u64_or_string("e", true).unwrap(), 3600);
         let mut p = Parser::new(br#""3600""#);
         assert!(p.u64_or_string("e", false).is_err());
-        for bad in [&b"-1"[..], b"1e30", b"1.5", b"99999999999999999999", b"\"12a\"", b"\"\""] {
+        for bad in [
+            &b"-1"[..],
+            b"1e30",
+            b"1.5",
+            b"99999999999999999999",
+            b"\"12a\"",
+            b"\"\"",
+        ] {
             let mut p = Parser::new(bad);
-            assert!(p.u64_or_string("e", true).is_err(), "{:?}", core::str::from_utf8(bad));
+            assert!(
+                p.u64_or_string("e", true).is_err(),
+                "{:?}",
+                core::str::from_utf8(bad)
+            );
         }
         let mut p = Parser::new(b"-42");
         assert_eq!(p.i64("c").unwrap(), -42);
@@ -543,15 +618,30 @@ mod tests {
 
     #[test]
     fn garbage_is_malformed() {
-        for bad in [&b""[..], b"{", b"{\"name\"", b"{\"name\":}", b"[]", b"<html>", b"{\"name\":\"a\"} x", b"{,}"] {
-            assert!(matches!(name(bad), Err(Error::Malformed { .. })), "{:?}", bad);
+        for bad in [
+            &b""[..],
+            b"{",
+            b"{\"name\"",
+            b"{\"name\":}",
+            b"[]",
+            b"<html>",
+            b"{\"name\":\"a\"} x",
+            b"{,}",
+        ] {
+            assert!(
+                matches!(name(bad), Err(Error::Malformed { .. })),
+                "{:?}",
+                bad
+            );
         }
     }
 
     #[test]
     fn writes_escaped_strings() {
         let mut out = Vec::new();
-        write_string("a\"b\\c\nd\u{1}é", &mut |b: &[u8]| out.extend_from_slice(b));
+        write_string("a\"b\\c\nd\u{1}é", &mut |b: &[u8]| {
+            out.extend_from_slice(b)
+        });
         assert_eq!(out, r#""a\"b\\c\nd\u0001é""#.as_bytes().to_vec());
     }
 }

@@ -42,7 +42,11 @@ impl Quirks {
 
     /// Whether `status` counts as success.
     pub fn is_success(&self, status: u16) -> bool {
-        if self.any_2xx { (200..300).contains(&status) } else { status == 200 }
+        if self.any_2xx {
+            (200..300).contains(&status)
+        } else {
+            status == 200
+        }
     }
 }
 

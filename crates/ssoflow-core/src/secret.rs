@@ -18,7 +18,10 @@ pub struct Secret<const N: usize> {
 impl<const N: usize> Secret<N> {
     /// An empty secret.
     pub const fn empty() -> Self {
-        Secret { bytes: [0; N], len: 0 }
+        Secret {
+            bytes: [0; N],
+            len: 0,
+        }
     }
 
     /// Copy `value` in; `Error::Capacity { field }` when it is longer than `N` bytes.
@@ -31,7 +34,10 @@ impl<const N: usize> Secret<N> {
     /// Append text; `Error::Capacity { field }` when it does not fit (nothing is appended then).
     pub(crate) fn push_str(&mut self, value: &str, field: &'static str) -> Result<(), Error> {
         let end = self.len + value.len();
-        let dst = self.bytes.get_mut(self.len..end).ok_or(Error::Capacity { field })?;
+        let dst = self
+            .bytes
+            .get_mut(self.len..end)
+            .ok_or(Error::Capacity { field })?;
         dst.copy_from_slice(value.as_bytes());
         self.len = end;
         Ok(())
@@ -120,7 +126,10 @@ mod tests {
 
     #[test]
     fn capacity_is_an_error_not_truncation() {
-        assert_eq!(Secret::<4>::new("12345", "f").unwrap_err(), Error::Capacity { field: "f" });
+        assert_eq!(
+            Secret::<4>::new("12345", "f").unwrap_err(),
+            Error::Capacity { field: "f" }
+        );
         assert_eq!(Secret::<5>::new("12345", "f").unwrap().expose(), "12345");
     }
 

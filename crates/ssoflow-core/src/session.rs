@@ -73,7 +73,13 @@ pub struct Session<T> {
 impl<T: HasAccessToken> Session<T> {
     /// An empty session that renews tokens `skew_ms` before they expire.
     pub const fn new(skew_ms: u64) -> Self {
-        Session { current: None, stale: false, generation: 0, signing_in: false, skew_ms }
+        Session {
+            current: None,
+            stale: false,
+            generation: 0,
+            signing_in: false,
+            skew_ms,
+        }
     }
 
     /// What the caller should do at `now`.
@@ -95,14 +101,19 @@ impl<T: HasAccessToken> Session<T> {
             _ if self.signing_in => Access::Wait,
             _ => {
                 self.signing_in = true;
-                Access::SignIn { previous: self.current.as_ref() }
+                Access::SignIn {
+                    previous: self.current.as_ref(),
+                }
             }
         }
     }
 
     fn ready(&self) -> Access<'_, T> {
         match &self.current {
-            Some(token) => Access::Ready { token, generation: self.generation },
+            Some(token) => Access::Ready {
+                token,
+                generation: self.generation,
+            },
             None => Access::Wait,
         }
     }
@@ -192,7 +203,10 @@ mod tests {
     use crate::{Expiry, Secret};
 
     fn token(v: &str, expiry: Expiry) -> AccessToken {
-        AccessToken { value: Secret::new(v, "t").unwrap(), expiry }
+        AccessToken {
+            value: Secret::new(v, "t").unwrap(),
+            expiry,
+        }
     }
 
     fn t(ms: u64) -> Instant {
@@ -207,7 +221,10 @@ mod tests {
             assert!(matches!(s.access(t(0)), Access::Wait));
         }
         s.signed_in(token("a", Expiry::At(t(60_000))));
-        assert!(matches!(s.access(t(1)), Access::Ready { generation: 1, .. }));
+        assert!(matches!(
+            s.access(t(1)),
+            Access::Ready { generation: 1, .. }
+        ));
     }
 
     #[test]
@@ -216,8 +233,14 @@ mod tests {
         let _ = s.access(t(0));
         s.signed_in(token("a", Expiry::At(t(60_000))));
         // Inside the skew window: one caller refreshes, everybody else keeps the valid token.
-        assert!(matches!(s.access(t(56_000)), Access::SignIn { previous: Some(_) }));
-        assert!(matches!(s.access(t(56_001)), Access::Ready { generation: 1, .. }));
+        assert!(matches!(
+            s.access(t(56_000)),
+            Access::SignIn { previous: Some(_) }
+        ));
+        assert!(matches!(
+            s.access(t(56_001)),
+            Access::Ready { generation: 1, .. }
+        ));
         // The refresh failed: the still-valid token is kept.
         s.sign_in_failed();
         assert!(matches!(s.access(t(56_002)), Access::SignIn { .. }));
@@ -248,7 +271,10 @@ mod tests {
         s.unauthorized(g);
         assert!(matches!(s.access(t(2)), Access::Ready { generation, .. } if generation == g2));
         // A second 401 for the same call is final.
-        assert_eq!(calls[0].on_status(&mut s, g2, 401), Err(Error::Unauthorized));
+        assert_eq!(
+            calls[0].on_status(&mut s, g2, 401),
+            Err(Error::Unauthorized)
+        );
         assert_eq!(Call::new().on_status(&mut s, g2, 200), Ok(Verdict::Done));
     }
 }

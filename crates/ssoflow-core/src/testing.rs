@@ -7,12 +7,19 @@ use std::vec::Vec;
 use crate::{Error, Flow, Instant, Response, Step};
 
 /// Drive `flow` with `responses` in order; return its output and the transcript of steps.
-pub fn drive<F: Flow>(mut flow: F, responses: &[(u16, &[u8])]) -> (Result<F::Output, Error>, Vec<String>) {
+pub fn drive<F: Flow>(
+    mut flow: F,
+    responses: &[(u16, &[u8])],
+) -> (Result<F::Output, Error>, Vec<String>) {
     drive_at(&mut flow, responses, Instant::from_millis(0))
 }
 
 /// [`drive`] with a given clock and a borrowed flow.
-pub fn drive_at<F: Flow>(flow: &mut F, responses: &[(u16, &[u8])], now: Instant) -> (Result<F::Output, Error>, Vec<String>) {
+pub fn drive_at<F: Flow>(
+    flow: &mut F,
+    responses: &[(u16, &[u8])],
+    now: Instant,
+) -> (Result<F::Output, Error>, Vec<String>) {
     let mut transcript = Vec::new();
     let mut next = responses.iter();
     let mut buf = std::vec![0u8; 16 * 1024];
@@ -47,7 +54,11 @@ pub fn drive_at<F: Flow>(flow: &mut F, responses: &[(u16, &[u8])], now: Instant)
 pub fn render(r: &crate::Request<'_>) -> String {
     let mut s = format!("{} {}\n", r.method.as_str(), r.url);
     for h in r.headers() {
-        s.push_str(&format!("{}: {}\n", h.name, std::str::from_utf8(h.value).unwrap()));
+        s.push_str(&format!(
+            "{}: {}\n",
+            h.name,
+            std::str::from_utf8(h.value).unwrap()
+        ));
     }
     s.push('\n');
     s.push_str(std::str::from_utf8(r.body).unwrap());

@@ -77,6 +77,9 @@ mod tests {
         assert!(!e.needs_refresh(Instant::from_millis(55_999), 5_000));
         assert!(e.needs_refresh(Instant::from_millis(56_000), 5_000));
         assert!(!Expiry::Unknown.needs_refresh(Instant::from_millis(u64::MAX), 5_000));
-        assert_eq!(Expiry::after(Instant::from_millis(1), Some(u64::MAX)), Expiry::At(Instant::from_millis(u64::MAX)));
+        assert_eq!(
+            Expiry::after(Instant::from_millis(1), Some(u64::MAX)),
+            Expiry::At(Instant::from_millis(u64::MAX))
+        );
     }
 }

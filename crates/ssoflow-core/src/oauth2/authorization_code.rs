@@ -24,16 +24,22 @@ impl Pkce {
         let mut out = [0u8; 43];
         let n = URL_SAFE_NO_PAD.encode_slice(bytes, &mut out).unwrap_or(0);
         let text = core::str::from_utf8(out.get(..n).unwrap_or(&[])).unwrap_or("");
-        Pkce { verifier: Secret::new(text, "code_verifier").unwrap_or_default() }
+        Pkce {
+            verifier: Secret::new(text, "code_verifier").unwrap_or_default(),
+        }
     }
 
     /// Use a verifier you already have (checked against RFC 7636's alphabet and length).
     pub fn from_verifier(verifier: &str) -> Result<Self, Error> {
         let ok_char = |b: u8| b.is_ascii_alphanumeric() || b"-._~".contains(&b);
         if !(43..=128).contains(&verifier.len()) || !verifier.bytes().all(ok_char) {
-            return Err(Error::InvalidInput { what: "code_verifier" });
+            return Err(Error::InvalidInput {
+                what: "code_verifier",
+            });
         }
-        Ok(Pkce { verifier: Secret::new(verifier, "code_verifier")? })
+        Ok(Pkce {
+            verifier: Secret::new(verifier, "code_verifier")?,
+        })
     }
 
     /// The verifier, sent with the code exchange.
@@ -65,11 +71,16 @@ impl Authorization {
     pub fn from_entropy(entropy: &[u8; 48]) -> Self {
         let (state_bytes, pkce_bytes) = entropy.split_at(16);
         let mut out = [0u8; 22];
-        let n = URL_SAFE_NO_PAD.encode_slice(state_bytes, &mut out).unwrap_or(0);
+        let n = URL_SAFE_NO_PAD
+            .encode_slice(state_bytes, &mut out)
+            .unwrap_or(0);
         let text = core::str::from_utf8(out.get(..n).unwrap_or(&[])).unwrap_or("");
         let mut pkce = [0u8; 32];
         pkce.copy_from_slice(pkce_bytes.get(..32).unwrap_or(&[0; 32]));
-        Authorization { state: heapless::String::try_from(text).unwrap_or_default(), pkce: Pkce::from_entropy(&pkce) }
+        Authorization {
+            state: heapless::String::try_from(text).unwrap_or_default(),
+            pkce: Pkce::from_entropy(&pkce),
+        }
     }
 }
 
@@ -173,7 +184,11 @@ pub fn parse_callback(url: &str, expected_state: &str) -> Result<Callback, Error
         if !state_ok {
             return Err(Error::StateMismatch);
         }
-        return Err(Error::OAuth { status: 0, error, description: crate::Excerpt::of(description.as_bytes()) });
+        return Err(Error::OAuth {
+            status: 0,
+            error,
+            description: crate::Excerpt::of(description.as_bytes()),
+        });
     }
     if !state_ok || expected_state.is_empty() {
         return Err(Error::StateMismatch);
@@ -197,7 +212,11 @@ pub fn authorization_code<'c>(
         ("redirect_uri", Some(redirect_uri)),
         ("code_verifier", pkce.map(Pkce::verifier)),
     ];
-    Ok(OneShot::new(TokenRequest::new(client, "authorization_code", &params)?))
+    Ok(OneShot::new(TokenRequest::new(
+        client,
+        "authorization_code",
+        &params,
+    )?))
 }
 
 #[cfg(test)]
@@ -219,7 +238,15 @@ mod tests {
         let c = client();
         let auth = Authorization::from_entropy(&[1; 48]);
         let mut buf = [0u8; 1024];
-        let url = authorize_url(&c, "https://server.example.com/authorize", "https://client.example.com/cb", Some("openid profile"), &auth, &mut buf).unwrap();
+        let url = authorize_url(
+            &c,
+            "https://server.example.com/authorize",
+            "https://client.example.com/cb",
+            Some("openid profile"),
+            &auth,
+            &mut buf,
+        )
+        .unwrap();
         assert_eq!(
             url,
             std::format!(
@@ -228,25 +255,51 @@ mod tests {
                 auth.pkce.challenge()
             )
         );
-        let cb = std::format!("https://client.example.com/cb?code=Spl%2BxOi&state={}", auth.state);
-        assert_eq!(parse_callback(&cb, &auth.state).unwrap().code.expose(), "Spl+xOi");
+        let cb = std::format!(
+            "https://client.example.com/cb?code=Spl%2BxOi&state={}",
+            auth.state
+        );
+        assert_eq!(
+            parse_callback(&cb, &auth.state).unwrap().code.expose(),
+            "Spl+xOi"
+        );
     }
 
     #[test]
     fn callback_errors() {
-        assert_eq!(parse_callback("/cb?code=a&state=x", "y"), Err(Error::StateMismatch));
+        assert_eq!(
+            parse_callback("/cb?code=a&state=x", "y"),
+            Err(Error::StateMismatch)
+        );
         assert_eq!(parse_callback("/cb?code=a", "y"), Err(Error::StateMismatch));
-        assert_eq!(parse_callback("/cb?code=a&state=", ""), Err(Error::StateMismatch));
-        assert!(matches!(parse_callback("/cb?state=y", "y"), Err(Error::Malformed { .. })));
-        assert!(matches!(parse_callback("/cb?code=a&code=b&state=y", "y"), Err(Error::Malformed { .. })));
-        match parse_callback("/cb?error=access_denied&error_description=User+said+no&state=y", "y") {
-            Err(Error::OAuth { error, description, .. }) => {
+        assert_eq!(
+            parse_callback("/cb?code=a&state=", ""),
+            Err(Error::StateMismatch)
+        );
+        assert!(matches!(
+            parse_callback("/cb?state=y", "y"),
+            Err(Error::Malformed { .. })
+        ));
+        assert!(matches!(
+            parse_callback("/cb?code=a&code=b&state=y", "y"),
+            Err(Error::Malformed { .. })
+        ));
+        match parse_callback(
+            "/cb?error=access_denied&error_description=User+said+no&state=y",
+            "y",
+        ) {
+            Err(Error::OAuth {
+                error, description, ..
+            }) => {
                 assert_eq!(error, "access_denied");
                 assert_eq!(description.as_str(), "User said no");
             }
             other => panic!("{other:?}"),
         }
-        assert_eq!(parse_callback("/cb?error=access_denied&state=z", "y"), Err(Error::StateMismatch));
+        assert_eq!(
+            parse_callback("/cb?error=access_denied&state=z", "y"),
+            Err(Error::StateMismatch)
+        );
     }
 
     #[test]
@@ -254,7 +307,13 @@ mod tests {
         let c = client();
         let p = Pkce::from_verifier("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk").unwrap();
         golden(
-            &mut authorization_code(&c, "SplxlOBeZQQYbYS6WxSbIA", "https://client.example.com/cb", Some(&p)).unwrap(),
+            &mut authorization_code(
+                &c,
+                "SplxlOBeZQQYbYS6WxSbIA",
+                "https://client.example.com/cb",
+                Some(&p),
+            )
+            .unwrap(),
             "POST https://server.example.com/token\n\
              Accept: application/json\n\
              Authorization: Basic czZCaGRSa3F0Mzo3RmpmcDBaQnIxS3REUmJuZlZkbUl3\n\

@@ -9,7 +9,9 @@ mod password;
 mod refresh;
 mod token_exchange;
 
-pub use authorization_code::{Authorization, Callback, Pkce, authorization_code, authorize_url, parse_callback};
+pub use authorization_code::{
+    Authorization, Callback, Pkce, authorization_code, authorize_url, parse_callback,
+};
 pub use client_credentials::client_credentials;
 pub use password::password;
 pub use refresh::refresh;
@@ -18,8 +20,8 @@ pub use token_exchange::{ACCESS_TOKEN_TYPE, TOKEN_EXCHANGE_GRANT, token_exchange
 use crate::json::{Parser, required, set_once};
 use crate::token::check_token_chars;
 use crate::{
-    AccessToken, Error, Excerpt, Exchange, Expiry, Instant, Method, OneShot, Quirks, Request, RequestBuilder,
-    Response, Secret, TokenSet,
+    AccessToken, Error, Excerpt, Exchange, Expiry, Instant, Method, OneShot, Quirks, Request,
+    RequestBuilder, Response, Secret, TokenSet,
 };
 
 /// How the client proves its identity at the token endpoint.
@@ -53,8 +55,10 @@ impl Client {
             return Err(Error::InvalidInput { what: "client_id" });
         }
         Ok(Client {
-            token_url: heapless::String::try_from(token_url).map_err(|_| Error::Capacity { field: "token_url" })?,
-            client_id: heapless::String::try_from(client_id).map_err(|_| Error::Capacity { field: "client_id" })?,
+            token_url: heapless::String::try_from(token_url)
+                .map_err(|_| Error::Capacity { field: "token_url" })?,
+            client_id: heapless::String::try_from(client_id)
+                .map_err(|_| Error::Capacity { field: "client_id" })?,
             secret: None,
             auth: ClientAuth::Basic,
             quirks: Quirks::DEFAULT,
@@ -111,15 +115,24 @@ pub type TokenFlow<'c> = OneShot<TokenRequest<'c>>;
 
 impl<'c> TokenRequest<'c> {
     /// A request for `grant_type` with the given extra parameters (`None` values are left out).
-    pub fn new(client: &'c Client, grant_type: &'c str, params: &[(&'static str, Option<&'c str>)]) -> Result<Self, Error> {
+    pub fn new(
+        client: &'c Client,
+        grant_type: &'c str,
+        params: &[(&'static str, Option<&'c str>)],
+    ) -> Result<Self, Error> {
         let mut out = heapless::Vec::new();
-        out.push(("grant_type", grant_type)).map_err(|_| Error::State)?;
+        out.push(("grant_type", grant_type))
+            .map_err(|_| Error::State)?;
         for (k, v) in params {
             if let Some(v) = v {
                 out.push((*k, *v)).map_err(|_| Error::State)?;
             }
         }
-        Ok(TokenRequest { client, params: out, keep_refresh: None })
+        Ok(TokenRequest {
+            client,
+            params: out,
+            keep_refresh: None,
+        })
     }
 
     pub(crate) fn keeping_refresh_token(mut self, old: &'c str) -> Self {
@@ -139,10 +152,16 @@ impl Exchange for TokenRequest<'_> {
             (Some(s), ClientAuth::Basic) => rb.basic_auth(&c.client_id, s.expose(), true),
             (Some(s), ClientAuth::BasicRaw) => rb.basic_auth(&c.client_id, s.expose(), false),
             (Some(s), ClientAuth::Post) => {
-                params.push(("client_id", &c.client_id)).map_err(|_| Error::State)?;
-                params.push(("client_secret", s.expose())).map_err(|_| Error::State)?;
+                params
+                    .push(("client_id", &c.client_id))
+                    .map_err(|_| Error::State)?;
+                params
+                    .push(("client_secret", s.expose()))
+                    .map_err(|_| Error::State)?;
             }
-            (None, _) => params.push(("client_id", &c.client_id)).map_err(|_| Error::State)?,
+            (None, _) => params
+                .push(("client_id", &c.client_id))
+                .map_err(|_| Error::State)?,
         }
         rb.form_body(&params);
         rb.finish()
@@ -165,7 +184,11 @@ impl Exchange for TokenRequest<'_> {
 /// Read a token endpoint's answer (RFC 6749 §5.1 / §5.2) with the given quirks.
 ///
 /// Also used by vendors whose token answers have the same members (Punchh, the POS API).
-pub fn read_token_response(now: Instant, response: Response<'_>, quirks: Quirks) -> Result<TokenSet, Error> {
+pub fn read_token_response(
+    now: Instant,
+    response: Response<'_>,
+    quirks: Quirks,
+) -> Result<TokenSet, Error> {
     let body = response.body;
     if !quirks.is_success(response.status) {
         return Err(read_error(response));
@@ -186,15 +209,25 @@ pub fn read_token_response(now: Instant, response: Response<'_>, quirks: Quirks)
             set_once(&mut expires_in, v, "expires_in", body)
         }
         b"refresh_token" if p.null() => Ok(()),
-        b"refresh_token" => set_once(&mut refresh, p.secret("refresh_token")?, "refresh_token", body),
+        b"refresh_token" => set_once(
+            &mut refresh,
+            p.secret("refresh_token")?,
+            "refresh_token",
+            body,
+        ),
         b"scope" if p.null() => Ok(()),
         b"scope" => set_once(&mut scope, p.string("scope")?, "scope", body),
-        b"error" if quirks.error_in_success_body => set_once(&mut error, p.string("error")?, "error", body),
+        b"error" if quirks.error_in_success_body => {
+            set_once(&mut error, p.string("error")?, "error", body)
+        }
         _ => p.skip(),
     })?;
     p.finish()?;
     if error.is_some() {
-        return Err(read_error(Response { status: response.status, ..response }));
+        return Err(read_error(Response {
+            status: response.status,
+            ..response
+        }));
     }
     let access = required(access, "access_token", body)?;
     if !check_token_chars(access.expose()) {
@@ -210,7 +243,15 @@ pub fn read_token_response(now: Instant, response: Response<'_>, quirks: Quirks)
             return Err(Error::malformed("refresh_token", body));
         }
     }
-    Ok(TokenSet { access: AccessToken { value: access, expiry: Expiry::after(now, expires_in) }, refresh, scope, expires_in })
+    Ok(TokenSet {
+        access: AccessToken {
+            value: access,
+            expiry: Expiry::after(now, expires_in),
+        },
+        refresh,
+        scope,
+        expires_in,
+    })
 }
 
 /// Turn an error answer into a typed error: `OAuth` when the body has an `error` member
@@ -227,15 +268,27 @@ pub fn read_error(response: Response<'_>) -> Error {
             Ok(())
         }
         b"error_description" | b"message" if p.peek() == Some(b'"') => {
-            let d: Result<heapless::String<{ crate::error::EXCERPT_CAP }>, _> = p.string("error_description");
-            description = Some(d.map(|d| Excerpt::of(d.as_bytes())).unwrap_or_else(|_| Excerpt::of(body)));
+            let d: Result<heapless::String<{ crate::error::EXCERPT_CAP }>, _> =
+                p.string("error_description");
+            description = Some(
+                d.map(|d| Excerpt::of(d.as_bytes()))
+                    .unwrap_or_else(|_| Excerpt::of(body)),
+            );
             Ok(())
         }
         _ => p.skip(),
     });
     match (parsed, error) {
-        (Ok(()), Some(error)) => Error::OAuth { status: response.status, error, description: description.unwrap_or_default() },
-        _ => Error::Provider { status: response.status, code: None, message: Excerpt::of(body) },
+        (Ok(()), Some(error)) => Error::OAuth {
+            status: response.status,
+            error,
+            description: description.unwrap_or_default(),
+        },
+        _ => Error::Provider {
+            status: response.status,
+            code: None,
+            message: Excerpt::of(body),
+        },
     }
 }
 
@@ -246,17 +299,35 @@ mod tests {
     use crate::{Flow, Step};
 
     pub(crate) fn client() -> Client {
-        Client::new("https://server.example.com/token", "s6BhdRkqt3").unwrap().with_secret("7Fjfp0ZBr1KtDRbnfVdmIw").unwrap()
+        Client::new("https://server.example.com/token", "s6BhdRkqt3")
+            .unwrap()
+            .with_secret("7Fjfp0ZBr1KtDRbnfVdmIw")
+            .unwrap()
     }
 
     #[test]
     fn rfc6749_example_response_parses() {
         let body = br#"{"access_token":"2YotnFZFEjr1zCsicMWpAA","token_type":"example","expires_in":3600}"#;
         // token_type "example" is not Bearer: refused.
-        let r = read_token_response(Instant::from_millis(0), Response::new(200, body), Quirks::DEFAULT);
-        assert!(matches!(r, Err(Error::Malformed { what: "token_type", .. })));
+        let r = read_token_response(
+            Instant::from_millis(0),
+            Response::new(200, body),
+            Quirks::DEFAULT,
+        );
+        assert!(matches!(
+            r,
+            Err(Error::Malformed {
+                what: "token_type",
+                ..
+            })
+        ));
         let body = br#"{"access_token":"2YotnFZFEjr1zCsicMWpAA","token_type":"BEARER","expires_in":3600,"refresh_token":"tGzv3JOkF0XG5Qx2TlKWIA","example_parameter":"example_value"}"#;
-        let t = read_token_response(Instant::from_millis(5), Response::new(200, body), Quirks::DEFAULT).unwrap();
+        let t = read_token_response(
+            Instant::from_millis(5),
+            Response::new(200, body),
+            Quirks::DEFAULT,
+        )
+        .unwrap();
         assert_eq!(t.access.value.expose(), "2YotnFZFEjr1zCsicMWpAA");
         assert_eq!(t.access.expiry, Expiry::At(Instant::from_millis(3_600_005)));
         assert_eq!(t.refresh.unwrap().expose(), "tGzv3JOkF0XG5Qx2TlKWIA");
@@ -277,7 +348,11 @@ mod tests {
         ));
         let refusal = br#"{"error":"invalid_grant","error_description":"bad code"}"#;
         match read_token_response(now, Response::new(200, refusal), Quirks::DEFAULT) {
-            Err(Error::OAuth { status: 200, error, description }) => {
+            Err(Error::OAuth {
+                status: 200,
+                error,
+                description,
+            }) => {
                 assert_eq!(error, "invalid_grant");
                 assert_eq!(description.as_str(), "bad code");
             }
@@ -294,26 +369,52 @@ mod tests {
         let cases: &[(u16, &[u8], &str)] = &[
             (200, b"", "malformed"),
             (200, b"<html>hi</html>", "malformed"),
-            (200, br#"{"access_token":"a","token_type":"bearer","expires_in":-1}"#, "malformed"),
-            (200, br#"{"access_token":"a","token_type":"bearer","expires_in":1e30}"#, "malformed"),
-            (200, br#"{"access_token":"a\u0000b","token_type":"bearer"}"#, "malformed"),
-            (200, br#"{"access_token":"a","access_token":"b"}"#, "malformed"),
+            (
+                200,
+                br#"{"access_token":"a","token_type":"bearer","expires_in":-1}"#,
+                "malformed",
+            ),
+            (
+                200,
+                br#"{"access_token":"a","token_type":"bearer","expires_in":1e30}"#,
+                "malformed",
+            ),
+            (
+                200,
+                br#"{"access_token":"a\u0000b","token_type":"bearer"}"#,
+                "malformed",
+            ),
+            (
+                200,
+                br#"{"access_token":"a","access_token":"b"}"#,
+                "malformed",
+            ),
             (200, br#"{"token_type":"bearer"}"#, "malformed"),
             (200, br#"{"access_token":"a","#, "malformed"),
             (400, br#"{"error":"invalid_client"}"#, "oauth"),
-            (401, br#"{"error":"invalid_client","error_description":"no"}"#, "oauth"),
+            (
+                401,
+                br#"{"error":"invalid_client","error_description":"no"}"#,
+                "oauth",
+            ),
             (500, b"oops", "provider"),
             (503, b"", "provider"),
         ];
         for (status, body, kind) in cases {
-            let e = read_token_response(now, Response::new(*status, body), Quirks::DEFAULT).unwrap_err();
+            let e = read_token_response(now, Response::new(*status, body), Quirks::DEFAULT)
+                .unwrap_err();
             assert_eq!(e.kind(), *kind, "{status} {:?}", core::str::from_utf8(body));
         }
         let mut big = std::vec::Vec::from(&br#"{"access_token":""#[..]);
         big.extend(core::iter::repeat_n(b'a', 100_000));
         big.extend_from_slice(br#"","token_type":"bearer"}"#);
         let e = read_token_response(now, Response::new(200, &big), Quirks::DEFAULT).unwrap_err();
-        assert_eq!(e, Error::Capacity { field: "access_token" });
+        assert_eq!(
+            e,
+            Error::Capacity {
+                field: "access_token"
+            }
+        );
     }
 
     #[test]
@@ -321,19 +422,29 @@ mod tests {
         let c = client().with_auth(ClientAuth::Post);
         let mut flow = client_credentials(&c, None).unwrap();
         let mut buf = [0u8; 1024];
-        let Step::Send(r) = flow.poll(Instant::from_millis(0), &mut buf).unwrap() else { panic!() };
+        let Step::Send(r) = flow.poll(Instant::from_millis(0), &mut buf).unwrap() else {
+            panic!()
+        };
         assert!(r.header("authorization").is_none());
         assert_eq!(r.body, b"grant_type=client_credentials&client_id=s6BhdRkqt3&client_secret=7Fjfp0ZBr1KtDRbnfVdmIw");
         let public = Client::new("https://server.example.com/token", "pub").unwrap();
         let mut flow = client_credentials(&public, Some("a b")).unwrap();
         let mut buf2 = [0u8; 1024];
-        let Step::Send(r) = flow.poll(Instant::from_millis(0), &mut buf2).unwrap() else { panic!() };
-        assert_eq!(r.body, b"grant_type=client_credentials&scope=a+b&client_id=pub");
+        let Step::Send(r) = flow.poll(Instant::from_millis(0), &mut buf2).unwrap() else {
+            panic!()
+        };
+        assert_eq!(
+            r.body,
+            b"grant_type=client_credentials&scope=a+b&client_id=pub"
+        );
     }
 
     #[test]
     fn insecure_urls_refused() {
-        assert_eq!(Client::new("http://auth.example/token", "x").unwrap_err(), Error::Insecure);
+        assert_eq!(
+            Client::new("http://auth.example/token", "x").unwrap_err(),
+            Error::Insecure
+        );
         assert!(Client::new("http://127.0.0.1:9/token", "x").is_ok());
     }
 
@@ -341,9 +452,19 @@ mod tests {
     fn transcript_and_golden_request() {
         let c = client();
         let ok = br#"{"access_token":"at","token_type":"Bearer","expires_in":3600}"#;
-        let (out, transcript) = drive(client_credentials(&c, Some("orders")).unwrap(), &[(200, ok)]);
+        let (out, transcript) = drive(
+            client_credentials(&c, Some("orders")).unwrap(),
+            &[(200, ok)],
+        );
         assert!(out.is_ok());
-        assert_eq!(transcript, ["send POST https://server.example.com/token", "handle 200", "done"]);
+        assert_eq!(
+            transcript,
+            [
+                "send POST https://server.example.com/token",
+                "handle 200",
+                "done"
+            ]
+        );
         golden(
             &mut client_credentials(&c, Some("orders")).unwrap(),
             "POST https://server.example.com/token\n\

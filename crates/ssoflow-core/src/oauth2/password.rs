@@ -13,8 +13,14 @@ pub fn password<'c>(
     if username.is_empty() {
         return Err(Error::InvalidInput { what: "username" });
     }
-    let params = [("username", Some(username)), ("password", Some(password)), ("scope", scope)];
-    Ok(OneShot::new(TokenRequest::new(client, "password", &params)?))
+    let params = [
+        ("username", Some(username)),
+        ("password", Some(password)),
+        ("scope", scope),
+    ];
+    Ok(OneShot::new(TokenRequest::new(
+        client, "password", &params,
+    )?))
 }
 
 #[cfg(test)]

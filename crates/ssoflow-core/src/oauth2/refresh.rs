@@ -9,12 +9,20 @@ use super::{Client, TokenFlow, TokenRequest};
 use crate::{Error, OneShot};
 
 /// Exchange `refresh_token` for fresh tokens.
-pub fn refresh<'c>(client: &'c Client, refresh_token: &'c str, scope: Option<&'c str>) -> Result<TokenFlow<'c>, Error> {
+pub fn refresh<'c>(
+    client: &'c Client,
+    refresh_token: &'c str,
+    scope: Option<&'c str>,
+) -> Result<TokenFlow<'c>, Error> {
     if refresh_token.is_empty() {
-        return Err(Error::InvalidInput { what: "refresh_token" });
+        return Err(Error::InvalidInput {
+            what: "refresh_token",
+        });
     }
     let params = [("refresh_token", Some(refresh_token)), ("scope", scope)];
-    Ok(OneShot::new(TokenRequest::new(client, "refresh_token", &params)?.keeping_refresh_token(refresh_token)))
+    Ok(OneShot::new(
+        TokenRequest::new(client, "refresh_token", &params)?.keeping_refresh_token(refresh_token),
+    ))
 }
 
 #[cfg(test)]
@@ -25,7 +33,8 @@ mod tests {
     #[test]
     fn rotation_and_keeping() {
         let c = client();
-        let rotated = br#"{"access_token":"a2","token_type":"Bearer","expires_in":60,"refresh_token":"r2"}"#;
+        let rotated =
+            br#"{"access_token":"a2","token_type":"Bearer","expires_in":60,"refresh_token":"r2"}"#;
         let (out, _) = drive(super::refresh(&c, "r1", None).unwrap(), &[(200, rotated)]);
         assert_eq!(out.unwrap().refresh.unwrap().expose(), "r2");
         let kept = br#"{"access_token":"a2","token_type":"Bearer","expires_in":60}"#;
@@ -34,7 +43,10 @@ mod tests {
         let strict = c.clone().with_quirks(crate::Quirks::STRICT);
         let (out, _) = drive(super::refresh(&strict, "r1", None).unwrap(), &[(200, kept)]);
         assert!(out.is_err());
-        let (out, _) = drive(super::refresh(&c, "r1", None).unwrap(), &[(400, br#"{"error":"invalid_grant"}"#)]);
+        let (out, _) = drive(
+            super::refresh(&c, "r1", None).unwrap(),
+            &[(400, br#"{"error":"invalid_grant"}"#)],
+        );
         assert_eq!(out.unwrap_err().kind(), "oauth");
     }
 }

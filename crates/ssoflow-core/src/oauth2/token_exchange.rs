@@ -18,7 +18,9 @@ pub fn token_exchange<'c>(
     scope: Option<&'c str>,
 ) -> Result<TokenFlow<'c>, Error> {
     if subject_token.is_empty() {
-        return Err(Error::InvalidInput { what: "subject_token" });
+        return Err(Error::InvalidInput {
+            what: "subject_token",
+        });
     }
     let params = [
         ("subject_token", Some(subject_token)),
@@ -26,7 +28,11 @@ pub fn token_exchange<'c>(
         ("audience", audience),
         ("scope", scope),
     ];
-    Ok(OneShot::new(TokenRequest::new(client, TOKEN_EXCHANGE_GRANT, &params)?))
+    Ok(OneShot::new(TokenRequest::new(
+        client,
+        TOKEN_EXCHANGE_GRANT,
+        &params,
+    )?))
 }
 
 #[cfg(test)]

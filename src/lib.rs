@@ -3,3 +3,6 @@
 #![forbid(unsafe_code)]
 
 pub use ssoflow_core::*;
+
+#[cfg(feature = "http")]
+pub mod http_compat;

@@ -165,6 +165,8 @@ impl fmt::Debug for Error {
     }
 }
 
+impl core::error::Error for Error {}
+
 #[cfg(feature = "defmt")]
 impl defmt::Format for Error {
     fn format(&self, f: defmt::Formatter<'_>) {

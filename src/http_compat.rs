@@ -1,0 +1,102 @@
+//! Drive any flow with any HTTP client through the `http` crate's types.
+//!
+//! ```
+//! use ssoflow::{http_compat, oauth2};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let client = oauth2::Client::new("https://auth.example/token", "my-client")?.with_secret("s3cret")?;
+//! let flow = oauth2::client_credentials(&client, None)?;
+//! // Your client (hyper, reqwest, isahc, …) goes in the closure; here a canned answer.
+//! let token = http_compat::run(flow, || 0, |request: http::Request<Vec<u8>>| {
+//!     assert_eq!(request.uri(), "https://auth.example/token");
+//!     let body = br#"{"access_token":"tok","token_type":"Bearer","expires_in":60}"#.to_vec();
+//!     Ok::<_, std::io::Error>(http::Response::builder().status(200).body(body).unwrap())
+//! })?;
+//! assert_eq!(token.access.value.expose(), "tok");
+//! # Ok(()) }
+//! ```
+
+use ssoflow_core::{Flow, Header, Instant, Method, Request, Response, Step};
+
+/// A failure while driving a flow: the flow's own error, or your client's.
+#[derive(Debug)]
+pub enum RunError<E> {
+    /// The flow refused (provider error, malformed answer, …).
+    Flow(ssoflow_core::Error),
+    /// The HTTP client failed.
+    Client(E),
+    /// The request could not be expressed as an `http::Request` (invalid header bytes).
+    Http(http::Error),
+}
+
+impl<E: std::fmt::Display> std::fmt::Display for RunError<E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RunError::Flow(e) => write!(f, "{e}"),
+            RunError::Client(e) => write!(f, "http client: {e}"),
+            RunError::Http(e) => write!(f, "request: {e}"),
+        }
+    }
+}
+
+impl<E: std::error::Error + 'static> std::error::Error for RunError<E> {}
+
+/// Convert a core request to an `http::Request` (the body copied).
+pub fn to_http(request: &Request<'_>) -> Result<http::Request<Vec<u8>>, http::Error> {
+    let method = match request.method {
+        Method::Get => http::Method::GET,
+        Method::Post => http::Method::POST,
+    };
+    let mut builder = http::Request::builder().method(method).uri(request.url);
+    for h in request.headers() {
+        builder = builder.header(h.name, h.value);
+    }
+    builder.body(request.body.to_vec())
+}
+
+/// Hand an `http::Response` to `f` as a core [`Response`].
+pub fn with_response<B: AsRef<[u8]>, T>(
+    response: &http::Response<B>,
+    f: impl FnOnce(Response<'_>) -> T,
+) -> T {
+    let headers: Vec<Header<'_>> = response
+        .headers()
+        .iter()
+        .map(|(n, v)| Header {
+            name: n.as_str(),
+            value: v.as_bytes(),
+        })
+        .collect();
+    f(Response::new(response.status().as_u16(), response.body().as_ref()).with_headers(&headers))
+}
+
+/// Run `flow` to its output: `now` gives your monotonic clock in ms, `send` performs one request.
+pub fn run<F: Flow, E>(
+    mut flow: F,
+    mut now: impl FnMut() -> u64,
+    mut send: impl FnMut(http::Request<Vec<u8>>) -> Result<http::Response<Vec<u8>>, E>,
+) -> Result<F::Output, RunError<E>> {
+    let mut buf = vec![0u8; 8 * 1024];
+    loop {
+        let mut grow = None;
+        match flow.poll(Instant::from_millis(now()), &mut buf) {
+            Ok(Step::Send(request)) => {
+                let request = to_http(&request).map_err(RunError::Http)?;
+                let response = send(request).map_err(RunError::Client)?;
+                with_response(&response, |r| flow.handle(Instant::from_millis(now()), r))
+                    .map_err(RunError::Flow)?;
+            }
+            Ok(Step::Done(out)) => return Ok(out),
+            Err(ssoflow_core::Error::BufferTooSmall { required }) => grow = Some(required),
+            Err(e) => return Err(RunError::Flow(e)),
+        }
+        if let Some(required) = grow {
+            if required <= buf.len() {
+                return Err(RunError::Flow(ssoflow_core::Error::BufferTooSmall {
+                    required,
+                }));
+            }
+            buf.resize(required, 0);
+        }
+    }
+}

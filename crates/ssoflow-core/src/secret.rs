@@ -79,7 +79,10 @@ impl<const N: usize> Default for Secret<N> {
 
 impl<const N: usize> Drop for Secret<N> {
     fn drop(&mut self) {
-        self.bytes.zeroize();
+        // Bytes past `len` were never written (nothing shrinks a secret), so they are zero already.
+        if let Some(used) = self.bytes.get_mut(..self.len) {
+            used.zeroize();
+        }
         self.len = 0;
     }
 }

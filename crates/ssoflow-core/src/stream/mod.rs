@@ -1,1 +1,340 @@
-//! TODO placeholder
+//! Stream: white-label single sign-on with a one-time login token (PROTOCOLS.md §3, seed 003).
+//!
+//! 1. [`api_token`]: an API client token by OAuth 2.0 client credentials at `{base}/oauth/token`
+//!    (form-encoded, HTTP Basic). Server side only: never give it to a browser.
+//! 2. [`generate_session`]: `POST /white-label/generate-session` with the user's organization,
+//!    [`Role`], email, name and phone → a one-time [`SsoLoginToken`].
+//! 3. [`SsoLoginToken::into_redirect_url`] consumes the token and writes
+//!    `<WHITE_LABEL_DOMAIN>/redirect/sso?code=<token>`: send the user's browser there. The token
+//!    works once; a second redemption is [`Error::SsoTokenRedeemed`], and because building the
+//!    URL takes the token by value, building it twice does not compile.
+//! 4. [`redeem`] (tests, demos, server-side checks): `GET` that URL with
+//!    `Accept: application/json` → a [`StreamSession`].
+//!
+//! Users with the same `provider_org_id` share one organization; different ids never see each
+//! other's data.
+
+mod session;
+
+pub use session::{
+    GenerateSession, GenerateSessionFlow, MAX_REDIRECT_URL_LEN, Redeem, RedeemFlow, SessionRequest,
+    SsoLoginToken, StreamSession, generate_session, redeem,
+};
+
+use crate::json::Parser;
+use crate::oauth2::{self, TokenFlow};
+use crate::{Error, Response};
+
+/// Capacity of the base URL and of the white-label domain.
+pub const URL_CAP: usize = 256;
+/// Capacity of a `provider_org_id` or an organization id.
+pub const ORG_ID_CAP: usize = 128;
+/// Capacity of an email address.
+pub const EMAIL_CAP: usize = 254;
+/// Capacity of a Stream session (an opaque token).
+pub const SESSION_CAP: usize = 256;
+
+/// The error code of a login token that was already used.
+pub const SSO_TOKEN_REDEEMED: &str = "sso_token_redeemed";
+
+/// A Stream API client's credentials and the white-label domain its users are sent to.
+#[derive(Clone, Debug)]
+pub struct Config {
+    base_url: heapless::String<URL_CAP>,
+    white_label_domain: heapless::String<URL_CAP>,
+    oauth: oauth2::Client,
+}
+
+fn owned<const N: usize>(v: &str, field: &'static str) -> Result<heapless::String<N>, Error> {
+    heapless::String::try_from(v).map_err(|_| Error::Capacity { field })
+}
+
+impl Config {
+    /// Settings for the Stream API at `base_url`, the white-label application at
+    /// `white_label_domain` (e.g. `https://orders.example-brand.com`; both checked: `https://`,
+    /// or `http://` to loopback), and the API client's id and secret.
+    pub fn new(
+        base_url: &str,
+        white_label_domain: &str,
+        client_id: &str,
+        client_secret: &str,
+    ) -> Result<Self, Error> {
+        crate::http::check_url(base_url)?;
+        crate::http::check_url(white_label_domain)?;
+        if white_label_domain.contains(['?', '#']) {
+            return Err(Error::InvalidInput {
+                what: "white_label_domain",
+            });
+        }
+        let base = base_url.trim_end_matches('/');
+        let mut token_url = owned::<URL_CAP>(base, "base_url")?;
+        token_url
+            .push_str("/oauth/token")
+            .map_err(|_| Error::Capacity { field: "base_url" })?;
+        let oauth = oauth2::Client::new(&token_url, client_id)?.with_secret(client_secret)?;
+        Ok(Config {
+            base_url: owned(base, "base_url")?,
+            white_label_domain: owned(
+                white_label_domain.trim_end_matches('/'),
+                "white_label_domain",
+            )?,
+            oauth,
+        })
+    }
+
+    /// Use this OAuth client (e.g. with other quirks or client authentication) for the API token.
+    pub fn with_oauth_client(mut self, client: oauth2::Client) -> Self {
+        self.oauth = client;
+        self
+    }
+
+    /// The API base URL (no trailing `/`).
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// The white-label application's origin (no trailing `/`).
+    pub fn white_label_domain(&self) -> &str {
+        &self.white_label_domain
+    }
+
+    /// The OAuth client used for the API token.
+    pub fn oauth(&self) -> &oauth2::Client {
+        &self.oauth
+    }
+}
+
+/// Get an API client token (client credentials at `{base}/oauth/token`).
+pub fn api_token(config: &Config) -> Result<TokenFlow<'_>, Error> {
+    oauth2::client_credentials(&config.oauth, None)
+}
+
+/// A user's role in their organization.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Role {
+    /// Full administrative access (`owner`).
+    Owner,
+    /// Administrative access with some restrictions (`admin`).
+    Admin,
+    /// Access to specific locations or functions (`manager`).
+    Manager,
+    /// Basic operational access (`team_member`).
+    TeamMember,
+    /// A custom role with specific permissions (`custom`).
+    Custom,
+}
+
+impl Role {
+    /// Every role, in Stream's order.
+    pub const ALL: [Role; 5] = [
+        Role::Owner,
+        Role::Admin,
+        Role::Manager,
+        Role::TeamMember,
+        Role::Custom,
+    ];
+
+    /// The role's name on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Owner => "owner",
+            Role::Admin => "admin",
+            Role::Manager => "manager",
+            Role::TeamMember => "team_member",
+            Role::Custom => "custom",
+        }
+    }
+
+    /// The role named `s` exactly as on the wire; anything else is `Error::InvalidInput`.
+    pub fn parse(s: &str) -> Result<Role, Error> {
+        Role::ALL
+            .into_iter()
+            .find(|r| r.as_str() == s)
+            .ok_or(Error::InvalidInput { what: "role" })
+    }
+}
+
+impl core::str::FromStr for Role {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Role, Error> {
+        Role::parse(s)
+    }
+}
+
+impl core::fmt::Display for Role {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Type a refused Stream answer: `sso_token_redeemed` anywhere in an error body is
+/// [`Error::SsoTokenRedeemed`]; the rest is [`oauth2::read_error`].
+fn read_stream_error(response: Response<'_>) -> Error {
+    match oauth2::read_error(response) {
+        Error::OAuth { ref error, .. } if error == SSO_TOKEN_REDEEMED => Error::SsoTokenRedeemed,
+        _ if mentions_redeemed(response.body) => Error::SsoTokenRedeemed,
+        other => other,
+    }
+}
+
+/// Whether a JSON string value anywhere in `body` is exactly `"sso_token_redeemed"` (e.g.
+/// `{"code":"sso_token_redeemed"}` or `{"errors":[{"error":"sso_token_redeemed"}]}`).
+fn mentions_redeemed(body: &[u8]) -> bool {
+    let needle = b"\"sso_token_redeemed\"";
+    body.windows(needle.len()).any(|w| w == needle)
+}
+
+/// Check an answer: 2xx (per `quirks`) with no `error` member, else a typed error.
+fn check(quirks: crate::Quirks, response: Response<'_>) -> Result<(), Error> {
+    if !quirks.is_success(response.status) {
+        return Err(read_stream_error(response));
+    }
+    if quirks.error_in_success_body {
+        let mut has_error = false;
+        let mut p = Parser::new(response.body);
+        // Syntax errors are reported by the real parse that follows.
+        let _ = p.object("response", |p, key| {
+            if key == b"error" && p.peek() == Some(b'"') {
+                has_error = true;
+            }
+            p.skip()
+        });
+        if has_error {
+            return Err(read_stream_error(response));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::testing::{drive, golden};
+
+    pub(crate) fn config() -> Config {
+        Config::new(
+            "https://api.stream.example",
+            "https://orders.brand.example/",
+            "stream-client",
+            "stream-secret",
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn roles_round_trip() {
+        for r in Role::ALL {
+            assert_eq!(Role::parse(r.as_str()), Ok(r));
+            assert_eq!(r.as_str().parse::<Role>(), Ok(r));
+            assert_eq!(std::format!("{r}"), r.as_str());
+        }
+        assert_eq!(Role::TeamMember.as_str(), "team_member");
+        for bad in ["", "Owner", "team-member", "teammember", "root", "owner "] {
+            assert_eq!(Role::parse(bad), Err(Error::InvalidInput { what: "role" }));
+        }
+    }
+
+    #[test]
+    fn config_rules() {
+        let c = config();
+        assert_eq!(c.white_label_domain(), "https://orders.brand.example");
+        assert_eq!(
+            c.oauth().token_url(),
+            "https://api.stream.example/oauth/token"
+        );
+        assert_eq!(
+            Config::new("https://a.example", "http://brand.example", "i", "s").unwrap_err(),
+            Error::Insecure
+        );
+        assert_eq!(
+            Config::new("https://a.example", "https://b.example/?x=1", "i", "s").unwrap_err(),
+            Error::InvalidInput {
+                what: "white_label_domain"
+            }
+        );
+        assert!(
+            Config::new(
+                "http://127.0.0.1:9/stream",
+                "http://127.0.0.1:9/stream",
+                "i",
+                "s"
+            )
+            .is_ok()
+        );
+        assert!(!std::format!("{c:?}").contains("stream-secret"));
+    }
+
+    #[test]
+    fn api_token_is_client_credentials_with_basic_auth() {
+        let c = config();
+        golden(
+            &mut api_token(&c).unwrap(),
+            "POST https://api.stream.example/oauth/token\n\
+             Accept: application/json\n\
+             Authorization: Basic c3RyZWFtLWNsaWVudDpzdHJlYW0tc2VjcmV0\n\
+             Content-Type: application/x-www-form-urlencoded\n\
+             \n\
+             grant_type=client_credentials",
+        );
+        let (out, transcript) = drive(
+            api_token(&c).unwrap(),
+            &[(
+                200,
+                br#"{"access_token":"api-token","token_type":"Bearer","expires_in":3600}"#,
+            )],
+        );
+        assert_eq!(out.unwrap().access.value.expose(), "api-token");
+        assert_eq!(
+            transcript,
+            [
+                "send POST https://api.stream.example/oauth/token",
+                "handle 200",
+                "done"
+            ]
+        );
+        let (out, _) = drive(
+            api_token(&c).unwrap(),
+            &[(401, br#"{"error":"invalid_client"}"#)],
+        );
+        assert!(matches!(out, Err(Error::OAuth { status: 401, .. })));
+    }
+
+    #[test]
+    fn redeemed_is_recognised_in_any_shape() {
+        for (status, body) in [
+            (
+                400,
+                &br#"{"error":"sso_token_redeemed","error_description":"the SSO login token was already used"}"#[..],
+            ),
+            (410, br#"{"code":"sso_token_redeemed"}"#),
+            (422, br#"{"errors":[{"error":"sso_token_redeemed"}]}"#),
+        ] {
+            assert_eq!(
+                read_stream_error(Response::new(status, body)),
+                Error::SsoTokenRedeemed
+            );
+        }
+        assert!(matches!(
+            read_stream_error(Response::new(400, br#"{"error":"invalid_sso_token"}"#)),
+            Error::OAuth { status: 400, .. }
+        ));
+        assert!(matches!(
+            read_stream_error(Response::new(500, b"sso_token_redeemed?")),
+            Error::Provider { status: 500, .. }
+        ));
+        let c = config();
+        assert_eq!(
+            check(
+                c.oauth().quirks(),
+                Response::new(200, br#"{"error":"sso_token_redeemed"}"#)
+            ),
+            Err(Error::SsoTokenRedeemed)
+        );
+        assert_eq!(
+            check(c.oauth().quirks(), Response::new(200, br#"{"ok":1}"#)),
+            Ok(())
+        );
+    }
+}

@@ -1,0 +1,366 @@
+//! The Punchh user object, and `GET /api/auth/users` (user information for an access token).
+
+use super::Config;
+use crate::json::{Parser, required, set_once};
+use crate::token::check_token_chars;
+use crate::{Error, Exchange, Instant, Method, OneShot, Request, Response, Secret};
+
+/// Capacity of an email address (RFC 5321 path limit).
+pub const EMAIL_CAP: usize = 254;
+/// Capacity of a first or last name.
+pub const NAME_CAP: usize = 64;
+/// Capacity of a phone number.
+pub const PHONE_CAP: usize = 32;
+/// Capacity of the user's `authentication_token` (an opaque token).
+pub const AUTH_TOKEN_CAP: usize = 256;
+
+/// A Punchh user: the members an ordering application needs out of the ~40 Punchh sends
+/// (the others are skipped).
+///
+/// `email`, `first_name` and `last_name` read `null` (or absence) as empty.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct User {
+    /// Punchh user id.
+    pub id: u64,
+    /// Email address.
+    pub email: heapless::String<EMAIL_CAP>,
+    /// First name.
+    pub first_name: heapless::String<NAME_CAP>,
+    /// Last name.
+    pub last_name: heapless::String<NAME_CAP>,
+    /// Phone number, when the user gave one.
+    pub phone: Option<heapless::String<PHONE_CAP>>,
+    /// The user-level token for later calls on the user's behalf, when sent.
+    pub authentication_token: Option<Secret<AUTH_TOKEN_CAP>>,
+}
+
+impl User {
+    /// Read a user object that is the whole of `body` (what `/api/auth/users` answers).
+    pub fn from_json(body: &[u8]) -> Result<User, Error> {
+        let mut p = Parser::new(body);
+        let user = read_user(&mut p, body)?;
+        p.finish()?;
+        Ok(user)
+    }
+}
+
+/// Read a user object at the parser's position.
+pub(super) fn read_user(p: &mut Parser<'_>, body: &[u8]) -> Result<User, Error> {
+    let mut id = None;
+    let mut email = None;
+    let mut first_name = None;
+    let mut last_name = None;
+    let mut phone = None;
+    let mut token: Option<Option<Secret<AUTH_TOKEN_CAP>>> = None;
+    p.object("user", |p, key| match key {
+        b"id" => set_once(&mut id, p.u64("user.id")?, "user.id", body),
+        b"email" => set_once(
+            &mut email,
+            p.nullable_string("user.email")?,
+            "user.email",
+            body,
+        ),
+        b"first_name" => set_once(
+            &mut first_name,
+            p.nullable_string("user.first_name")?,
+            "user.first_name",
+            body,
+        ),
+        b"last_name" => set_once(
+            &mut last_name,
+            p.nullable_string("user.last_name")?,
+            "user.last_name",
+            body,
+        ),
+        b"phone" => set_once(
+            &mut phone,
+            p.nullable_string("user.phone")?,
+            "user.phone",
+            body,
+        ),
+        b"authentication_token" => {
+            let value = if p.null() {
+                None
+            } else {
+                Some(p.secret("user.authentication_token")?)
+            };
+            set_once(&mut token, value, "user.authentication_token", body)
+        }
+        _ => p.skip(),
+    })?;
+    // An empty token is no token; anything else must fit in a header.
+    let authentication_token = token.flatten().filter(|t| !t.is_empty());
+    if let Some(t) = &authentication_token {
+        if !check_token_chars(t.expose()) {
+            return Err(Error::malformed("user.authentication_token", body));
+        }
+    }
+    Ok(User {
+        id: required(id, "user.id", body)?,
+        email: email.flatten().unwrap_or_default(),
+        first_name: first_name.flatten().unwrap_or_default(),
+        last_name: last_name.flatten().unwrap_or_default(),
+        phone: phone.flatten(),
+        authentication_token,
+    })
+}
+
+/// `GET /api/auth/users` with the access token and a JSON body `{"client":…}` (one exchange).
+#[derive(Debug)]
+pub struct UserInfo<'c> {
+    config: &'c Config,
+    access_token: &'c str,
+}
+
+/// The user-information flow.
+pub type UserInfoFlow<'c> = OneShot<UserInfo<'c>>;
+
+/// Fetch the [`User`] an `access_token` (from [`code_for_token`](super::code_for_token) or
+/// [`sso`](super::sso)) belongs to.
+pub fn user_info<'c>(config: &'c Config, access_token: &'c str) -> Result<UserInfoFlow<'c>, Error> {
+    if !check_token_chars(access_token) {
+        return Err(Error::InvalidInput {
+            what: "access_token",
+        });
+    }
+    Ok(OneShot::new(UserInfo {
+        config,
+        access_token,
+    }))
+}
+
+impl Exchange for UserInfo<'_> {
+    type Output = User;
+
+    fn request<'b>(&mut self, _now: Instant, buf: &'b mut [u8]) -> Result<Request<'b>, Error> {
+        // Yes, a GET with a body: Punchh documents it so, and signs it like the others.
+        let c = self.config;
+        c.signed_request(
+            buf,
+            Method::Get,
+            "/api/auth/users",
+            Some(self.access_token),
+            Some(&[("client", c.client())]),
+        )
+    }
+
+    fn response(&mut self, _now: Instant, response: Response<'_>) -> Result<User, Error> {
+        self.config.check(response)?;
+        User::from_json(response.body)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::punchh::tests::{seed_config, terminates};
+    use crate::testing::{drive, golden};
+    use proptest::prelude::*;
+
+    const SEED_SSO: &str = include_str!("../../tests/fixtures/punchh_sso.json");
+
+    /// The seed's `user` object on its own, as `/api/auth/users` answers.
+    fn seed_user_body() -> &'static str {
+        let start = SEED_SSO.find("\"user\": ").unwrap() + "\"user\": ".len();
+        SEED_SSO[start..SEED_SSO.len() - 1].trim_end()
+    }
+
+    #[test]
+    fn golden_request() {
+        let c = seed_config();
+        let body = r#"{"client":"CLIENT_GOES_HERE"}"#;
+        let want = crate::punchh::digest(
+            "SECRET_GOES_HERE",
+            crate::punchh::Algorithm::Sha1,
+            "/api/auth/users",
+            body.as_bytes(),
+        );
+        golden(
+            &mut user_info(&c, "ACCESS_TOKEN_GOES_HERE").unwrap(),
+            &std::format!(
+                "GET https://SERVER_NAME_GOES_HERE.punchh.com/api/auth/users\n\
+                 Accept: application/json\n\
+                 Authorization: Bearer ACCESS_TOKEN_GOES_HERE\n\
+                 Content-Type: application/json\n\
+                 User-Agent: Punchh/OnlineOrder/1.0/Web/BrowserVersion/OS_Type\n\
+                 x-pch-digest: {want}\n\
+                 \n\
+                 {body}"
+            ),
+        );
+    }
+
+    #[test]
+    fn seed_user_parses_byte_for_byte() {
+        let body = seed_user_body();
+        assert!(body.starts_with("{\n    \"anniversary\": null,"));
+        assert!(body.ends_with("\"access_token\": null\n  }"));
+        let c = seed_config();
+        let (out, transcript) = drive(
+            user_info(&c, "ACCESS_TOKEN_GOES_HERE").unwrap(),
+            &[(200, body.as_bytes())],
+        );
+        let u = out.unwrap();
+        assert_eq!(u.id, 111_111_111);
+        assert_eq!(u.email, "test@example.com");
+        assert_eq!(u.first_name, "FIRST_NAME_GOES_HERE");
+        assert_eq!(u.last_name, "LAST_NAME_GOES_HERE");
+        assert_eq!(u.phone, None);
+        assert_eq!(
+            u.authentication_token.unwrap().expose(),
+            "AUTHENTICATION_TOKEN_GOES_HERE"
+        );
+        assert_eq!(
+            transcript,
+            [
+                "send GET https://SERVER_NAME_GOES_HERE.punchh.com/api/auth/users",
+                "handle 200",
+                "done"
+            ]
+        );
+    }
+
+    fn user(body: &str) -> Result<User, Error> {
+        User::from_json(body.as_bytes())
+    }
+
+    #[test]
+    fn names_nulls_and_types() {
+        let u = user(r#"{"id":1,"email":null,"first_name":"Zoë","last_name":"Ren\u00e9e \ud83d\ude00","phone":"+15551234567","authentication_token":""}"#).unwrap();
+        assert_eq!(u.first_name, "Zoë");
+        assert_eq!(u.last_name, "Renée 😀");
+        assert_eq!(u.email, "");
+        assert_eq!(u.phone.as_deref(), Some("+15551234567"));
+        assert_eq!(u.authentication_token, None);
+        let u = user(r#"{"id":2}"#).unwrap();
+        assert_eq!((u.id, u.first_name.as_str(), u.phone), (2, "", None));
+
+        let cases: &[(&str, &str)] = &[
+            (r#"{}"#, "user.id"),
+            (r#"{"id":"1"}"#, "user.id"),
+            (r#"{"id":null}"#, "user.id"),
+            (r#"{"id":-1}"#, "user.id"),
+            (r#"{"id":1.5}"#, "user.id"),
+            (r#"{"id":1,"id":2}"#, "user.id"),
+            (r#"{"id":1,"email":5}"#, "user.email"),
+            (r#"{"id":1,"first_name":true}"#, "user.first_name"),
+            (r#"{"id":1,"phone":[]}"#, "user.phone"),
+            (
+                r#"{"id":1,"authentication_token":"a b"}"#,
+                "user.authentication_token",
+            ),
+            (
+                r#"{"id":1,"authentication_token":7}"#,
+                "user.authentication_token",
+            ),
+            (r#"{"id":1,"first_name":"\ud83d"}"#, "user.first_name"),
+            (r#"[]"#, "user"),
+            (r#"{"id":1} {"#, "trailing data"),
+        ];
+        for (body, what) in cases {
+            match user(body) {
+                Err(Error::Malformed { what: w, .. }) => assert_eq!(w, *what, "{body}"),
+                other => panic!("{body}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn oversized_fields_are_capacity_errors() {
+        let long = |n: usize| "x".repeat(n);
+        for (field, cap, key) in [
+            ("user.email", EMAIL_CAP, "email"),
+            ("user.first_name", NAME_CAP, "first_name"),
+            ("user.last_name", NAME_CAP, "last_name"),
+            ("user.phone", PHONE_CAP, "phone"),
+            (
+                "user.authentication_token",
+                AUTH_TOKEN_CAP,
+                "authentication_token",
+            ),
+        ] {
+            let fits = std::format!(r#"{{"id":1,"{key}":"{}"}}"#, long(cap));
+            assert!(user(&fits).is_ok(), "{key}");
+            let over = std::format!(r#"{{"id":1,"{key}":"{}"}}"#, long(cap + 1));
+            assert_eq!(user(&over), Err(Error::Capacity { field }), "{key}");
+        }
+        // Multi-byte characters count in bytes: 32 × "é" is 64 bytes and fits, 33 do not.
+        let fits = std::format!(r#"{{"id":1,"first_name":"{}"}}"#, "é".repeat(32));
+        assert!(user(&fits).is_ok());
+        let over = std::format!(r#"{{"id":1,"first_name":"{}"}}"#, "\\u00e9".repeat(33));
+        assert_eq!(
+            user(&over),
+            Err(Error::Capacity {
+                field: "user.first_name"
+            })
+        );
+    }
+
+    #[test]
+    fn refusals() {
+        let c = seed_config();
+        let run =
+            |status: u16, body: &[u8]| drive(user_info(&c, "tok").unwrap(), &[(status, body)]).0;
+        assert_eq!(
+            run(412, br#"{"errors":{"base":["Invalid signature"]}}"#),
+            Err(Error::Digest)
+        );
+        match run(
+            401,
+            br#"{"errors":{"base":["You need to sign in or sign up before continuing."]}}"#,
+        ) {
+            Err(Error::Provider {
+                status: 401,
+                message,
+                ..
+            }) => assert!(message.as_str().contains("You need to sign in")),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            run(
+                200,
+                br#"{"error":"invalid_token","error_description":"expired"}"#
+            ),
+            Err(Error::OAuth { status: 200, .. })
+        ));
+        assert!(matches!(run(200, b"<html>"), Err(Error::Malformed { .. })));
+        assert!(matches!(
+            run(500, b""),
+            Err(Error::Provider { status: 500, .. })
+        ));
+        assert_eq!(
+            user_info(&c, "").unwrap_err(),
+            Error::InvalidInput {
+                what: "access_token"
+            }
+        );
+        assert_eq!(
+            user_info(&c, "a\r\nb").unwrap_err(),
+            Error::InvalidInput {
+                what: "access_token"
+            }
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn any_answer_terminates(
+            answers in proptest::collection::vec(
+                (0u16..700, proptest::collection::vec(any::<u8>(), 0..512)),
+                1..4,
+            )
+        ) {
+            let c = seed_config();
+            terminates(user_info(&c, "tok").unwrap(), &answers);
+            for (_, body) in &answers {
+                let _ = User::from_json(body);
+            }
+        }
+
+        #[test]
+        fn user_like_answers_terminate(body in r#"\{("(id|email|first_name|phone|x)":(1|null|"[a-z\\]{0,8}"|\[\]|\{\}),?){0,6}\}"#) {
+            let c = seed_config();
+            terminates(user_info(&c, "tok").unwrap(), &[(200, body.into_bytes())]);
+        }
+    }
+}

@@ -1,0 +1,729 @@
+//! Generate a white-label session, build the one-time redirect URL, and redeem it.
+
+use super::{Config, EMAIL_CAP, ORG_ID_CAP, Role, SESSION_CAP, URL_CAP, check};
+use crate::json::{Parser, required, set_once};
+use crate::token::check_token_chars;
+use crate::{
+    Error, Exchange, Instant, Method, OneShot, Quirks, Request, RequestBuilder, Response, Secret,
+    TOKEN_CAP, form,
+};
+
+/// Capacity of a user's full name.
+pub const FULL_NAME_CAP: usize = 128;
+
+/// `/redirect/sso?code=`: what the redirect URL adds to the white-label domain before the token.
+const REDIRECT_PATH: &str = "/redirect/sso";
+
+/// A buffer this long always holds a redirect URL: the longest domain, the path, and a token of
+/// [`TOKEN_CAP`] bytes with every byte percent-encoded.
+pub const MAX_REDIRECT_URL_LEN: usize =
+    URL_CAP + REDIRECT_PATH.len() + "?code=".len() + 3 * TOKEN_CAP;
+
+/// Who is signing in: all five members are required (an empty one is `Error::InvalidInput`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SessionRequest<'a> {
+    /// Your organization identifier: users sharing it share one Stream organization.
+    pub provider_org_id: &'a str,
+    /// The user's role in the organization.
+    pub role: Role,
+    /// The user's email address.
+    pub email: &'a str,
+    /// The user's full name.
+    pub full_name: &'a str,
+    /// The user's phone number.
+    pub phone_number: &'a str,
+}
+
+impl SessionRequest<'_> {
+    fn check(&self) -> Result<(), Error> {
+        for (value, what) in [
+            (self.provider_org_id, "provider_org_id"),
+            (self.email, "email"),
+            (self.full_name, "full_name"),
+            (self.phone_number, "phone_number"),
+        ] {
+            if value.trim().is_empty() {
+                return Err(Error::InvalidInput { what });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A one-time Stream login token (`sso_login_token`).
+///
+/// It is neither `Clone` nor `Copy`: [`into_redirect_url`](Self::into_redirect_url) consumes it,
+/// so a token cannot be sent to two browsers by mistake. `Debug` prints `Secret(***)`.
+#[derive(Debug)]
+pub struct SsoLoginToken(Secret<TOKEN_CAP>);
+
+impl SsoLoginToken {
+    /// Bytes [`into_redirect_url`](Self::into_redirect_url) will write for `config`: size a
+    /// buffer with it (or use [`MAX_REDIRECT_URL_LEN`]), since a token spent on a too-small
+    /// buffer is gone.
+    pub fn redirect_url_len(&self, config: &Config) -> usize {
+        let mut n = config.white_label_domain().len() + REDIRECT_PATH.len() + "?code=".len();
+        form::encode(self.0.expose(), &mut |p: &str| n += p.len());
+        n
+    }
+
+    /// Consume the token and write `<WHITE_LABEL_DOMAIN>/redirect/sso?code=<token>` (the token
+    /// percent-encoded) into `buf`. Send the user's browser there.
+    ///
+    /// A buffer that is too small is `Error::BufferTooSmall` and the token is spent: generate a
+    /// new one. [`redirect_url_len`](Self::redirect_url_len) says how much room to give.
+    ///
+    /// ```no_run
+    /// # use ssoflow_core::stream::{Config, SsoLoginToken};
+    /// # fn demo(token: SsoLoginToken, config: &Config) -> Result<(), ssoflow_core::Error> {
+    /// let mut buf = [0u8; ssoflow_core::stream::MAX_REDIRECT_URL_LEN];
+    /// let url = token.into_redirect_url(config, &mut buf)?;
+    /// # let _ = url; Ok(()) }
+    /// ```
+    ///
+    /// The token is single-use, and so is this value: building a second URL does not compile.
+    ///
+    /// ```compile_fail,E0382
+    /// # use ssoflow_core::stream::{Config, SsoLoginToken};
+    /// # fn demo(token: SsoLoginToken, config: &Config) {
+    /// let mut a = [0u8; 8192];
+    /// let mut b = [0u8; 8192];
+    /// let first = token.into_redirect_url(config, &mut a);
+    /// let second = token.into_redirect_url(config, &mut b); // use of moved value: `token`
+    /// # let _ = (first, second); }
+    /// ```
+    pub fn into_redirect_url<'b>(
+        self,
+        config: &Config,
+        buf: &'b mut [u8],
+    ) -> Result<&'b str, Error> {
+        let mut rb =
+            RequestBuilder::new(buf, Method::Get, config.white_label_domain(), REDIRECT_PATH);
+        rb.query(&[("code", self.0.expose())]);
+        Ok(rb.finish()?.url)
+    }
+}
+
+/// `POST /white-label/generate-session` (one exchange).
+#[derive(Debug)]
+pub struct GenerateSession<'c> {
+    config: &'c Config,
+    api_token: &'c str,
+    request: SessionRequest<'c>,
+}
+
+/// The generate-session flow.
+pub type GenerateSessionFlow<'c> = OneShot<GenerateSession<'c>>;
+
+/// Ask Stream for a one-time login token for the user in `request`, authorized by `api_token`
+/// (from [`api_token`](super::api_token)).
+pub fn generate_session<'c>(
+    config: &'c Config,
+    api_token: &'c str,
+    request: &SessionRequest<'c>,
+) -> Result<GenerateSessionFlow<'c>, Error> {
+    if !check_token_chars(api_token) {
+        return Err(Error::InvalidInput { what: "api_token" });
+    }
+    request.check()?;
+    Ok(OneShot::new(GenerateSession {
+        config,
+        api_token,
+        request: *request,
+    }))
+}
+
+impl Exchange for GenerateSession<'_> {
+    type Output = SsoLoginToken;
+
+    fn request<'b>(&mut self, _now: Instant, buf: &'b mut [u8]) -> Result<Request<'b>, Error> {
+        let r = &self.request;
+        let mut rb = RequestBuilder::new(
+            buf,
+            Method::Post,
+            self.config.base_url(),
+            "/white-label/generate-session",
+        );
+        rb.bearer(self.api_token);
+        rb.json_body(&[
+            ("provider_org_id", r.provider_org_id),
+            ("role", r.role.as_str()),
+            ("email", r.email),
+            ("full_name", r.full_name),
+            ("phone_number", r.phone_number),
+        ]);
+        rb.finish()
+    }
+
+    fn response(&mut self, _now: Instant, response: Response<'_>) -> Result<SsoLoginToken, Error> {
+        check(self.config.oauth().quirks(), response)?;
+        let body = response.body;
+        let mut token: Option<Secret<TOKEN_CAP>> = None;
+        let mut p = Parser::new(body);
+        p.object("generate-session response", |p, key| match key {
+            b"sso_login_token" => set_once(
+                &mut token,
+                p.secret("sso_login_token")?,
+                "sso_login_token",
+                body,
+            ),
+            _ => p.skip(),
+        })?;
+        p.finish()?;
+        let token = required(token, "sso_login_token", body)?;
+        if !check_token_chars(token.expose()) {
+            return Err(Error::malformed("sso_login_token", body));
+        }
+        Ok(SsoLoginToken(token))
+    }
+}
+
+/// A redeemed login: the white-label session and who it belongs to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StreamSession {
+    /// The session (the white-label application's cookie value).
+    pub session: Secret<SESSION_CAP>,
+    /// The user's email.
+    pub email: heapless::String<EMAIL_CAP>,
+    /// The user's full name (empty when not sent).
+    pub full_name: heapless::String<FULL_NAME_CAP>,
+    /// The user's role, when sent and known.
+    pub role: Option<Role>,
+    /// Stream's id of the organization.
+    pub organization_id: heapless::String<ORG_ID_CAP>,
+    /// Your `provider_org_id` of the organization.
+    pub provider_org_id: heapless::String<ORG_ID_CAP>,
+}
+
+/// `GET <redirect URL>` with `Accept: application/json` (one exchange).
+#[derive(Debug)]
+pub struct Redeem<'c> {
+    url: &'c str,
+}
+
+/// The redeem flow.
+pub type RedeemFlow<'c> = OneShot<Redeem<'c>>;
+
+/// Redeem a redirect URL the way a browser would, but asking for JSON: for server-side tests and
+/// demos. The login token in it works once; a second time is [`Error::SsoTokenRedeemed`].
+pub fn redeem(redirect_url: &str) -> Result<RedeemFlow<'_>, Error> {
+    crate::http::check_url(redirect_url)?;
+    Ok(OneShot::new(Redeem { url: redirect_url }))
+}
+
+impl Exchange for Redeem<'_> {
+    type Output = StreamSession;
+
+    fn request<'b>(&mut self, _now: Instant, buf: &'b mut [u8]) -> Result<Request<'b>, Error> {
+        RequestBuilder::new(buf, Method::Get, self.url, "").finish()
+    }
+
+    fn response(&mut self, _now: Instant, response: Response<'_>) -> Result<StreamSession, Error> {
+        check(Quirks::DEFAULT, response)?;
+        read_session(response.body)
+    }
+}
+
+fn read_session(body: &[u8]) -> Result<StreamSession, Error> {
+    let mut session: Option<Secret<SESSION_CAP>> = None;
+    let mut email = None;
+    let mut full_name: Option<Option<heapless::String<FULL_NAME_CAP>>> = None;
+    let mut role: Option<Option<heapless::String<16>>> = None;
+    let mut org_id = None;
+    let mut provider_org_id = None;
+    let mut saw_user = false;
+    let mut saw_org = false;
+    let mut p = Parser::new(body);
+    p.object("redeem response", |p, key| match key {
+        b"session" => set_once(&mut session, p.secret("session")?, "session", body),
+        b"user" if !saw_user => {
+            saw_user = true;
+            p.object("user", |p, key| match key {
+                b"email" => set_once(&mut email, p.string("user.email")?, "user.email", body),
+                b"full_name" => set_once(
+                    &mut full_name,
+                    p.nullable_string("user.full_name")?,
+                    "user.full_name",
+                    body,
+                ),
+                // An unknown role is kept as none: Stream may add roles.
+                b"role" => {
+                    let r = if p.null() {
+                        None
+                    } else {
+                        p.string::<16>("user.role").ok()
+                    };
+                    set_once(&mut role, r, "user.role", body)
+                }
+                _ => p.skip(),
+            })
+        }
+        b"organization" if !saw_org => {
+            saw_org = true;
+            p.object("organization", |p, key| match key {
+                b"id" => set_once(
+                    &mut org_id,
+                    p.string("organization.id")?,
+                    "organization.id",
+                    body,
+                ),
+                b"provider_org_id" => set_once(
+                    &mut provider_org_id,
+                    p.string("organization.provider_org_id")?,
+                    "organization.provider_org_id",
+                    body,
+                ),
+                _ => p.skip(),
+            })
+        }
+        b"user" | b"organization" => Err(p.error("duplicate member")),
+        _ => p.skip(),
+    })?;
+    p.finish()?;
+    let session = required(session, "session", body)?;
+    if !check_token_chars(session.expose()) {
+        return Err(Error::malformed("session", body));
+    }
+    Ok(StreamSession {
+        session,
+        email: required(email, "user.email", body)?,
+        full_name: full_name.flatten().unwrap_or_default(),
+        role: role.flatten().and_then(|r| Role::parse(&r).ok()),
+        organization_id: required(org_id, "organization.id", body)?,
+        provider_org_id: required(provider_org_id, "organization.provider_org_id", body)?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stream::tests::config;
+    use crate::testing::{drive, golden};
+    use crate::{Flow, Step};
+    use proptest::prelude::*;
+
+    /// Seed 003's example request, as published.
+    const SEED_REQUEST: SessionRequest<'static> = SessionRequest {
+        provider_org_id: "restaurant_chain_abc_123",
+        role: Role::Manager,
+        email: "sarah.manager@restaurantchain.com",
+        full_name: "Sarah Johnson",
+        phone_number: "+1-555-123-4567",
+    };
+
+    /// Seed 003's example answer, as published.
+    const SEED_RESPONSE: &str =
+        "{\n\"sso_login_token\": \"eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9...\"\n}";
+
+    const SESSION: &str = r#"{"session":"sess-123","user":{"email":"sarah.manager@restaurantchain.com","full_name":"Sarah Johnson","phone_number":"+1-555-123-4567","role":"manager"},"organization":{"id":"5b0b2b0e-9a52-4b6e-9d7e-3f7f3c1c2a10","provider_org_id":"restaurant_chain_abc_123"}}"#;
+
+    fn token(s: &str) -> SsoLoginToken {
+        SsoLoginToken(Secret::new(s, "t").unwrap())
+    }
+
+    #[test]
+    fn golden_request() {
+        let c = config();
+        golden(
+            &mut generate_session(&c, "YOUR_ACCESS_TOKEN", &SEED_REQUEST).unwrap(),
+            "POST https://api.stream.example/white-label/generate-session\n\
+             Accept: application/json\n\
+             Authorization: Bearer YOUR_ACCESS_TOKEN\n\
+             Content-Type: application/json\n\
+             \n\
+             {\"provider_org_id\":\"restaurant_chain_abc_123\",\"role\":\"manager\",\"email\":\"sarah.manager@restaurantchain.com\",\"full_name\":\"Sarah Johnson\",\"phone_number\":\"+1-555-123-4567\"}",
+        );
+        let zoe = SessionRequest {
+            full_name: "Zoë \"Z\" Müller",
+            role: Role::TeamMember,
+            ..SEED_REQUEST
+        };
+        golden(
+            &mut generate_session(&c, "t", &zoe).unwrap(),
+            "POST https://api.stream.example/white-label/generate-session\n\
+             Accept: application/json\n\
+             Authorization: Bearer t\n\
+             Content-Type: application/json\n\
+             \n\
+             {\"provider_org_id\":\"restaurant_chain_abc_123\",\"role\":\"team_member\",\"email\":\"sarah.manager@restaurantchain.com\",\"full_name\":\"Zoë \\\"Z\\\" Müller\",\"phone_number\":\"+1-555-123-4567\"}",
+        );
+    }
+
+    #[test]
+    fn inputs_are_required() {
+        let c = config();
+        for (req, what) in [
+            (
+                SessionRequest {
+                    provider_org_id: "",
+                    ..SEED_REQUEST
+                },
+                "provider_org_id",
+            ),
+            (
+                SessionRequest {
+                    email: "",
+                    ..SEED_REQUEST
+                },
+                "email",
+            ),
+            (
+                SessionRequest {
+                    full_name: " ",
+                    ..SEED_REQUEST
+                },
+                "full_name",
+            ),
+            (
+                SessionRequest {
+                    phone_number: "",
+                    ..SEED_REQUEST
+                },
+                "phone_number",
+            ),
+        ] {
+            assert_eq!(
+                generate_session(&c, "t", &req).unwrap_err(),
+                Error::InvalidInput { what }
+            );
+        }
+        assert_eq!(
+            generate_session(&c, "", &SEED_REQUEST).unwrap_err(),
+            Error::InvalidInput { what: "api_token" }
+        );
+        assert_eq!(
+            generate_session(&c, "a\nb", &SEED_REQUEST).unwrap_err(),
+            Error::InvalidInput { what: "api_token" }
+        );
+    }
+
+    #[test]
+    fn seed_answer_parses_and_builds_the_redirect() {
+        let c = config();
+        let (out, transcript) = drive(
+            generate_session(&c, "YOUR_ACCESS_TOKEN", &SEED_REQUEST).unwrap(),
+            &[(200, SEED_RESPONSE.as_bytes())],
+        );
+        assert_eq!(
+            transcript,
+            [
+                "send POST https://api.stream.example/white-label/generate-session",
+                "handle 200",
+                "done"
+            ]
+        );
+        let t = out.unwrap();
+        assert_eq!(std::format!("{t:?}"), "SsoLoginToken(Secret(***))");
+        let n = t.redirect_url_len(&c);
+        let mut buf = std::vec![0u8; n];
+        let url = t.into_redirect_url(&c, &mut buf).unwrap();
+        assert_eq!(
+            url,
+            "https://orders.brand.example/redirect/sso?code=eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9..."
+        );
+        assert_eq!(url.len(), n);
+    }
+
+    #[test]
+    fn redirect_percent_encodes_the_token() {
+        let c = config();
+        let mut buf = [0u8; 256];
+        let url = token("a+b/c=d&e~f%")
+            .into_redirect_url(&c, &mut buf)
+            .unwrap();
+        assert_eq!(
+            url,
+            "https://orders.brand.example/redirect/sso?code=a%2Bb%2Fc%3Dd%26e%7Ef%25"
+        );
+        let mut small = [0u8; 10];
+        let t = token("abc");
+        let need = t.redirect_url_len(&c);
+        assert_eq!(
+            t.into_redirect_url(&c, &mut small),
+            Err(Error::BufferTooSmall { required: need })
+        );
+        let worst = token(&"~".repeat(TOKEN_CAP));
+        let c2 = Config::new(
+            "https://a.example",
+            &std::format!("https://{}", "d".repeat(URL_CAP - 8)),
+            "i",
+            "s",
+        )
+        .unwrap();
+        assert!(worst.redirect_url_len(&c2) <= MAX_REDIRECT_URL_LEN);
+        let mut buf = std::vec![0u8; MAX_REDIRECT_URL_LEN];
+        assert!(worst.into_redirect_url(&c2, &mut buf).is_ok());
+    }
+
+    #[test]
+    fn generate_session_refusals() {
+        let c = config();
+        let run = |status: u16, body: &str| {
+            drive(
+                generate_session(&c, "t", &SEED_REQUEST).unwrap(),
+                &[(status, body.as_bytes())],
+            )
+            .0
+            .map(|_| ())
+        };
+        assert!(matches!(
+            run(
+                401,
+                r#"{"error":"unauthorized","message":"missing, unknown or expired token or session"}"#
+            ),
+            Err(Error::OAuth { status: 401, .. })
+        ));
+        assert!(matches!(
+            run(
+                422,
+                r#"{"error":"validation_error","message":"role must be one of owner, admin, manager, team_member, custom"}"#
+            ),
+            Err(Error::OAuth { status: 422, .. })
+        ));
+        assert!(matches!(
+            run(500, "<html>"),
+            Err(Error::Provider { status: 500, .. })
+        ));
+        assert_eq!(
+            run(400, r#"{"error":"sso_token_redeemed"}"#),
+            Err(Error::SsoTokenRedeemed)
+        );
+        for (body, kind) in [
+            ("", "malformed"),
+            ("{}", "malformed"),
+            (r#"{"sso_login_token":null}"#, "malformed"),
+            (r#"{"sso_login_token":42}"#, "malformed"),
+            (r#"{"sso_login_token":""}"#, "malformed"),
+            (r#"{"sso_login_token":"a b"}"#, "malformed"),
+            (
+                r#"{"sso_login_token":"a","sso_login_token":"b"}"#,
+                "malformed",
+            ),
+            (r#"{"sso_login_token":"a"}x"#, "malformed"),
+        ] {
+            assert_eq!(run(200, body).map_err(|e| e.kind()), Err(kind), "{body}");
+        }
+        let big = std::format!(r#"{{"sso_login_token":"{}"}}"#, "a".repeat(TOKEN_CAP + 1));
+        assert_eq!(
+            run(200, &big),
+            Err(Error::Capacity {
+                field: "sso_login_token"
+            })
+        );
+        assert_eq!(
+            run(201, r#"{"sso_login_token":"ok","extra":{"n":[1]}}"#),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn golden_redeem_and_transcript() {
+        let url = "https://orders.brand.example/redirect/sso?code=abc%2B1";
+        golden(
+            &mut redeem(url).unwrap(),
+            "GET https://orders.brand.example/redirect/sso?code=abc%2B1\n\
+             Accept: application/json\n\
+             \n",
+        );
+        let (out, transcript) = drive(redeem(url).unwrap(), &[(200, SESSION.as_bytes())]);
+        let s = out.unwrap();
+        assert_eq!(s.session.expose(), "sess-123");
+        assert_eq!(s.email, "sarah.manager@restaurantchain.com");
+        assert_eq!(s.full_name, "Sarah Johnson");
+        assert_eq!(s.role, Some(Role::Manager));
+        assert_eq!(s.organization_id, "5b0b2b0e-9a52-4b6e-9d7e-3f7f3c1c2a10");
+        assert_eq!(s.provider_org_id, "restaurant_chain_abc_123");
+        assert_eq!(
+            transcript,
+            [
+                std::format!("send GET {url}"),
+                "handle 200".into(),
+                "done".into()
+            ]
+        );
+        assert_eq!(
+            redeem("http://evil.example/x").unwrap_err(),
+            Error::Insecure
+        );
+    }
+
+    #[test]
+    fn redeem_twice_is_sso_token_redeemed() {
+        let url = "https://orders.brand.example/redirect/sso?code=abc";
+        let (first, _) = drive(redeem(url).unwrap(), &[(200, SESSION.as_bytes())]);
+        assert!(first.is_ok());
+        let (second, transcript) = drive(
+            redeem(url).unwrap(),
+            &[(
+                400,
+                br#"{"error":"sso_token_redeemed","error_description":"the SSO login token was already used"}"#,
+            )],
+        );
+        assert_eq!(second.unwrap_err(), Error::SsoTokenRedeemed);
+        assert_eq!(transcript.last().unwrap(), "error sso_token_redeemed");
+    }
+
+    #[test]
+    fn redeem_answers() {
+        let url = "https://orders.brand.example/redirect/sso?code=abc";
+        let run =
+            |status: u16, body: &str| drive(redeem(url).unwrap(), &[(status, body.as_bytes())]).0;
+        let s = run(
+            200,
+            r#"{"session":"s","user":{"email":"zoe@example.com","full_name":"Zo\u00eb Ren\u00e9e","role":"chef"},"organization":{"id":"o","provider_org_id":"p"}}"#,
+        )
+        .unwrap();
+        assert_eq!(s.full_name, "Zoë Renée");
+        assert_eq!(s.role, None);
+        let s = run(
+            200,
+            r#"{"session":"s","user":{"email":"a@b","full_name":null,"role":null},"organization":{"id":"o","provider_org_id":"p"}}"#,
+        )
+        .unwrap();
+        assert_eq!((s.full_name.as_str(), s.role), ("", None));
+        for (status, body, want) in [
+            (
+                400,
+                r#"{"error":"invalid_sso_token","error_description":"unknown"}"#,
+                "oauth",
+            ),
+            (400, r#"{"error":"sso_token_expired"}"#, "oauth"),
+            (
+                200,
+                r#"{"user":{"email":"a@b"},"organization":{"id":"o","provider_org_id":"p"}}"#,
+                "malformed",
+            ),
+            (
+                200,
+                r#"{"session":"s","organization":{"id":"o","provider_org_id":"p"}}"#,
+                "malformed",
+            ),
+            (
+                200,
+                r#"{"session":"s","user":{"email":"a@b"}}"#,
+                "malformed",
+            ),
+            (
+                200,
+                r#"{"session":"s","user":{"email":"a@b"},"organization":{"id":"o"}}"#,
+                "malformed",
+            ),
+            (
+                200,
+                r#"{"session":"s","user":{"email":null},"organization":{"id":"o","provider_org_id":"p"}}"#,
+                "malformed",
+            ),
+            (
+                200,
+                r#"{"session":"s s","user":{"email":"a@b"},"organization":{"id":"o","provider_org_id":"p"}}"#,
+                "malformed",
+            ),
+            (
+                200,
+                r#"{"session":"s","user":{"email":"a@b"},"user":{"email":"c@d"},"organization":{"id":"o","provider_org_id":"p"}}"#,
+                "malformed",
+            ),
+            (
+                200,
+                r#"{"session":"s","user":{"email":"a@b"},"organization":{"id":7,"provider_org_id":"p"}}"#,
+                "malformed",
+            ),
+            (302, "", "provider"),
+        ] {
+            assert_eq!(run(status, body).unwrap_err().kind(), want, "{body}");
+        }
+        let long_email = std::format!(
+            r#"{{"session":"s","user":{{"email":"{}"}},"organization":{{"id":"o","provider_org_id":"p"}}}}"#,
+            "e".repeat(EMAIL_CAP + 1)
+        );
+        assert_eq!(
+            run(200, &long_email).unwrap_err(),
+            Error::Capacity {
+                field: "user.email"
+            }
+        );
+        let long_org = std::format!(
+            r#"{{"session":"s","user":{{"email":"a"}},"organization":{{"id":"o","provider_org_id":"{}"}}}}"#,
+            "p".repeat(ORG_ID_CAP + 1)
+        );
+        assert_eq!(
+            run(200, &long_org).unwrap_err(),
+            Error::Capacity {
+                field: "organization.provider_org_id"
+            }
+        );
+        let long_session = std::format!(
+            r#"{{"session":"{}","user":{{"email":"a"}},"organization":{{"id":"o","provider_org_id":"p"}}}}"#,
+            "s".repeat(SESSION_CAP + 1)
+        );
+        assert_eq!(
+            run(200, &long_session).unwrap_err(),
+            Error::Capacity { field: "session" }
+        );
+    }
+
+    #[test]
+    fn poll_after_done_is_a_state_error() {
+        let url = "https://orders.brand.example/redirect/sso?code=abc";
+        let mut flow = redeem(url).unwrap();
+        let mut buf = [0u8; 512];
+        assert!(matches!(
+            flow.poll(Instant::from_millis(0), &mut buf),
+            Ok(Step::Send(_))
+        ));
+        assert!(
+            flow.handle(
+                Instant::from_millis(0),
+                Response::new(200, SESSION.as_bytes())
+            )
+            .is_ok()
+        );
+        assert!(matches!(
+            flow.poll(Instant::from_millis(0), &mut buf),
+            Ok(Step::Done(_))
+        ));
+        assert!(matches!(
+            flow.poll(Instant::from_millis(0), &mut buf),
+            Err(Error::State)
+        ));
+    }
+
+    fn terminates<F: Flow>(mut flow: F, responses: &[(u16, std::vec::Vec<u8>)]) {
+        let mut next = responses.iter();
+        let mut buf = std::vec![0u8; 16 * 1024];
+        for _ in 0..4 {
+            match flow.poll(Instant::from_millis(0), &mut buf) {
+                Ok(Step::Send(_)) => {
+                    let Some((status, body)) = next.next() else {
+                        return;
+                    };
+                    if flow
+                        .handle(Instant::from_millis(0), Response::new(*status, body))
+                        .is_err()
+                    {
+                        return;
+                    }
+                }
+                Ok(Step::Done(_)) | Err(_) => return,
+            }
+        }
+        panic!("flow did not finish within 4 steps");
+    }
+
+    proptest! {
+        #[test]
+        fn any_answer_terminates(
+            answers in proptest::collection::vec((0u16..700, proptest::collection::vec(any::<u8>(), 0..384)), 1..4)
+        ) {
+            let c = config();
+            terminates(generate_session(&c, "t", &SEED_REQUEST).unwrap(), &answers);
+            terminates(redeem("https://orders.brand.example/redirect/sso?code=a").unwrap(), &answers);
+            terminates(crate::stream::api_token(&c).unwrap(), &answers);
+        }
+
+        #[test]
+        fn session_like_answers_terminate(body in r#"\{("(session|user|organization|email|id|x)":(1|null|"[a-z\\]{0,6}"|\{("(email|id|provider_org_id)":"[a-z]{0,3}",?){0,3}\}),?){0,5}\}"#) {
+            terminates(redeem("https://orders.brand.example/redirect/sso?code=a").unwrap(), &[(200, body.into_bytes())]);
+        }
+    }
+}

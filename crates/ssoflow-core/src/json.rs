@@ -221,9 +221,12 @@ impl<'a> Parser<'a> {
     }
 
     /// Read a string into `sink`; overflow is `Capacity { field: cap }`, bad syntax `Malformed { what }`.
+    ///
+    /// `dyn Sink`, not generic: one copy of this loop serves every capacity (firmware flash).
+    #[inline(never)]
     fn string_into(
         &mut self,
-        sink: &mut impl Sink,
+        sink: &mut dyn Sink,
         what: &'static str,
         cap: &'static str,
     ) -> Result<(), Error> {

@@ -15,7 +15,7 @@ pub use customer_info::{
     parse_test_subject, serve_customer_info, write_customer_info,
 };
 pub use m2m::{M2mRequest, m2m_token};
-pub use sign_in::{CustomerAccount, SignIn, SignInFlow, sign_in};
+pub use sign_in::{CustomerAccount, SignIn, SignInFlow, read_customer_account, sign_in};
 
 use sha2::{Digest, Sha256};
 

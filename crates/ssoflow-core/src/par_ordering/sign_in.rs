@@ -280,6 +280,18 @@ fn read_account(p: &mut Parser<'_>, body: &[u8]) -> Result<CustomerAccount, Erro
     Ok(a)
 }
 
+/// Read the answer of a protected customer call that returns the account
+/// (`{"status":"OK","code":200,"data":{"customer_account":{…}}}`, e.g. `GET /api/customers/me`).
+pub fn read_customer_account(response: Response<'_>) -> Result<CustomerAccount, Error> {
+    let body = response.body;
+    let mut customer = None;
+    read_envelope(response, |p, key| match key {
+        b"customer_account" => set_once(&mut customer, read_account(p, body)?, "customer_account", body),
+        _ => p.skip(),
+    })?;
+    required(customer, "customer_account", body)
+}
+
 fn read_sign_in(now: Instant, response: Response<'_>) -> Result<SignIn, Error> {
     let body = response.body;
     let mut customer = None;
@@ -466,6 +478,13 @@ mod tests {
             "send POST https://api-public-playground.menu.app/api/oauth/tokens"
         );
         assert_eq!(flow.m2m().unwrap().value.expose(), "m2m");
+    }
+
+    #[test]
+    fn customer_resource() {
+        let body = br#"{"status":"OK","code":200,"data":{"customer_account":{"id":"01e6d2c9-976b-4953-91e6-3dade887a4c7","email":"a@b.c"}}}"#;
+        assert_eq!(read_customer_account(Response::new(200, body)).unwrap().email, "a@b.c");
+        assert!(matches!(read_customer_account(Response::new(401, b"{}")), Err(Error::Provider { status: 401, .. })));
     }
 
     #[test]

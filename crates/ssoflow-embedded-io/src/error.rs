@@ -1,0 +1,125 @@
+//! The driver's error: transport and HTTP framing failures, or the core's own error.
+
+use core::fmt;
+
+/// Everything that can go wrong while moving a flow's bytes. Each variant says what to do.
+///
+/// After any error but [`Error::Core`] the connection is marked unusable
+/// ([`Driver::is_reusable`](crate::Driver::is_reusable) is `false`): open a new one and call
+/// [`Driver::reset`](crate::Driver::reset).
+#[non_exhaustive]
+#[derive(Clone, PartialEq, Eq)]
+pub enum Error {
+    /// The response's status line and headers do not fit the response buffer. Give it more room.
+    HeadTooLarge,
+    /// The response has more header lines than [`MAX_RESPONSE_HEADERS`](crate::MAX_RESPONSE_HEADERS).
+    TooManyHeaders,
+    /// The response body does not fit the response buffer after its head (never truncated).
+    BodyTooLarge,
+    /// The peer closed the connection before the response was complete (or before it began:
+    /// a reused keep-alive connection the server had already dropped — reconnect and retry).
+    Closed,
+    /// The connection closed after `received` of the `declared` Content-Length body bytes.
+    ContentLengthMismatch {
+        /// The body length the server declared.
+        declared: usize,
+        /// Body bytes that arrived.
+        received: usize,
+    },
+    /// A chunked body has a malformed chunk size or chunk framing.
+    BadChunk,
+    /// The response is not valid HTTP/1.x.
+    Parse {
+        /// Which part was wrong.
+        what: &'static str,
+    },
+    /// The request cannot be written safely (e.g. a header value with CR or LF, which would let
+    /// one header smuggle another, or a header the driver writes itself).
+    InvalidRequest {
+        /// Which part was refused.
+        what: &'static str,
+    },
+    /// The server said it closes the connection (`Connection: close`, HTTP/1.0, or a body read
+    /// until close). Open a new connection, call `Driver::reset`, then send again.
+    NotReusable,
+    /// The response needed more than [`Driver::max_reads`](crate::Driver::with_max_reads) reads:
+    /// a peer dribbling bytes is cut off instead of holding the caller forever.
+    TooManyReads,
+    /// The stream failed.
+    Io(embedded_io::ErrorKind),
+    /// The flow or the session refused (see [`ssoflow_core::Error`]).
+    Core(ssoflow_core::Error),
+}
+
+impl Error {
+    /// The stream error `e` as a driver error.
+    pub fn io<E: embedded_io::Error>(e: E) -> Self {
+        Error::Io(e.kind())
+    }
+
+    /// A short, stable name for the kind of error (`head_too_large`, `io`, `core`, …).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Error::HeadTooLarge => "head_too_large",
+            Error::TooManyHeaders => "too_many_headers",
+            Error::BodyTooLarge => "body_too_large",
+            Error::Closed => "closed",
+            Error::ContentLengthMismatch { .. } => "content_length_mismatch",
+            Error::BadChunk => "bad_chunk",
+            Error::Parse { .. } => "parse",
+            Error::InvalidRequest { .. } => "invalid_request",
+            Error::NotReusable => "not_reusable",
+            Error::TooManyReads => "too_many_reads",
+            Error::Io(_) => "io",
+            Error::Core(_) => "core",
+        }
+    }
+}
+
+impl From<ssoflow_core::Error> for Error {
+    fn from(e: ssoflow_core::Error) -> Self {
+        Error::Core(e)
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::HeadTooLarge => f.write_str("response head does not fit the response buffer"),
+            Error::TooManyHeaders => f.write_str("response has too many headers"),
+            Error::BodyTooLarge => f.write_str("response body does not fit the response buffer"),
+            Error::Closed => f.write_str("connection closed before the response was complete"),
+            Error::ContentLengthMismatch { declared, received } => write!(
+                f,
+                "connection closed after {received} of {declared} declared body bytes"
+            ),
+            Error::BadChunk => f.write_str("malformed chunked encoding"),
+            Error::Parse { what } => write!(f, "invalid HTTP response: {what}"),
+            Error::InvalidRequest { what } => write!(f, "refusing to write request: {what}"),
+            Error::NotReusable => f.write_str("the server closed this connection: reconnect"),
+            Error::TooManyReads => f.write_str("response needed too many reads"),
+            Error::Io(kind) => write!(f, "i/o error: {kind:?}"),
+            Error::Core(e) => fmt::Display::fmt(e, f),
+        }
+    }
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Core(e) => write!(f, "Error::Core({e:?})"),
+            other => write!(f, "Error::{}({other})", other.kind()),
+        }
+    }
+}
+
+#[cfg(feature = "defmt")]
+impl defmt::Format for Error {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        match self {
+            Error::Core(e) => defmt::write!(f, "Error::Core({})", e),
+            Error::Io(kind) => defmt::write!(f, "Error::Io({})", kind),
+            other => defmt::write!(f, "Error::{=str}", other.kind()),
+        }
+    }
+}

@@ -1,0 +1,91 @@
+//! ssoflow on firmware: HTTP/1.1 over any [`embedded_io`] or [`embedded_io_async`] stream, in
+//! buffers you own — `#![no_std]`, no allocator, no `unsafe`.
+//!
+//! The [`Driver`] moves a flow's bytes and nothing else: [`Driver::run`] is the one loop every
+//! ssoflow driver shares (`poll` → send → `handle` → … → `Done`). The protocol lives in
+//! [`ssoflow_core`]. The blocking (`embedded-io` 0.7) and async (`embedded-io-async` 0.7)
+//! methods share one [`RequestWriter`] and one sans-I/O [`ResponseParser`].
+//!
+//! - Requests: `METHOD path HTTP/1.1`, `Host`, the flow's headers, `Content-Length` (always),
+//!   `Connection: keep-alive`. Header values with CR or LF are refused.
+//! - Responses: parsed with `httparse`; 1xx skipped; body by `Content-Length`, chunked
+//!   (extensions and trailers tolerated) or until close; keep-alive with pipelined bytes kept;
+//!   `Connection: close` honoured ([`Driver::is_reusable`]).
+//! - One caller buffer ([`DEFAULT_BUF`], 5 KiB): the flow's request is written there, staged to
+//!   the stream through the space after it, then the response is read into the whole buffer.
+//! - Limits: a head or body larger than the buffer is an error, never truncated; at
+//!   most [`DEFAULT_MAX_READS`] reads per response. Read timeouts are the stream's job.
+//! - Time: you implement [`Clock`] (any `FnMut() -> Instant` is one).
+//!
+//! ```no_run
+//! use embedded_io::{Read, Write};
+//! use ssoflow_core::{Instant, par_ordering};
+//! use ssoflow_embedded_io::{DEFAULT_BUF, Driver, Error};
+//!
+//! fn sign_in<S: Read + Write>(stream: &mut S, ms: &mut impl FnMut() -> Instant) -> Result<(), Error> {
+//!     let config = par_ordering::Config::new(
+//!         "https://api-public-playground.menu.app", "app-key", "client-id", "client-secret",
+//!     )?;
+//!     let mut buf = [0u8; DEFAULT_BUF];
+//!     let mut driver = Driver::new(&mut buf);
+//!     let ids = par_ordering::RequestIds::new([7; 16]); // 16 bytes from your RNG
+//!     let flow = par_ordering::sign_in(&config, None, "subject-token", ids)?;
+//!     let signed_in = driver.run(stream, ms, flow)?;
+//!     # let _ = signed_in;
+//!     Ok(())
+//! }
+//! ```
+//!
+//! # TLS
+//!
+//! TLS is the stream's job. With [embedded-tls](https://docs.rs/embedded-tls) 0.19 (which uses
+//! `embedded-io` 0.7 too), open the connection and pass it as the stream: its
+//! `blocking::TlsConnection` implements `embedded_io::{Read, Write}` and its async
+//! `TlsConnection` implements `embedded_io_async::{Read, Write}`.
+//!
+//! ```ignore
+//! use embedded_tls::blocking::{Aes128GcmSha256, TlsConfig, TlsConnection, TlsContext};
+//!
+//! let mut record_read = [0u8; 16_640];
+//! let mut record_write = [0u8; 4096];
+//! let config = TlsConfig::new().with_server_name("api-public-playground.menu.app");
+//! let mut tls: TlsConnection<_, Aes128GcmSha256> =
+//!     TlsConnection::new(tcp, &mut record_read, &mut record_write);
+//! tls.open(TlsContext::new(&config, provider))?; // provider: RNG + certificate verifier
+//! let signed_in = driver.run(&mut tls, &mut clock, flow)?;
+//! ```
+//!
+//! Use a certificate-verifying crypto provider in production (`UnsecureProvider` skips
+//! verification).
+//!
+//! # Connections
+//!
+//! All requests of one call go over the stream you pass. When the server closes the
+//! connection (`Connection: close`, HTTP/1.0, a body read until close) or anything fails, the
+//! next send is [`Error::NotReusable`]: connect again, call [`Driver::reset`], run again.
+#![no_std]
+#![forbid(unsafe_code)]
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
+)]
+// The core's error carries a redacted body excerpt (no allocator to box it), as in the core.
+#![allow(clippy::result_large_err, clippy::large_enum_variant)]
+
+mod asynch;
+mod driver;
+mod error;
+mod parser;
+mod writer;
+
+pub use driver::{
+    Clock, DEFAULT_BUF, DEFAULT_MAX_READS, Driver, Either, MIN_BUF, ResponseView, STAGING, SignIn,
+};
+pub use error::Error;
+pub use parser::{MAX_RESPONSE_HEADERS, Parsed, Progress, ResponseParser};
+pub use writer::RequestWriter;

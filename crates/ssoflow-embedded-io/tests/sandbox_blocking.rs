@@ -1,0 +1,165 @@
+//! End to end over TCP against the sandbox with the blocking driver (`std::net::TcpStream`
+//! wrapped by `embedded_io_adapters::std::FromStd`).
+// The core's error carries a redacted body excerpt (no allocator to box it).
+#![allow(clippy::result_large_err)]
+
+mod common;
+mod scenarios;
+
+use std::net::{SocketAddr, TcpStream};
+use std::time::Duration;
+
+use embedded_io_adapters::std::FromStd;
+use scenarios::{Conn, TestClock};
+use ssoflow_core::session::{HasAccessToken, Session};
+use ssoflow_core::{Flow, Request};
+use ssoflow_embedded_io::{DEFAULT_BUF, Driver, Error, SignIn};
+use ssoflow_sandbox::{Config, ParOrderingConfig, Sandbox, SandboxHandle};
+
+struct Blocking {
+    driver: Driver<'static>,
+    stream: FromStd<TcpStream>,
+    addr: SocketAddr,
+    clock: TestClock,
+}
+
+fn connect(addr: SocketAddr) -> FromStd<TcpStream> {
+    let s = TcpStream::connect(addr).unwrap();
+    // A hung sandbox fails the test instead of hanging it.
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    s.set_nodelay(true).unwrap();
+    FromStd::new(s)
+}
+
+impl Blocking {
+    fn new(sb: &SandboxHandle) -> Self {
+        let buf = Box::leak(vec![0u8; DEFAULT_BUF].into_boxed_slice());
+        Blocking {
+            driver: Driver::new(buf),
+            stream: connect(sb.addr()),
+            addr: sb.addr(),
+            clock: TestClock::default(),
+        }
+    }
+}
+
+impl Conn for Blocking {
+    async fn run<F: Flow>(&mut self, flow: F) -> Result<F::Output, Error> {
+        self.driver.run(&mut self.stream, &mut self.clock, flow)
+    }
+
+    async fn send_with<B>(&mut self, build: B) -> Result<(u16, Vec<u8>), Error>
+    where
+        B: for<'b> FnMut(&'b mut [u8]) -> Result<Request<'b>, ssoflow_core::Error>,
+    {
+        let v = self.driver.send_with(&mut self.stream, build)?;
+        Ok((v.status(), v.body().to_vec()))
+    }
+
+    async fn authorized<T, SI, B>(
+        &mut self,
+        session: &mut Session<T>,
+        sign_in: SI,
+        build: B,
+    ) -> Result<(u16, Vec<u8>), Error>
+    where
+        T: HasAccessToken,
+        SI: SignIn<T>,
+        B: for<'b> FnMut(&T, &'b mut [u8]) -> Result<Request<'b>, ssoflow_core::Error>,
+    {
+        let v = self.driver.send_authorized(
+            &mut self.stream,
+            &mut self.clock,
+            session,
+            sign_in,
+            build,
+        )?;
+        Ok((v.status(), v.body().to_vec()))
+    }
+
+    async fn reconnect(&mut self) {
+        self.stream = connect(self.addr);
+        self.driver.reset();
+    }
+
+    fn reusable(&self) -> bool {
+        self.driver.is_reusable()
+    }
+}
+
+fn sandbox() -> SandboxHandle {
+    Sandbox::builder()
+        .test_hooks(true)
+        .start_blocking()
+        .unwrap()
+}
+
+fn with_conn(sb: &SandboxHandle, f: impl AsyncFnOnce(&mut Blocking)) {
+    let mut c = Blocking::new(sb);
+    common::block_on(f(&mut c));
+}
+
+#[test]
+fn par_sign_in() {
+    let sb = sandbox();
+    with_conn(&sb, async |c| scenarios::par_sign_in(c, &sb, false).await);
+}
+
+#[test]
+fn par_sign_in_with_dlc_token() {
+    let config = Config {
+        par_ordering: ParOrderingConfig {
+            punchh_linked: true,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let sb = Sandbox::builder()
+        .config(config)
+        .test_hooks(true)
+        .start_blocking()
+        .unwrap();
+    with_conn(&sb, async |c| scenarios::par_sign_in(c, &sb, true).await);
+}
+
+#[test]
+fn par_protected_call_refreshes_on_401() {
+    let sb = sandbox();
+    with_conn(&sb, async |c| {
+        scenarios::par_protected_call_refreshes_on_401(c, &sb).await
+    });
+}
+
+#[test]
+fn punchh_sso() {
+    let sb = sandbox();
+    with_conn(&sb, async |c| scenarios::punchh_sso(c, &sb).await);
+}
+
+#[test]
+fn stream_generate_session() {
+    let sb = sandbox();
+    with_conn(&sb, async |c| {
+        scenarios::stream_generate_session(c, &sb).await
+    });
+}
+
+#[test]
+fn pos_login_and_refresh() {
+    let sb = sandbox();
+    with_conn(&sb, async |c| {
+        scenarios::pos_login_and_refresh(c, &sb).await
+    });
+}
+
+#[test]
+fn oauth2_grants() {
+    let sb = sandbox();
+    with_conn(&sb, async |c| scenarios::oauth2_grants(c, &sb).await);
+}
+
+#[test]
+fn faults_are_typed() {
+    let sb = sandbox();
+    with_conn(&sb, async |c| scenarios::faults_are_typed(c, &sb).await);
+}

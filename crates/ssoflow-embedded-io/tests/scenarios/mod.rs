@@ -1,0 +1,325 @@
+//! End-to-end scenarios against the in-process sandbox, written once for the blocking and the
+//! async driver: each test file supplies a [`Conn`].
+#![allow(dead_code, clippy::large_enum_variant, clippy::result_large_err)]
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use ssoflow_core::session::{HasAccessToken, Session};
+use ssoflow_core::{
+    Flow, Instant, Method, Request, RequestBuilder, TokenSet, oauth2, par_ordering, pos_api,
+    punchh, stream,
+};
+use ssoflow_embedded_io::{Clock, Either, Error, SignIn};
+use ssoflow_sandbox::SandboxHandle;
+
+/// The client's clock: moves only when a test says so.
+#[derive(Clone, Debug, Default)]
+pub struct TestClock(pub Arc<AtomicU64>);
+
+impl Clock for TestClock {
+    fn now(&mut self) -> Instant {
+        Instant::from_millis(self.0.load(Ordering::SeqCst))
+    }
+}
+
+/// One connection to the sandbox with a driver on it.
+pub trait Conn {
+    /// Run a flow.
+    async fn run<F: Flow>(&mut self, flow: F) -> Result<F::Output, Error>;
+    /// Build a request in the driver's buffer, send it; status and body.
+    async fn send_with<B>(&mut self, build: B) -> Result<(u16, Vec<u8>), Error>
+    where
+        B: for<'b> FnMut(&'b mut [u8]) -> Result<Request<'b>, ssoflow_core::Error>;
+    /// A protected call through the session; status and body.
+    async fn authorized<T, SI, B>(
+        &mut self,
+        session: &mut Session<T>,
+        sign_in: SI,
+        build: B,
+    ) -> Result<(u16, Vec<u8>), Error>
+    where
+        T: HasAccessToken,
+        SI: SignIn<T>,
+        B: for<'b> FnMut(&T, &'b mut [u8]) -> Result<Request<'b>, ssoflow_core::Error>;
+    /// A new TCP connection (and `Driver::reset`).
+    async fn reconnect(&mut self);
+    /// Whether the driver would reuse the connection.
+    fn reusable(&self) -> bool;
+}
+
+fn calls(sb: &SandboxHandle, key: &str) -> u64 {
+    sb.stats().get(key).copied().unwrap_or(0)
+}
+
+fn par_config(sb: &SandboxHandle) -> par_ordering::Config {
+    let c = &sb.credentials().par_ordering;
+    par_ordering::Config::new(
+        &c.base_url,
+        &c.application_key,
+        &c.client_id,
+        &c.client_secret,
+    )
+    .unwrap()
+}
+
+/// PAR Ordering: M2M token then sign-in, the DLC token when the brand is Punchh-linked.
+pub async fn par_sign_in<C: Conn>(c: &mut C, sb: &SandboxHandle, dlc: bool) {
+    let config = par_config(sb);
+    let subject = &sb.credentials().par_ordering.test_subject_token;
+    let ids = par_ordering::RequestIds::new([1; 16]);
+    let out = c
+        .run(par_ordering::sign_in(&config, None, subject, ids).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(out.customer.email, "jane.doe@partech.com");
+    assert!(!out.menu_token.value.expose().is_empty());
+    assert_eq!(out.dlc_token.is_some(), dlc);
+    assert_eq!(calls(sb, "POST /par/api/oauth/tokens"), 1);
+    assert_eq!(calls(sb, "POST /par/api/sts/users/sign-in"), 1);
+    assert!(c.reusable());
+}
+
+/// PAR Ordering: `GET /par/api/customers/me` through a session; after the sandbox clock passes
+/// the 60 s menu-token ttl the server answers 401 and the driver signs in again, once.
+pub async fn par_protected_call_refreshes_on_401<C: Conn>(c: &mut C, sb: &SandboxHandle) {
+    let config = par_config(sb);
+    let subject = sb.credentials().par_ordering.test_subject_token.clone();
+    let mut session = Session::new(ssoflow_core::session::DEFAULT_SKEW_MS);
+    let mut seed = 0u8;
+    let mut call_ids = par_ordering::RequestIds::new([200; 16]);
+    let sign_in_calls = "POST /par/api/sts/users/sign-in";
+    for (round, advance) in [(1, 0), (2, 0), (3, 61)] {
+        sb.advance_clock(Duration::from_secs(advance));
+        let (status, body) = c
+            .authorized(
+                &mut session,
+                |_: Option<&par_ordering::SignIn>| {
+                    seed += 1;
+                    par_ordering::sign_in(
+                        &config,
+                        None,
+                        &subject,
+                        par_ordering::RequestIds::new([seed; 16]),
+                    )
+                },
+                |t: &par_ordering::SignIn, buf: &mut [u8]| {
+                    config.protected_request(
+                        buf,
+                        Method::Get,
+                        "/api/customers/me",
+                        t.menu_token.value.expose(),
+                        &mut call_ids,
+                    )
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            status,
+            200,
+            "round {round}: {}",
+            String::from_utf8_lossy(&body)
+        );
+        assert!(String::from_utf8_lossy(&body).contains("jane.doe@partech.com"));
+        let expected_sign_ins = if round == 3 { 2 } else { 1 };
+        assert_eq!(calls(sb, sign_in_calls), expected_sign_ins, "round {round}");
+    }
+    assert_eq!(calls(sb, "GET /par/api/customers/me"), 4);
+    assert_eq!(session.generation(), 2);
+    assert!(c.reusable());
+}
+
+/// Punchh: SSO access token, then the user (a signed GET).
+pub async fn punchh_sso<C: Conn>(c: &mut C, sb: &SandboxHandle) {
+    let cr = &sb.credentials().punchh;
+    let config = punchh::Config::new(&cr.base_url, &cr.client, &cr.secret).unwrap();
+    let login = c
+        .run(punchh::sso(&config, &cr.security_token).unwrap())
+        .await
+        .unwrap();
+    assert!(!login.user.email.is_empty());
+    let user = c
+        .run(punchh::user_info(&config, login.access_token.expose()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(user.email, login.user.email);
+    assert_eq!(calls(sb, "POST /punchh/api/auth/sso"), 1);
+}
+
+/// Stream: API token, generate-session, then redeem the one-time login token.
+pub async fn stream_generate_session<C: Conn>(c: &mut C, sb: &SandboxHandle) {
+    let cr = &sb.credentials().stream;
+    let white_label = cr.base_url.clone();
+    let config =
+        stream::Config::new(&cr.base_url, &white_label, &cr.client_id, &cr.client_secret).unwrap();
+    let api = c.run(stream::api_token(&config).unwrap()).await.unwrap();
+    let who = stream::SessionRequest {
+        provider_org_id: "org-embedded",
+        role: stream::Role::parse("manager").unwrap(),
+        email: "Terminal.Owner@example.com",
+        full_name: "Términal Öwner",
+        phone_number: "+41 76 000 00 00",
+    };
+    let token = c
+        .run(stream::generate_session(&config, api.access.value.expose(), &who).unwrap())
+        .await
+        .unwrap();
+    let mut url_buf = vec![0u8; stream::MAX_REDIRECT_URL_LEN];
+    let url = token.into_redirect_url(&config, &mut url_buf).unwrap();
+    let session = c.run(stream::redeem(url).unwrap()).await.unwrap();
+    assert_eq!(session.email.to_lowercase(), "terminal.owner@example.com");
+    assert_eq!(session.provider_org_id, "org-embedded");
+    // The login token works once.
+    let again = c.run(stream::redeem(url).unwrap()).await.unwrap_err();
+    assert_eq!(again, Error::Core(ssoflow_core::Error::SsoTokenRedeemed));
+}
+
+/// Logs in when there is no previous token, refreshes with the previous refresh token otherwise.
+struct PosAuth<'c> {
+    config: &'c pos_api::Config,
+    user: &'c str,
+    password: &'c str,
+}
+
+impl<'c> SignIn<TokenSet> for PosAuth<'c> {
+    type Flow<'p>
+        = Either<pos_api::LoginFlow<'c>, pos_api::RefreshFlow<'p>>
+    where
+        Self: 'p,
+        TokenSet: 'p;
+
+    fn start<'p>(
+        &'p mut self,
+        previous: Option<&'p TokenSet>,
+    ) -> Result<Self::Flow<'p>, ssoflow_core::Error> {
+        Ok(match previous.and_then(|p| p.refresh.as_ref()) {
+            Some(r) => Either::Right(pos_api::refresh(self.config, r.expose())?),
+            None => Either::Left(pos_api::login(self.config, self.user, self.password)?),
+        })
+    }
+}
+
+/// POS API: create an admin, log in (ROPC), call `/admin/me`; after expiry a 401 makes the
+/// driver refresh with the rotating refresh token and retry.
+pub async fn pos_login_and_refresh<C: Conn>(c: &mut C, sb: &SandboxHandle) {
+    let cr = &sb.credentials().pos_api;
+    let config = pos_api::Config::new(&cr.base_url, &cr.client_id, &cr.client_secret).unwrap();
+    let account = c
+        .run(pos_api::create_account(&config, "till-admin", "S3cret-pass!").unwrap())
+        .await
+        .unwrap();
+    let mut session = Session::<TokenSet>::new(ssoflow_core::session::DEFAULT_SKEW_MS);
+    for (round, advance) in [(1, 0), (2, 3601)] {
+        sb.advance_clock(Duration::from_secs(advance));
+        let auth = PosAuth {
+            config: &config,
+            user: "till-admin",
+            password: "S3cret-pass!",
+        };
+        let (status, body) = c
+            .authorized(&mut session, auth, |t: &TokenSet, buf: &mut [u8]| {
+                pos_api::admin_request(&config, t.access.value.expose(), buf)
+            })
+            .await
+            .unwrap();
+        assert_eq!(status, 200, "round {round}");
+        let me = pos_api::read_admin(ssoflow_core::Response::new(status, &body)).unwrap();
+        assert_eq!(me.id, account.id);
+    }
+    assert_eq!(calls(sb, "POST /pos/auth/token"), 1);
+    assert_eq!(calls(sb, "POST /pos/auth/refresh-token"), 1);
+    assert_eq!(calls(sb, "GET /pos/admin/me"), 3);
+}
+
+/// Generic OAuth 2.0: client credentials, password, refresh.
+pub async fn oauth2_grants<C: Conn>(c: &mut C, sb: &SandboxHandle) {
+    let cr = &sb.credentials().oauth2;
+    let client = oauth2::Client::new(&format!("{}/token", cr.base_url), &cr.client_id)
+        .unwrap()
+        .with_secret(&cr.client_secret)
+        .unwrap();
+    let cc = c
+        .run(oauth2::client_credentials(&client, None).unwrap())
+        .await
+        .unwrap();
+    assert!(!cc.access.value.expose().is_empty());
+    let pw = c
+        .run(oauth2::password(&client, &cr.username, &cr.password, None).unwrap())
+        .await
+        .unwrap();
+    let r = pw.refresh.as_ref().unwrap();
+    let refreshed = c
+        .run(oauth2::refresh(&client, r.expose(), None).unwrap())
+        .await
+        .unwrap();
+    assert_ne!(refreshed.access.value.expose(), pw.access.value.expose());
+    assert_eq!(calls(sb, "POST /oauth2/token"), 3);
+}
+
+async fn fault<C: Conn>(c: &mut C, sb: &SandboxHandle, path: &str, kind: &str) {
+    let base = sb.base_url();
+    let (status, body) = c
+        .send_with(|buf| {
+            let mut rb = RequestBuilder::new(buf, Method::Post, &base, "/__sandbox/faults");
+            rb.json_body(&[("path", path), ("kind", kind)]);
+            rb.finish()
+        })
+        .await
+        .unwrap();
+    assert!(
+        (200..300).contains(&status),
+        "{}",
+        String::from_utf8_lossy(&body)
+    );
+}
+
+/// Injected faults come back as typed errors, and the driver needs a new connection after them.
+pub async fn faults_are_typed<C: Conn>(c: &mut C, sb: &SandboxHandle) {
+    let cr = &sb.credentials().oauth2;
+    let client = oauth2::Client::new(&format!("{}/token", cr.base_url), &cr.client_id)
+        .unwrap()
+        .with_secret(&cr.client_secret)
+        .unwrap();
+
+    fault(c, sb, "/oauth2/token", "status").await;
+    match c
+        .run(oauth2::client_credentials(&client, None).unwrap())
+        .await
+    {
+        Err(Error::Core(e)) => assert_eq!(e.status(), Some(500), "{e:?}"),
+        other => panic!("{other:?}"),
+    }
+    assert!(c.reusable());
+
+    fault(c, sb, "/oauth2/token", "drop").await;
+    let e = c
+        .run(oauth2::client_credentials(&client, None).unwrap())
+        .await
+        .unwrap_err();
+    assert!(matches!(e, Error::Closed | Error::Io(_)), "{e:?}");
+    assert!(!c.reusable());
+    let e = c
+        .run(oauth2::client_credentials(&client, None).unwrap())
+        .await
+        .unwrap_err();
+    assert_eq!(e, Error::NotReusable);
+
+    c.reconnect().await;
+    fault(c, sb, "/oauth2/token", "truncate").await;
+    let e = c
+        .run(oauth2::client_credentials(&client, None).unwrap())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e, Error::ContentLengthMismatch { .. } | Error::Io(_)),
+        "{e:?}"
+    );
+    c.reconnect().await;
+    assert!(
+        c.run(oauth2::client_credentials(&client, None).unwrap())
+            .await
+            .is_ok()
+    );
+}

@@ -50,6 +50,19 @@ pub struct CustomerInfo<'a> {
     pub phone_number: &'a str,
 }
 
+/// What the application's lookup returns about a customer (the id is the one asked about).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CustomerDetails<'a> {
+    /// First name.
+    pub first_name: &'a str,
+    /// Last name.
+    pub last_name: &'a str,
+    /// Email.
+    pub email: &'a str,
+    /// Phone number.
+    pub phone_number: &'a str,
+}
+
 /// Write the `/customer-info` answer body into `out`; returns the bytes written, or
 /// `BufferTooSmall { required }`.
 pub fn write_customer_info<'o>(
@@ -73,10 +86,10 @@ pub fn write_customer_info<'o>(
 /// Returns the HTTP status and the body to send: 200 with the customer, 400
 /// `{"error":"invalid_request",…}` for a bad body, 404 `{"error":"not_found"}` for an unknown
 /// customer. Server frameworks wrap this (see the tokio driver's axum handler).
-pub fn serve_customer_info<'o>(
+pub fn serve_customer_info<'o, 'l>(
     body: &[u8],
     out: &'o mut [u8],
-    lookup: impl FnOnce(&str) -> Option<CustomerInfo<'o>>,
+    lookup: impl FnOnce(&str) -> Option<CustomerDetails<'l>>,
 ) -> (u16, &'o [u8]) {
     const BAD: &[u8] = br#"{"error":"invalid_request","error_description":"body must be {\"customer_account_uuid\":\"...\"}"}"#;
     const NOT_FOUND: &[u8] = br#"{"error":"not_found","error_description":"unknown customer"}"#;
@@ -86,7 +99,16 @@ pub fn serve_customer_info<'o>(
     };
     match lookup(&request.customer_account_uuid) {
         None => (404, NOT_FOUND),
-        Some(info) => match write_customer_info(&info, out) {
+        Some(d) => match write_customer_info(
+            &CustomerInfo {
+                customer_account_uuid: &request.customer_account_uuid,
+                first_name: d.first_name,
+                last_name: d.last_name,
+                email: d.email,
+                phone_number: d.phone_number,
+            },
+            out,
+        ) {
             Ok(b) => (200, b),
             Err(_) => (500, TOO_BIG),
         },
@@ -133,8 +155,8 @@ pub fn parse_test_subject(token: &str) -> Option<TestSubject<'_>> {
 mod tests {
     use super::*;
 
-    const INFO: CustomerInfo<'static> = CustomerInfo {
-        customer_account_uuid: "1df3d3b3-d2b6-4126-93f2-1fdbd419268b",
+    const UUID: &str = "1df3d3b3-d2b6-4126-93f2-1fdbd419268b";
+    const INFO: CustomerDetails<'static> = CustomerDetails {
         first_name: "John",
         last_name: "Doe",
         email: "john.doe@mail.com",
@@ -155,7 +177,7 @@ mod tests {
         let (status, body) = serve_customer_info(
             br#"{"customer_account_uuid":"1df3d3b3-d2b6-4126-93f2-1fdbd419268b"}"#,
             &mut out,
-            |id| (id == INFO.customer_account_uuid).then_some(INFO),
+            |id| (id == UUID).then_some(INFO),
         );
         assert_eq!(status, 200);
         assert_eq!(

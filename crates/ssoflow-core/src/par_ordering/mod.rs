@@ -11,7 +11,7 @@ mod m2m;
 mod sign_in;
 
 pub use customer_info::{
-    CustomerInfo, CustomerInfoRequest, TestSubject, parse_customer_info_request,
+    CustomerDetails, CustomerInfo, CustomerInfoRequest, TestSubject, parse_customer_info_request,
     parse_test_subject, serve_customer_info, write_customer_info,
 };
 pub use m2m::{M2mRequest, m2m_token};

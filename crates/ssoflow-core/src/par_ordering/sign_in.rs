@@ -286,7 +286,12 @@ pub fn read_customer_account(response: Response<'_>) -> Result<CustomerAccount, 
     let body = response.body;
     let mut customer = None;
     read_envelope(response, |p, key| match key {
-        b"customer_account" => set_once(&mut customer, read_account(p, body)?, "customer_account", body),
+        b"customer_account" => set_once(
+            &mut customer,
+            read_account(p, body)?,
+            "customer_account",
+            body,
+        ),
         _ => p.skip(),
     })?;
     required(customer, "customer_account", body)
@@ -483,8 +488,16 @@ mod tests {
     #[test]
     fn customer_resource() {
         let body = br#"{"status":"OK","code":200,"data":{"customer_account":{"id":"01e6d2c9-976b-4953-91e6-3dade887a4c7","email":"a@b.c"}}}"#;
-        assert_eq!(read_customer_account(Response::new(200, body)).unwrap().email, "a@b.c");
-        assert!(matches!(read_customer_account(Response::new(401, b"{}")), Err(Error::Provider { status: 401, .. })));
+        assert_eq!(
+            read_customer_account(Response::new(200, body))
+                .unwrap()
+                .email,
+            "a@b.c"
+        );
+        assert!(matches!(
+            read_customer_account(Response::new(401, b"{}")),
+            Err(Error::Provider { status: 401, .. })
+        ));
     }
 
     #[test]

@@ -1,0 +1,627 @@
+//! `ssoflow demo`: every flow, end to end, through the blocking driver, against the embedded
+//! sandbox (started in-process on 127.0.0.1, a free port) and the demo's own ordering app, which
+//! serves `/customer-info` with the core's helper.
+//!
+//! One line per step: provider, step, HTTP status of its last exchange, milliseconds, and a
+//! detail with secrets shortened. Exit 0 only if every step behaved as expected.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant as StdInstant};
+
+use ssoflow_core::session::HasAccessToken;
+use ssoflow_core::{Error as CoreError, Flow, Instant, Method, RequestBuilder, Response, Step};
+use ssoflow_core::{oauth2, par_ordering, pos_api, punchh, stream};
+use ssoflow_sandbox::{Sandbox, SandboxHandle};
+use ssoflow_ureq::{Driver, Error, SharedSession};
+
+use crate::output::{Failure, redact};
+
+/// The exchanges of the current step: "METHOD path" and status.
+type Log = RefCell<Vec<(String, u16)>>;
+
+/// A flow that records each exchange it makes, for the step lines.
+struct Observed<'l, F> {
+    inner: F,
+    log: &'l Log,
+}
+
+impl<F: Flow> Flow for Observed<'_, F> {
+    type Output = F::Output;
+
+    fn poll<'b>(
+        &mut self,
+        now: Instant,
+        buf: &'b mut [u8],
+    ) -> Result<Step<'b, F::Output>, CoreError> {
+        let step = self.inner.poll(now, buf)?;
+        if let Step::Send(r) = &step {
+            self.log
+                .borrow_mut()
+                .push((format!("{} {}", r.method.as_str(), r.path_and_query()), 0));
+        }
+        Ok(step)
+    }
+
+    fn handle(&mut self, now: Instant, response: Response<'_>) -> Result<(), CoreError> {
+        if let Some(last) = self.log.borrow_mut().last_mut() {
+            last.1 = response.status;
+        }
+        self.inner.handle(now, response)
+    }
+}
+
+/// A customer of the demo's ordering app.
+#[derive(Clone)]
+struct Customer {
+    first_name: String,
+    last_name: String,
+    email: String,
+    phone_number: String,
+}
+
+type Customers = Arc<Mutex<HashMap<String, Customer>>>;
+
+/// The demo ordering app: `POST /customer-info` answered by `par_ordering::serve_customer_info`.
+fn start_ordering_app(customers: Customers) -> std::io::Result<(String, tokio::runtime::Runtime)> {
+    use axum::http::{StatusCode, header};
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()?;
+    let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;
+    let url = format!("http://{}/customer-info", listener.local_addr()?);
+    let app = axum::Router::new().route(
+        "/customer-info",
+        axum::routing::post(move |body: axum::body::Bytes| {
+            let known = customers.lock().map(|c| c.clone()).unwrap_or_default();
+            async move {
+                let mut out = vec![0u8; 2048];
+                let (status, answer) = par_ordering::serve_customer_info(&body, &mut out, |id| {
+                    known.get(id).map(|c| par_ordering::CustomerDetails {
+                        first_name: &c.first_name,
+                        last_name: &c.last_name,
+                        email: &c.email,
+                        phone_number: &c.phone_number,
+                    })
+                });
+                let status =
+                    StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+                (
+                    status,
+                    [(header::CONTENT_TYPE, "application/json")],
+                    answer.to_vec(),
+                )
+            }
+        }),
+    );
+    rt.spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    Ok((url, rt))
+}
+
+struct Demo {
+    driver: Driver,
+    sandbox: SandboxHandle,
+    log: Log,
+    /// The PAR M2M token, fetched once and reused by every sign-in.
+    m2m: RefCell<Option<ssoflow_core::AccessToken>>,
+    ok: usize,
+    failures: Vec<Failure>,
+}
+
+/// What a step reports on success: a detail for its line.
+type StepResult = Result<String, Failure>;
+
+/// A step whose exchanges all worked but whose outcome was not the expected one.
+fn unexpected(what: &str) -> Failure {
+    Failure {
+        kind: "unexpected".into(),
+        detail: what.to_string(),
+        code: 1,
+    }
+}
+
+fn entropy<const N: usize>() -> [u8; N] {
+    let mut b = [0u8; N];
+    // The sandbox does not care; a failing RNG only makes request ids less random here.
+    let _ = getrandom::fill(&mut b);
+    b
+}
+
+impl Demo {
+    /// Run one step and print its line.
+    fn step(&mut self, provider: &str, name: &str, f: impl FnOnce(&Demo) -> StepResult) {
+        self.log.borrow_mut().clear();
+        let t = StdInstant::now();
+        let result = f(self);
+        let ms = t.elapsed().as_secs_f64() * 1000.0;
+        let status = self
+            .log
+            .borrow()
+            .last()
+            .map_or_else(|| "-".to_string(), |(_, s)| s.to_string());
+        match result {
+            Ok(detail) => {
+                self.ok += 1;
+                println!("  ok    {provider:<8} {name:<52} {status:>4} {ms:>7.1} ms  {detail}");
+            }
+            Err(f) => {
+                println!(
+                    "  FAIL  {provider:<8} {name:<52} {status:>4} {ms:>7.1} ms  {}: {}",
+                    f.kind, f.detail
+                );
+                self.failures.push(f);
+            }
+        }
+    }
+
+    fn run<F: Flow>(&self, flow: F) -> Result<F::Output, Error> {
+        self.driver.run(Observed {
+            inner: flow,
+            log: &self.log,
+        })
+    }
+
+    /// Act as the browser: GET `url` (redirects are not followed) and return `Location`.
+    fn browse(&self, url: &str) -> Result<String, Failure> {
+        let mut buf = vec![0u8; 4096];
+        let request = RequestBuilder::new(&mut buf, Method::Get, url, "").finish()?;
+        let response = self.driver.send(&request)?;
+        self.log
+            .borrow_mut()
+            .push((format!("GET {}", request.path_and_query()), response.status));
+        response
+            .header_str("location")
+            .map(str::to_string)
+            .ok_or_else(|| unexpected("no Location header"))
+    }
+
+    /// A protected PAR call (`GET /api/customers/me`) with refresh-on-401 through `session`.
+    fn par_me(
+        &self,
+        par: &par_ordering::Config,
+        session: &SharedSession<par_ordering::SignIn>,
+        subject: &str,
+    ) -> Result<par_ordering::CustomerAccount, Failure> {
+        let mut ids = par_ordering::RequestIds::new(entropy());
+        let response = self.driver.send_authorized(
+            session,
+            |_previous| {
+                let ids = par_ordering::RequestIds::new(entropy());
+                let m2m = self.m2m.borrow().clone();
+                par_ordering::sign_in(par, m2m, subject, ids).map(|inner| Observed {
+                    inner,
+                    log: &self.log,
+                })
+            },
+            |t: &par_ordering::SignIn, buf| {
+                let mut log = self.log.borrow_mut();
+                // The driver builds the call again only after a 401 (and a re-sign-in).
+                if let Some(earlier) = log
+                    .iter_mut()
+                    .rev()
+                    .find(|(w, s)| w == "GET /par/api/customers/me" && *s == 0)
+                {
+                    earlier.1 = 401;
+                }
+                log.push(("GET /par/api/customers/me".into(), 0));
+                drop(log);
+                par.protected_request(
+                    buf,
+                    Method::Get,
+                    "/api/customers/me",
+                    t.access_token().value.expose(),
+                    &mut ids,
+                )
+            },
+        )?;
+        if let Some(last) = self.log.borrow_mut().last_mut() {
+            last.1 = response.status;
+        }
+        Ok(response.with_core(par_ordering::read_customer_account)?)
+    }
+
+    fn calls(&self, key: &str) -> u64 {
+        self.sandbox.stats().get(key).copied().unwrap_or(0)
+    }
+
+    /// The exchanges of this step, as `401 → 200` for the line's detail.
+    fn statuses(&self) -> String {
+        let log = self.log.borrow();
+        log.iter()
+            .map(|(what, s)| format!("{what} {s}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// Run the demo; returns the exit code.
+pub fn run() -> Result<(), Failure> {
+    let started = StdInstant::now();
+    let customers: Customers = Arc::new(Mutex::new(HashMap::new()));
+    let idp_token = "idp-access-token-alice-0001";
+    customers.lock().map_err(|_| internal("lock"))?.insert(
+        idp_token.to_string(),
+        Customer {
+            first_name: "Alice".into(),
+            last_name: "Zoë".into(),
+            email: "alice@example.com".into(),
+            phone_number: "+15550000001".into(),
+        },
+    );
+    let (app_url, _app) = start_ordering_app(customers.clone())
+        .map_err(|e| internal(format!("ordering app: {e}")))?;
+    let sandbox = Sandbox::builder()
+        .test_hooks(true)
+        .customer_info_url(app_url.clone())
+        .start_blocking()
+        .map_err(|e| internal(format!("sandbox: {e}")))?;
+    let creds = sandbox.credentials().clone();
+    println!(
+        "ssoflow demo: sandbox at {}, ordering app at {app_url}",
+        sandbox.base_url()
+    );
+    println!(
+        "  {:<5} {:<8} {:<52} {:>4} {:>10}  detail",
+        "", "provider", "step", "http", "time"
+    );
+    let mut d = Demo {
+        driver: Driver::default(),
+        sandbox,
+        log: RefCell::new(Vec::new()),
+        m2m: RefCell::new(None),
+        ok: 0,
+        failures: Vec::new(),
+    };
+
+    par_ordering_steps(&mut d, &creds, &customers, idp_token)?;
+    punchh_steps(&mut d, &creds)?;
+    stream_steps(&mut d, &creds)?;
+    pos_steps(&mut d, &creds)?;
+    oauth2_steps(&mut d, &creds)?;
+
+    let total = d.ok + d.failures.len();
+    println!(
+        "\nsummary: {total} steps, {} ok, {} failed, {:.0} ms",
+        d.ok,
+        d.failures.len(),
+        started.elapsed().as_secs_f64() * 1000.0
+    );
+    match d.failures.into_iter().next() {
+        None => Ok(()),
+        Some(first) => Err(first),
+    }
+}
+
+fn config_failure(e: CoreError) -> Failure {
+    internal(format!("sandbox credentials rejected: {e}"))
+}
+
+fn par_ordering_steps(
+    d: &mut Demo,
+    creds: &ssoflow_sandbox::Credentials,
+    customers: &Customers,
+    idp_token: &str,
+) -> Result<(), Failure> {
+    let c = &creds.par_ordering;
+    let par = par_ordering::Config::new(
+        &c.base_url,
+        &c.application_key,
+        &c.client_id,
+        &c.client_secret,
+    )
+    .map_err(config_failure)?;
+    d.step("par", "M2M token (client credentials)", |d| {
+        let mut ids = par_ordering::RequestIds::new(entropy());
+        let t = d.run(par_ordering::m2m_token(&par, &mut ids))?;
+        let detail = format!("token {}", redact(t.value.expose()));
+        *d.m2m.borrow_mut() = Some(t);
+        Ok(detail)
+    });
+    let subject = c.test_subject_token.as_str();
+    d.step("par", "sign-in, test subject token (token exchange)", |d| {
+        let flow = par_ordering::sign_in(
+            &par,
+            d.m2m.borrow().clone(),
+            subject,
+            par_ordering::RequestIds::new(entropy()),
+        )?;
+        let s = d.run(flow)?;
+        Ok(format!(
+            "customer {} {}, menu token {}",
+            s.customer.id,
+            s.customer.email,
+            redact(s.menu_token.value.expose())
+        ))
+    });
+    let session = SharedSession::default();
+    d.step("par", "protected call (signs in first)", |d| {
+        let me = d.par_me(&par, &session, subject)?;
+        Ok(format!("{} {} {}", me.first_name, me.last_name, me.email))
+    });
+    d.step(
+        "par",
+        "clock +61 s: menu token expired → 401 → re-sign-in",
+        |d| {
+            d.sandbox.advance_clock(Duration::from_secs(61));
+            let sign_ins = d.calls("POST /par/api/sts/users/sign-in");
+            let me = d.par_me(&par, &session, subject)?;
+            let again = d.calls("POST /par/api/sts/users/sign-in") - sign_ins;
+            let log = d.statuses();
+            if again != 1 || !log.contains("/par/api/customers/me 401") {
+                return Err(unexpected(&format!(
+                    "expected one 401 and one re-sign-in, saw {log}"
+                )));
+            }
+            Ok(format!("{log} → {}", me.email))
+        },
+    );
+
+    // An identity-provider token the sandbox resolves through the demo app's /customer-info.
+    let idp_session = SharedSession::default();
+    d.step("par", "sign-in via /customer-info (registers)", |d| {
+        let me = d.par_me(&par, &idp_session, idp_token)?;
+        if me.email != "alice@example.com" {
+            return Err(unexpected("customer-info details not used"));
+        }
+        Ok(format!("{} {} <{}>", me.first_name, me.last_name, me.email))
+    });
+    d.step(
+        "par",
+        "email changed in the app → synced on re-sign-in",
+        |d| {
+            if let Ok(mut c) = customers.lock() {
+                if let Some(alice) = c.get_mut(idp_token) {
+                    alice.email = "alice.new@example.com".into();
+                }
+            }
+            d.sandbox.advance_clock(Duration::from_secs(61));
+            let me = d.par_me(&par, &idp_session, idp_token)?;
+            if me.email != "alice.new@example.com" {
+                return Err(unexpected(&format!("email not synced: {}", me.email)));
+            }
+            Ok(format!("{} → {}", d.statuses(), me.email))
+        },
+    );
+    Ok(())
+}
+
+fn punchh_steps(d: &mut Demo, creds: &ssoflow_sandbox::Credentials) -> Result<(), Failure> {
+    let c = &creds.punchh;
+    let cfg = punchh::Config::new(&c.base_url, &c.client, &c.secret).map_err(config_failure)?;
+    d.step("punchh", "SSO access token (signed x-pch-digest)", |d| {
+        let login = d.run(punchh::sso(&cfg, &c.security_token)?)?;
+        Ok(format!(
+            "user {} <{}>, token {}",
+            login.user.id,
+            login.user.email,
+            redact(login.access_token.expose())
+        ))
+    });
+    let token = RefCell::new(None);
+    d.step(
+        "punchh",
+        "authorize → callback (state checked) → code",
+        |d| {
+            let state = punchh::state_from_entropy(&entropy());
+            let mut buf = vec![0u8; 2048];
+            let url = punchh::authorize_url(&cfg, &c.redirect_uri, &state, &mut buf)?;
+            let location = d.browse(url)?;
+            let callback = punchh::parse_callback(&location, &state)?;
+            let set = d.run(punchh::code_for_token(
+                &cfg,
+                callback.code.expose(),
+                &c.redirect_uri,
+            )?)?;
+            let detail = format!(
+                "code {}, access token {}",
+                redact(callback.code.expose()),
+                redact(set.access.value.expose())
+            );
+            *token.borrow_mut() = Some(set);
+            Ok(detail)
+        },
+    );
+    d.step("punchh", "user information (GET with a signed body)", |d| {
+        let set = token
+            .borrow()
+            .clone()
+            .ok_or_else(|| unexpected("no access token from the previous step"))?;
+        let user = d.run(punchh::user_info(&cfg, set.access.value.expose())?)?;
+        Ok(format!(
+            "user {} {} {}",
+            user.id, user.first_name, user.last_name
+        ))
+    });
+    Ok(())
+}
+
+fn stream_steps(d: &mut Demo, creds: &ssoflow_sandbox::Credentials) -> Result<(), Failure> {
+    let c = &creds.stream;
+    let cfg = stream::Config::new(&c.base_url, &c.base_url, &c.client_id, &c.client_secret)
+        .map_err(config_failure)?;
+    let api = RefCell::new(None);
+    d.step("stream", "API token (client credentials)", |d| {
+        let t = d.run(stream::api_token(&cfg)?)?;
+        let detail = format!("token {}", redact(t.access.value.expose()));
+        *api.borrow_mut() = Some(t);
+        Ok(detail)
+    });
+    let url = RefCell::new(String::new());
+    d.step("stream", "generate-session → one-time login URL", |d| {
+        let api = api
+            .borrow()
+            .clone()
+            .ok_or_else(|| unexpected("no API token"))?;
+        let request = stream::SessionRequest {
+            provider_org_id: "restaurant_chain_abc_123",
+            role: stream::Role::Manager,
+            email: "sarah.manager@restaurantchain.com",
+            full_name: "Sarah Johnson",
+            phone_number: "+1-555-123-4567",
+        };
+        let login = d.run(stream::generate_session(
+            &cfg,
+            api.access.value.expose(),
+            &request,
+        )?)?;
+        let mut buf = vec![0u8; stream::MAX_REDIRECT_URL_LEN];
+        // The login token is consumed here: it cannot be used twice.
+        let redirect = login.into_redirect_url(&cfg, &mut buf)?.to_string();
+        let shown = redirect
+            .split_once("code=")
+            .map_or(redirect.clone(), |(a, b)| format!("{a}code={}", redact(b)));
+        *url.borrow_mut() = redirect;
+        Ok(shown)
+    });
+    d.step("stream", "redeem the login URL (creates a session)", |d| {
+        let s = d.run(stream::redeem(&url.borrow())?)?;
+        Ok(format!(
+            "{} in org {} ({})",
+            s.email, s.organization_id, s.provider_org_id
+        ))
+    });
+    d.step(
+        "stream",
+        "redeem again → refused sso_token_redeemed",
+        |d| match d.run(stream::redeem(&url.borrow())?) {
+            Err(Error::Core(CoreError::SsoTokenRedeemed)) => Ok("refused as expected".into()),
+            Err(e) => Err(e.into()),
+            Ok(_) => Err(unexpected("a one-time token was accepted twice")),
+        },
+    );
+    Ok(())
+}
+
+fn pos_steps(d: &mut Demo, creds: &ssoflow_sandbox::Credentials) -> Result<(), Failure> {
+    let c = &creds.pos_api;
+    let cfg = pos_api::Config::new(&c.base_url, &c.client_id, &c.client_secret)
+        .map_err(config_failure)?;
+    let (user, password) = ("demo-admin", "correct horse battery staple");
+    d.step("pos", "create admin account (201)", |d| {
+        let a = d.run(pos_api::create_account(&cfg, user, password)?)?;
+        Ok(format!("account {} ({})", a.id, a.user_name))
+    });
+    let tokens = RefCell::new(None);
+    d.step("pos", "ROPC login (Basic + JSON, 201)", |d| {
+        let t = d.run(pos_api::login(&cfg, user, password)?)?;
+        let detail = format!(
+            "access {}, refresh {}",
+            redact(t.access.value.expose()),
+            t.refresh
+                .as_ref()
+                .map_or("-".into(), |r| redact(r.expose()))
+        );
+        *tokens.borrow_mut() = Some(t);
+        Ok(detail)
+    });
+    let old_refresh = RefCell::new(String::new());
+    d.step("pos", "refresh (rotation, 201)", |d| {
+        let t = tokens
+            .borrow()
+            .clone()
+            .ok_or_else(|| unexpected("no login tokens"))?;
+        let old = t
+            .refresh
+            .as_ref()
+            .map(|r| r.expose().to_string())
+            .ok_or_else(|| unexpected("no refresh token"))?;
+        let new = d.run(pos_api::refresh(&cfg, &old)?)?;
+        *old_refresh.borrow_mut() = old;
+        Ok(format!("new access {}", redact(new.access.value.expose())))
+    });
+    d.step("pos", "old refresh token → refused", |d| {
+        match d.run(pos_api::refresh(&cfg, &old_refresh.borrow())?) {
+            Err(e) if e.as_core().and_then(CoreError::status) == Some(401) => {
+                Ok(format!("refused as expected: {e}"))
+            }
+            Err(e) => Err(e.into()),
+            Ok(_) => Err(unexpected("a rotated refresh token still worked")),
+        }
+    });
+    Ok(())
+}
+
+fn oauth2_steps(d: &mut Demo, creds: &ssoflow_sandbox::Credentials) -> Result<(), Failure> {
+    let c = &creds.oauth2;
+    let token_url = format!("{}/token", c.base_url);
+    let client = oauth2::Client::new(&token_url, &c.client_id)
+        .and_then(|cl| cl.with_secret(&c.client_secret))
+        .map_err(config_failure)?;
+    let machine = RefCell::new(None);
+    d.step("oauth2", "client credentials", |d| {
+        let t = d.run(oauth2::client_credentials(&client, Some("orders"))?)?;
+        let detail = format!(
+            "token {}, expires in {:?} s",
+            redact(t.access.value.expose()),
+            t.expires_in
+        );
+        *machine.borrow_mut() = Some(t);
+        Ok(detail)
+    });
+    let user = RefCell::new(None);
+    d.step("oauth2", "resource-owner password", |d| {
+        let t = d.run(oauth2::password(&client, &c.username, &c.password, None)?)?;
+        let detail = format!("token {}", redact(t.access.value.expose()));
+        *user.borrow_mut() = Some(t);
+        Ok(detail)
+    });
+    d.step("oauth2", "refresh (rotation)", |d| {
+        let t = user
+            .borrow()
+            .clone()
+            .ok_or_else(|| unexpected("no password tokens"))?;
+        let r = t.refresh.ok_or_else(|| unexpected("no refresh token"))?;
+        let n = d.run(oauth2::refresh(&client, r.expose(), None)?)?;
+        Ok(format!("new token {}", redact(n.access.value.expose())))
+    });
+    d.step("oauth2", "token exchange (RFC 8693)", |d| {
+        let t = machine
+            .borrow()
+            .clone()
+            .ok_or_else(|| unexpected("no client-credentials token"))?;
+        let n = d.run(oauth2::token_exchange(
+            &client,
+            t.access.value.expose(),
+            oauth2::ACCESS_TOKEN_TYPE,
+            None,
+            None,
+        )?)?;
+        Ok(format!("exchanged for {}", redact(n.access.value.expose())))
+    });
+    d.step("oauth2", "authorization code + PKCE S256 + state", |d| {
+        let auth = oauth2::Authorization::from_entropy(&entropy());
+        let redirect = "http://127.0.0.1:1/callback";
+        let mut buf = vec![0u8; 2048];
+        let url = oauth2::authorize_url(
+            &client,
+            &format!("{}/authorize", c.base_url),
+            redirect,
+            Some("openid"),
+            &auth,
+            &mut buf,
+        )?;
+        let location = d.browse(url)?;
+        let callback = oauth2::parse_callback(&location, &auth.state)?;
+        let t = d.run(oauth2::authorization_code(
+            &client,
+            callback.code.expose(),
+            redirect,
+            Some(&auth.pkce),
+        )?)?;
+        Ok(format!("token {}", redact(t.access.value.expose())))
+    });
+    Ok(())
+}
+
+/// A failure of the demo's own set-up (exit 1: not the provider's fault).
+fn internal(detail: impl Into<String>) -> Failure {
+    Failure {
+        kind: "internal".into(),
+        detail: detail.into(),
+        code: 1,
+    }
+}

@@ -1,0 +1,170 @@
+//! `ssoflow par …`: PAR Ordering customer sign-in by token exchange.
+
+use serde::Serialize;
+use ssoflow_core::par_ordering::{self, CustomerAccount, RequestIds};
+use ssoflow_core::{AccessToken, Expiry, Instant};
+
+use crate::ctx::{Ctx, entropy, required_env};
+use crate::output::{Failure, or_dash, print_fields, print_json, redact};
+
+/// `ssoflow par` subcommands.
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// Sign a customer in (registering them if new): an M2M token, then the token exchange.
+    /// Env: SSOFLOW_CLIENT_SECRET and SSOFLOW_SUBJECT_TOKEN (both required).
+    ///
+    /// --json prints {"customer_account":{…},"token":{"value","token_type","ttl"},
+    /// "dlc_access_token":{"value","token_type","ttl"}|null}.
+    SignIn(SignInArgs),
+}
+
+/// `ssoflow par sign-in` options.
+#[derive(Debug, clap::Args)]
+pub struct SignInArgs {
+    /// The API base URL (e.g. https://api-public-playground.menu.app).
+    #[arg(long, value_name = "URL")]
+    base_url: String,
+    /// The application key (`Application` header).
+    #[arg(long, value_name = "K")]
+    application_key: String,
+    /// The M2M client id.
+    #[arg(long, value_name = "ID")]
+    client_id: String,
+    /// The `Api-Version` header.
+    #[arg(long, value_name = "V", default_value = par_ordering::DEFAULT_API_VERSION)]
+    api_version: String,
+    /// The M2M scope.
+    #[arg(long, value_name = "S", default_value = par_ordering::DEFAULT_SCOPE)]
+    scope: String,
+    /// Send this `X-Role-ID` on the M2M call.
+    #[arg(long, value_name = "ID")]
+    role_id: Option<String>,
+}
+
+/// Run one `ssoflow par` command.
+pub fn run(cmd: Command, ctx: &Ctx) -> Result<(), Failure> {
+    match cmd {
+        Command::SignIn(args) => sign_in(&args, ctx),
+    }
+}
+
+fn sign_in(args: &SignInArgs, ctx: &Ctx) -> Result<(), Failure> {
+    let secret = required_env("SSOFLOW_CLIENT_SECRET")?;
+    let subject = required_env("SSOFLOW_SUBJECT_TOKEN")?;
+    let mut config = par_ordering::Config::new(
+        &args.base_url,
+        &args.application_key,
+        &args.client_id,
+        &secret,
+    )?
+    .with_api_version(&args.api_version)?
+    .with_scope(&args.scope)?;
+    if let Some(role) = &args.role_id {
+        config = config.with_role_id(role)?;
+    }
+    let ids = RequestIds::new(entropy::<16>()?);
+    let out = ctx
+        .driver
+        .run(par_ordering::sign_in(&config, None, &subject, ids)?)?;
+    let now = ctx.driver.now();
+    if ctx.json {
+        print_json(&SignInJson {
+            customer_account: AccountJson::of(&out.customer),
+            token: TokenJson::of(&out.menu_token, now),
+            dlc_access_token: out.dlc_token.as_ref().map(|t| TokenJson::of(t, now)),
+        });
+    } else {
+        let c = &out.customer;
+        print_fields(&[
+            ("customer_id", c.id.to_string()),
+            ("name", format!("{} {}", c.first_name, c.last_name)),
+            ("email", c.email.to_string()),
+            ("phone_number", c.phone_number.to_string()),
+            ("menu_token", redact(out.menu_token.value.expose())),
+            ("menu_token_ttl", or_dash(ttl(&out.menu_token, now))),
+            (
+                "dlc_access_token",
+                or_dash(out.dlc_token.as_ref().map(|t| redact(t.value.expose()))),
+            ),
+        ]);
+    }
+    Ok(())
+}
+
+/// Seconds left before `token` expires (rounded up), if it has a known expiry.
+fn ttl(token: &AccessToken, now: Instant) -> Option<u64> {
+    match token.expiry {
+        Expiry::At(at) => Some(at.millis_since(now).div_ceil(1000)),
+        Expiry::Unknown => None,
+    }
+}
+
+#[derive(Serialize)]
+struct SignInJson<'a> {
+    customer_account: AccountJson<'a>,
+    token: TokenJson<'a>,
+    dlc_access_token: Option<TokenJson<'a>>,
+}
+
+#[derive(Serialize)]
+struct TokenJson<'a> {
+    value: &'a str,
+    token_type: &'static str,
+    ttl: Option<u64>,
+}
+
+impl<'a> TokenJson<'a> {
+    fn of(t: &'a AccessToken, now: Instant) -> Self {
+        TokenJson {
+            value: t.value.expose(),
+            token_type: "Bearer",
+            ttl: ttl(t, now),
+        }
+    }
+}
+
+/// Every member of the customer account the core keeps, named as on the wire.
+#[derive(Serialize)]
+struct AccountJson<'a> {
+    id: &'a str,
+    type_id: i64,
+    reference_type: &'a str,
+    first_name: &'a str,
+    last_name: &'a str,
+    email: &'a str,
+    phone_number: &'a str,
+    locale: &'a str,
+    state: i64,
+    optin_status_email: i64,
+    optin_status_pn: i64,
+    has_pending_email_change: bool,
+    has_pending_phone_number_change: bool,
+    is_social: bool,
+    updated_at: &'a str,
+    created_at: &'a str,
+    confirmed: bool,
+}
+
+impl<'a> AccountJson<'a> {
+    fn of(c: &'a CustomerAccount) -> Self {
+        AccountJson {
+            id: &c.id,
+            type_id: c.type_id,
+            reference_type: &c.reference_type,
+            first_name: &c.first_name,
+            last_name: &c.last_name,
+            email: &c.email,
+            phone_number: &c.phone_number,
+            locale: &c.locale,
+            state: c.state,
+            optin_status_email: c.optin_status_email,
+            optin_status_pn: c.optin_status_pn,
+            has_pending_email_change: c.has_pending_email_change,
+            has_pending_phone_number_change: c.has_pending_phone_number_change,
+            is_social: c.is_social,
+            updated_at: &c.updated_at,
+            created_at: &c.created_at,
+            confirmed: c.confirmed,
+        }
+    }
+}

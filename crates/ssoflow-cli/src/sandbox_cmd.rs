@@ -1,0 +1,72 @@
+//! `ssoflow sandbox`: the local emulator of every provider, until SIGINT or SIGTERM.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::iterator::Signals;
+
+use crate::ctx::Ctx;
+use crate::output::Failure;
+
+/// `ssoflow sandbox` options.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "\
+Prints one line of JSON on stdout once it is listening, with every base URL and demo credential:
+  {\"listening\":\"http://127.0.0.1:PORT\",\"par_ordering\":{…},\"punchh\":{…},\"stream\":{…},\"pos_api\":{…},\"oauth2\":{…}}
+then serves until SIGINT or SIGTERM and exits 0.")]
+pub struct Args {
+    /// Address to listen on (port 0: any free port).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:0")]
+    listen: SocketAddr,
+
+    /// TOML configuration (credentials, token lifetimes); every field optional.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+
+    /// Enable the /__sandbox/ test hooks (clock, faults, call counts).
+    #[arg(long)]
+    test_hooks: bool,
+}
+
+/// Start, print the ready line, wait for a signal, stop.
+pub fn run(args: Args, _ctx: &Ctx) -> Result<(), Failure> {
+    let mut builder = ssoflow_sandbox::Sandbox::builder()
+        .listen(args.listen)
+        .test_hooks(args.test_hooks);
+    if let Some(path) = &args.config {
+        builder = builder.config_file(path).map_err(|e| Failure {
+            kind: "config".into(),
+            detail: e.to_string(),
+            code: 2,
+        })?;
+    }
+    // Registered before the ready line: a signal sent right after it is never missed.
+    let mut signals = Signals::new([SIGINT, SIGTERM]).map_err(|e| Failure {
+        kind: "signal".into(),
+        detail: format!("cannot watch SIGINT/SIGTERM: {e}"),
+        code: 1,
+    })?;
+    let handle = builder.start_blocking().map_err(|e| Failure {
+        kind: "listen".into(),
+        detail: format!("cannot start the sandbox on {}: {e}", args.listen),
+        code: 1,
+    })?;
+    {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{}", handle.ready_line());
+        let _ = out.flush();
+    }
+    let signal = signals.forever().next();
+    eprintln!(
+        "ssoflow sandbox: {}, stopping",
+        match signal {
+            Some(SIGINT) => "SIGINT",
+            Some(SIGTERM) => "SIGTERM",
+            _ => "signal",
+        }
+    );
+    handle.shutdown();
+    Ok(())
+}

@@ -1,0 +1,625 @@
+//! Every `ssoflow` flow command against an in-process sandbox: success, `--json` shapes, and the
+//! exit codes of failures.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::Stdio;
+
+use common::{
+    bin, canned_server, closed_port, fault, get, json, keys, query_param, sandbox, ssoflow,
+};
+use predicates::prelude::*;
+use serde_json::json;
+
+const TOKEN_KEYS: [&str; 5] = [
+    "access_token",
+    "token_type",
+    "expires_in",
+    "refresh_token",
+    "scope",
+];
+
+fn assert_token_shape(v: &serde_json::Value) {
+    assert_eq!(keys(v), TOKEN_KEYS, "{v}");
+    assert!(v["access_token"].as_str().is_some_and(|s| !s.is_empty()));
+    assert_eq!(v["token_type"], "Bearer");
+    assert!(v["expires_in"].is_u64() || v["expires_in"].is_null());
+    assert!(v["refresh_token"].is_string() || v["refresh_token"].is_null());
+    assert!(v["scope"].is_string() || v["scope"].is_null());
+}
+
+fn assert_error_shape(stdout: &[u8], kind: &str) {
+    let v = json(stdout);
+    assert_eq!(keys(&v), ["error", "detail"], "{v}");
+    assert_eq!(v["error"], kind, "{v}");
+    assert!(v["detail"].is_string());
+}
+
+/// `ssoflow oauth2 <grant> --token-url … --client-id …` with the sandbox's client.
+fn oauth2(sb: &ssoflow_sandbox::SandboxHandle, grant: &str) -> assert_cmd::Command {
+    let c = &sb.credentials().oauth2;
+    let mut cmd = ssoflow();
+    cmd.args(["oauth2", grant, "--token-url"])
+        .arg(format!("{}/token", c.base_url))
+        .args(["--client-id", &c.client_id])
+        .env("SSOFLOW_CLIENT_SECRET", &c.client_secret);
+    cmd
+}
+
+#[test]
+fn help_documents_the_contract_and_usage_errors_exit_2() {
+    ssoflow()
+        .arg("--help")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("Exit codes:"))
+        .stdout(predicate::str::contains("SSOFLOW_CLIENT_SECRET"))
+        .stdout(predicate::str::contains("--json"));
+    ssoflow()
+        .args(["pos", "login", "--help"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("Exit codes: 0 success, 2 usage"));
+    ssoflow().arg("--version").assert().success();
+    ssoflow().assert().code(2);
+    ssoflow().args(["oauth2", "frobnicate"]).assert().code(2);
+    ssoflow()
+        .args(["oauth2", "client-credentials", "--client-id", "x"])
+        .assert()
+        .code(2);
+    ssoflow()
+        .args(["sandbox", "--listen", "not-an-address"])
+        .assert()
+        .code(2);
+}
+
+#[test]
+fn oauth2_client_credentials() {
+    let sb = sandbox();
+    let out = oauth2(&sb, "client-credentials")
+        .args(["--scope", "read", "--json"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let v = json(&out);
+    assert_token_shape(&v);
+    assert_eq!(v["scope"], "read");
+
+    // Human output: redacted.
+    oauth2(&sb, "client-credentials")
+        .args(["--client-auth", "post"])
+        .assert()
+        .success()
+        .stdout(predicate::str::is_match(r"(?m)^access_token\s+\S{4}…$").unwrap());
+
+    // The provider refuses a wrong secret: 3, with the OAuth error on both streams.
+    let out = oauth2(&sb, "client-credentials")
+        .env("SSOFLOW_CLIENT_SECRET", "wrong")
+        .arg("--json")
+        .assert()
+        .code(3)
+        .stderr(predicate::str::starts_with("error: oauth: "))
+        .stderr(predicate::str::contains("invalid_client"))
+        .get_output()
+        .stdout
+        .clone();
+    assert_error_shape(&out, "oauth");
+}
+
+#[test]
+fn oauth2_password_refresh_and_exchange() {
+    let sb = sandbox();
+    let c = sb.credentials().oauth2.clone();
+    let out = oauth2(&sb, "password")
+        .args(["--username", &c.username, "--json"])
+        .env("SSOFLOW_PASSWORD", &c.password)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let pw = json(&out);
+    assert_token_shape(&pw);
+    let refresh_token = pw["refresh_token"]
+        .as_str()
+        .expect("refresh token")
+        .to_owned();
+
+    let out = oauth2(&sb, "refresh")
+        .arg("--json")
+        .env("SSOFLOW_REFRESH_TOKEN", &refresh_token)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let refreshed = json(&out);
+    assert_token_shape(&refreshed);
+    assert_ne!(refreshed["refresh_token"], pw["refresh_token"]);
+
+    let out = oauth2(&sb, "exchange")
+        .arg("--json")
+        .env(
+            "SSOFLOW_SUBJECT_TOKEN",
+            refreshed["access_token"].as_str().unwrap(),
+        )
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    assert_token_shape(&json(&out));
+
+    // The old refresh token was rotated away: replaying it is refused (and its
+    // whole family revoked).
+    oauth2(&sb, "refresh")
+        .env("SSOFLOW_REFRESH_TOKEN", &refresh_token)
+        .assert()
+        .code(3)
+        .stderr(predicate::str::contains("invalid_grant"));
+
+    // Wrong password: refused. Missing secrets: usage errors.
+    oauth2(&sb, "password")
+        .args(["--username", &c.username])
+        .env("SSOFLOW_PASSWORD", "not-the-password")
+        .assert()
+        .code(3);
+    let out = oauth2(&sb, "password")
+        .args(["--username", &c.username, "--json"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "error: usage: SSOFLOW_PASSWORD is not set",
+        ))
+        .get_output()
+        .stdout
+        .clone();
+    assert_error_shape(&out, "usage");
+    oauth2(&sb, "refresh").assert().code(2);
+    oauth2(&sb, "exchange").assert().code(2);
+}
+
+#[test]
+fn transport_failures_exit_4_and_malformed_answers_exit_5() {
+    let sb = sandbox();
+    let out = ssoflow()
+        .args(["oauth2", "client-credentials", "--client-id", "x", "--json"])
+        .arg("--token-url")
+        .arg(format!("http://127.0.0.1:{}/token", closed_port()))
+        .assert()
+        .code(4)
+        .stderr(predicate::str::starts_with("error: transport: "))
+        .get_output()
+        .stdout
+        .clone();
+    assert_error_shape(&out, "transport");
+
+    ssoflow()
+        .args(["oauth2", "client-credentials", "--client-id", "x"])
+        .args(["--token-url", "http://auth.example/token"])
+        .assert()
+        .code(4)
+        .stderr(predicate::str::starts_with("error: insecure: "));
+
+    fault(&sb, json!({"path": "/oauth2/token", "kind": "drop"}));
+    oauth2(&sb, "client-credentials").assert().code(4);
+
+    let html = canned_server(
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 14\r\nConnection: close\r\n\r\n<html>hi</html",
+    );
+    let out = ssoflow()
+        .args(["oauth2", "client-credentials", "--client-id", "x", "--json"])
+        .arg("--token-url")
+        .arg(format!("{html}/token"))
+        .assert()
+        .code(5)
+        .stderr(predicate::str::starts_with("error: malformed: "))
+        .get_output()
+        .stdout
+        .clone();
+    assert_error_shape(&out, "malformed");
+
+    let big = canned_server(
+        b"HTTP/1.1 200 OK\r\nContent-Length: 10000000\r\nConnection: close\r\n\r\n{\"access_token\":\"",
+    );
+    ssoflow()
+        .args(["oauth2", "client-credentials", "--client-id", "x"])
+        .arg("--token-url")
+        .arg(format!("{big}/token"))
+        .assert()
+        .code(5)
+        .stderr(predicate::str::starts_with("error: too_large: "));
+
+    // A 500 is the provider's refusal (transient, but a refusal all the same).
+    fault(
+        &sb,
+        json!({"path": "/oauth2/token", "kind": "status", "status": 500}),
+    );
+    oauth2(&sb, "client-credentials").assert().code(3);
+}
+
+/// Spawn `ssoflow oauth2 login`, return the child and the authorize URL it printed on stderr.
+fn spawn_login(
+    sb: &ssoflow_sandbox::SandboxHandle,
+    timeout_secs: &str,
+) -> (std::process::Child, String) {
+    let c = &sb.credentials().oauth2;
+    let mut cmd = std::process::Command::new(bin());
+    for v in common::SECRET_VARS {
+        cmd.env_remove(v);
+    }
+    let mut child = cmd
+        .env_remove("DISPLAY")
+        .env_remove("WAYLAND_DISPLAY")
+        .env("SSOFLOW_CLIENT_SECRET", &c.client_secret)
+        .args([
+            "oauth2",
+            "login",
+            "--json",
+            "--no-browser",
+            "--scope",
+            "openid",
+        ])
+        .arg("--authorize-url")
+        .arg(format!("{}/authorize", c.base_url))
+        .arg("--token-url")
+        .arg(format!("{}/token", c.base_url))
+        .args(["--client-id", &c.client_id, "--timeout-secs", timeout_secs])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut stderr = BufReader::new(child.stderr.take().expect("stderr"));
+    let mut url = String::new();
+    loop {
+        let mut line = String::new();
+        if stderr.read_line(&mut line).expect("stderr line") == 0 {
+            panic!("ssoflow exited before printing the URL");
+        }
+        if line.starts_with("http") {
+            url = line.trim().to_owned();
+            break;
+        }
+        assert!(url.is_empty());
+    }
+    // Keep draining stderr so the child never blocks on it.
+    std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
+    (child, url)
+}
+
+#[test]
+fn oauth2_login_with_pkce_through_the_loopback_redirect() {
+    let sb = sandbox();
+    let (child, url) = spawn_login(&sb, "60");
+    assert!(url.contains("code_challenge_method=S256"), "{url}");
+    assert!(
+        url.contains("redirect_uri=http%3A%2F%2F127.0.0.1%3A"),
+        "{url}"
+    );
+    // The sandbox auto-approves: follow its redirect by hand, as a browser would.
+    let (status, location) = get(&url);
+    assert_eq!(status, 302);
+    let location = location.expect("Location");
+    assert!(location.starts_with("http://127.0.0.1:"), "{location}");
+    let (status, _) = get(&location);
+    assert_eq!(status, 200);
+    let out = child.wait_with_output().expect("wait");
+    assert_eq!(out.status.code(), Some(0));
+    let v = json(&out.stdout);
+    assert_token_shape(&v);
+    assert!(v["refresh_token"].is_string());
+}
+
+#[test]
+fn oauth2_login_refuses_a_wrong_state() {
+    let sb = sandbox();
+    let (child, url) = spawn_login(&sb, "60");
+    let redirect = query_param(&url, "redirect_uri")
+        .replace("%3A", ":")
+        .replace("%2F", "/");
+    // A forged callback (CSRF): right path, wrong state.
+    let (status, _) = get(&format!("{redirect}?code=forged&state=not-the-state"));
+    assert_eq!(status, 400);
+    let out = child.wait_with_output().expect("wait");
+    assert_eq!(out.status.code(), Some(3));
+    assert_error_shape(&out.stdout, "state_mismatch");
+}
+
+#[test]
+fn oauth2_login_times_out() {
+    let sb = sandbox();
+    let (child, _url) = spawn_login(&sb, "1");
+    let out = child.wait_with_output().expect("wait");
+    assert_eq!(out.status.code(), Some(4));
+    assert_error_shape(&out.stdout, "timeout");
+}
+
+#[test]
+fn par_sign_in() {
+    let sb = sandbox();
+    let c = sb.credentials().par_ordering.clone();
+    let par = || {
+        let mut cmd = ssoflow();
+        cmd.args(["par", "sign-in", "--base-url", &c.base_url])
+            .args(["--application-key", &c.application_key])
+            .args(["--client-id", &c.client_id])
+            .env("SSOFLOW_CLIENT_SECRET", &c.client_secret)
+            .env("SSOFLOW_SUBJECT_TOKEN", &c.test_subject_token);
+        cmd
+    };
+    let out = par()
+        .args(["--api-version", "4.38.0", "--json"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let v = json(&out);
+    assert_eq!(keys(&v), ["customer_account", "token", "dlc_access_token"]);
+    let account = &v["customer_account"];
+    assert_eq!(account["email"], "jane.doe@partech.com");
+    assert_eq!(account["first_name"], "Jane");
+    assert_eq!(account["id"].as_str().map(str::len), Some(36));
+    assert_eq!(keys(&v["token"]), ["value", "token_type", "ttl"]);
+    assert_eq!(v["token"]["ttl"], 60);
+    assert!(v["dlc_access_token"].is_null());
+
+    // Same subject, same account.
+    let again = json(
+        &par()
+            .arg("--json")
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone(),
+    );
+    assert_eq!(again["customer_account"]["id"], account["id"]);
+
+    par()
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("jane.doe@partech.com"));
+    par()
+        .env("SSOFLOW_CLIENT_SECRET", "wrong")
+        .assert()
+        .code(3)
+        .stderr(predicate::str::starts_with("error: provider: "));
+    par().env_remove("SSOFLOW_SUBJECT_TOKEN").assert().code(2);
+}
+
+#[test]
+fn punchh_sso_code_and_user() {
+    let sb = sandbox();
+    let c = sb.credentials().punchh.clone();
+    let punchh = |sub: &str| {
+        let mut cmd = ssoflow();
+        cmd.args([
+            "punchh",
+            sub,
+            "--base-url",
+            &c.base_url,
+            "--client",
+            &c.client,
+        ])
+        .env("SSOFLOW_CLIENT_SECRET", &c.secret);
+        cmd
+    };
+    let v = json(
+        &punchh("sso")
+            .arg("--json")
+            .env("SSOFLOW_SECURITY_TOKEN", &c.security_token)
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone(),
+    );
+    assert_eq!(keys(&v), ["access_token", "user"]);
+    assert_eq!(
+        keys(&v["user"]),
+        [
+            "id",
+            "email",
+            "first_name",
+            "last_name",
+            "phone",
+            "authentication_token"
+        ]
+    );
+    punchh("sso")
+        .env("SSOFLOW_SECURITY_TOKEN", "wrong")
+        .assert()
+        .code(3);
+    punchh("sso")
+        .env("SSOFLOW_CLIENT_SECRET", "wrong-signing-secret")
+        .env("SSOFLOW_SECURITY_TOKEN", &c.security_token)
+        .assert()
+        .code(3)
+        .stderr(predicate::str::starts_with("error: digest: "));
+
+    // Authorization code: URL → (browser) → code → tokens → user.
+    let v = json(
+        &punchh("authorize-url")
+            .args(["--redirect-uri", &c.redirect_uri, "--json"])
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone(),
+    );
+    assert_eq!(keys(&v), ["url", "state"]);
+    let (status, location) = get(v["url"].as_str().unwrap());
+    assert_eq!(status, 302);
+    let location = location.expect("Location");
+    assert_eq!(
+        query_param(&location, "state"),
+        v["state"].as_str().unwrap()
+    );
+    let code = query_param(&location, "code");
+    let tokens = json(
+        &punchh("code")
+            .args(["--redirect-uri", &c.redirect_uri, "--json"])
+            .env("SSOFLOW_CODE", &code)
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone(),
+    );
+    assert_token_shape(&tokens);
+    // The code was used.
+    punchh("code")
+        .args(["--redirect-uri", &c.redirect_uri])
+        .env("SSOFLOW_CODE", &code)
+        .assert()
+        .code(3);
+
+    let user = json(
+        &punchh("user")
+            .arg("--json")
+            .env(
+                "SSOFLOW_ACCESS_TOKEN",
+                tokens["access_token"].as_str().unwrap(),
+            )
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone(),
+    );
+    assert_eq!(user["email"], "test@example.com");
+    punchh("user")
+        .env("SSOFLOW_ACCESS_TOKEN", "not-a-token")
+        .assert()
+        .code(3);
+}
+
+#[test]
+fn stream_session_and_redeem() {
+    let sb = sandbox();
+    let c = sb.credentials().stream.clone();
+    let stream = || {
+        let mut cmd = ssoflow();
+        cmd.args(["stream", "session", "--base-url", &c.base_url])
+            .args(["--client-id", &c.client_id])
+            .args(["--provider-org-id", "chain-42", "--role", "team_member"])
+            .args(["--email", "sam@chain.example", "--full-name", "Sam Doe"])
+            .args(["--phone-number", "+1-555-0100"])
+            .env("SSOFLOW_CLIENT_SECRET", &c.client_secret);
+        cmd
+    };
+    let v = json(
+        &stream()
+            .arg("--json")
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone(),
+    );
+    assert_eq!(keys(&v), ["redirect_url"]);
+    let url = v["redirect_url"].as_str().unwrap();
+    assert!(url.starts_with(&format!("{}/redirect/sso?code=", c.base_url)));
+
+    let v = json(
+        &stream()
+            .args(["--redeem", "--json"])
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone(),
+    );
+    assert_eq!(keys(&v), ["redirect_url", "session"]);
+    assert_eq!(
+        keys(&v["session"]),
+        [
+            "session",
+            "email",
+            "full_name",
+            "role",
+            "organization_id",
+            "provider_org_id"
+        ]
+    );
+    assert_eq!(v["session"]["role"], "team_member");
+    assert_eq!(v["session"]["provider_org_id"], "chain-42");
+
+    stream()
+        .env("SSOFLOW_CLIENT_SECRET", "wrong")
+        .assert()
+        .code(3);
+    stream().args(["--role", "root"]).assert().code(2);
+}
+
+#[test]
+fn pos_register_login_refresh() {
+    let sb = sandbox();
+    let c = sb.credentials().pos_api.clone();
+    let pos = |sub: &str| {
+        let mut cmd = ssoflow();
+        cmd.args(["pos", sub, "--base-url", &c.base_url])
+            .args(["--client-id", &c.client_id]);
+        cmd
+    };
+    let v = json(
+        &pos("register")
+            .args(["--user-name", "admin-7", "--json"])
+            .env("SSOFLOW_PASSWORD", "correct horse battery")
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone(),
+    );
+    assert_eq!(keys(&v), ["id", "user_name"]);
+    assert_eq!(v["user_name"], "admin-7");
+    // Taken: the provider refuses.
+    pos("register")
+        .args(["--user-name", "admin-7"])
+        .env("SSOFLOW_PASSWORD", "correct horse battery")
+        .assert()
+        .code(3);
+
+    let tokens = json(
+        &pos("login")
+            .args(["--user-name", "admin-7", "--json"])
+            .env("SSOFLOW_PASSWORD", "correct horse battery")
+            .env("SSOFLOW_CLIENT_SECRET", &c.client_secret)
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone(),
+    );
+    assert_token_shape(&tokens);
+    pos("login")
+        .args(["--user-name", "admin-7"])
+        .env("SSOFLOW_PASSWORD", "wrong")
+        .env("SSOFLOW_CLIENT_SECRET", &c.client_secret)
+        .assert()
+        .code(3);
+
+    let refresh = tokens["refresh_token"].as_str().unwrap().to_owned();
+    let refreshed = json(
+        &pos("refresh")
+            .arg("--json")
+            .env("SSOFLOW_REFRESH_TOKEN", &refresh)
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone(),
+    );
+    assert_token_shape(&refreshed);
+    // Rotated: the old refresh token no longer works.
+    pos("refresh")
+        .env("SSOFLOW_REFRESH_TOKEN", &refresh)
+        .assert()
+        .code(3);
+    pos("refresh").assert().code(2);
+}

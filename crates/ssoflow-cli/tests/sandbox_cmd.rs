@@ -1,0 +1,93 @@
+//! `ssoflow sandbox`: prints its ready line, serves, and stops cleanly on SIGTERM / SIGINT.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+
+/// Start `ssoflow sandbox <args>`; return the child and its ready line, parsed.
+fn start(args: &[&str]) -> (Child, serde_json::Value) {
+    let mut child = Command::new(common::bin())
+        .arg("sandbox")
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("ready line");
+    assert!(line.ends_with('\n'), "{line:?}");
+    let ready = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"));
+    (child, ready)
+}
+
+/// Send `signal` and wait (at most 15 s) for the exit status.
+fn stop(child: Child, signal: Signal) -> std::process::ExitStatus {
+    let pid = Pid::from_raw(i32::try_from(child.id()).expect("pid"));
+    kill(pid, signal).expect("signal sent");
+    let (tx, rx) = mpsc::channel();
+    let mut child = child;
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait());
+    });
+    rx.recv_timeout(Duration::from_secs(15))
+        .expect("exits within 15 s")
+        .expect("wait")
+}
+
+#[test]
+fn prints_the_ready_line_serves_and_stops_on_sigterm() {
+    let (child, ready) = start(&["--test-hooks"]);
+    let base = ready["listening"].as_str().expect("listening").to_owned();
+    assert!(base.starts_with("http://127.0.0.1:"), "{base}");
+    for vendor in ["par_ordering", "punchh", "stream", "pos_api", "oauth2"] {
+        assert!(ready[vendor]["base_url"].is_string(), "{vendor}: {ready}");
+    }
+    // It serves: the generic OAuth 2.0 server answers, and the test hooks are on.
+    let (status, _) = common::get(&format!("{base}/oauth2/userinfo"));
+    assert_eq!(status, 401);
+    let (status, _) = common::get(&format!("{base}/__sandbox/stats"));
+    assert_eq!(status, 200);
+    let status = stop(child, Signal::SIGTERM);
+    assert_eq!(status.code(), Some(0), "{status:?}");
+}
+
+#[test]
+fn stops_on_sigint_and_reads_a_config_file() {
+    let path = std::env::temp_dir().join(format!("ssoflow-cli-test-{}.toml", std::process::id()));
+    std::fs::write(&path, "[oauth2]\nclient_id = \"from-the-config-file\"\n").expect("write");
+    let (child, ready) = start(&[
+        "--listen",
+        "127.0.0.1:0",
+        "--config",
+        path.to_str().unwrap(),
+    ]);
+    let _ = std::fs::remove_file(&path);
+    assert_eq!(ready["oauth2"]["client_id"], "from-the-config-file");
+    // Without --test-hooks the hooks are not there.
+    let base = ready["listening"].as_str().unwrap();
+    let (status, _) = common::get(&format!("{base}/__sandbox/stats"));
+    assert_eq!(status, 404);
+    let status = stop(child, Signal::SIGINT);
+    assert_eq!(status.code(), Some(0), "{status:?}");
+}
+
+#[test]
+fn a_bad_config_file_is_a_usage_error() {
+    let path = std::env::temp_dir().join(format!("ssoflow-cli-bad-{}.toml", std::process::id()));
+    std::fs::write(&path, "[oauth2]\nno_such_key = 1\n").expect("write");
+    let out = common::ssoflow()
+        .args(["sandbox", "--config", path.to_str().unwrap()])
+        .output()
+        .expect("run");
+    let _ = std::fs::remove_file(&path);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).starts_with("error: config: "));
+}

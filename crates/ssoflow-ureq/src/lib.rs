@@ -1,0 +1,258 @@
+//! Blocking driver for [`ssoflow_core`]: runs any sign-in flow over [`ureq`] 3 (rustls + ring).
+//!
+//! The core writes requests and reads responses; this crate only moves the bytes. It adds what a
+//! blocking program needs around that and nothing protocol-specific:
+//!
+//! - [`Driver::run`]: the one drive loop every ssoflow driver shares
+//!   (`poll` → send → `handle` → … → `Done`), with the driver's monotonic clock as `now`;
+//! - [`Driver::send`]: one exchange, with the shared std-driver defaults ([`Config`]): `http://`
+//!   only to loopback hosts (checked before connecting), an overall deadline per request, a hard
+//!   cap on the response size (never truncation), redirects never followed;
+//! - [`Driver::send_authorized`]: a protected call through a [`SharedSession`] — sign in when
+//!   needed (single-flight across threads), one re-sign-in and one retry after a 401.
+//!
+//! ```no_run
+//! use ssoflow_core::oauth2;
+//! use ssoflow_ureq::{Config, Driver};
+//!
+//! # fn main() -> Result<(), ssoflow_ureq::Error> {
+//! let driver = Driver::new(Config::default());
+//! let client = oauth2::Client::new("https://auth.example/token", "my-client")?
+//!     .with_secret("my-secret")?;
+//! let tokens = driver.run(oauth2::client_credentials(&client, Some("orders"))?)?;
+//! println!("expires in {:?} s", tokens.expires_in);
+//! # Ok(()) }
+//! ```
+//!
+//! Logging goes through [`tracing`] at `DEBUG`: one span per [`Driver::run`] (named `run`, with
+//! the flow's type name) and one event per exchange (method, URL, status, milliseconds, header
+//! names). Credential header values, query values that look like credentials and bodies are
+//! never logged.
+
+// `Error::Core` holds the core's error inline (it carries a ~200-byte redacted excerpt of the
+// body) so callers can match `Error::Core(ssoflow_core::Error::Unauthorized)` directly; the
+// size only costs a copy on the error path, next to a network round trip.
+#![allow(clippy::result_large_err, clippy::large_enum_variant)]
+
+mod error;
+mod redact;
+mod response;
+mod session;
+
+use std::time::Duration;
+
+use ssoflow_core::{Flow, Instant, Method, Request, Step};
+
+pub use error::Error;
+pub use redact::{redact_headers, redact_url};
+pub use response::OwnedResponse;
+pub use session::SharedSession;
+
+/// Settings shared by every std driver and the CLI.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Config {
+    /// Longest wait for the TCP connection (default 5 s).
+    pub connect_timeout: Duration,
+    /// Overall deadline of one request, from DNS to the last body byte (default 10 s): a server
+    /// dribbling one byte a second cannot hold the caller longer than this.
+    pub timeout: Duration,
+    /// Largest response body accepted (default 64 KiB); a larger one is [`Error::TooLarge`].
+    pub max_response_bytes: usize,
+    /// Initial size of the buffer requests are written into (default 16 KiB). A flow that needs
+    /// more says so, and the buffer grows once to the size it asked for.
+    pub request_buffer: usize,
+}
+
+impl Config {
+    /// The defaults: 5 s connect, 10 s overall, 64 KiB responses, 16 KiB request buffer.
+    pub const DEFAULT: Config = Config {
+        connect_timeout: Duration::from_secs(5),
+        timeout: Duration::from_secs(10),
+        max_response_bytes: 64 * 1024,
+        request_buffer: 16 * 1024,
+    };
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config::DEFAULT
+    }
+}
+
+/// Runs flows and sends requests over one [`ureq::Agent`] (connections are pooled).
+///
+/// `Driver` is `Send + Sync`: share one between threads.
+pub struct Driver {
+    agent: ureq::Agent,
+    config: Config,
+    origin: std::time::Instant,
+}
+
+impl std::fmt::Debug for Driver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Driver")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for Driver {
+    fn default() -> Self {
+        Driver::new(Config::default())
+    }
+}
+
+impl Driver {
+    /// A driver with `config`: HTTP statuses are answers (not errors), redirects are never
+    /// followed, and the timeouts of `config` apply.
+    pub fn new(config: Config) -> Self {
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .max_redirects(0)
+            .timeout_connect(Some(config.connect_timeout))
+            .timeout_global(Some(config.timeout))
+            .build()
+            .new_agent();
+        Driver {
+            agent,
+            config,
+            origin: std::time::Instant::now(),
+        }
+    }
+
+    /// The settings in force.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The underlying agent, for calls outside ssoflow with the same settings.
+    pub fn agent(&self) -> &ureq::Agent {
+        &self.agent
+    }
+
+    /// The driver's monotonic clock as the core's [`Instant`] (milliseconds since the driver was
+    /// made). Sessions and flows run by this driver use it.
+    pub fn now(&self) -> Instant {
+        let ms = u64::try_from(self.origin.elapsed().as_millis()).unwrap_or(u64::MAX);
+        Instant::from_millis(ms)
+    }
+
+    /// Run `flow` to completion: send every request it asks for and feed it every answer.
+    pub fn run<F: Flow>(&self, mut flow: F) -> Result<F::Output, Error> {
+        self.run_mut(&mut flow)
+    }
+
+    /// [`run`](Self::run), keeping the flow: some flows have more to give after they are done
+    /// (e.g. the M2M token a PAR Ordering sign-in fetched, to cache).
+    pub fn run_mut<F: Flow>(&self, flow: &mut F) -> Result<F::Output, Error> {
+        let span = tracing::debug_span!("run", flow = std::any::type_name::<F>());
+        let _entered = span.enter();
+        let mut buf = vec![0u8; self.config.request_buffer];
+        let mut grow_to: Option<usize> = None;
+        loop {
+            let grown = match grow_to.take() {
+                Some(n) => {
+                    buf.resize(n, 0);
+                    true
+                }
+                None => false,
+            };
+            let len = buf.len();
+            let response = match flow.poll(self.now(), &mut buf) {
+                Ok(Step::Send(request)) => self.send(&request)?,
+                Ok(Step::Done(output)) => return Ok(output),
+                Err(ssoflow_core::Error::BufferTooSmall { required })
+                    if !grown && required > len =>
+                {
+                    // Grow once per request; a flow asking again would be a core bug.
+                    grow_to = Some(required);
+                    continue;
+                }
+                Err(e) => return Err(e.into()),
+            };
+            response.with_core(|r| flow.handle(self.now(), r))?;
+        }
+    }
+
+    /// Send one request and read the whole answer (any status: a 3xx is returned, not followed).
+    ///
+    /// Refuses `http://` to a non-loopback host before connecting ([`ssoflow_core::Error::Insecure`]).
+    /// A body over [`Config::max_response_bytes`] is [`Error::TooLarge`]; bodies delimited by
+    /// `Content-Length`, chunked encoding or the connection's close are all read. A `GET` with a
+    /// body (Punchh's `GET /api/auth/users`) sends the body.
+    pub fn send(&self, request: &Request<'_>) -> Result<OwnedResponse, Error> {
+        ssoflow_core::http::check_url(request.url)?;
+        let started = std::time::Instant::now();
+        let result = self.exchange(request);
+        let ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let method = request.method.as_str();
+        // Field expressions are only evaluated when the event is enabled: no cost otherwise.
+        match &result {
+            Ok(r) => tracing::debug!(
+                method,
+                url = %redact_url(request.url),
+                status = r.status,
+                ms,
+                headers = %redact_headers(request.headers()),
+                "exchange"
+            ),
+            Err(e) => tracing::debug!(
+                method,
+                url = %redact_url(request.url),
+                error = e.kind(),
+                ms,
+                headers = %redact_headers(request.headers()),
+                "exchange failed"
+            ),
+        }
+        result
+    }
+
+    fn exchange(&self, request: &Request<'_>) -> Result<OwnedResponse, Error> {
+        use ureq::http;
+        let invalid = |what| Error::Core(ssoflow_core::Error::InvalidInput { what });
+        let mut builder = http::Request::builder()
+            .method(request.method.as_str())
+            .uri(request.url);
+        for h in request.headers() {
+            let value = http::HeaderValue::from_bytes(h.value).map_err(|_| invalid("header"))?;
+            let name = http::HeaderName::from_bytes(h.name.as_bytes())
+                .map_err(|_| invalid("header name"))?;
+            builder = builder.header(name, value);
+        }
+        let sent = if request.body.is_empty() && request.method == Method::Get {
+            // No body at all (no `Content-Length: 0` on a plain GET).
+            let req = builder.body(()).map_err(|_| invalid("url"))?;
+            self.agent.run(req)
+        } else {
+            // ureq sends the body of any method given one through the http crate's API.
+            let req = builder.body(request.body).map_err(|_| invalid("url"))?;
+            self.agent.run(req)
+        };
+        let mut response = sent.map_err(|e| Error::from_ureq(e, self.config.max_response_bytes))?;
+        let status = response.status().as_u16();
+        let headers: Vec<(String, Vec<u8>)> = response
+            .headers()
+            .iter()
+            .map(|(k, v)| (k.as_str().to_owned(), v.as_bytes().to_vec()))
+            .collect();
+        let limit = self.config.max_response_bytes;
+        let body = response.body_mut();
+        if body
+            .content_length()
+            .is_some_and(|n| n > u64::try_from(limit).unwrap_or(u64::MAX))
+        {
+            return Err(Error::TooLarge { limit });
+        }
+        let body = body
+            .with_config()
+            .limit(u64::try_from(limit).unwrap_or(u64::MAX))
+            .read_to_vec()
+            .map_err(|e| Error::from_ureq(e, limit))?;
+        Ok(OwnedResponse {
+            status,
+            headers,
+            body,
+        })
+    }
+}

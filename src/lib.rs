@@ -6,3 +6,15 @@ pub use ssoflow_core::*;
 
 #[cfg(feature = "http")]
 pub mod http_compat;
+
+/// The blocking driver (ureq): run flows, protected calls with refresh-on-401.
+#[cfg(feature = "ureq")]
+pub use ssoflow_ureq as blocking;
+
+/// The async driver (tokio, reqwest): `TokenCache`, refresh-on-401, the `/customer-info` router.
+#[cfg(feature = "tokio")]
+pub use ssoflow_tokio as tokio;
+
+/// The firmware driver: HTTP/1.1 over any `embedded-io` stream, no allocation.
+#[cfg(feature = "embedded-io")]
+pub use ssoflow_embedded_io as embedded;

@@ -360,6 +360,14 @@ impl<'b> RequestBuilder<'b> {
         self.body = start..self.len;
     }
 
+    /// Write a body of your own with its `Content-Type` (e.g. for calls the core has no flow for).
+    pub fn raw_body(&mut self, content_type: &'static str, bytes: &[u8]) {
+        self.static_header("Content-Type", content_type);
+        let start = self.len;
+        self.put(bytes);
+        self.body = start..self.len;
+    }
+
     /// Write a form body (`Content-Type: application/x-www-form-urlencoded`).
     pub fn form_body(&mut self, pairs: &[(&str, &str)]) {
         self.static_header("Content-Type", "application/x-www-form-urlencoded");

@@ -82,6 +82,8 @@ impl From<ssoflow_core::Error> for Error {
     }
 }
 
+impl core::error::Error for Error {}
+
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

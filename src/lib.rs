@@ -1,6 +1,9 @@
 //! ssoflow: sign users and machines in to PAR Ordering, Punchh, Stream, a POS API and any OAuth 2.0
 //! server. This facade re-exports the `no_std` core ([`ssoflow_core`]); features add drivers.
 #![forbid(unsafe_code)]
+// The README's examples compile as doc tests of this crate.
+#![doc = ""]
+#![doc = include_str!("../README.md")]
 
 pub use ssoflow_core::*;
 

@@ -40,10 +40,12 @@ impl Driver<'_> {
         loop {
             let now = clock.now();
             let limits = self.limits();
+            let reusable = self.is_reusable();
             let failed = {
-                let (work, staging) = self.regions()?;
+                let (work, staging) = self.work_regions();
                 match flow.poll(now, work) {
                     Ok(Step::Done(out)) => return Ok(out),
+                    Ok(Step::Send(_)) if !reusable => return Err(Error::NotReusable),
                     Ok(Step::Send(request)) => {
                         write_request(stream, &request, staging).await?;
                         None

@@ -182,10 +182,16 @@ impl<'a> Driver<'a> {
         if !self.reusable {
             return Err(Error::NotReusable);
         }
+        Ok(self.work_regions())
+    }
+
+    /// [`regions`](Self::regions) without the check: a flow may still finish (`Done`) on a
+    /// connection the last answer closed; only a request to send needs the connection.
+    pub(crate) fn work_regions(&mut self) -> (&mut [u8], &mut [u8]) {
         let avail = self.buf.len().saturating_sub(self.tail);
         let split = self.split.min(avail);
         let work = self.buf.get_mut(..avail).unwrap_or(&mut []);
-        Ok(work.split_at_mut(split))
+        work.split_at_mut(split)
     }
 
     /// All of the buffer that is free (for a request written elsewhere).
@@ -235,14 +241,13 @@ impl<'a> Driver<'a> {
 
     /// A response is complete: remember whether the connection stays, and keep what followed
     /// the response at the end of the buffer (after the body, so the body stays readable).
+    ///
+    /// The driver never pipelines, so bytes that arrive after a complete response were never
+    /// asked for: taking them as the next answer would desynchronise the connection (a server
+    /// could slip in a forged token). Such a connection is not reused.
     pub(crate) fn finish(&mut self, parsed: &Parsed) {
-        self.reusable = parsed.keep_alive();
-        let l = parsed.leftover();
-        let len = self.buf.len();
-        if self.reusable && l.start <= l.end && l.end <= len {
-            self.tail = l.end - l.start;
-            self.buf.copy_within(l, len - self.tail);
-        }
+        self.reusable = parsed.keep_alive() && parsed.leftover().is_empty();
+        self.tail = 0;
     }
 
     pub(crate) fn view(&self, parsed: &Parsed) -> Result<ResponseView<'_>, Error> {
@@ -296,10 +301,12 @@ impl<'a> Driver<'a> {
         loop {
             let now = clock.now();
             let limits = self.limits();
+            let reusable = self.is_reusable();
             let failed = {
-                let (work, staging) = self.regions()?;
+                let (work, staging) = self.work_regions();
                 match flow.poll(now, work) {
                     Ok(Step::Done(out)) => return Ok(out),
+                    Ok(Step::Send(_)) if !reusable => return Err(Error::NotReusable),
                     Ok(Step::Send(request)) => {
                         write_request(stream, &request, staging)?;
                         None

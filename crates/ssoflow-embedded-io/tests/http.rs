@@ -174,13 +174,22 @@ fn connection_close_and_http10() {
     assert_eq!(d.send(&mut m, &get(&mut buf)).unwrap().status(), 200);
 }
 
+/// The driver never pipelines: bytes that arrive after a complete response were not asked for.
+/// They are never taken as the next answer (a desynchronised or hostile server could slip in a
+/// forged token); the connection is just not reused. Answers that arrive only after the next
+/// request was written are read normally.
 #[test]
-fn pipelined_bytes_are_kept_for_the_next_response() {
+fn unsolicited_bytes_after_a_response_end_the_connection() {
     let mut wire = CL.to_vec();
     wire.extend_from_slice(
         b"HTTP/1.1 404 Not Found\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nno\r\n0\r\n\r\n",
     );
     wire.extend_from_slice(b"HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n");
+    let expected = [
+        (200, b"{\"ok\":\"yes\"}\n".to_vec()),
+        (404, b"no".to_vec()),
+        (202, vec![]),
+    ];
     for cut in 0..=wire.len() {
         for asynchronous in [false, true] {
             let mut rs = [0u8; 512];
@@ -193,21 +202,21 @@ fn pipelined_bytes_are_kept_for_the_next_response() {
                     block_on(d.send_async(&mut m, &get(&mut buf)))
                 } else {
                     d.send(&mut m, &get(&mut buf))
+                };
+                match v {
+                    Ok(v) => statuses.push((v.status(), v.body().to_vec())),
+                    Err(e) => {
+                        assert_eq!(e, Error::NotReusable, "cut {cut}");
+                        break;
+                    }
                 }
-                .unwrap();
-                statuses.push((v.status(), v.body().to_vec()));
             }
-            assert_eq!(
-                statuses,
-                [
-                    (200, b"{\"ok\":\"yes\"}\n".to_vec()),
-                    (404, b"no".to_vec()),
-                    (202, vec![])
-                ],
-                "cut {cut}"
-            );
-            // Nothing left to read: the stream was read at most twice (the two pieces).
-            assert!(m.reads <= 2, "cut {cut}: {} reads", m.reads);
+            assert!(!statuses.is_empty(), "cut {cut}");
+            assert_eq!(statuses[..], expected[..statuses.len()], "cut {cut}");
+            if cut < CL.len() || cut > CL.len() {
+                // The extra bytes came with (part of) an answer: the connection ended there.
+                assert!(statuses.len() < 3, "cut {cut}");
+            }
         }
     }
 }
@@ -531,11 +540,11 @@ fn flows_get_more_room_when_they_ask() {
 }
 
 #[test]
-fn pipelined_bytes_survive_the_next_flow_request() {
+fn an_unsolicited_second_answer_is_never_taken_for_the_next_flow() {
     let c = client();
     let mut wire = TOKEN.to_vec();
     wire.extend_from_slice(&TOKEN.replace_all_tok());
-    for cut in [0, 40, TOKEN.len() + 10, wire.len()] {
+    for cut in [0, 40, TOKEN.len(), TOKEN.len() + 10, wire.len()] {
         let mut buf = vec![0u8; 1024];
         let mut d = Driver::new(&mut buf);
         let mut m = Mock::cut(&wire, &[cut]);
@@ -547,19 +556,18 @@ fn pipelined_bytes_survive_the_next_flow_request() {
                 ssoflow_core::oauth2::client_credentials(&c, None).unwrap(),
             )
             .unwrap();
-        let second = d
-            .run(
-                &mut m,
-                &mut clock,
-                ssoflow_core::oauth2::client_credentials(&c, None).unwrap(),
-            )
-            .unwrap();
-        assert_eq!(
-            (first.access.value.expose(), second.access.value.expose()),
-            ("tok", "TOK"),
-            "cut {cut}"
+        assert_eq!(first.access.value.expose(), "tok", "cut {cut}");
+        let second = d.run(
+            &mut m,
+            &mut clock,
+            ssoflow_core::oauth2::client_credentials(&c, None).unwrap(),
         );
-        assert!(m.reads <= 2, "cut {cut}");
+        if cut == TOKEN.len() {
+            // The second answer arrived only after the second request: a normal exchange.
+            assert_eq!(second.unwrap().access.value.expose(), "TOK");
+        } else {
+            assert_eq!(second.unwrap_err(), Error::NotReusable, "cut {cut}");
+        }
     }
 }
 

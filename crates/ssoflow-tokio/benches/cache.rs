@@ -1,0 +1,279 @@
+//! `cargo bench -p ssoflow-tokio --bench cache`
+//!
+//! 1. Cached `TokenCache::get` latency (p50/p99) and throughput with 1, 100 and 10 000
+//!    concurrent tasks; the sign-in count must stay 1.
+//! 2. Client-credentials token fetches per second over loopback against the sandbox's
+//!    `/oauth2/token`: ssoflow-tokio's `Driver` versus the `oauth2` crate (v5, reqwest client),
+//!    same endpoint, same concurrency, `secs` seconds each per round, interleaved in one-second
+//!    slices (A B B A …) so that other load on the machine hits both alike.
+//!
+//! `SSOFLOW_BENCH_SECS` (default 5) sets the length of each throughput round,
+//! `SSOFLOW_BENCH_ROUNDS` (default 2) the number of rounds, `SSOFLOW_BENCH_TASKS`
+//! (default 32) the concurrency of part 2. `--cache-only` skips part 2.
+#![allow(clippy::result_large_err, missing_docs)]
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use oauth2::basic::BasicClient;
+use oauth2::{ClientId, ClientSecret, TokenResponse, TokenUrl};
+use ssoflow_core::{AccessToken, Expiry, Secret, oauth2 as core_oauth2};
+use ssoflow_sandbox::Sandbox;
+use ssoflow_tokio::{CacheConfig, Driver, Error, TokenCache};
+
+fn env_u64(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn percentile(sorted: &[u64], p: f64) -> u64 {
+    if sorted.is_empty() {
+        return 0;
+    }
+    let i = ((sorted.len() - 1) as f64 * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+/// Cost of reading the clock twice, subtracted from each sample.
+fn timer_overhead() -> u64 {
+    let mut v: Vec<u64> = (0..10_000)
+        .map(|_| {
+            let t = Instant::now();
+            std::hint::black_box(());
+            t.elapsed().as_nanos() as u64
+        })
+        .collect();
+    v.sort_unstable();
+    percentile(&v, 0.5)
+}
+
+/// Sign-ins made by the cached-get runs (a static, so the closure captures nothing).
+static SIGN_INS: AtomicU64 = AtomicU64::new(0);
+
+fn cached_get(rt: &tokio::runtime::Runtime) {
+    println!("== cached TokenCache::get (2 worker threads)");
+    println!(
+        "{:>8} {:>10} {:>10} {:>10} {:>14} {:>9}",
+        "tasks", "gets", "p50 ns", "p99 ns", "gets/s", "sign-ins"
+    );
+    let overhead = timer_overhead();
+    for tasks in [1usize, 100, 10_000] {
+        SIGN_INS.store(0, Ordering::Relaxed);
+        let cache: TokenCache<(), AccessToken> = TokenCache::new(CacheConfig::default());
+        let per_task = (2_000_000 / tasks).max(100);
+        let (lat, elapsed) = rt.block_on(async {
+            let started = Instant::now();
+            let handles: Vec<_> = (0..tasks)
+                .map(|_| {
+                    let cache = cache.clone();
+                    tokio::spawn(async move {
+                        let mut lat = Vec::with_capacity(per_task);
+                        for i in 0..per_task {
+                            let t = Instant::now();
+                            let token = cache
+                                .get(&(), |_| {
+                                    SIGN_INS.fetch_add(1, Ordering::Relaxed);
+                                    async {
+                                        Ok::<_, Error>(AccessToken {
+                                            value: Secret::new("bench-token", "t")?,
+                                            expiry: Expiry::Unknown,
+                                        })
+                                    }
+                                })
+                                .await;
+                            lat.push((t.elapsed().as_nanos() as u64).saturating_sub(overhead));
+                            std::hint::black_box(token.expect("token"));
+                            if i % 16 == 15 {
+                                tokio::task::yield_now().await;
+                            }
+                        }
+                        lat
+                    })
+                })
+                .collect();
+            let mut all = Vec::with_capacity(tasks * per_task);
+            for h in handles {
+                all.extend(h.await.expect("task"));
+            }
+            (all, started.elapsed())
+        });
+        let mut lat = lat;
+        // The first get of the run signs in: report it, then the cached ones.
+        lat.sort_unstable();
+        println!(
+            "{:>8} {:>10} {:>10} {:>10} {:>14.0} {:>9}",
+            tasks,
+            lat.len(),
+            percentile(&lat, 0.5),
+            percentile(&lat, 0.99),
+            lat.len() as f64 / elapsed.as_secs_f64(),
+            SIGN_INS.load(Ordering::Relaxed)
+        );
+        assert_eq!(SIGN_INS.load(Ordering::Relaxed), 1, "single-flight");
+    }
+}
+
+/// One slice of client-credentials fetching.
+struct Slice {
+    done: u64,
+    failed: u64,
+    elapsed: f64,
+}
+
+/// Length of one slice of the throughput comparison.
+const SLICE: Duration = Duration::from_secs(1);
+
+/// Run `tasks` copies of `fetch` in a loop for `length`.
+async fn rate<F, Fut>(tasks: usize, length: Duration, fetch: F) -> Slice
+where
+    F: Fn() -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = bool> + Send,
+{
+    let stop = Arc::new(AtomicBool::new(false));
+    let done = Arc::new(AtomicU64::new(0));
+    let failed = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    let handles: Vec<_> = (0..tasks)
+        .map(|_| {
+            let (stop, done, failed, fetch) =
+                (stop.clone(), done.clone(), failed.clone(), fetch.clone());
+            tokio::spawn(async move {
+                while !stop.load(Ordering::Relaxed) {
+                    if fetch().await {
+                        done.fetch_add(1, Ordering::Relaxed);
+                    } else {
+                        failed.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            })
+        })
+        .collect();
+    tokio::time::sleep(length).await;
+    stop.store(true, Ordering::Relaxed);
+    for h in handles {
+        h.await.expect("task");
+    }
+    Slice {
+        done: done.load(Ordering::Relaxed),
+        failed: failed.load(Ordering::Relaxed),
+        elapsed: started.elapsed().as_secs_f64(),
+    }
+}
+
+fn token_rps(rt: &tokio::runtime::Runtime) {
+    let secs = env_u64("SSOFLOW_BENCH_SECS", 5);
+    let tasks = env_u64("SSOFLOW_BENCH_TASKS", 32) as usize;
+    let rounds = env_u64("SSOFLOW_BENCH_ROUNDS", 2).max(1);
+    // The sandbox on a runtime of its own, so both clients meet the same server.
+    let sandbox = Sandbox::builder().start_blocking().expect("sandbox");
+    let c = sandbox.credentials().oauth2.clone();
+    let token_url = format!("{}/token", c.base_url);
+    println!("\n== client-credentials fetches/s, {tasks} tasks, {secs} s per round, {token_url}");
+
+    let driver = Driver::new().expect("driver");
+    let ours = Arc::new(
+        core_oauth2::Client::new(&token_url, &c.client_id)
+            .and_then(|cl| cl.with_secret(&c.client_secret))
+            .expect("client"),
+    );
+    let theirs = Arc::new(
+        BasicClient::new(ClientId::new(c.client_id.clone()))
+            .set_client_secret(ClientSecret::new(c.client_secret.clone()))
+            .set_token_uri(TokenUrl::new(token_url.clone()).expect("url")),
+    );
+    let http = oauth2::reqwest::Client::builder()
+        .redirect(oauth2::reqwest::redirect::Policy::none())
+        .build()
+        .expect("reqwest");
+
+    let ssoflow_fetch = {
+        let (driver, ours) = (driver.clone(), ours.clone());
+        move || {
+            let (driver, ours) = (driver.clone(), ours.clone());
+            async move {
+                match core_oauth2::client_credentials(&ours, None) {
+                    Ok(flow) => driver
+                        .run(flow)
+                        .await
+                        .is_ok_and(|t| !t.access.value.is_empty()),
+                    Err(_) => false,
+                }
+            }
+        }
+    };
+    let oauth2_fetch = {
+        let (theirs, http) = (theirs.clone(), http.clone());
+        move || {
+            let (theirs, http) = (theirs.clone(), http.clone());
+            async move {
+                theirs
+                    .exchange_client_credentials()
+                    .request_async(&http)
+                    .await
+                    .is_ok_and(|t| !t.access_token().secret().is_empty())
+            }
+        }
+    };
+
+    let (mut ours_total, mut theirs_total) = (0.0, 0.0);
+    println!(
+        "{:>6} {:>16} {:>16} {:>7}",
+        "round", "ssoflow-tokio/s", "oauth2 v5/s", "ratio"
+    );
+    rt.block_on(async {
+        // Warm both pools.
+        let _ = rate(tasks, SLICE, ssoflow_fetch.clone()).await;
+        let _ = rate(tasks, SLICE, oauth2_fetch.clone()).await;
+        // Each round gives both clients `secs` seconds in alternating one-second slices
+        // (A B B A …), so drift in the machine's load (other processes) hits both alike.
+        for round in 1..=rounds {
+            let (mut a_n, mut a_t, mut a_failed) = (0u64, 0.0f64, 0u64);
+            let (mut b_n, mut b_t, mut b_failed) = (0u64, 0.0f64, 0u64);
+            for slice in 0..secs * 2 {
+                let ours_turn = matches!(slice % 4, 0 | 3);
+                let r = if ours_turn {
+                    rate(tasks, SLICE, ssoflow_fetch.clone()).await
+                } else {
+                    rate(tasks, SLICE, oauth2_fetch.clone()).await
+                };
+                let (n, t, failed) = if ours_turn {
+                    (&mut a_n, &mut a_t, &mut a_failed)
+                } else {
+                    (&mut b_n, &mut b_t, &mut b_failed)
+                };
+                *n += r.done;
+                *t += r.elapsed;
+                *failed += r.failed;
+            }
+            let (a, b) = (a_n as f64 / a_t, b_n as f64 / b_t);
+            assert_eq!((a_failed, b_failed), (0, 0), "every fetch succeeds");
+            ours_total += a;
+            theirs_total += b;
+            println!("{round:>6} {a:>16.0} {b:>16.0} {:>7.3}", a / b);
+        }
+    });
+    println!(
+        "{:>6} {:>16.0} {:>16.0} {:>7.3}",
+        "mean",
+        ours_total / rounds as f64,
+        theirs_total / rounds as f64,
+        ours_total / theirs_total
+    );
+    drop(sandbox);
+}
+
+fn main() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    cached_get(&rt);
+    if std::env::args().any(|a| a == "--cache-only") {
+        return;
+    }
+    token_rps(&rt);
+}

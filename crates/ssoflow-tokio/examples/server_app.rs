@@ -1,0 +1,313 @@
+//! A minimal ordering app on ssoflow-tokio.
+//!
+//! It serves PAR Ordering's `/customer-info` callback from its own in-memory customers, signs a
+//! customer in to PAR Ordering (token exchange, sharing one M2M token), and calls the protected
+//! `GET /api/customers/me` through a `TokenCache` with refresh-on-401.
+//!
+//! ```text
+//! cargo run -p ssoflow-tokio --example server_app                       # in-process sandbox
+//! cargo run -p ssoflow-tokio --example server_app -- --sandbox-json "$(ssoflow sandbox | head -1)"
+//! SSOFLOW_SANDBOX='{"listening":…}' cargo run -p ssoflow-tokio --example server_app
+//! ```
+//!
+//! With its own sandbox, the app registers the sandbox's calls to its `/customer-info`, so the
+//! customer signs in with an opaque identity-provider token and a changed email is synced. With
+//! an external sandbox (which does not know this app's address) it uses the playground's test
+//! subject token.
+#![allow(clippy::result_large_err)]
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use serde_json::Value;
+use ssoflow_core::par_ordering::{self, RequestIds, SignIn};
+use ssoflow_core::{AccessToken, Method};
+use ssoflow_sandbox::{Sandbox, SandboxHandle};
+use ssoflow_tokio::{
+    BoxFuture, CacheConfig, Customer, Driver, Error, OwnedRequest, TokenCache, customer_info_router,
+};
+
+type Customers = Arc<RwLock<HashMap<String, Customer>>>;
+
+/// Ada's id at our identity provider; her opaque IdP access token, for this demo, is the same.
+const ADA: &str = "0b1c6a52-6f3e-4d0e-9a43-5d1c9e0d4a11";
+
+/// The sandbox's ready line, from `--sandbox-json` or `SSOFLOW_SANDBOX`.
+fn sandbox_line() -> Option<String> {
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        if a == "--sandbox-json" {
+            return args.next();
+        }
+        if let Some(v) = a.strip_prefix("--sandbox-json=") {
+            return Some(v.to_owned());
+        }
+    }
+    std::env::var("SSOFLOW_SANDBOX")
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+}
+
+fn text<'a>(v: &'a Value, path: &[&str]) -> Result<&'a str, String> {
+    path.iter()
+        .try_fold(v, |v, k| v.get(k))
+        .and_then(Value::as_str)
+        .ok_or_else(|| format!("ready line has no {}", path.join(".")))
+}
+
+/// Serve `/customer-info` from `customers` on 127.0.0.1:0; returns its URL.
+async fn serve_customer_info(customers: Customers) -> std::io::Result<String> {
+    let router = customer_info_router(move |id: String| {
+        let customers = customers.clone();
+        async move {
+            let found = customers.read().ok()?.get(&id).cloned();
+            println!(
+                "  [app] PAR Ordering asked /customer-info about {id}: {}",
+                if found.is_some() { "found" } else { "unknown" }
+            );
+            found
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}/customer-info", listener.local_addr()?);
+    tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, router).await {
+            eprintln!("customer-info server stopped: {e}");
+        }
+    });
+    Ok(url)
+}
+
+/// Everything the app shares between requests.
+#[derive(Clone)]
+struct App {
+    driver: Driver,
+    par: Arc<par_ordering::Config>,
+    m2m: TokenCache<(), AccessToken>,
+    customers: TokenCache<String, SignIn>,
+    sign_ins: Arc<AtomicU64>,
+}
+
+impl App {
+    /// How to get the M2M token (run only by the cache, at most once at a time).
+    fn m2m_sign_in(
+        &self,
+    ) -> impl Fn(Option<Arc<AccessToken>>) -> BoxFuture<'static, Result<AccessToken, Error>>
+    + Send
+    + Sync
+    + 'static {
+        let (driver, par) = (self.driver.clone(), self.par.clone());
+        move |_| {
+            let (driver, par) = (driver.clone(), par.clone());
+            Box::pin(async move {
+                let mut ids = RequestIds::new(rand::random());
+                driver.run(par_ordering::m2m_token(&par, &mut ids)).await
+            })
+        }
+    }
+
+    /// How to sign a customer in with their identity provider's token.
+    fn customer_sign_in(
+        &self,
+        subject_token: &str,
+    ) -> impl Fn(Option<Arc<SignIn>>) -> BoxFuture<'static, Result<SignIn, Error>> + Send + Sync + 'static
+    {
+        let app = self.clone();
+        let subject = subject_token.to_owned();
+        move |_previous| {
+            let (app, subject) = (app.clone(), subject.clone());
+            Box::pin(async move {
+                app.sign_ins.fetch_add(1, Ordering::SeqCst);
+                let machine = app.m2m.lease(&(), app.m2m_sign_in()).await?;
+                let mut flow = par_ordering::sign_in(
+                    &app.par,
+                    Some(machine.value.as_ref().clone()),
+                    &subject,
+                    RequestIds::new(rand::random()),
+                )?;
+                let result = app.driver.drive(&mut flow).await;
+                if flow.m2m().map(|t| t.value.expose()) != Some(machine.value.value.expose()) {
+                    // The flow had to fetch a new M2M token: the cached one was refused.
+                    app.m2m.report_unauthorized(&(), machine.generation);
+                }
+                result
+            })
+        }
+    }
+
+    /// `GET /api/customers/me` for `customer`, with refresh-on-401.
+    async fn me(&self, customer: &str, subject_token: &str) -> Result<Value, Error> {
+        let par = self.par.clone();
+        let response = self
+            .customers
+            .send_authorized(
+                &self.driver,
+                &customer.to_owned(),
+                self.customer_sign_in(subject_token),
+                move |s: &SignIn| {
+                    let mut ids = RequestIds::new(rand::random());
+                    OwnedRequest::write_with(|buf| {
+                        par.protected_request(
+                            buf,
+                            Method::Get,
+                            "/api/customers/me",
+                            s.menu_token.value.expose(),
+                            &mut ids,
+                        )
+                    })
+                },
+            )
+            .await?;
+        let body: Value = serde_json::from_slice(&response.body).unwrap_or(Value::Null);
+        Ok(body["data"]["customer_account"].clone())
+    }
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // The driver's and the cache's events (redacted) on stderr; RUST_LOG-free on purpose.
+    tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::INFO)
+        .with_target(false)
+        .with_writer(std::io::stderr)
+        .init();
+
+    let customers: Customers = Arc::new(RwLock::new(HashMap::from([(
+        ADA.to_owned(),
+        Customer {
+            customer_account_uuid: ADA.into(),
+            first_name: "Ada".into(),
+            last_name: "Lovelace".into(),
+            email: "ada@example.com".into(),
+            phone_number: "+441234567890".into(),
+        },
+    )])));
+    let customer_info_url = serve_customer_info(customers.clone()).await?;
+    println!("app: /customer-info listening at {customer_info_url}");
+
+    // The sandbox: given, or our own (kept alive by `_own`).
+    let (ready, _own): (Value, Option<SandboxHandle>) = match sandbox_line() {
+        Some(line) => (serde_json::from_str(line.trim())?, None),
+        None => {
+            let sandbox = Sandbox::builder()
+                .test_hooks(true)
+                .customer_info_url(&customer_info_url)
+                .start()
+                .await?;
+            println!(
+                "app: started an in-process sandbox at {}",
+                sandbox.base_url()
+            );
+            (serde_json::from_str(&sandbox.ready_line())?, Some(sandbox))
+        }
+    };
+    let par = par_ordering::Config::new(
+        text(&ready, &["par_ordering", "base_url"])?,
+        text(&ready, &["par_ordering", "application_key"])?,
+        text(&ready, &["par_ordering", "client_id"])?,
+        text(&ready, &["par_ordering", "client_secret"])?,
+    )?;
+    // Our own sandbox calls our /customer-info, so Ada signs in with her IdP token; an external
+    // one does not know us, so use the playground's test customer.
+    let (customer, subject) = match &_own {
+        Some(_) => (ADA.to_owned(), ADA.to_owned()),
+        None => (
+            "test-customer".to_owned(),
+            text(&ready, &["par_ordering", "test_subject_token"])?.to_owned(),
+        ),
+    };
+
+    let driver = Driver::new()?;
+    let cache_config = CacheConfig {
+        clock: driver.clock().clone(),
+        ..CacheConfig::default()
+    };
+    let app = App {
+        driver,
+        par: Arc::new(par),
+        m2m: TokenCache::new(cache_config.clone()),
+        customers: TokenCache::new(cache_config),
+        sign_ins: Arc::new(AtomicU64::new(0)),
+    };
+
+    println!("\n1. sign in {customer} and call GET /api/customers/me");
+    let account = app.me(&customer, &subject).await?;
+    let field = |k: &str| account[k].as_str().unwrap_or("?").to_owned();
+    println!(
+        "   -> account {}: {} {} <{}>",
+        field("id"),
+        field("first_name"),
+        field("last_name"),
+        field("email")
+    );
+
+    println!("\n2. 200 concurrent requests share the cached menu token");
+    let calls: Vec<_> = (0..200)
+        .map(|_| {
+            let (app, customer, subject) = (app.clone(), customer.clone(), subject.clone());
+            tokio::spawn(async move { app.me(&customer, &subject).await })
+        })
+        .collect();
+    let mut ok = 0;
+    for c in calls {
+        if c.await?.is_ok() {
+            ok += 1;
+        }
+    }
+    println!(
+        "   -> {ok}/200 answered; sign-ins so far: {}",
+        app.sign_ins.load(Ordering::SeqCst)
+    );
+
+    println!("\n3. the menu token expires at the provider: refresh-on-401");
+    if let Some(sandbox) = &_own {
+        if let Ok(mut c) = customers.write() {
+            if let Some(ada) = c.get_mut(ADA) {
+                ada.email = "ada.lovelace@example.org".into();
+                println!("   (Ada changed her email at our identity provider)");
+            }
+        }
+        sandbox.advance_clock(Duration::from_secs(61));
+    } else if !force_401(&app, &ready).await {
+        println!("   (the external sandbox has no test hooks: skipped)");
+    }
+    let before = app.sign_ins.load(Ordering::SeqCst);
+    let calls: Vec<_> = (0..50)
+        .map(|_| {
+            let (app, customer, subject) = (app.clone(), customer.clone(), subject.clone());
+            tokio::spawn(async move { app.me(&customer, &subject).await })
+        })
+        .collect();
+    let mut last = Value::Null;
+    for c in calls {
+        last = c.await??;
+    }
+    println!(
+        "   -> 50 calls answered after {} re-sign-in(s); email now <{}>",
+        app.sign_ins.load(Ordering::SeqCst) - before,
+        last["email"].as_str().unwrap_or("?")
+    );
+    println!(
+        "\ndone: {} customer sign-in(s) in all",
+        app.sign_ins.load(Ordering::SeqCst)
+    );
+    Ok(())
+}
+
+/// Ask an external sandbox (if it has test hooks) to answer the next protected call with 401.
+async fn force_401(app: &App, ready: &Value) -> bool {
+    let Ok(base) = text(ready, &["listening"]) else {
+        return false;
+    };
+    let mut request = OwnedRequest::new(http::Method::POST, format!("{base}/__sandbox/faults"));
+    request.headers.insert(
+        "content-type",
+        http::HeaderValue::from_static("application/json"),
+    );
+    request.body = br#"{"path":"/par/api/customers/me","kind":"unauthorized","count":1}"#
+        .to_vec()
+        .into();
+    matches!(app.driver.send(request).await, Ok(r) if r.status == 201)
+}

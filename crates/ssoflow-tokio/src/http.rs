@@ -1,0 +1,264 @@
+//! Owned requests and responses: what crosses an `.await`.
+//!
+//! A core [`Request`] borrows the buffer given to `poll`, so it cannot be held across an
+//! `.await`; the driver copies it into an [`OwnedRequest`] first. An [`OwnedResponse`] lends
+//! itself back to a flow as a core [`Response`] with [`OwnedResponse::with_core`].
+
+use std::fmt;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::header::{HeaderMap, HeaderName, HeaderValue};
+use ssoflow_core::{Excerpt, Header, Request, Response};
+
+use crate::Error;
+
+/// Header names whose values are credentials: never printed.
+pub(crate) fn is_secret_header(name: &str) -> bool {
+    [
+        "authorization",
+        "proxy-authorization",
+        "dlc-authorization",
+        "x-pch-digest",
+        "cookie",
+        "set-cookie",
+    ]
+    .iter()
+    .any(|h| name.eq_ignore_ascii_case(h))
+}
+
+/// Prints header names with values, credential values as `***`.
+struct Redacted<'a>(&'a HeaderMap);
+
+impl fmt::Debug for Redacted<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut list = f.debug_list();
+        for (name, value) in self.0 {
+            if is_secret_header(name.as_str()) {
+                list.entry(&format_args!("{name}: ***"));
+            } else {
+                let v = value.to_str().unwrap_or("<binary>");
+                list.entry(&format_args!("{name}: {v}"));
+            }
+        }
+        list.finish()
+    }
+}
+
+/// The URL without its query or fragment, for logs (queries can carry codes or tokens).
+pub(crate) fn loggable_url(url: &str) -> &str {
+    let end = url.find(['?', '#']).unwrap_or(url.len());
+    url.get(..end).unwrap_or(url)
+}
+
+/// An HTTP request that owns its bytes.
+///
+/// `Debug` redacts credential headers and prints only the body's length.
+#[derive(Clone)]
+pub struct OwnedRequest {
+    /// Method.
+    pub method: http::Method,
+    /// Absolute URL (`https://…`, or `http://` to a loopback host; checked before sending).
+    pub url: String,
+    /// Headers to send.
+    pub headers: HeaderMap,
+    /// Body (empty for none).
+    pub body: Bytes,
+}
+
+impl OwnedRequest {
+    /// A request with no headers and no body.
+    pub fn new(method: http::Method, url: impl Into<String>) -> Self {
+        OwnedRequest {
+            method,
+            url: url.into(),
+            headers: HeaderMap::new(),
+            body: Bytes::new(),
+        }
+    }
+
+    /// Copy a core request (its headers validated as HTTP header names and values).
+    pub fn from_core(request: &Request<'_>) -> Result<Self, Error> {
+        let method = match request.method {
+            ssoflow_core::Method::Get => http::Method::GET,
+            ssoflow_core::Method::Post => http::Method::POST,
+        };
+        let mut headers = HeaderMap::with_capacity(request.headers().len());
+        for h in request.headers() {
+            let name = HeaderName::from_bytes(h.name.as_bytes()).map_err(|_| {
+                ssoflow_core::Error::InvalidInput {
+                    what: "header name",
+                }
+            })?;
+            let value = HeaderValue::from_bytes(h.value).map_err(|_| {
+                ssoflow_core::Error::InvalidInput {
+                    what: "header value",
+                }
+            })?;
+            headers.append(name, value);
+        }
+        Ok(OwnedRequest {
+            method,
+            url: request.url.to_owned(),
+            headers,
+            body: Bytes::copy_from_slice(request.body),
+        })
+    }
+
+    /// Write a request with a core builder into a scratch buffer (grown once if the builder
+    /// says it is too small) and copy it out, e.g.
+    /// `OwnedRequest::write_with(|buf| config.protected_request(buf, Method::Get, "/api/customers/me", token, &mut ids))`.
+    pub fn write_with(
+        mut write: impl for<'b> FnMut(&'b mut [u8]) -> Result<Request<'b>, ssoflow_core::Error>,
+    ) -> Result<Self, Error> {
+        let mut buf = vec![0u8; 4096];
+        let len = buf.len();
+        let required = match write(&mut buf) {
+            Ok(request) => return OwnedRequest::from_core(&request),
+            Err(ssoflow_core::Error::BufferTooSmall { required }) if required > len => required,
+            Err(e) => return Err(e.into()),
+        };
+        buf.resize(required, 0);
+        OwnedRequest::from_core(&write(&mut buf)?)
+    }
+
+    /// The first value of header `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&[u8]> {
+        self.headers.get(name).map(HeaderValue::as_bytes)
+    }
+}
+
+impl TryFrom<&Request<'_>> for OwnedRequest {
+    type Error = Error;
+
+    fn try_from(request: &Request<'_>) -> Result<Self, Error> {
+        OwnedRequest::from_core(request)
+    }
+}
+
+impl fmt::Debug for OwnedRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OwnedRequest")
+            .field("method", &self.method)
+            .field("url", &loggable_url(&self.url))
+            .field("headers", &Redacted(&self.headers))
+            .field("body_len", &self.body.len())
+            .finish()
+    }
+}
+
+/// An HTTP response that owns its (size-capped) body.
+///
+/// `Debug` redacts credential headers and prints a redacted excerpt of the body.
+#[derive(Clone)]
+pub struct OwnedResponse {
+    /// Status code.
+    pub status: u16,
+    /// Response headers.
+    pub headers: HeaderMap,
+    /// The complete body.
+    pub body: Bytes,
+}
+
+impl OwnedResponse {
+    /// A response with no headers.
+    pub fn new(status: u16, body: impl Into<Bytes>) -> Self {
+        OwnedResponse {
+            status,
+            headers: HeaderMap::new(),
+            body: body.into(),
+        }
+    }
+
+    /// The first value of header `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&[u8]> {
+        self.headers.get(name).map(HeaderValue::as_bytes)
+    }
+
+    /// `true` for 2xx.
+    pub fn is_success(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+
+    /// `Retry-After`, when given as a number of seconds (the HTTP-date form is ignored).
+    pub fn retry_after(&self) -> Option<Duration> {
+        let v = std::str::from_utf8(self.header("retry-after")?).ok()?;
+        v.trim().parse().ok().map(Duration::from_secs)
+    }
+
+    /// Lend this response to `f` as a core [`Response`] (e.g. to feed it to `Flow::handle`).
+    pub fn with_core<R>(&self, f: impl FnOnce(Response<'_>) -> R) -> R {
+        let headers: Vec<Header<'_>> = self
+            .headers
+            .iter()
+            .map(|(name, value)| Header {
+                name: name.as_str(),
+                value: value.as_bytes(),
+            })
+            .collect();
+        f(Response::new(self.status, &self.body).with_headers(&headers))
+    }
+}
+
+impl fmt::Debug for OwnedResponse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OwnedResponse")
+            .field("status", &self.status)
+            .field("headers", &Redacted(&self.headers))
+            .field("body", &Excerpt::of(&self.body))
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ssoflow_core::{Method, RequestBuilder};
+
+    #[test]
+    fn copies_core_requests_and_redacts_debug() {
+        let mut buf = [0u8; 512];
+        let mut rb =
+            RequestBuilder::new(&mut buf, Method::Post, "https://a.example", "/t?code=C0DE");
+        rb.bearer("tok-SECRET");
+        rb.header("X-Request-ID", "abc");
+        rb.json_body(&[("password", "pw-SECRET")]);
+        let core = rb.finish().unwrap();
+        let owned = OwnedRequest::from_core(&core).unwrap();
+        assert_eq!(owned.method, http::Method::POST);
+        assert_eq!(owned.url, "https://a.example/t?code=C0DE");
+        assert_eq!(
+            owned.header("authorization"),
+            Some(&b"Bearer tok-SECRET"[..])
+        );
+        assert_eq!(owned.header("x-request-id"), Some(&b"abc"[..]));
+        assert_eq!(owned.header("accept"), Some(&b"application/json"[..]));
+        assert_eq!(&owned.body[..], core.body);
+        let s = format!("{owned:?}");
+        assert!(!s.contains("SECRET") && !s.contains("C0DE"), "{s}");
+        assert!(s.contains("authorization: ***"), "{s}");
+    }
+
+    #[test]
+    fn response_helpers() {
+        let mut r = OwnedResponse::new(503, &br#"{"refresh_token":"SECRET","e":1}"#[..]);
+        r.headers
+            .insert("retry-after", HeaderValue::from_static(" 7 "));
+        r.headers
+            .insert("set-cookie", HeaderValue::from_static("sid=SECRET"));
+        assert_eq!(r.retry_after(), Some(Duration::from_secs(7)));
+        assert!(!r.is_success());
+        let s = format!("{r:?}");
+        assert!(!s.contains("SECRET"), "{s}");
+        r.with_core(|c| {
+            assert_eq!(c.status, 503);
+            assert_eq!(c.retry_after_secs(), Some(7));
+            assert_eq!(c.body, &r.body[..]);
+        });
+        r.headers.insert(
+            "retry-after",
+            HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"),
+        );
+        assert_eq!(r.retry_after(), None);
+    }
+}

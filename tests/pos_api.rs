@@ -1,0 +1,297 @@
+//! POS API end to end: the blocking (ureq) driver against the in-process sandbox.
+//!
+//! Admin account creation (201; a taken name is 409), ROPC login (201; wrong password, unknown
+//! user, wrong client secret are 401), refresh with rotation (the old refresh token and its
+//! access token stop working), the protected `GET /admin/me` with refresh-on-401 (exactly one
+//! re-login), and injected faults.
+// The drivers' errors carry the core's ~200-byte error inline, as in the crates themselves.
+#![allow(clippy::result_large_err, clippy::large_enum_variant)]
+
+mod common;
+
+use std::time::Duration;
+
+use common::{
+    TEST_TIMEOUT, calls, core_err, driver, driver_with_timeout, fault, sandbox, with_timeout,
+};
+use ssoflow::pos_api::{self, Account};
+use ssoflow::{Error as CoreError, Expiry, TokenSet};
+use ssoflow_sandbox::SandboxHandle;
+use ssoflow_ureq::{Driver, Error, OwnedResponse, SharedSession};
+
+const LOGIN: &str = "POST /pos/auth/token";
+const ME: &str = "GET /pos/admin/me";
+const PASSWORD: &str = "correct horse battery staple";
+
+fn config(sb: &SandboxHandle) -> pos_api::Config {
+    let c = &sb.credentials().pos_api;
+    pos_api::Config::new(&c.base_url, &c.client_id, &c.client_secret).expect("sandbox credentials")
+}
+
+fn oauth(e: &CoreError) -> (u16, String) {
+    match e {
+        CoreError::OAuth { status, error, .. } => (*status, error.as_str().to_owned()),
+        other => panic!("expected an OAuth error, got {other:?}"),
+    }
+}
+
+fn is_uuid(s: &str) -> bool {
+    s.len() == 36 && s.split('-').map(str::len).eq([8, 4, 4, 4, 12])
+}
+
+fn register_and_login(d: &Driver, cfg: &pos_api::Config, user: &str) -> TokenSet {
+    d.run(pos_api::create_account(cfg, user, PASSWORD).unwrap())
+        .expect("register");
+    d.run(pos_api::login(cfg, user, PASSWORD).unwrap())
+        .expect("login")
+}
+
+/// `GET /admin/me` with `token`, read by the core.
+fn admin(d: &Driver, cfg: &pos_api::Config, token: &str) -> Result<Account, CoreError> {
+    let mut buf = vec![0u8; 4096];
+    let req = pos_api::admin_request(cfg, token, &mut buf)?;
+    let r = d.send(&req).expect("transport");
+    r.with_core(pos_api::read_admin)
+}
+
+#[test]
+fn register_then_duplicate_is_409() {
+    with_timeout(TEST_TIMEOUT, || {
+        let sb = sandbox();
+        let cfg = config(&sb);
+        let d = driver();
+        let a = d
+            .run(pos_api::create_account(&cfg, "alice-admin", PASSWORD).unwrap())
+            .unwrap();
+        assert!(is_uuid(&a.id), "{}", a.id);
+        assert_eq!(a.user_name, "alice-admin");
+
+        let e = core_err(d.run(pos_api::create_account(&cfg, "alice-admin", "other").unwrap()));
+        assert_eq!(oauth(&e), (409, "conflict".into()));
+        assert_eq!(e.status(), Some(409));
+        assert!(!e.is_transient());
+        assert!(
+            !format!("{e}").contains("other"),
+            "no password in the error"
+        );
+
+        // Empty credentials never leave the process.
+        assert_eq!(
+            pos_api::create_account(&cfg, "", "x").unwrap_err(),
+            CoreError::InvalidInput { what: "user_name" }
+        );
+        assert_eq!(
+            pos_api::login(&cfg, "x", "").unwrap_err(),
+            CoreError::InvalidInput { what: "password" }
+        );
+        assert_eq!(calls(&sb, "POST /pos/users"), 2);
+    });
+}
+
+#[test]
+fn login_and_its_refusals() {
+    with_timeout(TEST_TIMEOUT, || {
+        let sb = sandbox();
+        let cfg = config(&sb);
+        let d = driver();
+        let t = register_and_login(&d, &cfg, "bob-admin");
+        assert!(
+            is_uuid(t.access.value.expose()),
+            "the access token is a UUID"
+        );
+        assert_eq!(t.expires_in, Some(3600));
+        assert!(matches!(t.access.expiry, Expiry::At(_)));
+        assert!(t.refresh.is_some());
+        assert_eq!(
+            admin(&d, &cfg, t.access.value.expose()).unwrap().user_name,
+            "bob-admin"
+        );
+
+        let e = core_err(d.run(pos_api::login(&cfg, "bob-admin", "wrong password").unwrap()));
+        assert_eq!(oauth(&e), (401, "unauthorized".into()));
+        let e = core_err(d.run(pos_api::login(&cfg, "nobody", PASSWORD).unwrap()));
+        assert_eq!(oauth(&e), (401, "unauthorized".into()));
+
+        let c = &sb.credentials().pos_api;
+        let wrong_client = pos_api::Config::new(&c.base_url, &c.client_id, "wrong-secret").unwrap();
+        let e = core_err(d.run(pos_api::login(&wrong_client, "bob-admin", PASSWORD).unwrap()));
+        assert_eq!(oauth(&e), (401, "unauthorized".into()));
+        assert!(!format!("{e:?}").contains("wrong-secret"));
+    });
+}
+
+#[test]
+fn refresh_rotates_and_the_old_refresh_token_is_refused() {
+    with_timeout(TEST_TIMEOUT, || {
+        let sb = sandbox();
+        let cfg = config(&sb);
+        let d = driver();
+        let first = register_and_login(&d, &cfg, "carol-admin");
+        let old_refresh = first.refresh.as_ref().unwrap().expose().to_owned();
+        let second = d
+            .run(pos_api::refresh(&cfg, &old_refresh).unwrap())
+            .expect("refresh");
+        let new_refresh = second.refresh.as_ref().unwrap().expose().to_owned();
+        assert_ne!(new_refresh, old_refresh, "rotated");
+        assert_ne!(second.access.value.expose(), first.access.value.expose());
+        assert_eq!(second.expires_in, Some(3600));
+
+        // The old refresh token and the access token issued with it stop working.
+        let e = core_err(d.run(pos_api::refresh(&cfg, &old_refresh).unwrap()));
+        assert_eq!(oauth(&e), (401, "unauthorized".into()));
+        let e = admin(&d, &cfg, first.access.value.expose()).unwrap_err();
+        assert_eq!(oauth(&e), (401, "unauthorized".into()));
+        assert_eq!(
+            admin(&d, &cfg, second.access.value.expose())
+                .unwrap()
+                .user_name,
+            "carol-admin"
+        );
+
+        // The new one works once more.
+        d.run(pos_api::refresh(&cfg, &new_refresh).unwrap())
+            .expect("refresh again");
+        assert!(matches!(
+            pos_api::refresh(&cfg, ""),
+            Err(CoreError::InvalidInput { .. })
+        ));
+    });
+}
+
+/// `GET /admin/me` through a session whose sign-in is the ROPC login.
+fn me(
+    d: &Driver,
+    cfg: &pos_api::Config,
+    session: &SharedSession<TokenSet>,
+    user: &str,
+) -> Result<OwnedResponse, Error> {
+    d.send_authorized(
+        session,
+        |_previous| pos_api::login(cfg, user, PASSWORD),
+        |t: &TokenSet, buf| pos_api::admin_request(cfg, t.access.value.expose(), buf),
+    )
+}
+
+#[test]
+fn protected_call_refresh_on_401_exactly_one_re_login() {
+    with_timeout(TEST_TIMEOUT, || {
+        let sb = sandbox();
+        let cfg = config(&sb);
+        let d = driver();
+        d.run(pos_api::create_account(&cfg, "dave-admin", PASSWORD).unwrap())
+            .unwrap();
+        let session = SharedSession::default();
+        let r = me(&d, &cfg, &session, "dave-admin").unwrap();
+        assert_eq!(
+            r.with_core(pos_api::read_admin).unwrap().user_name,
+            "dave-admin"
+        );
+        me(&d, &cfg, &session, "dave-admin").unwrap();
+        assert_eq!((calls(&sb, LOGIN), calls(&sb, ME)), (1, 2));
+
+        fault(&sb, r#"{"path":"/pos/admin/me","kind":"unauthorized"}"#);
+        assert_eq!(me(&d, &cfg, &session, "dave-admin").unwrap().status, 200);
+        assert_eq!(
+            (calls(&sb, LOGIN), calls(&sb, ME)),
+            (2, 4),
+            "exactly one re-login"
+        );
+
+        // The access token expires on the sandbox clock: the same single renewal.
+        sb.advance_clock(Duration::from_secs(3601));
+        assert_eq!(me(&d, &cfg, &session, "dave-admin").unwrap().status, 200);
+        assert_eq!((calls(&sb, LOGIN), calls(&sb, ME)), (3, 6));
+
+        fault(
+            &sb,
+            r#"{"path":"/pos/admin/me","kind":"unauthorized","count":2}"#,
+        );
+        assert_eq!(
+            core_err(me(&d, &cfg, &session, "dave-admin")),
+            CoreError::Unauthorized
+        );
+        assert_eq!((calls(&sb, LOGIN), calls(&sb, ME)), (4, 8));
+
+        // A sign-in that fails is reported as it is, and the session stays usable.
+        let e = core_err(me(&d, &cfg, &SharedSession::default(), "nobody"));
+        assert_eq!(oauth(&e), (401, "unauthorized".into()));
+    });
+}
+
+#[test]
+fn faults_500_503_drop_truncate_and_delay_are_typed() {
+    with_timeout(TEST_TIMEOUT, || {
+        let sb = sandbox();
+        let cfg = config(&sb);
+        let d = driver();
+
+        fault(&sb, r#"{"path":"/pos/users","kind":"status","status":500}"#);
+        let e = core_err(d.run(pos_api::create_account(&cfg, "erin-admin", PASSWORD).unwrap()));
+        assert_eq!(oauth(&e), (500, "sandbox_fault".into()));
+        assert!(e.is_transient());
+        // The failed attempt created nothing: the name is still free.
+        let t = register_and_login(&d, &cfg, "erin-admin");
+        let refresh = t.refresh.as_ref().unwrap().expose().to_owned();
+
+        fault(
+            &sb,
+            r#"{"path":"/pos/auth/token","kind":"status","status":503,"retry_after":2}"#,
+        );
+        let e = core_err(d.run(pos_api::login(&cfg, "erin-admin", PASSWORD).unwrap()));
+        assert_eq!(oauth(&e), (503, "sandbox_fault".into()));
+        fault(
+            &sb,
+            r#"{"path":"/pos/admin/me","kind":"status","status":503,"retry_after":2}"#,
+        );
+        let mut buf = vec![0u8; 4096];
+        let r = d
+            .send(&pos_api::admin_request(&cfg, "t", &mut buf).unwrap())
+            .unwrap();
+        assert_eq!(
+            (r.status, r.retry_after()),
+            (503, Some(Duration::from_secs(2)))
+        );
+
+        // A dropped refresh never reached the server: the refresh token still works.
+        fault(&sb, r#"{"path":"/pos/auth/refresh-token","kind":"drop"}"#);
+        assert_eq!(
+            d.run(pos_api::refresh(&cfg, &refresh).unwrap())
+                .unwrap_err()
+                .kind(),
+            "transport"
+        );
+        let t = d
+            .run(pos_api::refresh(&cfg, &refresh).unwrap())
+            .expect("not consumed");
+        let refresh = t.refresh.as_ref().unwrap().expose().to_owned();
+
+        // A truncated refresh answer: typed as a transport failure, never a half token. The
+        // server rotated anyway, so the old refresh token is gone: log in again.
+        fault(
+            &sb,
+            r#"{"path":"/pos/auth/refresh-token","kind":"truncate"}"#,
+        );
+        assert_eq!(
+            d.run(pos_api::refresh(&cfg, &refresh).unwrap())
+                .unwrap_err()
+                .kind(),
+            "transport"
+        );
+        let e = core_err(d.run(pos_api::refresh(&cfg, &refresh).unwrap()));
+        assert_eq!(e.status(), Some(401));
+
+        let quick = driver_with_timeout(Duration::from_secs(1));
+        fault(
+            &sb,
+            r#"{"path":"/pos/auth/token","kind":"delay","ms":1500}"#,
+        );
+        assert_eq!(
+            quick
+                .run(pos_api::login(&cfg, "erin-admin", PASSWORD).unwrap())
+                .unwrap_err(),
+            Error::Timeout
+        );
+        d.run(pos_api::login(&cfg, "erin-admin", PASSWORD).unwrap())
+            .expect("recovered");
+    });
+}

@@ -1,0 +1,96 @@
+//! A token cache shared by every replica of a service through Redis: **one sign-in per expiry
+//! for the whole fleet**, not one per process.
+//!
+//! # Shape
+//!
+//! Two layers. The in-process [`TokenCache`](ssoflow_tokio::TokenCache) stays in front: hits
+//! are answered from memory, and per process at most one sign-in runs per key. That sign-in is
+//! the closure [`RedisStore::shared_sign_in`] builds around the real one, so per process at
+//! most one task talks to Redis per key, and across processes a Redis lock lets exactly one
+//! replica run the real sign-in:
+//!
+//! 1. `GET <namespace>:tok:{<digest>}` — a token is there, opens with the application key, is
+//!    not within `skew` of its expiry and is not the very token this process is replacing (due,
+//!    or refused with a 401): use it. No provider call.
+//! 2. Else `SET <namespace>:lock:{<digest>} <owner> NX PX <lock_ttl>`. The winner looks once
+//!    more (the previous holder may have just finished), runs the real sign-in while extending
+//!    the lock every `lock_ttl / 3`, then one Lua script stores the sealed token with
+//!    `PX` = remaining lifetime − `skew` (unknown lifetime: `unknown_expiry_ttl`) **and**
+//!    deletes the lock if it still owns it — the token is visible before the lock is gone. A
+//!    failed sign-in releases the lock (compare-and-delete) so the next replica can try.
+//! 3. Everyone else polls for the token: exponential backoff with jitter (10 ms doubling to
+//!    200 ms) and each look also tries the lock. A holder that died stops extending it and
+//!    loses it after `lock_ttl` (5 s by default); the next look takes over. After `max_wait`
+//!    (30 s) a waiter signs in directly. Polling rather than keyspace notifications: those are
+//!    off by default on managed Redis, fire-and-forget over pub/sub (a reconnect loses them)
+//!    and need a connection of their own, while polling costs one poller per key per process
+//!    for the length of one sign-in.
+//!
+//! # Tokens at rest
+//!
+//! Values are `version ‖ random 96-bit nonce ‖ AES-256-GCM(plaintext)`, with the Redis key's
+//! name as associated data: a value copied under another key does not open. The plaintext is
+//! a small JSON mirror of the result ([`Codec`]) with expiries as Unix-epoch milliseconds, since
+//! an [`Instant`](ssoflow_core::Instant) is one process's monotonic clock: converted with the
+//! writer's clock on store and the reader's on load ([`TimeBase`]). Key names carry no customer
+//! id or email: the digest is HMAC-SHA-256 of the type and key under a subkey of the
+//! application's [`EncryptionKey`] (a plain SHA-256 of an email could be reversed by trying a
+//! list of emails). A Redis dump yields no usable token and no customer identity.
+//!
+//! # Redis down
+//!
+//! Every command has a deadline (`timeout`, 200 ms; connecting: 500 ms). A failure logs one
+//! `warn!` for the outage, and for `down_recheck` (1 s) sign-ins skip Redis and run directly;
+//! then the next sign-in tries Redis again. The local caches keep serving the tokens they hold
+//! throughout. The connection is a `redis` `ConnectionManager`, which reconnects by itself;
+//! the first success logs one `info!` and sharing resumes. Nothing in the sign-in path returns
+//! a Redis error.
+//!
+//! # Secrets
+//!
+//! Tokens and keys never reach a log, a `Debug` or an error: errors name only a category,
+//! [`EncryptionKey`] prints `***`, the store's `Debug` omits the URL (it may hold a password),
+//! plaintext buffers are zeroized.
+//!
+//! # Example
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use ssoflow_core::{par_ordering::{self, RequestIds}, AccessToken};
+//! use ssoflow_redis::{EncryptionKey, RedisConfig, RedisStore};
+//! use ssoflow_tokio::{CacheConfig, Driver, TokenCache};
+//!
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! let driver = Driver::new()?;
+//! let config = Arc::new(par_ordering::Config::new(
+//!     "https://api-public-playground.menu.app", "app-key", "client-id", "client-secret")?);
+//! let cache_config = CacheConfig { clock: driver.clock().clone(), ..CacheConfig::default() };
+//! let m2m: TokenCache<(), AccessToken> = TokenCache::new(cache_config.clone());
+//! let key = EncryptionKey::from_hex(&std::env::var("TOKEN_CACHE_KEY")?)?;
+//! // Same clock and skew as the cache in front of it.
+//! let store = RedisStore::new("redis://127.0.0.1:6379", &key, RedisConfig::matching(&cache_config))?;
+//!
+//! // Build once, clone per call: the real sign-in runs once per expiry across the fleet.
+//! let sign_in = store.shared_sign_in("par-m2m", move |_previous| {
+//!     let (driver, config) = (driver.clone(), config.clone());
+//!     async move {
+//!         let mut ids = RequestIds::new(rand_seed());
+//!         driver.run(par_ordering::m2m_token(&config, &mut ids)).await
+//!     }
+//! });
+//! let token = m2m.get(&(), sign_in.clone()).await?;
+//! # let _ = token; Ok(()) }
+//! # fn rand_seed() -> [u8; 16] { [0; 16] }
+//! ```
+#![forbid(unsafe_code)]
+#![allow(clippy::result_large_err)]
+
+mod codec;
+mod crypto;
+mod error;
+mod store;
+
+pub use codec::{Codec, TimeBase};
+pub use crypto::EncryptionKey;
+pub use error::StoreError;
+pub use store::{KeyNames, RedisConfig, RedisStore, Stats};

@@ -185,8 +185,20 @@ pub const EXCERPT_CAP: usize = 160;
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct Excerpt(heapless::String<EXCERPT_CAP>);
 
-/// Member names whose string values are never copied into an excerpt.
+/// RFC 6749 §5.2: an `error` code is %x20-21 / %x23-5B / %x5D-7E (printable, no `"` or `\`).
+pub(crate) fn is_error_code(code: &str) -> bool {
+    !code.is_empty()
+        && code
+            .bytes()
+            .all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\')
+}
+
+/// Member names whose string values are never copied into an excerpt. A name written with
+/// escapes (`"refresh_tok\u0065n"`) may decode to any of them, so it counts as one.
 fn is_secret_key(key: &[u8]) -> bool {
+    if key.contains(&b'\\') {
+        return true;
+    }
     const EXACT: [&[u8]; 6] = [
         b"code",
         b"value",
@@ -205,6 +217,10 @@ fn is_secret_key(key: &[u8]) -> bool {
 impl Excerpt {
     /// Make a redacted excerpt of `body`.
     pub fn of(body: &[u8]) -> Self {
+        let first = body.iter().find(|b| !b.is_ascii_whitespace());
+        if !matches!(first, Some(b'{' | b'[') | None) {
+            return Self::of_text(body);
+        }
         let mut out = heapless::String::<EXCERPT_CAP>::new();
         // Room kept for a closing "…" (3 bytes).
         let limit = EXCERPT_CAP - 3;
@@ -260,6 +276,51 @@ impl Excerpt {
         Excerpt(out)
     }
 
+    /// A body that is not JSON (form-encoded, HTML, plain text): values after `name=` where
+    /// the name looks like a credential (`access_token=…&`) become `***`.
+    fn of_text(body: &[u8]) -> Self {
+        let mut out = heapless::String::<EXCERPT_CAP>::new();
+        let limit = EXCERPT_CAP - 3;
+        let mut name_start = 0;
+        let mut redacting = false;
+        let mut full = false;
+        for (i, &b) in body.iter().enumerate() {
+            let separator = matches!(b, b'&' | b';' | b',' | b'?') || b.is_ascii_whitespace();
+            if redacting {
+                if !separator {
+                    continue;
+                }
+                redacting = false;
+            }
+            if b == b'=' && is_secret_key(body.get(name_start..i).unwrap_or(&[])) {
+                redacting = true;
+                if out.len() + 4 > limit {
+                    full = true;
+                    break;
+                }
+                let _ = out.push_str("=***");
+                continue;
+            }
+            if separator {
+                name_start = i + 1;
+            }
+            let c = if (0x20..0x7f).contains(&b) {
+                b as char
+            } else {
+                '?'
+            };
+            if out.len() + 1 > limit {
+                full = true;
+                break;
+            }
+            let _ = out.push(c);
+        }
+        if full {
+            let _ = out.push('…');
+        }
+        Excerpt(out)
+    }
+
     /// The excerpt as text.
     pub fn as_str(&self) -> &str {
         &self.0
@@ -294,6 +355,17 @@ mod tests {
             e.as_str(),
             r#"{"error":"invalid_grant","access_token":"***","refresh_token" : "***","n":"ok"}"#
         );
+    }
+
+    #[test]
+    fn form_and_escaped_names_are_redacted() {
+        let e = Excerpt::of(
+            b"access_token=gho_16C7e42F292c6912E7710c838347Ae178B4a&scope=&token_type=bearer",
+        );
+        assert_eq!(e.as_str(), "access_token=***&scope=&token_type=***");
+        let e = Excerpt::of(br#"{"refresh_tok\u0065n":"r-SECRET","x":"y"}"#);
+        assert!(!e.as_str().contains("r-SECRET"), "{e}");
+        assert!(is_error_code("invalid_grant") && !is_error_code("a\nb") && !is_error_code(""));
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! One request, one response: the shape of most flows, and the adapter that makes it a [`Flow`].
 
-use crate::{Error, Flow, Instant, Response, Step};
+use crate::{Error, Flow, Instant, Request, Response, Step};
 
 /// A single HTTP exchange: how to write the request and how to read its answer.
 ///
@@ -14,20 +14,38 @@ pub trait Exchange {
     -> Result<crate::Request<'b>, Error>;
     /// Read the answer.
     fn response(&mut self, now: Instant, response: Response<'_>) -> Result<Self::Output, Error>;
+
+    /// Read the answer into `out`, where [`OneShot`] keeps it until it is handed over.
+    ///
+    /// The default calls [`response`](Self::response) and moves the result in. Exchanges with
+    /// big outputs (a [`TokenSet`](crate::TokenSet) is 3 KiB of fixed-capacity storage) override
+    /// it to parse straight into `out`, so the answer is never copied between parser, flow and
+    /// caller. On `Err`, `out` is left `None`.
+    fn response_into(
+        &mut self,
+        now: Instant,
+        response: Response<'_>,
+        out: &mut Option<Self::Output>,
+    ) -> Result<(), Error> {
+        *out = Some(self.response(now, response)?);
+        Ok(())
+    }
 }
 
 /// Runs one [`Exchange`] as a [`Flow`]: `Send` once, then `Done`.
 #[derive(Debug)]
 pub struct OneShot<E: Exchange> {
     exchange: E,
-    state: State<E::Output>,
+    state: State,
+    /// The answer, read in place by [`Exchange::response_into`]; `Some` only in `State::Got`.
+    output: Option<E::Output>,
 }
 
-#[derive(Debug)]
-enum State<T> {
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
     Ready,
     Sent,
-    Got(T),
+    Got,
     Finished,
 }
 
@@ -37,41 +55,66 @@ impl<E: Exchange> OneShot<E> {
         OneShot {
             exchange,
             state: State::Ready,
+            output: None,
         }
     }
+}
+
+/// Hand a flow's output over: one `memcpy` into the caller's slot.
+///
+/// Not inlined on purpose: inlined into a driver's loop, LLVM at `opt-level = "z"` turns this
+/// move of a few KiB into thousands of scalar loads and stores (the output's fixed-capacity
+/// strings are arrays it splits up); behind a call it stays one `memcpy`.
+#[inline(never)]
+pub(crate) fn take_output<'b, T>(slot: &mut Option<T>) -> Result<Step<'b, T>, Error> {
+    match slot.take() {
+        Some(out) => Ok(Step::Done(out)),
+        None => Err(Error::State),
+    }
+}
+
+/// `Step::Send` around a written request; not inlined for the same reason as [`take_output`].
+#[inline(never)]
+pub(crate) fn send_step<'b, T>(request: Result<Request<'b>, Error>) -> Result<Step<'b, T>, Error> {
+    request.map(Step::Send)
 }
 
 impl<E: Exchange> Flow for OneShot<E> {
     type Output = E::Output;
 
+    #[inline(never)]
     fn poll<'b>(&mut self, now: Instant, buf: &'b mut [u8]) -> Result<Step<'b, E::Output>, Error> {
-        match core::mem::replace(&mut self.state, State::Finished) {
+        match self.state {
             State::Ready => {
                 let request = self.exchange.request(now, buf);
                 // A buffer too small leaves the flow ready to try again with a bigger one.
-                self.state = if request.is_ok() {
-                    State::Sent
-                } else {
-                    State::Ready
-                };
-                request.map(Step::Send)
+                if request.is_ok() {
+                    self.state = State::Sent;
+                }
+                send_step(request)
             }
-            State::Got(out) => Ok(Step::Done(out)),
-            State::Sent => {
-                self.state = State::Sent;
-                Err(Error::State)
+            State::Got => {
+                self.state = State::Finished;
+                // The one move of the output: from where it was parsed to the caller.
+                take_output(&mut self.output)
             }
-            State::Finished => Err(Error::State),
+            State::Sent | State::Finished => Err(Error::State),
         }
     }
 
+    #[inline(never)]
     fn handle(&mut self, now: Instant, response: Response<'_>) -> Result<(), Error> {
-        if !matches!(self.state, State::Sent) {
+        if self.state != State::Sent {
             return Err(Error::State);
         }
         self.state = State::Finished;
-        let out = self.exchange.response(now, response)?;
-        self.state = State::Got(out);
-        Ok(())
+        self.output = None;
+        let read = self.exchange.response_into(now, response, &mut self.output);
+        if read.is_ok() && self.output.is_some() {
+            self.state = State::Got;
+        } else {
+            self.output = None;
+        }
+        read
     }
 }

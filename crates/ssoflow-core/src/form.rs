@@ -1,25 +1,58 @@
 //! `application/x-www-form-urlencoded` encoding (WHATWG URL / RFC 6749 Appendix B), without allocation.
 
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+/// `1` for the ASCII bytes written as they are: alphanumerics and `*-._` (the WHATWG
+/// `application/x-www-form-urlencoded` set). A table: one load per byte.
+#[rustfmt::skip]
+const PLAIN: [u8; 128] = [
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 1, 1, 0,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0,
+    0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1,
+    0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0,
+];
 
-/// Bytes left as they are: ASCII alphanumerics and `*-._`; space becomes `+`, the rest `%XX`.
-const FORM: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'*')
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'_');
+/// Whether `b` is written as it is.
+#[inline]
+fn is_plain(b: u8) -> bool {
+    PLAIN.get(usize::from(b)).is_some_and(|&p| p != 0)
+}
 
-/// Form-encode `s` through `put` (each piece is a `&str` slice of the encoding).
+/// Form-encode `s` through `put` (each piece is a `&str` slice of the encoding): runs of plain
+/// bytes go out as one slice of `s`, space becomes `+`, every other byte `%XX` (uppercase hex,
+/// each byte of a multi-byte character on its own).
 pub fn encode(s: &str, put: &mut impl FnMut(&str)) {
-    let mut first = true;
-    for part in s.split(' ') {
-        if !first {
+    encode_dyn(s, put);
+}
+
+/// The loop of [`encode`], once for every caller (firmware flash).
+#[inline(never)]
+fn encode_dyn(s: &str, put: &mut dyn FnMut(&str)) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        if is_plain(b) {
+            continue;
+        }
+        // `start..i` holds plain ASCII bytes only, so both ends are character boundaries.
+        if i > start {
+            put(s.get(start..i).unwrap_or(""));
+        }
+        start = i + 1;
+        if b == b' ' {
             put("+");
+            continue;
         }
-        first = false;
-        for piece in utf8_percent_encode(part, FORM) {
-            put(piece);
-        }
+        let hi = HEX.get(usize::from(b >> 4)).copied().unwrap_or(b'0');
+        let lo = HEX.get(usize::from(b & 0xf)).copied().unwrap_or(b'0');
+        let escaped = [b'%', hi, lo];
+        put(core::str::from_utf8(&escaped).unwrap_or(""));
+    }
+    if start < bytes.len() {
+        put(s.get(start..).unwrap_or(""));
     }
 }
 
@@ -63,6 +96,35 @@ mod tests {
         let mut out = String::new();
         encode("p@ss w/rd+é *-._~", &mut |p: &str| out.push_str(p));
         assert_eq!(out, "p%40ss+w%2Frd%2B%C3%A9+*-._%7E");
+    }
+
+    #[test]
+    fn encodes_every_byte_like_the_whatwg_set() {
+        // Against a byte-by-byte reference over every ASCII character and some multi-byte ones.
+        let mut input = String::new();
+        for c in (0u8..0x80)
+            .map(char::from)
+            .chain(['é', '€', '😀', '\u{7f}'])
+        {
+            input.push(c);
+            input.push('a');
+        }
+        let mut want = String::new();
+        for &b in input.as_bytes() {
+            if b.is_ascii_alphanumeric() || b"*-._".contains(&b) {
+                want.push(char::from(b));
+            } else if b == b' ' {
+                want.push('+');
+            } else {
+                want.push_str(&std::format!("%{b:02X}"));
+            }
+        }
+        let mut out = String::new();
+        encode(&input, &mut |p: &str| out.push_str(p));
+        assert_eq!(out, want);
+        let mut empty = String::new();
+        encode("", &mut |p: &str| empty.push_str(p));
+        assert_eq!(empty, "");
     }
 
     #[test]

@@ -3,9 +3,6 @@
 use core::fmt;
 use core::ops::Range;
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
-
 use crate::{Error, form, json};
 
 /// Most headers any flow sends.
@@ -169,9 +166,17 @@ impl fmt::Debug for Response<'_> {
 }
 
 /// Split `scheme://authority/path?query` into its three parts.
+///
+/// By hand, over bytes: `str::split_once` with a string pattern pulls in the two-way searcher
+/// (firmware flash) for a three-byte needle.
 fn split_url(url: &str) -> Option<(&str, &str, &str)> {
-    let (scheme, rest) = url.split_once("://")?;
-    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let colon = url.as_bytes().windows(3).position(|w| w == b"://")?;
+    let scheme = url.get(..colon)?;
+    let rest = url.get(colon + 3..)?;
+    let end = rest
+        .bytes()
+        .position(|b| matches!(b, b'/' | b'?' | b'#'))
+        .unwrap_or(rest.len());
     let (authority, path) = rest.split_at_checked(end)?;
     Some((scheme, authority, path))
 }
@@ -201,18 +206,37 @@ pub fn check_url(url: &str) -> Result<(), Error> {
 
 /// Whether `host[:port]` names this machine.
 pub fn is_loopback_authority(authority: &str) -> bool {
-    let host = if let Some(rest) = authority.strip_prefix('[') {
-        rest.split(']').next().unwrap_or("")
-    } else {
-        authority.split(':').next().unwrap_or("")
+    let bytes = authority.as_bytes();
+    let host: &[u8] = match bytes.split_first() {
+        Some((b'[', rest)) => rest.split(|&b| b == b']').next().unwrap_or(&[]),
+        _ => bytes.split(|&b| b == b':').next().unwrap_or(&[]),
     };
-    if host.eq_ignore_ascii_case("localhost") || host == "::1" {
+    if host.eq_ignore_ascii_case(b"localhost") || host == b"::1" {
         return true;
     }
-    let mut parts = host.split('.');
-    let first = parts.next().and_then(|p| p.parse::<u8>().ok());
-    let rest_ok = parts.clone().count() == 3 && parts.all(|p| p.parse::<u8>().is_ok());
+    let mut parts = host.split(|&b| b == b'.');
+    let first = parts.next().and_then(parse_u8);
+    let rest_ok = parts.clone().count() == 3 && parts.all(|p| parse_u8(p).is_some());
     first == Some(127) && rest_ok
+}
+
+/// `str::parse::<u8>` over bytes (an optional `+`, then decimal digits, at most 255), without
+/// the generic integer parser (firmware flash).
+fn parse_u8(digits: &[u8]) -> Option<u8> {
+    let digits = digits.strip_prefix(b"+").unwrap_or(digits);
+    if digits.is_empty() {
+        return None;
+    }
+    digits.iter().try_fold(0u8, |acc, &c| {
+        let d = c.checked_sub(b'0').filter(|d| *d < 10)?;
+        acc.checked_mul(10)?.checked_add(d)
+    })
+}
+
+/// `s` without trailing `/`s (by bytes: `/` is ASCII, so any cut is a character boundary).
+pub(crate) fn trim_slashes(s: &str) -> &str {
+    let keep = s.len() - s.bytes().rev().take_while(|&b| b == b'/').count();
+    s.get(..keep).unwrap_or(s)
 }
 
 /// Writes a request into a caller buffer, then hands out a [`Request`] view of it.
@@ -249,7 +273,7 @@ impl<'b> RequestBuilder<'b> {
             too_many_headers: false,
         };
         let start = rb.len;
-        rb.put(base.trim_end_matches('/').as_bytes());
+        rb.put(trim_slashes(base).as_bytes());
         rb.put(path.as_bytes());
         rb.url = start..rb.len;
         rb.static_header("Accept", "application/json");
@@ -335,7 +359,7 @@ impl<'b> RequestBuilder<'b> {
     pub fn basic_auth(&mut self, id: &str, secret: &str, form_encode: bool) {
         let start = self.len;
         self.put(b"Basic ");
-        let mut b64 = Base64Sink::default();
+        let mut b64 = Base64Sink::new();
         b64.feed_credential(id, form_encode, self);
         b64.feed(b":", self);
         b64.feed_credential(secret, form_encode, self);
@@ -370,9 +394,14 @@ impl<'b> RequestBuilder<'b> {
 
     /// Write a form body (`Content-Type: application/x-www-form-urlencoded`).
     pub fn form_body(&mut self, pairs: &[(&str, &str)]) {
+        self.form_body_parts(pairs, &[]);
+    }
+
+    /// [`form_body`](Self::form_body) with the pairs of `first` then those of `then`.
+    pub(crate) fn form_body_parts(&mut self, first: &[(&str, &str)], then: &[(&str, &str)]) {
         self.static_header("Content-Type", "application/x-www-form-urlencoded");
         let start = self.len;
-        for (i, (k, v)) in pairs.iter().enumerate() {
+        for (i, (k, v)) in first.iter().chain(then).enumerate() {
             self.put_query_pair(k, v, i == 0);
         }
         self.body = start..self.len;
@@ -421,23 +450,52 @@ impl<'b> RequestBuilder<'b> {
     }
 }
 
-/// Streams bytes through the `base64` crate three at a time, so nothing needs to be contiguous.
-#[derive(Default)]
+/// Streams bytes into Base64 (standard alphabet, `=`-padded) three at a time, so nothing needs
+/// to be contiguous; output is staged in a small buffer and written in pieces.
 struct Base64Sink {
     carry: [u8; 3],
     n: usize,
+    out: [u8; 48],
+    len: usize,
 }
 
 impl Base64Sink {
-    fn feed(&mut self, bytes: &[u8], rb: &mut RequestBuilder<'_>) {
-        for &b in bytes {
-            if let Some(slot) = self.carry.get_mut(self.n) {
-                *slot = b;
-            }
-            self.n += 1;
+    fn new() -> Self {
+        Base64Sink {
+            carry: [0; 3],
+            n: 0,
+            out: [0; 48],
+            len: 0,
+        }
+    }
+
+    fn feed(&mut self, mut bytes: &[u8], rb: &mut RequestBuilder<'_>) {
+        // Top up a partial group, then whole groups straight from `bytes`, then keep the rest.
+        while self.n > 0 {
+            let Some((&b, rest)) = bytes.split_first() else {
+                return;
+            };
+            self.push(b);
+            bytes = rest;
             if self.n == 3 {
-                self.flush(rb);
+                self.quad(rb);
             }
+        }
+        let mut groups = bytes.chunks_exact(3);
+        for group in &mut groups {
+            self.carry.copy_from_slice(group);
+            self.n = 3;
+            self.quad(rb);
+        }
+        for &b in groups.remainder() {
+            self.push(b);
+        }
+    }
+
+    fn push(&mut self, b: u8) {
+        if let Some(slot) = self.carry.get_mut(self.n) {
+            *slot = b;
+            self.n += 1;
         }
     }
 
@@ -449,19 +507,44 @@ impl Base64Sink {
         }
     }
 
-    fn flush(&mut self, rb: &mut RequestBuilder<'_>) {
-        let mut out = [0u8; 4];
-        let input = self.carry.get(..self.n).unwrap_or(&[]);
-        if let Ok(n) = STANDARD.encode_slice(input, &mut out) {
-            rb.put(out.get(..n).unwrap_or(&[]));
+    /// Encode the 1 to 3 bytes carried as 4 characters (`=`-padded), by table: the `base64`
+    /// crate's engine costs more per call than these few lines do per byte.
+    fn quad(&mut self, rb: &mut RequestBuilder<'_>) {
+        const ALPHABET: &[u8; 64] =
+            b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        let [a, b, c] = self.carry;
+        let (b, c) = match self.n {
+            1 => (0, 0),
+            2 => (b, 0),
+            _ => (b, c),
+        };
+        let v = u32::from(a) << 16 | u32::from(b) << 8 | u32::from(c);
+        let sextet = |shift: u32| {
+            let i = usize::try_from((v >> shift) & 0x3f).unwrap_or(0);
+            ALPHABET.get(i).copied().unwrap_or(b'A')
+        };
+        let third = if self.n < 2 { b'=' } else { sextet(6) };
+        let fourth = if self.n < 3 { b'=' } else { sextet(0) };
+        if let Some(dst) = self.out.get_mut(self.len..self.len + 4) {
+            dst.copy_from_slice(&[sextet(18), sextet(12), third, fourth]);
         }
+        self.len += 4;
         self.n = 0;
+        if self.len == self.out.len() {
+            self.flush(rb);
+        }
+    }
+
+    fn flush(&mut self, rb: &mut RequestBuilder<'_>) {
+        rb.put(self.out.get(..self.len).unwrap_or(&[]));
+        self.len = 0;
     }
 
     fn finish(mut self, rb: &mut RequestBuilder<'_>) {
         if self.n > 0 {
-            self.flush(rb);
+            self.quad(rb);
         }
+        self.flush(rb);
     }
 }
 
@@ -489,6 +572,24 @@ mod tests {
             r.header("Authorization").unwrap(),
             b"Basic bXkrY2xpZW50JTNBaWQ6cCU0MHNzK3clMkZyZCUyQiVDMyVBOQ==".as_slice()
         );
+    }
+
+    #[test]
+    fn basic_auth_matches_the_base64_crate_for_every_padding() {
+        use base64::Engine;
+        for len in 0..12 {
+            let secret: std::string::String = "abcdefghijk".chars().take(len).collect();
+            let mut buf = [0u8; 256];
+            let mut rb = RequestBuilder::new(&mut buf, Method::Post, "https://a.example", "/t");
+            rb.basic_auth("id", &secret, false);
+            let r = rb.finish().unwrap();
+            let mut b64 = [0u8; 64];
+            let n = base64::engine::general_purpose::STANDARD
+                .encode_slice(std::format!("id:{secret}"), &mut b64)
+                .unwrap();
+            let want = std::format!("Basic {}", core::str::from_utf8(&b64[..n]).unwrap());
+            assert_eq!(r.header("authorization").unwrap(), want.as_bytes(), "{len}");
+        }
     }
 
     #[test]
@@ -550,6 +651,53 @@ mod tests {
             check_url("https://a b/"),
             Err(Error::InvalidInput { what: "url" })
         );
+    }
+
+    #[test]
+    fn loopback_hosts_parse_like_std() {
+        let std_rule = |authority: &str| {
+            let host = if let Some(rest) = authority.strip_prefix('[') {
+                rest.split(']').next().unwrap_or("")
+            } else {
+                authority.split(':').next().unwrap_or("")
+            };
+            if host.eq_ignore_ascii_case("localhost") || host == "::1" {
+                return true;
+            }
+            let mut parts = host.split('.');
+            let first = parts.next().and_then(|p| p.parse::<u8>().ok());
+            let rest_ok = parts.clone().count() == 3 && parts.all(|p| p.parse::<u8>().is_ok());
+            first == Some(127) && rest_ok
+        };
+        for a in [
+            "127.0.0.1",
+            "127.0.0.1:80",
+            "127.255.255.255",
+            "127.256.0.1",
+            "127.0.0",
+            "127.0.0.1.1",
+            "127.+0.0.1",
+            "127.+.0.1",
+            "127.-0.0.1",
+            "+127.0.0.1",
+            "0127.0.0.1",
+            "127..0.1",
+            "",
+            "[::1]:8080",
+            "[::1",
+            "::1",
+            "LOCALHOST:1",
+            "localhost.",
+            "128.0.0.1",
+            "127.0.0.01",
+            "127.0.0.1e",
+            "١٢٧.0.0.1",
+        ] {
+            assert_eq!(is_loopback_authority(a), std_rule(a), "{a}");
+        }
+        assert_eq!(trim_slashes("https://a/b//"), "https://a/b");
+        assert_eq!(trim_slashes("///"), "");
+        assert_eq!(trim_slashes("é/"), "é");
     }
 
     #[test]

@@ -19,15 +19,69 @@ use crate::{Error, Secret};
 /// Deepest nesting accepted anywhere in a body.
 pub const MAX_DEPTH: u32 = 32;
 
+/// What is wrong inside a body, as the parser sees it.
+///
+/// Small and `Copy` on purpose: every `?` in a parser moves a pointer, a length and a tag, not
+/// the crate's [`Error`] with its body excerpt (which the parser would otherwise build and copy
+/// outward at every level). Readers turn it into an [`Error`] once per response with
+/// [`JsonError::into_error`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JsonError {
+    /// Bad syntax, a wrong type, a duplicate or a missing member: [`Error::Malformed`].
+    Malformed(&'static str),
+    /// A string longer than its field: [`Error::Capacity`].
+    Capacity(&'static str),
+}
+
+impl JsonError {
+    /// The crate's [`Error`] for this problem in `body` (`Malformed` carries a redacted excerpt).
+    #[inline(never)]
+    pub fn into_error(self, body: &[u8]) -> Error {
+        match self {
+            JsonError::Malformed(what) => Error::malformed(what, body),
+            JsonError::Capacity(field) => Error::Capacity { field },
+        }
+    }
+}
+
 /// Something a JSON string can be unescaped into.
 pub trait Sink {
     /// Append `s`; `false` when it does not fit.
     fn push(&mut self, s: &str) -> bool;
+
+    /// Append bytes the parser has already found to be ASCII; `false` when they do not fit.
+    ///
+    /// The default checks them again and calls [`push`](Self::push); sinks that keep bytes
+    /// (like [`Secret`]) append them as they are, which spares long tokens a second pass.
+    fn push_ascii(&mut self, bytes: &[u8]) -> bool {
+        match core::str::from_utf8(bytes) {
+            Ok(s) => self.push(s),
+            Err(_) => false,
+        }
+    }
 }
 
 impl<const N: usize> Sink for heapless::String<N> {
+    // Through the unsized view: one copy of the pushing code serves every capacity.
     fn push(&mut self, s: &str) -> bool {
-        self.push_str(s).is_ok()
+        push_view(self.as_mut_view(), s)
+    }
+
+    fn push_ascii(&mut self, bytes: &[u8]) -> bool {
+        push_ascii_view(self.as_mut_view(), bytes)
+    }
+}
+
+#[inline(never)]
+fn push_view(view: &mut heapless::string::StringView, s: &str) -> bool {
+    view.push_str(s).is_ok()
+}
+
+#[inline(never)]
+fn push_ascii_view(view: &mut heapless::string::StringView, bytes: &[u8]) -> bool {
+    match core::str::from_utf8(bytes) {
+        Ok(s) => view.push_str(s).is_ok(),
+        Err(_) => false,
     }
 }
 
@@ -35,9 +89,26 @@ impl<const N: usize> Sink for Secret<N> {
     fn push(&mut self, s: &str) -> bool {
         self.push_str(s, "").is_ok()
     }
+
+    fn push_ascii(&mut self, bytes: &[u8]) -> bool {
+        self.push_ascii_bytes(bytes)
+    }
 }
 
-/// Member names longer than this are unknown to every parser here.
+/// Copy each `(value, field)` into its (empty) sink, in order: `Err(Capacity { field })` for
+/// the first that does not fit. One loop for every configuration constructor (firmware flash):
+/// the fields are filled where they are kept, and only a small error travels back.
+pub(crate) fn fill(fields: &mut [(&mut dyn Sink, &str, &'static str)]) -> Result<(), Error> {
+    for (dst, value, field) in fields.iter_mut() {
+        if !dst.push(value) {
+            return Err(Error::Capacity { field });
+        }
+    }
+    Ok(())
+}
+
+/// Member names longer than this are unknown to every parser here (only escaped names are
+/// copied; plain ones are read in place).
 const KEY_CAP: usize = 40;
 
 struct KeyBuf {
@@ -60,23 +131,130 @@ impl Sink for KeyBuf {
     }
 }
 
-/// Store `value` in `slot` unless it is already set: a duplicate member is `Error::Malformed`.
-pub fn set_once<T>(
-    slot: &mut Option<T>,
-    value: T,
-    field: &'static str,
-    body: &[u8],
-) -> Result<(), Error> {
+/// Store `value` in `slot` unless it is already set: a duplicate member is `Malformed { what: field }`.
+pub fn set_once<T>(slot: &mut Option<T>, value: T, field: &'static str) -> Result<(), JsonError> {
     if slot.is_some() {
-        return Err(Error::malformed(field, body));
+        return Err(JsonError::Malformed(field));
     }
     *slot = Some(value);
     Ok(())
 }
 
-/// Take a required member out of its slot, or `Error::Malformed { what: field }`.
-pub fn required<T>(slot: Option<T>, field: &'static str, body: &[u8]) -> Result<T, Error> {
-    slot.ok_or_else(|| Error::malformed(field, body))
+/// Take a required member out of its slot, or `Malformed { what: field }`.
+pub fn required<T>(slot: Option<T>, field: &'static str) -> Result<T, JsonError> {
+    slot.ok_or(JsonError::Malformed(field))
+}
+
+/// Which known members a reader has met, one bit each: how readers that parse straight into
+/// their output find duplicates and missing members without an `Option` per member.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Seen(u32);
+
+impl Seen {
+    /// Nothing seen yet.
+    pub const fn new() -> Self {
+        Seen(0)
+    }
+
+    /// Note the member whose bit is `mask`; meeting it a second time is `Malformed { what: field }`.
+    pub fn first(&mut self, mask: u32, field: &'static str) -> Result<(), JsonError> {
+        if self.0 & mask != 0 {
+            return Err(JsonError::Malformed(field));
+        }
+        self.0 |= mask;
+        Ok(())
+    }
+
+    /// Whether the member whose bit is `mask` was met.
+    pub fn has(self, mask: u32) -> bool {
+        self.0 & mask != 0
+    }
+
+    /// `Ok` when the member whose bit is `mask` was met, else `Malformed { what: field }`.
+    pub fn required(self, mask: u32, field: &'static str) -> Result<(), JsonError> {
+        if self.has(mask) {
+            Ok(())
+        } else {
+            Err(JsonError::Malformed(field))
+        }
+    }
+}
+
+/// From `pos`, the end of the run of bytes that need no attention inside a JSON string: the
+/// index of the first `"`, `\` or control byte (or `src.len()`), and whether the run may hold a
+/// non-ASCII byte (conservative: `true` sends the run through the UTF-8 check).
+///
+/// Eight bytes at a time (SWAR): tokens are long and mostly plain. For each test the lowest
+/// flagged byte of a word is exact (borrows only run upward), so the first stop is found exactly.
+#[inline]
+fn plain_run(src: &[u8], mut pos: usize) -> (usize, bool) {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    let mut seen = 0u64;
+    while let Some(word) = src
+        .get(pos..pos + 8)
+        .and_then(|w| <[u8; 8]>::try_from(w).ok())
+    {
+        let w = u64::from_le_bytes(word);
+        let quote = w ^ (LO * u64::from(b'"'));
+        let backslash = w ^ (LO * u64::from(b'\\'));
+        let stop = ((quote.wrapping_sub(LO) & !quote)
+            | (backslash.wrapping_sub(LO) & !backslash)
+            | (w.wrapping_sub(LO * 0x20) & !w))
+            & HI;
+        seen |= w;
+        if stop != 0 {
+            return (pos + (stop.trailing_zeros() / 8) as usize, seen & HI != 0);
+        }
+        pos += 8;
+    }
+    while let Some(&b) = src.get(pos) {
+        if b == b'"' || b == b'\\' || b < 0x20 {
+            break;
+        }
+        seen |= u64::from(b);
+        pos += 1;
+    }
+    (pos, seen & HI != 0)
+}
+
+/// Whether `body` is an object with a string `error` member (a refusal sent with a 2xx status).
+/// What follows the member does not matter: a syntax error after it still counts as yes.
+pub(crate) fn has_error_member(body: &[u8]) -> bool {
+    let mut found = false;
+    let mut p = Parser::new(body);
+    let _ = p.object("response", |p, key| {
+        if key == b"error" && p.peek() == Some(b'"') {
+            found = true;
+        }
+        p.skip()
+    });
+    found
+}
+
+/// Note a top-level string `error` member in `flag` (for [`read_or_refusal`]), then skip it.
+pub(crate) fn note_error_member(p: &mut Parser<'_>, flag: &mut bool) -> Result<(), JsonError> {
+    if p.peek() == Some(b'"') {
+        *flag = true;
+    }
+    p.skip()
+}
+
+/// Read a 2xx body with `read`, which calls [`note_error_member`] for its top-level `error`
+/// member: `Ok(true)` when the body is a refusal (it has one, and `refusals` is on), `Ok(false)`
+/// when it was read. One pass: only a body that fails to parse is scanned again for the member,
+/// so the answer is the same as checking for it first, at half the cost.
+pub(crate) fn read_or_refusal(
+    body: &[u8],
+    refusals: bool,
+    read: impl FnOnce(&mut bool) -> Result<(), JsonError>,
+) -> Result<bool, Error> {
+    let mut saw_error = false;
+    match read(&mut saw_error) {
+        Ok(()) => Ok(refusals && saw_error),
+        Err(_) if refusals && has_error_member(body) => Ok(true),
+        Err(e) => Err(e.into_error(body)),
+    }
 }
 
 /// A cursor over one JSON document.
@@ -85,6 +263,9 @@ pub struct Parser<'a> {
     pos: usize,
     depth: u32,
 }
+
+/// What [`Parser::object`] hands each member to.
+type Member<'m, 'a> = &'m mut dyn FnMut(&mut Parser<'a>, &[u8]) -> Result<(), JsonError>;
 
 impl<'a> Parser<'a> {
     /// Start reading `src`.
@@ -101,12 +282,16 @@ impl<'a> Parser<'a> {
         self.src
     }
 
-    /// A `Malformed` error about `what`, with an excerpt of the document.
-    pub fn error(&self, what: &'static str) -> Error {
-        Error::malformed(what, self.src)
+    /// A `Malformed` problem about `what`.
+    pub fn error(&self, what: &'static str) -> JsonError {
+        JsonError::Malformed(what)
     }
 
     fn ws(&mut self) {
+        // Most calls find a significant byte at once (compact JSON, or a second look).
+        if self.src.get(self.pos).is_some_and(|&b| b > b' ') {
+            return;
+        }
         while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.src.get(self.pos) {
             self.pos += 1;
         }
@@ -127,17 +312,17 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn expect(&mut self, b: u8, what: &'static str) -> Result<(), Error> {
+    fn expect(&mut self, b: u8, what: &'static str) -> Result<(), JsonError> {
         if self.eat(b) {
             Ok(())
         } else {
-            Err(self.error(what))
+            Err(JsonError::Malformed(what))
         }
     }
 
-    fn enter(&mut self, extra: u32, what: &'static str) -> Result<(), Error> {
+    fn enter(&mut self, extra: u32, what: &'static str) -> Result<(), JsonError> {
         if self.depth + extra >= MAX_DEPTH {
-            return Err(self.error(what));
+            return Err(JsonError::Malformed(what));
         }
         Ok(())
     }
@@ -147,28 +332,50 @@ impl<'a> Parser<'a> {
     pub fn object(
         &mut self,
         what: &'static str,
-        mut member: impl FnMut(&mut Self, &[u8]) -> Result<(), Error>,
-    ) -> Result<(), Error> {
+        mut member: impl FnMut(&mut Self, &[u8]) -> Result<(), JsonError>,
+    ) -> Result<(), JsonError> {
+        self.object_dyn(what, &mut member)
+    }
+
+    /// The loop of [`object`](Self::object), once for every caller (firmware flash).
+    #[inline(never)]
+    fn object_dyn(&mut self, what: &'static str, member: Member<'_, 'a>) -> Result<(), JsonError> {
         self.enter(0, what)?;
         self.expect(b'{', what)?;
         self.depth += 1;
         if !self.eat(b'}') {
             loop {
+                if self.peek() != Some(b'"') {
+                    return Err(JsonError::Malformed(what));
+                }
+                let src = self.src;
+                let start = self.pos + 1;
+                let (end, high) = plain_run(src, start);
                 let mut key = KeyBuf {
                     bytes: [0; KEY_CAP],
                     len: 0,
                     overflow: false,
                 };
-                if self.peek() != Some(b'"') {
-                    return Err(self.error(what));
-                }
-                self.string_into(&mut key, what, what)?;
-                self.expect(b':', what)?;
-                let name = if key.overflow {
-                    &[][..]
-                } else {
-                    key.bytes.get(..key.len).unwrap_or(&[])
+                let name: &[u8] = match src.get(end) {
+                    // The usual member name: no escapes, read where it is.
+                    Some(b'"') => {
+                        let name = src.get(start..end).unwrap_or(&[]);
+                        if high && core::str::from_utf8(name).is_err() {
+                            return Err(JsonError::Malformed(what));
+                        }
+                        self.pos = end + 1;
+                        name
+                    }
+                    _ => {
+                        self.string_into(&mut key, what)?;
+                        if key.overflow {
+                            &[]
+                        } else {
+                            key.bytes.get(..key.len).unwrap_or(&[])
+                        }
+                    }
                 };
+                self.expect(b':', what)?;
                 member(self, name)?;
                 if self.eat(b',') {
                     continue;
@@ -195,16 +402,19 @@ impl<'a> Parser<'a> {
     pub fn string<const N: usize>(
         &mut self,
         field: &'static str,
-    ) -> Result<heapless::String<N>, Error> {
+    ) -> Result<heapless::String<N>, JsonError> {
         let mut s = heapless::String::new();
-        self.string_into(&mut s, field, field)?;
+        self.string_into(&mut s, field)?;
         Ok(s)
     }
 
     /// Read a string into a [`Secret`].
-    pub fn secret<const N: usize>(&mut self, field: &'static str) -> Result<Secret<N>, Error> {
+    ///
+    /// This returns the secret by value: for a big one prefer [`string_into`](Self::string_into)
+    /// on the field where it is kept.
+    pub fn secret<const N: usize>(&mut self, field: &'static str) -> Result<Secret<N>, JsonError> {
         let mut s = Secret::empty();
-        self.string_into(&mut s, field, field)?;
+        self.string_into(&mut s, field)?;
         Ok(s)
     }
 
@@ -212,7 +422,7 @@ impl<'a> Parser<'a> {
     pub fn nullable_string<const N: usize>(
         &mut self,
         field: &'static str,
-    ) -> Result<Option<heapless::String<N>>, Error> {
+    ) -> Result<Option<heapless::String<N>>, JsonError> {
         if self.null() {
             Ok(None)
         } else {
@@ -220,30 +430,46 @@ impl<'a> Parser<'a> {
         }
     }
 
-    /// Read a string into `sink`; overflow is `Capacity { field: cap }`, bad syntax `Malformed { what }`.
+    /// Read a string or `null` into `sink`, which should be empty: `false` for `null`.
+    pub fn nullable_string_into(
+        &mut self,
+        sink: &mut dyn Sink,
+        field: &'static str,
+    ) -> Result<bool, JsonError> {
+        if self.null() {
+            Ok(false)
+        } else {
+            self.string_into(sink, field).map(|()| true)
+        }
+    }
+
+    /// Read a string, unescaped, onto the end of `sink`: where it will be kept, so nothing is
+    /// moved afterwards. Overflow is `Capacity(field)`, bad syntax or UTF-8 `Malformed(field)`.
     ///
     /// `dyn Sink`, not generic: one copy of this loop serves every capacity (firmware flash).
     #[inline(never)]
-    fn string_into(
+    pub fn string_into(
         &mut self,
         sink: &mut dyn Sink,
-        what: &'static str,
-        cap: &'static str,
-    ) -> Result<(), Error> {
-        self.expect(b'"', what)?;
+        field: &'static str,
+    ) -> Result<(), JsonError> {
+        self.expect(b'"', field)?;
         let src = self.src;
         loop {
             let start = self.pos;
-            while let Some(&b) = src.get(self.pos) {
-                if b == b'"' || b == b'\\' || b < 0x20 {
-                    break;
+            let (end, high) = plain_run(src, start);
+            self.pos = end;
+            let chunk = src.get(start..end).unwrap_or(&[]);
+            let fits = if high {
+                match core::str::from_utf8(chunk) {
+                    Ok(text) => sink.push(text),
+                    Err(_) => return Err(JsonError::Malformed(field)),
                 }
-                self.pos += 1;
-            }
-            let chunk = src.get(start..self.pos).unwrap_or(&[]);
-            let text = core::str::from_utf8(chunk).map_err(|_| self.error(what))?;
-            if !sink.push(text) {
-                return Err(Error::Capacity { field: cap });
+            } else {
+                sink.push_ascii(chunk)
+            };
+            if !fits {
+                return Err(JsonError::Capacity(field));
             }
             match src.get(self.pos) {
                 Some(b'"') => {
@@ -252,20 +478,21 @@ impl<'a> Parser<'a> {
                 }
                 Some(b'\\') => {
                     self.pos += 1;
-                    let c = self.escape(what)?;
+                    let c = self.escape(field)?;
                     let mut tmp = [0u8; 4];
                     if !sink.push(c.encode_utf8(&mut tmp)) {
-                        return Err(Error::Capacity { field: cap });
+                        return Err(JsonError::Capacity(field));
                     }
                 }
-                _ => return Err(self.error(what)),
+                _ => return Err(JsonError::Malformed(field)),
             }
         }
     }
 
     /// After a backslash: one escape, with UTF-16 surrogate pairs joined.
-    fn escape(&mut self, what: &'static str) -> Result<char, Error> {
-        let b = *self.src.get(self.pos).ok_or_else(|| self.error(what))?;
+    fn escape(&mut self, what: &'static str) -> Result<char, JsonError> {
+        let bad = JsonError::Malformed(what);
+        let b = *self.src.get(self.pos).ok_or(bad)?;
         self.pos += 1;
         let c = match b {
             b'"' => '"',
@@ -281,33 +508,31 @@ impl<'a> Parser<'a> {
                 let code = match hi {
                     0xD800..=0xDBFF => {
                         if self.src.get(self.pos..self.pos + 2) != Some(b"\\u") {
-                            return Err(self.error(what));
+                            return Err(bad);
                         }
                         self.pos += 2;
                         let lo = self.hex4(what)?;
                         if !(0xDC00..=0xDFFF).contains(&lo) {
-                            return Err(self.error(what));
+                            return Err(bad);
                         }
                         0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00)
                     }
-                    0xDC00..=0xDFFF => return Err(self.error(what)),
+                    0xDC00..=0xDFFF => return Err(bad),
                     _ => hi,
                 };
-                char::from_u32(code).ok_or_else(|| self.error(what))?
+                char::from_u32(code).ok_or(bad)?
             }
-            _ => return Err(self.error(what)),
+            _ => return Err(bad),
         };
         Ok(c)
     }
 
-    fn hex4(&mut self, what: &'static str) -> Result<u32, Error> {
-        let digits = self
-            .src
-            .get(self.pos..self.pos + 4)
-            .ok_or_else(|| self.error(what))?;
+    fn hex4(&mut self, what: &'static str) -> Result<u32, JsonError> {
+        let bad = JsonError::Malformed(what);
+        let digits = self.src.get(self.pos..self.pos + 4).ok_or(bad)?;
         let mut v = 0u32;
         for &d in digits {
-            let n = (d as char).to_digit(16).ok_or_else(|| self.error(what))?;
+            let n = (d as char).to_digit(16).ok_or(bad)?;
             v = v * 16 + n;
         }
         self.pos += 4;
@@ -324,38 +549,44 @@ impl<'a> Parser<'a> {
     }
 
     /// Read a non-negative integer. Fractions, exponents, signs and overflow are `Malformed`.
-    pub fn u64(&mut self, field: &'static str) -> Result<u64, Error> {
+    pub fn u64(&mut self, field: &'static str) -> Result<u64, JsonError> {
         self.ws();
         let d = self.digits();
-        let v = parse_u64(d).ok_or_else(|| self.error(field))?;
+        let v = parse_u64(d).ok_or(JsonError::Malformed(field))?;
         if matches!(self.src.get(self.pos), Some(b'.' | b'e' | b'E')) {
-            return Err(self.error(field));
+            return Err(JsonError::Malformed(field));
         }
         Ok(v)
     }
 
     /// Read an integer that may be negative.
-    pub fn i64(&mut self, field: &'static str) -> Result<i64, Error> {
+    pub fn i64(&mut self, field: &'static str) -> Result<i64, JsonError> {
         let negative = self.eat(b'-');
         let v = self.u64(field)?;
-        let v = i64::try_from(v).map_err(|_| self.error(field))?;
+        let v = i64::try_from(v).map_err(|_| JsonError::Malformed(field))?;
         Ok(if negative { -v } else { v })
     }
 
     /// Read a non-negative integer given as a number or, when `allow_string`, as a string of digits.
-    pub fn u64_or_string(&mut self, field: &'static str, allow_string: bool) -> Result<u64, Error> {
+    pub fn u64_or_string(
+        &mut self,
+        field: &'static str,
+        allow_string: bool,
+    ) -> Result<u64, JsonError> {
         if self.peek() == Some(b'"') {
             if !allow_string {
-                return Err(self.error(field));
+                return Err(JsonError::Malformed(field));
             }
-            let s: heapless::String<20> = self.string(field).map_err(|_| self.error(field))?;
-            return parse_u64(s.as_bytes()).ok_or_else(|| self.error(field));
+            let s: heapless::String<20> = self
+                .string(field)
+                .map_err(|_| JsonError::Malformed(field))?;
+            return parse_u64(s.as_bytes()).ok_or(JsonError::Malformed(field));
         }
         self.u64(field)
     }
 
     /// Read `true` or `false`.
-    pub fn bool(&mut self, field: &'static str) -> Result<bool, Error> {
+    pub fn bool(&mut self, field: &'static str) -> Result<bool, JsonError> {
         self.ws();
         let src = self.src;
         if src.get(self.pos..self.pos + 4) == Some(b"true") {
@@ -365,14 +596,15 @@ impl<'a> Parser<'a> {
             self.pos += 5;
             Ok(false)
         } else {
-            Err(self.error(field))
+            Err(JsonError::Malformed(field))
         }
     }
 
     /// Skip one value of any kind. Iterative: nesting costs no stack, and is limited to
     /// [`MAX_DEPTH`] levels in total. Unknown strings are checked for syntax, not for UTF-8.
-    pub fn skip(&mut self) -> Result<(), Error> {
+    pub fn skip(&mut self) -> Result<(), JsonError> {
         const WHAT: &str = "value";
+        let bad = JsonError::Malformed(WHAT);
         let mut kinds: u64 = 0; // bit i set: level i is an object
         let mut level: u32 = 0;
         'value: loop {
@@ -409,10 +641,10 @@ impl<'a> Parser<'a> {
                         self.pos += 1;
                     }
                     if self.pos == start {
-                        return Err(self.error(WHAT));
+                        return Err(bad);
                     }
                 }
-                _ => return Err(self.error(WHAT)),
+                _ => return Err(bad),
             }
             // A value is complete: close containers or move to the next element.
             loop {
@@ -431,23 +663,25 @@ impl<'a> Parser<'a> {
                     level -= 1;
                     continue;
                 }
-                return Err(self.error(WHAT));
+                return Err(bad);
             }
         }
     }
 
-    fn literal(&mut self, word: &[u8]) -> Result<(), Error> {
+    fn literal(&mut self, word: &[u8]) -> Result<(), JsonError> {
         if self.src.get(self.pos..self.pos + word.len()) == Some(word) {
             self.pos += word.len();
             Ok(())
         } else {
-            Err(self.error("value"))
+            Err(JsonError::Malformed("value"))
         }
     }
 
-    fn skip_string(&mut self) -> Result<(), Error> {
+    fn skip_string(&mut self) -> Result<(), JsonError> {
         self.expect(b'"', "string")?;
         loop {
+            let (end, _) = plain_run(self.src, self.pos);
+            self.pos = end;
             match self.src.get(self.pos) {
                 Some(b'"') => {
                     self.pos += 1;
@@ -457,16 +691,15 @@ impl<'a> Parser<'a> {
                     self.pos += 1;
                     self.escape("string")?;
                 }
-                Some(&b) if b >= 0x20 => self.pos += 1,
-                _ => return Err(self.error("string")),
+                _ => return Err(JsonError::Malformed("string")),
             }
         }
     }
 
     /// Only whitespace may remain.
-    pub fn finish(&mut self) -> Result<(), Error> {
+    pub fn finish(&mut self) -> Result<(), JsonError> {
         if self.peek().is_some() {
-            Err(self.error("trailing data"))
+            Err(JsonError::Malformed("trailing data"))
         } else {
             Ok(())
         }
@@ -487,6 +720,12 @@ fn parse_u64(d: &[u8]) -> Option<u64> {
 ///
 /// Escapes `"`, `\` and control characters; everything else is written as UTF-8.
 pub fn write_string(s: &str, put: &mut impl FnMut(&[u8])) {
+    write_string_dyn(s, put);
+}
+
+/// The loop of [`write_string`], once for every caller (firmware flash).
+#[inline(never)]
+fn write_string_dyn(s: &str, put: &mut dyn FnMut(&[u8])) {
     put(b"\"");
     let bytes = s.as_bytes();
     let mut start = 0;
@@ -522,14 +761,17 @@ mod tests {
     use std::vec::Vec;
 
     fn name(body: &[u8]) -> Result<heapless::String<16>, Error> {
-        let mut p = Parser::new(body);
-        let mut out = None;
-        p.object("root", |p, k| match k {
-            b"name" => set_once(&mut out, p.string("name")?, "name", b""),
-            _ => p.skip(),
-        })?;
-        p.finish()?;
-        required(out, "name", b"")
+        let read = || {
+            let mut p = Parser::new(body);
+            let mut out = None;
+            p.object("root", |p, k| match k {
+                b"name" => set_once(&mut out, p.string("name")?, "name"),
+                _ => p.skip(),
+            })?;
+            p.finish()?;
+            required(out, "name")
+        };
+        read().map_err(|e: JsonError| e.into_error(body))
     }
 
     #[test]

@@ -33,15 +33,40 @@ impl<const N: usize> Secret<N> {
 
     /// Append text; `Error::Capacity { field }` when it does not fit (nothing is appended then).
     pub(crate) fn push_str(&mut self, value: &str, field: &'static str) -> Result<(), Error> {
-        self.bytes
-            .extend_from_slice(value.as_bytes())
-            .map_err(|_| Error::Capacity { field })
+        if extend(self.bytes.as_mut_view(), value.as_bytes()) {
+            Ok(())
+        } else {
+            Err(Error::Capacity { field })
+        }
+    }
+
+    /// Append bytes the JSON parser found to be ASCII; `false` when they do not fit (nothing is
+    /// appended then). The ASCII check here is a word-at-a-time pass, much cheaper than UTF-8
+    /// decoding, and keeps the secret valid UTF-8 whoever calls it.
+    pub(crate) fn push_ascii_bytes(&mut self, bytes: &[u8]) -> bool {
+        if !bytes.is_ascii() {
+            return match core::str::from_utf8(bytes) {
+                Ok(s) => self.push_str(s, "").is_ok(),
+                Err(_) => false,
+            };
+        }
+        extend(self.bytes.as_mut_view(), bytes)
+    }
+
+    /// Zeroize and empty the secret, keeping it in place (to read a new value into it).
+    pub(crate) fn clear(&mut self) {
+        wipe(self.bytes.as_mut_view());
     }
 
     /// The secret's text, for putting it on the wire. Do not log it.
     pub fn expose(&self) -> &str {
         // Only whole `&str`s are ever appended, so this is always valid UTF-8.
         core::str::from_utf8(&self.bytes).unwrap_or("")
+    }
+
+    /// The secret's bytes (valid UTF-8), for checks that need no `&str`.
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        &self.bytes
     }
 
     /// Length in bytes.
@@ -66,6 +91,20 @@ impl<const N: usize> Secret<N> {
     }
 }
 
+/// Append to a secret's bytes through the unsized view: one copy for every capacity.
+#[inline(never)]
+fn extend(bytes: &mut heapless::vec::VecView<u8>, more: &[u8]) -> bool {
+    bytes.extend_from_slice(more).is_ok()
+}
+
+/// Zeroize the bytes in use and empty the vector. Not inlined: every drop of every output
+/// holding secrets calls it, and firmware flash pays for each inlined copy.
+#[inline(never)]
+fn wipe(bytes: &mut heapless::vec::VecView<u8>) {
+    bytes.as_mut_slice().zeroize();
+    bytes.clear();
+}
+
 impl<const N: usize> Default for Secret<N> {
     fn default() -> Self {
         Self::empty()
@@ -74,9 +113,9 @@ impl<const N: usize> Default for Secret<N> {
 
 impl<const N: usize> Drop for Secret<N> {
     fn drop(&mut self) {
-        // Only the bytes in use were ever written (nothing shrinks a secret).
-        self.bytes.as_mut_slice().zeroize();
-        self.bytes.clear();
+        // Only the bytes in use were ever written (nothing shrinks a secret but `clear`, which
+        // zeroizes first).
+        self.clear();
     }
 }
 

@@ -22,6 +22,7 @@ pub enum Expiry {
 
 impl Expiry {
     /// Expiry `lifetime_secs` after `now`, or unknown.
+    #[inline(never)]
     pub fn after(now: Instant, lifetime_secs: Option<u64>) -> Self {
         match lifetime_secs {
             Some(s) => Expiry::At(now.plus_secs(s)),
@@ -47,6 +48,16 @@ pub struct AccessToken {
     pub expiry: Expiry,
 }
 
+impl AccessToken {
+    /// An empty token of unknown expiry: the slot a reader parses into.
+    pub(crate) const fn empty() -> Self {
+        AccessToken {
+            value: Secret::empty(),
+            expiry: Expiry::Unknown,
+        }
+    }
+}
+
 /// What a token endpoint returns: access token, optional refresh token and scope.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TokenSet {
@@ -60,10 +71,22 @@ pub struct TokenSet {
     pub expires_in: Option<u64>,
 }
 
+impl TokenSet {
+    /// An empty set: the slot a reader parses into.
+    pub(crate) const fn empty() -> Self {
+        TokenSet {
+            access: AccessToken::empty(),
+            refresh: None,
+            scope: None,
+            expires_in: None,
+        }
+    }
+}
+
 /// Check a token for characters an `Authorization` header cannot carry (RFC 6750 `b64token`
 /// is narrower; we accept any visible ASCII).
-pub(crate) fn check_token_chars(token: &str) -> bool {
-    !token.is_empty() && token.bytes().all(|b| (0x21..0x7f).contains(&b))
+pub(crate) fn check_token_chars(token: &[u8]) -> bool {
+    !token.is_empty() && token.iter().all(|b| (0x21..0x7f).contains(b))
 }
 
 #[cfg(test)]

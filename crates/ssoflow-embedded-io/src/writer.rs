@@ -51,6 +51,13 @@ impl<'r, 'b> RequestWriter<'r, 'b> {
         if authority.is_empty() || !authority.bytes().all(is_visible) {
             return Err(Error::InvalidRequest { what: "authority" });
         }
+        // The request target must be origin-form (`/…`): a base URL with `?query` or
+        // `#fragment` would otherwise give `GET ?x=1/p`.
+        if !request.path_and_query().starts_with('/') || request.path_and_query().contains('#') {
+            return Err(Error::InvalidRequest {
+                what: "request target (base URL with ?query or #fragment)",
+            });
+        }
         if !request.path_and_query().bytes().all(is_visible) {
             return Err(Error::InvalidRequest { what: "path" });
         }
@@ -65,9 +72,13 @@ impl<'r, 'b> RequestWriter<'r, 'b> {
                     what: "header written by the driver",
                 });
             }
-            if h.value.iter().any(|&b| matches!(b, b'\r' | b'\n' | 0)) {
+            // RFC 9110 §5.5: field values are visible characters, spaces and tabs only.
+            if h.value
+                .iter()
+                .any(|&b| (b < 0x20 && b != b'\t') || b == 0x7f)
+            {
                 return Err(Error::InvalidRequest {
-                    what: "header value with CR, LF or NUL",
+                    what: "header value with a control character",
                 });
             }
         }

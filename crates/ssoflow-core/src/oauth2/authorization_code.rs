@@ -137,7 +137,11 @@ pub fn parse_callback(url: &str, expected_state: &str) -> Result<Callback, Error
     let mut description: heapless::String<{ crate::error::EXCERPT_CAP }> = heapless::String::new();
     for pair in query.split('&') {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        let malformed = || Error::malformed("callback", url.as_bytes());
+        // Never an excerpt of the URL: it carries the authorization code.
+        let malformed = || Error::Malformed {
+            what: "callback",
+            excerpt: crate::Excerpt::default(),
+        };
         let duplicate = match k {
             "code" => code.is_some(),
             "state" => state.is_some(),
@@ -164,7 +168,7 @@ pub fn parse_callback(url: &str, expected_state: &str) -> Result<Callback, Error
             }
             "error" => {
                 let mut s = heapless::String::new();
-                if !form::decode(v, &mut s) {
+                if !form::decode(v, &mut s) || !crate::error::is_error_code(&s) {
                     return Err(malformed());
                 }
                 error = Some(s);
@@ -193,9 +197,15 @@ pub fn parse_callback(url: &str, expected_state: &str) -> Result<Callback, Error
     if !state_ok || expected_state.is_empty() {
         return Err(Error::StateMismatch);
     }
-    let code = code.ok_or_else(|| Error::malformed("code", url.as_bytes()))?;
+    let code = code.ok_or(Error::Malformed {
+        what: "code",
+        excerpt: crate::Excerpt::default(),
+    })?;
     if code.is_empty() {
-        return Err(Error::malformed("code", url.as_bytes()));
+        return Err(Error::Malformed {
+            what: "code",
+            excerpt: crate::Excerpt::default(),
+        });
     }
     Ok(Callback { code })
 }
@@ -300,6 +310,13 @@ mod tests {
             parse_callback("/cb?error=access_denied&state=z", "y"),
             Err(Error::StateMismatch)
         );
+    }
+
+    #[test]
+    fn malformed_callback_does_not_print_the_code() {
+        let e = parse_callback("/cb?code=SplxlOBeZQQYbYS6WxSbIA&state=y&state=y", "y").unwrap_err();
+        let s = std::format!("{e} {e:?}");
+        assert!(!s.contains("SplxlOBeZQQYbYS6WxSbIA"), "{s}");
     }
 
     #[test]

@@ -17,11 +17,11 @@ pub use password::password;
 pub use refresh::refresh;
 pub use token_exchange::{ACCESS_TOKEN_TYPE, TOKEN_EXCHANGE_GRANT, token_exchange};
 
-use crate::json::{Parser, required, set_once};
+use crate::json::{JsonError, Parser, Seen};
 use crate::token::check_token_chars;
 use crate::{
-    AccessToken, Error, Excerpt, Exchange, Expiry, Instant, Method, OneShot, Quirks, Request,
-    RequestBuilder, Response, Secret, TokenSet,
+    Error, Excerpt, Exchange, Expiry, Instant, Method, OneShot, Quirks, Request, RequestBuilder,
+    Response, Secret, TokenSet,
 };
 
 /// How the client proves its identity at the token endpoint.
@@ -54,20 +54,24 @@ impl Client {
         if client_id.is_empty() {
             return Err(Error::InvalidInput { what: "client_id" });
         }
-        Ok(Client {
-            token_url: heapless::String::try_from(token_url)
-                .map_err(|_| Error::Capacity { field: "token_url" })?,
-            client_id: heapless::String::try_from(client_id)
-                .map_err(|_| Error::Capacity { field: "client_id" })?,
+        let mut c = Client {
+            token_url: heapless::String::new(),
+            client_id: heapless::String::new(),
             secret: None,
             auth: ClientAuth::Basic,
             quirks: Quirks::DEFAULT,
-        })
+        };
+        crate::json::fill(&mut [
+            (&mut c.token_url, token_url, "token_url"),
+            (&mut c.client_id, client_id, "client_id"),
+        ])?;
+        Ok(c)
     }
 
     /// A confidential client: authenticate with `secret`.
     pub fn with_secret(mut self, secret: &str) -> Result<Self, Error> {
-        self.secret = Some(Secret::new(secret, "client_secret")?);
+        let slot = self.secret.insert(Secret::empty());
+        crate::json::fill(&mut [(slot, secret, "client_secret")])?;
         Ok(self)
     }
 
@@ -147,37 +151,70 @@ impl Exchange for TokenRequest<'_> {
     fn request<'b>(&mut self, _now: Instant, buf: &'b mut [u8]) -> Result<Request<'b>, Error> {
         let c = self.client;
         let mut rb = RequestBuilder::new(buf, Method::Post, &c.token_url, "");
-        let mut params = self.params.clone();
-        match (&c.secret, c.auth) {
-            (Some(s), ClientAuth::Basic) => rb.basic_auth(&c.client_id, s.expose(), true),
-            (Some(s), ClientAuth::BasicRaw) => rb.basic_auth(&c.client_id, s.expose(), false),
-            (Some(s), ClientAuth::Post) => {
-                params
-                    .push(("client_id", &c.client_id))
-                    .map_err(|_| Error::State)?;
-                params
-                    .push(("client_secret", s.expose()))
-                    .map_err(|_| Error::State)?;
+        // Client credentials in the body come after the grant's own parameters.
+        let mut extra = [("client_id", c.client_id.as_str()), ("client_secret", "")];
+        let in_body = match (&c.secret, c.auth) {
+            (Some(s), ClientAuth::Basic) => {
+                rb.basic_auth(&c.client_id, s.expose(), true);
+                0
             }
-            (None, _) => params
-                .push(("client_id", &c.client_id))
-                .map_err(|_| Error::State)?,
-        }
-        rb.form_body(&params);
+            (Some(s), ClientAuth::BasicRaw) => {
+                rb.basic_auth(&c.client_id, s.expose(), false);
+                0
+            }
+            (Some(s), ClientAuth::Post) => {
+                if let Some(pair) = extra.get_mut(1) {
+                    pair.1 = s.expose();
+                }
+                2
+            }
+            (None, _) => 1,
+        };
+        rb.form_body_parts(&self.params, extra.get(..in_body).unwrap_or(&[]));
         rb.finish()
     }
 
     fn response(&mut self, now: Instant, response: Response<'_>) -> Result<TokenSet, Error> {
-        let mut set = read_token_response(now, response, self.client.quirks)?;
+        let mut out = None;
+        self.response_into(now, response, &mut out)?;
+        out.ok_or(Error::State)
+    }
+
+    fn response_into(
+        &mut self,
+        now: Instant,
+        response: Response<'_>,
+        out: &mut Option<TokenSet>,
+    ) -> Result<(), Error> {
+        let read = self.read_into(now, response, out.insert(TokenSet::empty()));
+        if read.is_err() {
+            *out = None;
+        }
+        read
+    }
+}
+
+impl TokenRequest<'_> {
+    /// Read the answer into `set` (empty), keeping the old refresh token when asked to.
+    #[inline(never)]
+    fn read_into(
+        &self,
+        now: Instant,
+        response: Response<'_>,
+        set: &mut TokenSet,
+    ) -> Result<(), Error> {
+        read_token_response_into(now, response, self.client.quirks, set)?;
         if set.refresh.is_none() {
             if let Some(old) = self.keep_refresh {
                 if !self.client.quirks.keep_refresh_token {
                     return Err(Error::malformed("refresh_token", response.body));
                 }
-                set.refresh = Some(Secret::new(old, "refresh_token")?);
+                set.refresh
+                    .insert(Secret::empty())
+                    .push_str(old, "refresh_token")?;
             }
         }
-        Ok(set)
+        Ok(())
     }
 }
 
@@ -189,73 +226,112 @@ pub fn read_token_response(
     response: Response<'_>,
     quirks: Quirks,
 ) -> Result<TokenSet, Error> {
-    let body = response.body;
+    let mut set = TokenSet::empty();
+    read_token_response_into(now, response, quirks, &mut set)?;
+    Ok(set)
+}
+
+/// [`read_token_response`] into `out`, which must be [`TokenSet::empty`]: the flows read the
+/// answer where it will be kept.
+pub(crate) fn read_token_response_into(
+    now: Instant,
+    response: Response<'_>,
+    quirks: Quirks,
+    out: &mut TokenSet,
+) -> Result<(), Error> {
     if !quirks.is_success(response.status) {
         return Err(read_error(response));
     }
-    let mut access: Option<Secret<{ crate::TOKEN_CAP }>> = None;
-    let mut token_type: Option<heapless::String<32>> = None;
-    let mut expires_in = None;
-    let mut refresh = None;
-    let mut scope = None;
-    let mut error: Option<heapless::String<48>> = None;
+    match parse_token_body(now, response.body, quirks, out) {
+        Ok(Body::Tokens) => Ok(()),
+        Ok(Body::Refusal) => Err(read_error(response)),
+        Err(e) => Err(e.into_error(response.body)),
+    }
+}
+
+/// What a 2xx token answer turned out to be.
+enum Body {
+    Tokens,
+    /// An `error` member: a refusal in a success status.
+    Refusal,
+}
+
+#[inline(never)]
+fn parse_token_body(
+    now: Instant,
+    body: &[u8],
+    quirks: Quirks,
+    out: &mut TokenSet,
+) -> Result<Body, JsonError> {
+    const ACCESS: u32 = 1;
+    const TYPE: u32 = 1 << 1;
+    const EXPIRES: u32 = 1 << 2;
+    const REFRESH: u32 = 1 << 3;
+    const SCOPE: u32 = 1 << 4;
+    const ERROR: u32 = 1 << 5;
+    let mut seen = Seen::new();
+    let mut token_type: heapless::String<32> = heapless::String::new();
     let mut p = Parser::new(body);
     p.object("token response", |p, key| match key {
-        b"access_token" => set_once(&mut access, p.secret("access_token")?, "access_token", body),
-        b"token_type" => set_once(&mut token_type, p.string("token_type")?, "token_type", body),
+        b"access_token" => {
+            seen.first(ACCESS, "access_token")?;
+            p.string_into(&mut out.access.value, "access_token")
+        }
+        b"token_type" => {
+            seen.first(TYPE, "token_type")?;
+            p.string_into(&mut token_type, "token_type")
+        }
         b"expires_in" if p.null() => Ok(()),
         b"expires_in" => {
             let v = p.u64_or_string("expires_in", quirks.expires_in_as_string)?;
-            set_once(&mut expires_in, v, "expires_in", body)
+            seen.first(EXPIRES, "expires_in")?;
+            out.expires_in = Some(v);
+            Ok(())
         }
         b"refresh_token" if p.null() => Ok(()),
-        b"refresh_token" => set_once(
-            &mut refresh,
-            p.secret("refresh_token")?,
-            "refresh_token",
-            body,
-        ),
+        b"refresh_token" => {
+            seen.first(REFRESH, "refresh_token")?;
+            p.string_into(out.refresh.insert(Secret::empty()), "refresh_token")
+        }
         b"scope" if p.null() => Ok(()),
-        b"scope" => set_once(&mut scope, p.string("scope")?, "scope", body),
+        b"scope" => {
+            seen.first(SCOPE, "scope")?;
+            p.string_into(out.scope.insert(heapless::String::new()), "scope")
+        }
         b"error" if quirks.error_in_success_body => {
-            set_once(&mut error, p.string("error")?, "error", body)
+            seen.first(ERROR, "error")?;
+            p.string::<48>("error").map(drop)
         }
         _ => p.skip(),
     })?;
     p.finish()?;
-    if error.is_some() {
-        return Err(read_error(Response {
-            status: response.status,
-            ..response
-        }));
+    if seen.has(ERROR) {
+        return Ok(Body::Refusal);
     }
-    let access = required(access, "access_token", body)?;
-    if !check_token_chars(access.expose()) {
-        return Err(Error::malformed("access_token", body));
+    seen.required(ACCESS, "access_token")?;
+    if !check_token_chars(out.access.value.as_bytes()) {
+        return Err(JsonError::Malformed("access_token"));
     }
-    match &token_type {
-        Some(t) if t.eq_ignore_ascii_case("bearer") => {}
-        None if quirks.missing_token_type => {}
-        _ => return Err(Error::malformed("token_type", body)),
+    let bearer = if seen.has(TYPE) {
+        token_type.eq_ignore_ascii_case("bearer")
+    } else {
+        quirks.missing_token_type
+    };
+    if !bearer {
+        return Err(JsonError::Malformed("token_type"));
     }
-    if let Some(r) = &refresh {
-        if !check_token_chars(r.expose()) {
-            return Err(Error::malformed("refresh_token", body));
+    if let Some(r) = &out.refresh {
+        if !check_token_chars(r.as_bytes()) {
+            return Err(JsonError::Malformed("refresh_token"));
         }
     }
-    Ok(TokenSet {
-        access: AccessToken {
-            value: access,
-            expiry: Expiry::after(now, expires_in),
-        },
-        refresh,
-        scope,
-        expires_in,
-    })
+    out.access.expiry = Expiry::after(now, out.expires_in);
+    Ok(Body::Tokens)
 }
 
 /// Turn an error answer into a typed error: `OAuth` when the body has an `error` member
 /// (RFC 6749 §5.2; `message` is read as a description too), `Provider` otherwise.
+#[inline(never)]
 pub fn read_error(response: Response<'_>) -> Error {
     let body = response.body;
     let mut error: Option<heapless::String<48>> = None;
@@ -264,7 +340,11 @@ pub fn read_error(response: Response<'_>) -> Error {
     let parsed = p.object("error response", |p, key| match key {
         b"error" if p.peek() == Some(b'"') => {
             // An error code too long for 48 bytes is not an RFC 6749 code: fall back to Provider.
-            error = p.string("error").ok();
+            // Not an RFC 6749 §5.2 code (control characters, quotes): read as a Provider error.
+            error = p
+                .string("error")
+                .ok()
+                .filter(|e: &heapless::String<48>| crate::error::is_error_code(e));
             Ok(())
         }
         b"error_description" | b"message" if p.peek() == Some(b'"') => {
@@ -437,6 +517,14 @@ mod tests {
             r.body,
             b"grant_type=client_credentials&scope=a+b&client_id=pub"
         );
+    }
+
+    #[test]
+    fn oauth_error_code_is_printed_without_control_characters() {
+        let e = read_error(Response::new(400, br#"{"error":"a\nb"}"#));
+        let s = std::format!("{e}");
+        assert!(!s.chars().any(char::is_control), "{s:?}");
+        assert_eq!(e.kind(), "provider");
     }
 
     #[test]

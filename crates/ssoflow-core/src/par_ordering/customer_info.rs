@@ -1,7 +1,7 @@
 //! The ordering application's side: the `/customer-info` endpoint PAR Ordering calls to register
 //! and sync customers, and the playground's test subject tokens.
 
-use crate::json::{Parser, required, set_once};
+use crate::json::{JsonError, Parser, required, set_once};
 use crate::{Error, RequestBuilder};
 
 /// The body PAR Ordering posts: `{"customer_account_uuid": …}`.
@@ -13,26 +13,27 @@ pub struct CustomerInfoRequest {
 
 /// Parse a `/customer-info` request body.
 pub fn parse_customer_info_request(body: &[u8]) -> Result<CustomerInfoRequest, Error> {
-    let mut uuid = None;
-    let mut p = Parser::new(body);
-    p.object("customer-info request", |p, key| match key {
-        b"customer_account_uuid" => set_once(
-            &mut uuid,
-            p.string("customer_account_uuid")?,
-            "customer_account_uuid",
-            body,
-        ),
-        _ => p.skip(),
-    })?;
-    p.finish()?;
-    let customer_account_uuid: heapless::String<64> =
-        required(uuid, "customer_account_uuid", body)?;
-    if customer_account_uuid.is_empty() {
-        return Err(Error::malformed("customer_account_uuid", body));
-    }
-    Ok(CustomerInfoRequest {
-        customer_account_uuid,
-    })
+    let read = || {
+        let mut uuid = None;
+        let mut p = Parser::new(body);
+        p.object("customer-info request", |p, key| match key {
+            b"customer_account_uuid" => set_once(
+                &mut uuid,
+                p.string("customer_account_uuid")?,
+                "customer_account_uuid",
+            ),
+            _ => p.skip(),
+        })?;
+        p.finish()?;
+        let customer_account_uuid: heapless::String<64> = required(uuid, "customer_account_uuid")?;
+        if customer_account_uuid.is_empty() {
+            return Err(JsonError::Malformed("customer_account_uuid"));
+        }
+        Ok(CustomerInfoRequest {
+            customer_account_uuid,
+        })
+    };
+    read().map_err(|e| e.into_error(body))
 }
 
 /// What the application answers about a customer.

@@ -1,12 +1,9 @@
 //! The M2M token: `POST /api/oauth/tokens` with HTTP Basic client credentials.
 
 use super::{Config, RequestIds, read_envelope};
-use crate::json::{required, set_once};
+use crate::json::{JsonError, Seen};
 use crate::token::check_token_chars;
-use crate::{
-    AccessToken, Error, Exchange, Expiry, Instant, Method, OneShot, Request, Response, Secret,
-    TOKEN_CAP,
-};
+use crate::{AccessToken, Error, Exchange, Expiry, Instant, Method, OneShot, Request, Response};
 
 /// The M2M token request (one exchange).
 #[derive(Debug)]
@@ -28,10 +25,26 @@ impl Exchange for M2mRequest<'_> {
     }
 
     fn response(&mut self, now: Instant, response: Response<'_>) -> Result<AccessToken, Error> {
-        read_response(now, response)
+        let mut out = None;
+        self.response_into(now, response, &mut out)?;
+        out.ok_or(Error::State)
+    }
+
+    fn response_into(
+        &mut self,
+        now: Instant,
+        response: Response<'_>,
+        out: &mut Option<AccessToken>,
+    ) -> Result<(), Error> {
+        let read = read_response_into(now, response, out.insert(AccessToken::empty()));
+        if read.is_err() {
+            *out = None;
+        }
+        read
     }
 }
 
+#[inline(never)]
 pub(super) fn write_request<'b>(
     c: &Config,
     ids: &mut RequestIds,
@@ -47,39 +60,54 @@ pub(super) fn write_request<'b>(
     rb.finish()
 }
 
-pub(super) fn read_response(now: Instant, response: Response<'_>) -> Result<AccessToken, Error> {
+/// Read the M2M answer into `out` (empty).
+#[inline(never)]
+pub(super) fn read_response_into(
+    now: Instant,
+    response: Response<'_>,
+    out: &mut AccessToken,
+) -> Result<(), Error> {
+    const TOKEN: u32 = 1;
+    const TYPE: u32 = 1 << 1;
+    const EXPIRES: u32 = 1 << 2;
     let body = response.body;
-    let mut token: Option<Secret<TOKEN_CAP>> = None;
-    let mut token_type: Option<heapless::String<32>> = None;
+    let mut seen = Seen::new();
+    let mut token_type: heapless::String<32> = heapless::String::new();
     let mut expires_in = None;
-    read_envelope(response, |p, key| match key {
+    read_envelope(response, &mut |p, key| match key {
         b"oauth_token" => p.object("oauth_token", |p, key| match key {
             b"access_token" => {
-                set_once(&mut token, p.secret("access_token")?, "access_token", body)
+                seen.first(TOKEN, "access_token")?;
+                p.string_into(&mut out.value, "access_token")
             }
-            b"token_type" => set_once(&mut token_type, p.string("token_type")?, "token_type", body),
+            b"token_type" => {
+                seen.first(TYPE, "token_type")?;
+                p.string_into(&mut token_type, "token_type")
+            }
             b"expires_in" if p.null() => Ok(()),
-            b"expires_in" => set_once(
-                &mut expires_in,
-                p.u64_or_string("expires_in", true)?,
-                "expires_in",
-                body,
-            ),
+            b"expires_in" => {
+                let v = p.u64_or_string("expires_in", true)?;
+                seen.first(EXPIRES, "expires_in")?;
+                expires_in = Some(v);
+                Ok(())
+            }
             _ => p.skip(),
         }),
         _ => p.skip(),
     })?;
-    let value = required(token, "access_token", body)?;
-    if !check_token_chars(value.expose()) {
-        return Err(Error::malformed("access_token", body));
-    }
-    if token_type.is_some_and(|t| !t.eq_ignore_ascii_case("bearer")) {
-        return Err(Error::malformed("token_type", body));
-    }
-    Ok(AccessToken {
-        value,
-        expiry: Expiry::after(now, expires_in),
-    })
+    let check = || {
+        seen.required(TOKEN, "access_token")?;
+        if !check_token_chars(out.value.as_bytes()) {
+            return Err(JsonError::Malformed("access_token"));
+        }
+        if seen.has(TYPE) && !token_type.eq_ignore_ascii_case("bearer") {
+            return Err(JsonError::Malformed("token_type"));
+        }
+        Ok(())
+    };
+    check().map_err(|e| e.into_error(body))?;
+    out.expiry = Expiry::after(now, expires_in);
+    Ok(())
 }
 
 #[cfg(test)]

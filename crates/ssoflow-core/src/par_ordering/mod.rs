@@ -19,7 +19,7 @@ pub use sign_in::{CustomerAccount, SignIn, SignInFlow, read_customer_account, si
 
 use sha2::{Digest, Sha256};
 
-use crate::json::{Parser, set_once};
+use crate::json::{JsonError, Parser, set_once};
 use crate::{Error, Excerpt, Method, Request, RequestBuilder, Response, Secret};
 
 /// The API version sent when none is configured.
@@ -37,10 +37,6 @@ pub struct Config {
     api_version: heapless::String<16>,
     scope: heapless::String<64>,
     role_id: Option<heapless::String<64>>,
-}
-
-fn owned<const N: usize>(v: &str, field: &'static str) -> Result<heapless::String<N>, Error> {
-    heapless::String::try_from(v).map_err(|_| Error::Capacity { field })
 }
 
 /// Values that go into headers: visible ASCII and spaces only, never CR/LF.
@@ -65,34 +61,46 @@ impl Config {
         if client_id.is_empty() {
             return Err(Error::InvalidInput { what: "client_id" });
         }
-        Ok(Config {
-            base_url: owned(base_url, "base_url")?,
-            application_key: owned(application_key, "application_key")?,
-            client_id: owned(client_id, "client_id")?,
-            client_secret: Secret::new(client_secret, "client_secret")?,
-            api_version: owned(DEFAULT_API_VERSION, "api_version")?,
-            scope: owned(DEFAULT_SCOPE, "scope")?,
+        let mut c = Config {
+            base_url: heapless::String::new(),
+            application_key: heapless::String::new(),
+            client_id: heapless::String::new(),
+            client_secret: Secret::empty(),
+            api_version: heapless::String::new(),
+            scope: heapless::String::new(),
             role_id: None,
-        })
+        };
+        crate::json::fill(&mut [
+            (&mut c.base_url, base_url, "base_url"),
+            (&mut c.application_key, application_key, "application_key"),
+            (&mut c.client_id, client_id, "client_id"),
+            (&mut c.client_secret, client_secret, "client_secret"),
+            (&mut c.api_version, DEFAULT_API_VERSION, "api_version"),
+            (&mut c.scope, DEFAULT_SCOPE, "scope"),
+        ])?;
+        Ok(c)
     }
 
     /// Send this `Api-Version` (default [`DEFAULT_API_VERSION`]).
     pub fn with_api_version(mut self, v: &str) -> Result<Self, Error> {
         header_safe(v, "api_version")?;
-        self.api_version = owned(v, "api_version")?;
+        self.api_version.clear();
+        crate::json::fill(&mut [(&mut self.api_version, v, "api_version")])?;
         Ok(self)
     }
 
     /// Ask for this M2M scope (default [`DEFAULT_SCOPE`]).
     pub fn with_scope(mut self, v: &str) -> Result<Self, Error> {
-        self.scope = owned(v, "scope")?;
+        self.scope.clear();
+        crate::json::fill(&mut [(&mut self.scope, v, "scope")])?;
         Ok(self)
     }
 
     /// Send `X-Role-ID` (possibly empty) on the M2M call.
     pub fn with_role_id(mut self, v: &str) -> Result<Self, Error> {
         header_safe(v, "role_id")?;
-        self.role_id = Some(owned(v, "role_id")?);
+        let role = self.role_id.insert(heapless::String::new());
+        crate::json::fill(&mut [(role, v, "role_id")])?;
         Ok(self)
     }
 
@@ -158,43 +166,74 @@ impl RequestIds {
         let digest = h.finalize();
         let mut bytes = [0u8; 16];
         bytes.copy_from_slice(digest.get(..16).unwrap_or(&[0; 16]));
-        let id = uuid::Builder::from_random_bytes(bytes).into_uuid();
-        let mut out = [0u8; 36];
-        let text = id.hyphenated().encode_lower(&mut out);
-        heapless::String::try_from(&*text).unwrap_or_default()
+        uuid_v4(bytes)
     }
 }
 
+/// `bytes` as a UUID version 4 (RFC 9562 §5.4: version and variant bits set), lowercase and
+/// hyphenated. By hand: the `uuid` crate's formatter costs more flash than these lines.
+fn uuid_v4(mut bytes: [u8; 16]) -> heapless::String<36> {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    if let Some(b) = bytes.get_mut(6) {
+        *b = (*b & 0x0f) | 0x40;
+    }
+    if let Some(b) = bytes.get_mut(8) {
+        *b = (*b & 0x3f) | 0x80;
+    }
+    let mut out = heapless::String::new();
+    for (i, b) in bytes.iter().enumerate() {
+        if matches!(i, 4 | 6 | 8 | 10) {
+            let _ = out.push('-');
+        }
+        for nibble in [b >> 4, b & 0xf] {
+            let c = HEX.get(usize::from(nibble)).copied().unwrap_or(b'0');
+            let _ = out.push(char::from(c));
+        }
+    }
+    out
+}
+
+/// What [`read_envelope`] hands each member of `data` to.
+type DataMember<'m> = &'m mut dyn FnMut(&mut Parser<'_>, &[u8]) -> Result<(), JsonError>;
+
 /// Read an envelope, handing each member of `data` to `data`. Errors as the module says.
-fn read_envelope(
-    response: Response<'_>,
-    mut data: impl FnMut(&mut Parser<'_>, &[u8]) -> Result<(), Error>,
-) -> Result<(), Error> {
+#[inline(never)]
+fn read_envelope(response: Response<'_>, data: DataMember<'_>) -> Result<(), Error> {
     let body = response.body;
     if !(200..300).contains(&response.status) {
         return Err(envelope_error(response));
     }
+    match parse_envelope(body, data) {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(envelope_error(response)),
+        Err(e) => Err(e.into_error(body)),
+    }
+}
+
+/// `true` for `"status":"OK"` with `data`, `false` for another status.
+fn parse_envelope(body: &[u8], data: DataMember<'_>) -> Result<bool, JsonError> {
     let mut status: Option<heapless::String<16>> = None;
     let mut saw_data = false;
     let mut p = Parser::new(body);
     p.object("envelope", |p, key| match key {
-        b"status" => set_once(&mut status, p.string("status")?, "status", body),
+        b"status" => set_once(&mut status, p.string("status")?, "status"),
         b"data" if status.as_deref().is_none_or(|s| s == "OK") && !p.null() => {
             saw_data = true;
-            p.object("data", &mut data)
+            p.object("data", &mut *data)
         }
         _ => p.skip(),
     })?;
     p.finish()?;
     match status.as_deref() {
-        Some("OK") if saw_data => Ok(()),
-        Some("OK") => Err(Error::malformed("data", body)),
-        Some(_) => Err(envelope_error(response)),
-        None => Err(Error::malformed("status", body)),
+        Some("OK") if saw_data => Ok(true),
+        Some("OK") => Err(JsonError::Malformed("data")),
+        Some(_) => Ok(false),
+        None => Err(JsonError::Malformed("status")),
     }
 }
 
 /// A refused call: HTTP status, the envelope's `code` when readable, and a redacted excerpt.
+#[inline(never)]
 fn envelope_error(response: Response<'_>) -> Error {
     let mut code = None;
     let mut p = Parser::new(response.body);
@@ -210,14 +249,6 @@ fn envelope_error(response: Response<'_>) -> Error {
         code,
         message: Excerpt::of(response.body),
     }
-}
-
-/// A string member that may be `null` (read as empty).
-fn text<const N: usize>(
-    p: &mut Parser<'_>,
-    field: &'static str,
-) -> Result<heapless::String<N>, Error> {
-    Ok(p.nullable_string(field)?.unwrap_or_default())
 }
 
 #[cfg(test)]
@@ -237,6 +268,22 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn uuid_v4_matches_the_uuid_crate() {
+        for seed in 0u8..32 {
+            let bytes: [u8; 16] = core::array::from_fn(|i| {
+                seed.wrapping_mul(37)
+                    .wrapping_add((i as u8).wrapping_mul(29))
+            });
+            let mut buf = [0u8; 36];
+            let want = uuid::Builder::from_random_bytes(bytes)
+                .into_uuid()
+                .hyphenated()
+                .encode_lower(&mut buf);
+            assert_eq!(uuid_v4(bytes).as_str(), &*want);
+        }
+    }
+
+    #[test]
     fn request_ids_are_uuid_v4_and_fresh() {
         let mut ids = RequestIds::new([7; 16]);
         let a = ids.next_id();
@@ -251,7 +298,7 @@ pub(crate) mod tests {
     fn envelope_errors_keep_the_code() {
         let body = br#"{"status":"ERROR","code":422,"message":"subject_token is invalid"}"#;
         for status in [200, 422] {
-            let e = read_envelope(Response::new(status, body), |p, _| p.skip()).unwrap_err();
+            let e = read_envelope(Response::new(status, body), &mut |p, _| p.skip()).unwrap_err();
             match e {
                 Error::Provider {
                     status: s,
@@ -266,7 +313,7 @@ pub(crate) mod tests {
             }
         }
         assert!(matches!(
-            read_envelope(Response::new(502, b"<html>"), |p, _| p.skip()),
+            read_envelope(Response::new(502, b"<html>"), &mut |p, _| p.skip()),
             Err(Error::Provider {
                 status: 502,
                 code: None,
@@ -274,11 +321,12 @@ pub(crate) mod tests {
             })
         ));
         assert!(matches!(
-            read_envelope(Response::new(200, br#"{"status":"OK"}"#), |p, _| p.skip()),
+            read_envelope(Response::new(200, br#"{"status":"OK"}"#), &mut |p, _| p
+                .skip()),
             Err(Error::Malformed { what: "data", .. })
         ));
         assert!(matches!(
-            read_envelope(Response::new(200, br#"{"data":{}}"#), |p, _| p.skip()),
+            read_envelope(Response::new(200, br#"{"data":{}}"#), &mut |p, _| p.skip()),
             Err(Error::Malformed { what: "status", .. })
         ));
     }

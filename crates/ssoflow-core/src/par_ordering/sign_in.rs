@@ -9,11 +9,11 @@
 //!                                             └ 401 again / other error → Err
 //! ```
 
-use super::{Config, RequestIds, m2m, read_envelope, text};
-use crate::json::{Parser, required, set_once};
+use super::{Config, RequestIds, m2m, read_envelope};
+use crate::json::{JsonError, Parser, Seen, Sink};
 use crate::session::HasAccessToken;
 use crate::token::check_token_chars;
-use crate::{AccessToken, Error, Expiry, Flow, Instant, Method, Response, Secret, Step, TOKEN_CAP};
+use crate::{AccessToken, Error, Expiry, Flow, Instant, Method, Response, Step};
 
 /// A PAR Ordering customer account (every member of the seed's `customer_account` that has a
 /// scalar value; `demographics` and `social_login` are skipped).
@@ -67,19 +67,39 @@ pub struct SignIn {
     pub dlc_token: Option<AccessToken>,
 }
 
+impl SignIn {
+    /// An empty result: the slot the answer is read into.
+    fn empty() -> Self {
+        SignIn {
+            customer: CustomerAccount::default(),
+            menu_token: AccessToken::empty(),
+            dlc_token: None,
+        }
+    }
+}
+
 impl HasAccessToken for SignIn {
     fn access_token(&self) -> &AccessToken {
         &self.menu_token
     }
 }
 
-#[derive(Debug)]
+#[derive(Clone, Copy, Debug)]
 enum State {
-    NeedM2m { retried: bool },
-    AwaitM2m { retried: bool },
-    SignIn { retried: bool },
-    AwaitSignIn { retried: bool },
-    Done(SignIn),
+    NeedM2m {
+        retried: bool,
+    },
+    AwaitM2m {
+        retried: bool,
+    },
+    SignIn {
+        retried: bool,
+    },
+    AwaitSignIn {
+        retried: bool,
+    },
+    /// The answer is in `SignInFlow::output`.
+    Done,
     Finished,
 }
 
@@ -90,7 +110,12 @@ pub struct SignInFlow<'c> {
     subject_token: &'c str,
     ids: RequestIds,
     m2m: Option<AccessToken>,
+    /// The M2M token was fetched by this flow: use it even if its lifetime is already over
+    /// (`expires_in: 0`), or the flow would fetch it for ever.
+    fresh_m2m: bool,
     state: State,
+    /// The sign-in answer, read in place; `Some` only in `State::Done`.
+    output: Option<SignIn>,
 }
 
 /// Sign a customer in (registering them if new) with `subject_token`, their identity provider's
@@ -116,7 +141,9 @@ pub fn sign_in<'c>(
         subject_token,
         ids,
         m2m,
+        fresh_m2m: false,
         state,
+        output: None,
     })
 }
 
@@ -131,38 +158,32 @@ impl Flow for SignInFlow<'_> {
     type Output = SignIn;
 
     fn poll<'b>(&mut self, now: Instant, buf: &'b mut [u8]) -> Result<Step<'b, SignIn>, Error> {
-        match core::mem::replace(&mut self.state, State::Finished) {
+        match self.state {
             State::NeedM2m { retried } => {
-                self.state = State::NeedM2m { retried };
                 let request = m2m::write_request(self.config, &mut self.ids, buf)?;
                 self.state = State::AwaitM2m { retried };
                 Ok(Step::Send(request))
             }
             State::SignIn { retried } => {
-                self.state = State::SignIn { retried };
-                let m2m = match &self.m2m {
-                    // An M2M token known to have expired is fetched again first.
-                    Some(t) if !t.expiry.needs_refresh(now, 0) => t,
-                    _ => {
-                        self.m2m = None;
-                        self.state = State::NeedM2m { retried };
-                        return self.poll(now, buf);
-                    }
-                };
-                let mut rb =
-                    self.config
-                        .request(buf, Method::Post, "/api/sts/users/sign-in", &mut self.ids);
-                rb.bearer(m2m.value.expose());
-                rb.json_body(&[
-                    ("grant_type", "token_exchange"),
-                    ("subject_token", self.subject_token),
-                    ("subject_token_type", "access_token"),
-                ]);
-                let request = rb.finish()?;
+                // An M2M token known to have expired is fetched again first.
+                if self
+                    .m2m
+                    .as_ref()
+                    .is_none_or(|t| !self.fresh_m2m && t.expiry.needs_refresh(now, 0))
+                {
+                    self.m2m = None;
+                    self.state = State::NeedM2m { retried };
+                    return self.poll(now, buf);
+                }
+                let request = self.write_sign_in(buf)?;
                 self.state = State::AwaitSignIn { retried };
                 Ok(Step::Send(request))
             }
-            State::Done(out) => Ok(Step::Done(out)),
+            State::Done => {
+                self.state = State::Finished;
+                // The one move of the output: from where it was parsed to the caller.
+                crate::exchange::take_output(&mut self.output)
+            }
             State::AwaitM2m { .. } | State::AwaitSignIn { .. } | State::Finished => {
                 Err(Error::State)
             }
@@ -170,9 +191,16 @@ impl Flow for SignInFlow<'_> {
     }
 
     fn handle(&mut self, now: Instant, response: Response<'_>) -> Result<(), Error> {
-        match core::mem::replace(&mut self.state, State::Finished) {
+        let state = core::mem::replace(&mut self.state, State::Finished);
+        match state {
             State::AwaitM2m { retried } => {
-                self.m2m = Some(m2m::read_response(now, response)?);
+                let read =
+                    m2m::read_response_into(now, response, self.m2m.insert(AccessToken::empty()));
+                if read.is_err() {
+                    self.m2m = None;
+                }
+                read?;
+                self.fresh_m2m = true;
                 self.state = State::SignIn { retried };
                 Ok(())
             }
@@ -183,36 +211,71 @@ impl Flow for SignInFlow<'_> {
                 Ok(())
             }
             State::AwaitSignIn { .. } => {
-                self.state = State::Done(read_sign_in(now, response)?);
+                let read = read_sign_in_into(now, response, self.output.insert(SignIn::empty()));
+                if read.is_err() {
+                    self.output = None;
+                }
+                read?;
+                self.state = State::Done;
                 Ok(())
             }
-            _ => Err(Error::State),
+            other => {
+                // Misuse is refused without losing where the flow was.
+                self.state = other;
+                Err(Error::State)
+            }
         }
     }
 }
 
+impl SignInFlow<'_> {
+    #[inline(never)]
+    fn write_sign_in<'b>(&mut self, buf: &'b mut [u8]) -> Result<crate::Request<'b>, Error> {
+        let m2m = self.m2m.as_ref().ok_or(Error::State)?;
+        let mut rb =
+            self.config
+                .request(buf, Method::Post, "/api/sts/users/sign-in", &mut self.ids);
+        rb.bearer(m2m.value.expose());
+        rb.json_body(&[
+            ("grant_type", "token_exchange"),
+            ("subject_token", self.subject_token),
+            ("subject_token_type", "access_token"),
+        ]);
+        rb.finish()
+    }
+}
+
+/// Read a `{"value":…,"ttl":…}` token object into `out` (empty).
 fn read_token(
     p: &mut Parser<'_>,
     now: Instant,
     what: &'static str,
-    body: &[u8],
-) -> Result<AccessToken, Error> {
-    let mut value: Option<Secret<TOKEN_CAP>> = None;
+    out: &mut AccessToken,
+) -> Result<(), JsonError> {
+    const VALUE: u32 = 1;
+    const TTL: u32 = 1 << 1;
+    let mut seen = Seen::new();
     let mut ttl = None;
     p.object(what, |p, key| match key {
-        b"value" => set_once(&mut value, p.secret(what)?, what, body),
+        b"value" => {
+            seen.first(VALUE, what)?;
+            p.string_into(&mut out.value, what)
+        }
         b"ttl" if p.null() => Ok(()),
-        b"ttl" => set_once(&mut ttl, p.u64_or_string("ttl", true)?, "ttl", body),
+        b"ttl" => {
+            let v = p.u64_or_string("ttl", true)?;
+            seen.first(TTL, "ttl")?;
+            ttl = Some(v);
+            Ok(())
+        }
         _ => p.skip(),
     })?;
-    let value = required(value, what, body)?;
-    if !check_token_chars(value.expose()) {
-        return Err(Error::malformed(what, body));
+    seen.required(VALUE, what)?;
+    if !check_token_chars(out.value.as_bytes()) {
+        return Err(JsonError::Malformed(what));
     }
-    Ok(AccessToken {
-        value,
-        expiry: Expiry::after(now, ttl),
-    })
+    out.expiry = Expiry::after(now, ttl);
+    Ok(())
 }
 
 fn is_uuid(s: &str) -> bool {
@@ -226,117 +289,146 @@ fn is_uuid(s: &str) -> bool {
         })
 }
 
-fn read_account(p: &mut Parser<'_>, body: &[u8]) -> Result<CustomerAccount, Error> {
-    let mut a = CustomerAccount::default();
-    let mut id = None;
+/// The members of `customer_account` read into [`CustomerAccount`], in the order of the arms
+/// in [`read_account`]: one table lookup per member instead of a chain of comparisons (flash).
+const ACCOUNT_KEYS: [&[u8]; 17] = [
+    b"id",
+    b"reference_type",
+    b"first_name",
+    b"last_name",
+    b"email",
+    b"phone_number",
+    b"locale",
+    b"updated_at",
+    b"created_at",
+    b"type_id",
+    b"state",
+    b"optin_status_email",
+    b"optin_status_pn",
+    b"has_pending_email_change",
+    b"has_pending_phone_number_change",
+    b"is_social",
+    b"confirmed",
+];
+
+/// Read a `customer_account` object into `a` (default).
+#[inline(never)]
+fn read_account(p: &mut Parser<'_>, a: &mut CustomerAccount) -> Result<(), JsonError> {
+    const ID_FIELD: &str = "customer_account.id";
+    let mut seen = Seen::new();
     p.object("customer_account", |p, key| {
-        match key {
-            b"id" => set_once(
-                &mut id,
-                p.string::<36>("customer_account.id")
-                    .map_err(|_| p.error("customer_account.id"))?,
-                "customer_account.id",
-                body,
-            )?,
-            b"type_id" if !p.null() => a.type_id = p.i64("type_id")?,
-            b"reference_type" => a.reference_type = text(p, "reference_type")?,
-            b"first_name" => a.first_name = text(p, "first_name")?,
-            b"last_name" => a.last_name = text(p, "last_name")?,
-            b"email" => a.email = text(p, "email")?,
-            b"phone_number" => a.phone_number = text(p, "phone_number")?,
-            b"locale" => a.locale = text(p, "locale")?,
-            b"state" if !p.null() => a.state = p.i64("state")?,
-            b"optin_status_email" if !p.null() => {
-                a.optin_status_email = p.i64("optin_status_email")?
+        let Some(i) = ACCOUNT_KEYS.iter().position(|k| *k == key) else {
+            return p.skip();
+        };
+        // Text members: `null` reads as empty; a repeated member replaces the earlier value.
+        let text: &mut dyn Sink = match i {
+            0 => {
+                seen.first(1, ID_FIELD)?;
+                return p
+                    .string_into(&mut a.id, ID_FIELD)
+                    .map_err(|_| JsonError::Malformed(ID_FIELD));
             }
-            b"optin_status_pn" if !p.null() => a.optin_status_pn = p.i64("optin_status_pn")?,
-            b"has_pending_email_change" if !p.null() => {
-                a.has_pending_email_change = p.bool("has_pending_email_change")?
+            1 => clear(&mut a.reference_type),
+            2 => clear(&mut a.first_name),
+            3 => clear(&mut a.last_name),
+            4 => clear(&mut a.email),
+            5 => clear(&mut a.phone_number),
+            6 => clear(&mut a.locale),
+            7 => clear(&mut a.updated_at),
+            8 => clear(&mut a.created_at),
+            // Typed members: `null` leaves the default.
+            _ => {
+                let field = ACCOUNT_KEYS
+                    .get(i)
+                    .and_then(|k| core::str::from_utf8(k).ok())
+                    .unwrap_or("customer_account");
+                if p.null() {
+                    return Ok(());
+                }
+                match i {
+                    9 => a.type_id = p.i64(field)?,
+                    10 => a.state = p.i64(field)?,
+                    11 => a.optin_status_email = p.i64(field)?,
+                    12 => a.optin_status_pn = p.i64(field)?,
+                    13 => a.has_pending_email_change = p.bool(field)?,
+                    14 => a.has_pending_phone_number_change = p.bool(field)?,
+                    15 => a.is_social = p.bool(field)?,
+                    _ => a.confirmed = p.bool(field)?,
+                }
+                return Ok(());
             }
-            b"has_pending_phone_number_change" if !p.null() => {
-                a.has_pending_phone_number_change = p.bool("has_pending_phone_number_change")?
-            }
-            b"is_social" if !p.null() => a.is_social = p.bool("is_social")?,
-            b"updated_at" => a.updated_at = text(p, "updated_at")?,
-            b"created_at" => a.created_at = text(p, "created_at")?,
-            b"confirmed" if !p.null() => a.confirmed = p.bool("confirmed")?,
-            // `null` for the typed members above lands here too: already consumed, nothing to skip.
-            b"type_id"
-            | b"state"
-            | b"optin_status_email"
-            | b"optin_status_pn"
-            | b"has_pending_email_change"
-            | b"has_pending_phone_number_change"
-            | b"is_social"
-            | b"confirmed" => {}
-            _ => p.skip()?,
-        }
-        Ok(())
+        };
+        let field = ACCOUNT_KEYS
+            .get(i)
+            .and_then(|k| core::str::from_utf8(k).ok())
+            .unwrap_or("customer_account");
+        p.nullable_string_into(text, field).map(drop)
     })?;
-    a.id = required(id, "customer_account.id", body)?;
+    seen.required(1, ID_FIELD)?;
     if !is_uuid(&a.id) {
-        return Err(Error::malformed("customer_account.id", body));
+        return Err(JsonError::Malformed(ID_FIELD));
     }
-    Ok(a)
+    Ok(())
+}
+
+/// Empty a text member before it is read again, as a [`Sink`].
+fn clear<const N: usize>(s: &mut heapless::String<N>) -> &mut dyn Sink {
+    s.clear();
+    s
 }
 
 /// Read the answer of a protected customer call that returns the account
 /// (`{"status":"OK","code":200,"data":{"customer_account":{…}}}`, e.g. `GET /api/customers/me`).
 pub fn read_customer_account(response: Response<'_>) -> Result<CustomerAccount, Error> {
-    let body = response.body;
-    let mut customer = None;
-    read_envelope(response, |p, key| match key {
-        b"customer_account" => set_once(
-            &mut customer,
-            read_account(p, body)?,
-            "customer_account",
-            body,
-        ),
+    let mut account = CustomerAccount::default();
+    let mut seen = Seen::new();
+    read_envelope(response, &mut |p, key| match key {
+        b"customer_account" => {
+            seen.first(1, "customer_account")?;
+            read_account(p, &mut account)
+        }
         _ => p.skip(),
     })?;
-    required(customer, "customer_account", body)
+    seen.required(1, "customer_account")
+        .map_err(|e| e.into_error(response.body))?;
+    Ok(account)
 }
 
-fn read_sign_in(now: Instant, response: Response<'_>) -> Result<SignIn, Error> {
-    let body = response.body;
-    let mut customer = None;
-    let mut menu = None;
-    let mut dlc = None;
-    read_envelope(response, |p, key| match key {
-        b"customer_account" => set_once(
-            &mut customer,
-            read_account(p, body)?,
-            "customer_account",
-            body,
-        ),
-        b"token" => set_once(
-            &mut menu,
-            read_token(p, now, "token.value", body)?,
-            "token",
-            body,
-        ),
+/// Read the sign-in answer into `out` (empty).
+#[inline(never)]
+fn read_sign_in_into(now: Instant, response: Response<'_>, out: &mut SignIn) -> Result<(), Error> {
+    const CUSTOMER: u32 = 1;
+    const MENU: u32 = 1 << 1;
+    const DLC: u32 = 1 << 2;
+    let mut seen = Seen::new();
+    read_envelope(response, &mut |p, key| match key {
+        b"customer_account" => {
+            seen.first(CUSTOMER, "customer_account")?;
+            read_account(p, &mut out.customer)
+        }
+        b"token" => {
+            seen.first(MENU, "token")?;
+            read_token(p, now, "token.value", &mut out.menu_token)
+        }
         b"dlc_access_token" if p.null() => Ok(()),
-        b"dlc_access_token" => set_once(
-            &mut dlc,
-            read_token(p, now, "dlc_access_token.value", body)?,
-            "dlc_access_token",
-            body,
-        ),
+        b"dlc_access_token" => {
+            seen.first(DLC, "dlc_access_token")?;
+            let dlc = out.dlc_token.insert(AccessToken::empty());
+            read_token(p, now, "dlc_access_token.value", dlc)
+        }
         _ => p.skip(),
     })?;
-    Ok(SignIn {
-        customer: required(customer, "customer_account", body)?,
-        menu_token: required(menu, "token", body)?,
-        dlc_token: dlc,
-    })
+    seen.required(CUSTOMER, "customer_account")
+        .and_then(|()| seen.required(MENU, "token"))
+        .map_err(|e| e.into_error(response.body))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Expiry;
     use crate::par_ordering::tests::config;
     use crate::testing::{drive, drive_at};
+    use crate::{Expiry, Secret};
 
     const SEED_SIGN_IN: &str = include_str!("../../tests/fixtures/par_sign_in.json");
     const SEED_SIGN_IN_DLC: &str = include_str!("../../tests/fixtures/par_sign_in_dlc.json");
@@ -497,6 +589,39 @@ mod tests {
         assert!(matches!(
             read_customer_account(Response::new(401, b"{}")),
             Err(Error::Provider { status: 401, .. })
+        ));
+    }
+
+    #[test]
+    fn a_fresh_m2m_token_is_used_even_with_expires_in_0() {
+        let zero = br#"{"status":"OK","code":200,"data":{"oauth_token":{"access_token":"m2m","token_type":"bearer","expires_in":0}}}"#;
+        let c = config();
+        let flow = sign_in(&c, None, SUBJECT, RequestIds::new([1; 16])).unwrap();
+        let (out, transcript) = drive(flow, &[(200, zero), (200, SEED_SIGN_IN.as_bytes())]);
+        assert!(out.is_ok(), "{transcript:?}");
+    }
+
+    #[test]
+    fn a_refused_second_handle_keeps_the_answer() {
+        let c = config();
+        let mut flow = sign_in(&c, Some(cached()), SUBJECT, RequestIds::new([1; 16])).unwrap();
+        let mut buf = [0u8; 4096];
+        assert!(matches!(
+            flow.poll(Instant::from_millis(0), &mut buf),
+            Ok(Step::Send(_))
+        ));
+        flow.handle(
+            Instant::from_millis(0),
+            Response::new(200, SEED_SIGN_IN.as_bytes()),
+        )
+        .unwrap();
+        assert_eq!(
+            flow.handle(Instant::from_millis(0), Response::new(200, b"{}")),
+            Err(Error::State)
+        );
+        assert!(matches!(
+            flow.poll(Instant::from_millis(0), &mut buf),
+            Ok(Step::Done(_))
         ));
     }
 

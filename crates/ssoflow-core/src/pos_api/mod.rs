@@ -12,8 +12,8 @@
 //! follow [`Quirks::any_2xx`]. Refusals are [`Error::OAuth`] when the body has an `error` member
 //! (`{"error":"conflict","message":…}`), else [`Error::Provider`], with the HTTP status.
 
-use crate::json::{Parser, required, set_once};
-use crate::oauth2::{read_error, read_token_response};
+use crate::json::{JsonError, Parser, required, set_once};
+use crate::oauth2::{read_error, read_token_response_into};
 use crate::token::check_token_chars;
 use crate::{
     Error, Exchange, Instant, Method, OneShot, Quirks, Request, RequestBuilder, Response, Secret,
@@ -48,14 +48,18 @@ impl Config {
         if client_id.is_empty() {
             return Err(Error::InvalidInput { what: "client_id" });
         }
-        Ok(Config {
-            base_url: heapless::String::try_from(base_url)
-                .map_err(|_| Error::Capacity { field: "base_url" })?,
-            client_id: heapless::String::try_from(client_id)
-                .map_err(|_| Error::Capacity { field: "client_id" })?,
-            client_secret: Secret::new(client_secret, "client_secret")?,
+        let mut c = Config {
+            base_url: heapless::String::new(),
+            client_id: heapless::String::new(),
+            client_secret: Secret::empty(),
             quirks: Quirks::DEFAULT,
-        })
+        };
+        crate::json::fill(&mut [
+            (&mut c.base_url, base_url, "base_url"),
+            (&mut c.client_id, client_id, "client_id"),
+            (&mut c.client_secret, client_secret, "client_secret"),
+        ])?;
+        Ok(c)
     }
 
     /// Choose which server quirks to accept when reading answers (default [`Quirks::DEFAULT`]).
@@ -84,8 +88,15 @@ impl Config {
         status == 201 || self.quirks.is_success(status)
     }
 
-    /// Read a token answer: 201 (or a 2xx the quirks accept) with the RFC 6749 members.
-    fn read_tokens(&self, now: Instant, response: Response<'_>) -> Result<TokenSet, Error> {
+    /// Read a token answer (201, or a 2xx the quirks accept, with the RFC 6749 members) into
+    /// `out` (empty).
+    #[inline(never)]
+    fn read_tokens(
+        &self,
+        now: Instant,
+        response: Response<'_>,
+        out: &mut TokenSet,
+    ) -> Result<(), Error> {
         if !self.is_success(response.status) {
             return Err(read_error(response));
         }
@@ -94,7 +105,26 @@ impl Config {
             any_2xx: true,
             ..self.quirks
         };
-        read_token_response(now, response, quirks)
+        read_token_response_into(now, response, quirks, out)
+    }
+
+    /// Read a token answer into a fresh slot of `out`; `out` is `None` on error.
+    fn read_tokens_into(
+        &self,
+        now: Instant,
+        response: Response<'_>,
+        out: &mut Option<TokenSet>,
+        keep_refresh: Option<&str>,
+    ) -> Result<(), Error> {
+        let set = out.insert(TokenSet::empty());
+        let mut read = self.read_tokens(now, response, set);
+        if let (Ok(()), Some(old)) = (&read, keep_refresh) {
+            read = keep_old_refresh(self, set, old, response.body);
+        }
+        if read.is_err() {
+            *out = None;
+        }
+        read
     }
 }
 
@@ -199,7 +229,18 @@ impl Exchange for Login<'_> {
     }
 
     fn response(&mut self, now: Instant, response: Response<'_>) -> Result<TokenSet, Error> {
-        self.config.read_tokens(now, response)
+        let mut out = None;
+        self.response_into(now, response, &mut out)?;
+        out.ok_or(Error::State)
+    }
+
+    fn response_into(
+        &mut self,
+        now: Instant,
+        response: Response<'_>,
+        out: &mut Option<TokenSet>,
+    ) -> Result<(), Error> {
+        self.config.read_tokens_into(now, response, out, None)
     }
 }
 
@@ -219,7 +260,7 @@ pub type RefreshFlow<'c> = OneShot<Refresh<'c>>;
 /// An answer without a `refresh_token` keeps the old one under
 /// [`Quirks::keep_refresh_token`], and is `Error::Malformed` otherwise.
 pub fn refresh<'c>(config: &'c Config, refresh_token: &'c str) -> Result<RefreshFlow<'c>, Error> {
-    if !check_token_chars(refresh_token) {
+    if !check_token_chars(refresh_token.as_bytes()) {
         return Err(Error::InvalidInput {
             what: "refresh_token",
         });
@@ -245,15 +286,38 @@ impl Exchange for Refresh<'_> {
     }
 
     fn response(&mut self, now: Instant, response: Response<'_>) -> Result<TokenSet, Error> {
-        let mut set = self.config.read_tokens(now, response)?;
-        if set.refresh.is_none() {
-            if !self.config.quirks.keep_refresh_token {
-                return Err(Error::malformed("refresh_token", response.body));
-            }
-            set.refresh = Some(Secret::new(self.refresh_token, "refresh_token")?);
-        }
-        Ok(set)
+        let mut out = None;
+        self.response_into(now, response, &mut out)?;
+        out.ok_or(Error::State)
     }
+
+    fn response_into(
+        &mut self,
+        now: Instant,
+        response: Response<'_>,
+        out: &mut Option<TokenSet>,
+    ) -> Result<(), Error> {
+        self.config
+            .read_tokens_into(now, response, out, Some(self.refresh_token))
+    }
+}
+
+/// A refresh answer without a `refresh_token` keeps the old one (or is an error, per the quirks).
+fn keep_old_refresh(
+    config: &Config,
+    set: &mut TokenSet,
+    old: &str,
+    body: &[u8],
+) -> Result<(), Error> {
+    if set.refresh.is_some() {
+        return Ok(());
+    }
+    if !config.quirks.keep_refresh_token {
+        return Err(Error::malformed("refresh_token", body));
+    }
+    set.refresh
+        .insert(Secret::empty())
+        .push_str(old, "refresh_token")
 }
 
 /// Write the protected `GET /admin/me` with `Authorization: Bearer <access_token>`.
@@ -264,7 +328,7 @@ pub fn admin_request<'b>(
     access_token: &str,
     buf: &'b mut [u8],
 ) -> Result<Request<'b>, Error> {
-    if !check_token_chars(access_token) {
+    if !check_token_chars(access_token.as_bytes()) {
         return Err(Error::InvalidInput {
             what: "access_token",
         });
@@ -293,20 +357,29 @@ fn read_account(config: &Config, response: Response<'_>) -> Result<Account, Erro
 /// An account object; an `error` member in it is a refusal whatever the status.
 fn parse_account(response: Response<'_>) -> Result<Account, Error> {
     let body = response.body;
+    match parse_account_body(body) {
+        Ok(Some(account)) => Ok(account),
+        Ok(None) => Err(read_error(response)),
+        Err(e) => Err(e.into_error(body)),
+    }
+}
+
+/// The account, or `None` when the object has an `error` member.
+fn parse_account_body(body: &[u8]) -> Result<Option<Account>, JsonError> {
     let mut id: Option<heapless::String<ACCOUNT_ID_CAP>> = None;
     let mut user_name = None;
     let mut error = false;
     let mut p = Parser::new(body);
     p.object("account", |p, key| match key {
-        b"id" if p.peek() == Some(b'"') => set_once(&mut id, p.string("id")?, "id", body),
+        b"id" if p.peek() == Some(b'"') => set_once(&mut id, p.string("id")?, "id"),
         b"id" => {
             let n = p.u64("id")?;
             let mut s = heapless::String::new();
             core::fmt::Write::write_fmt(&mut s, format_args!("{n}"))
-                .map_err(|_| Error::Capacity { field: "id" })?;
-            set_once(&mut id, s, "id", body)
+                .map_err(|_| JsonError::Capacity("id"))?;
+            set_once(&mut id, s, "id")
         }
-        b"user_name" => set_once(&mut user_name, p.string("user_name")?, "user_name", body),
+        b"user_name" => set_once(&mut user_name, p.string("user_name")?, "user_name"),
         b"error" if p.peek() == Some(b'"') => {
             error = true;
             p.skip()
@@ -315,16 +388,16 @@ fn parse_account(response: Response<'_>) -> Result<Account, Error> {
     })?;
     p.finish()?;
     if error {
-        return Err(read_error(response));
+        return Ok(None);
     }
-    let id = required(id, "id", body)?;
+    let id = required(id, "id")?;
     if id.is_empty() {
-        return Err(Error::malformed("id", body));
+        return Err(JsonError::Malformed("id"));
     }
-    Ok(Account {
+    Ok(Some(Account {
         id,
-        user_name: required(user_name, "user_name", body)?,
-    })
+        user_name: required(user_name, "user_name")?,
+    }))
 }
 
 #[cfg(test)]

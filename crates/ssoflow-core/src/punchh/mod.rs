@@ -30,7 +30,7 @@ pub use user::{
 /// Authorization callbacks are plain OAuth 2.0: the redirect carries `code` and `state`.
 pub use crate::oauth2::{Callback, parse_callback};
 
-use crate::json::Parser;
+use crate::json::{JsonError, read_or_refusal};
 use crate::oauth2::read_error;
 use crate::token::check_token_chars;
 use crate::{Error, Method, Quirks, Request, RequestBuilder, Response, Secret};
@@ -59,10 +59,6 @@ pub struct Config {
     quirks: Quirks,
 }
 
-fn owned<const N: usize>(v: &str, field: &'static str) -> Result<heapless::String<N>, Error> {
-    heapless::String::try_from(v).map_err(|_| Error::Capacity { field })
-}
-
 impl Config {
     /// Settings for the Punchh server at `base_url` (e.g. `https://sandbox.punchh.com`; checked:
     /// `https://`, or `http://` to loopback), the business `client` key and its `secret`.
@@ -77,15 +73,23 @@ impl Config {
         if secret.is_empty() {
             return Err(Error::InvalidInput { what: "secret" });
         }
-        Ok(Config {
-            base_url: owned(base_url, "base_url")?,
-            client: owned(client, "client")?,
-            secret: Secret::new(secret, "secret")?,
-            client_id: owned(client, "client_id")?,
-            user_agent: owned(DEFAULT_USER_AGENT, "user_agent")?,
+        let mut c = Config {
+            base_url: heapless::String::new(),
+            client: heapless::String::new(),
+            secret: Secret::empty(),
+            client_id: heapless::String::new(),
+            user_agent: heapless::String::new(),
             algorithm: None,
             quirks: Quirks::DEFAULT,
-        })
+        };
+        crate::json::fill(&mut [
+            (&mut c.base_url, base_url, "base_url"),
+            (&mut c.client, client, "client"),
+            (&mut c.secret, secret, "secret"),
+            (&mut c.client_id, client, "client_id"),
+            (&mut c.user_agent, DEFAULT_USER_AGENT, "user_agent"),
+        ])?;
+        Ok(c)
     }
 
     /// Use this OAuth client id for the authorization-code flow (default: the client key).
@@ -93,7 +97,8 @@ impl Config {
         if client_id.is_empty() {
             return Err(Error::InvalidInput { what: "client_id" });
         }
-        self.client_id = owned(client_id, "client_id")?;
+        self.client_id.clear();
+        crate::json::fill(&mut [(&mut self.client_id, client_id, "client_id")])?;
         Ok(self)
     }
 
@@ -104,7 +109,8 @@ impl Config {
         if !ok {
             return Err(Error::InvalidInput { what: "user_agent" });
         }
-        self.user_agent = owned(user_agent, "user_agent")?;
+        self.user_agent.clear();
+        crate::json::fill(&mut [(&mut self.user_agent, user_agent, "user_agent")])?;
         Ok(self)
     }
 
@@ -166,10 +172,10 @@ impl Config {
         if !path.starts_with('/') || path.bytes().any(|b| b <= b' ' || b == 0x7f) {
             return Err(Error::InvalidInput { what: "path" });
         }
-        let base = self.base_url.trim_end_matches('/');
+        let base = crate::http::trim_slashes(&self.base_url);
         let mut rb = RequestBuilder::new(buf, method, base, path);
         if let Some(token) = bearer {
-            if !check_token_chars(token) {
+            if !check_token_chars(token.as_bytes()) {
                 return Err(Error::InvalidInput {
                     what: "access_token",
                 });
@@ -193,12 +199,16 @@ impl Config {
         rb.finish()
     }
 
-    /// Check an answer: 412 is [`Error::Digest`], other refusals (and, under
-    /// [`Quirks::error_in_success_body`], a 2xx body with an `error` member) are typed by
-    /// [`read_error`](crate::oauth2::read_error).
-    fn check(&self, response: Response<'_>) -> Result<(), Error> {
+    /// Read a 2xx answer with `read` (see [`read_or_refusal`]): 412 is [`Error::Digest`], other
+    /// refusals (and, under [`Quirks::error_in_success_body`], a 2xx body with an `error` member)
+    /// are typed by [`read_error`](crate::oauth2::read_error).
+    fn read_checked(
+        &self,
+        response: Response<'_>,
+        read: impl FnOnce(&mut bool) -> Result<(), JsonError>,
+    ) -> Result<(), Error> {
         self.check_status(response)?;
-        if self.quirks.error_in_success_body && has_error_member(response.body) {
+        if read_or_refusal(response.body, self.quirks.error_in_success_body, read)? {
             return Err(read_error(response));
         }
         Ok(())
@@ -215,20 +225,6 @@ impl Config {
         }
         Ok(())
     }
-}
-
-/// Whether `body` is an object with a string `error` member. Syntax errors count as no: the real
-/// parse that follows reports them.
-fn has_error_member(body: &[u8]) -> bool {
-    let mut found = false;
-    let mut p = Parser::new(body);
-    let _ = p.object("response", |p, key| {
-        if key == b"error" && p.peek() == Some(b'"') {
-            found = true;
-        }
-        p.skip()
-    });
-    found
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use super::Config;
-use crate::oauth2::read_token_response;
+use crate::oauth2::read_token_response_into;
 use crate::{
     Error, Exchange, Instant, Method, OneShot, Request, RequestBuilder, Response, TokenSet,
 };
@@ -110,12 +110,39 @@ impl Exchange for CodeForToken<'_> {
     }
 
     fn response(&mut self, now: Instant, response: Response<'_>) -> Result<TokenSet, Error> {
+        let mut out = None;
+        self.response_into(now, response, &mut out)?;
+        out.ok_or(Error::State)
+    }
+
+    fn response_into(
+        &mut self,
+        now: Instant,
+        response: Response<'_>,
+        out: &mut Option<TokenSet>,
+    ) -> Result<(), Error> {
+        let read = self.read_into(now, response, out.insert(TokenSet::empty()));
+        if read.is_err() {
+            *out = None;
+        }
+        read
+    }
+}
+
+impl CodeForToken<'_> {
+    #[inline(never)]
+    fn read_into(
+        &self,
+        now: Instant,
+        response: Response<'_>,
+        set: &mut TokenSet,
+    ) -> Result<(), Error> {
         self.config.check_status(response)?;
-        let mut set = read_token_response(now, response, self.config.quirks())?;
+        read_token_response_into(now, response, self.config.quirks(), set)?;
         if set.scope.as_deref() == Some("null") {
             set.scope = None;
         }
-        Ok(set)
+        Ok(())
     }
 }
 

@@ -2,7 +2,7 @@
 
 use super::Config;
 use super::user::{User, read_user};
-use crate::json::{Parser, required, set_once};
+use crate::json::{JsonError, Parser, Seen, note_error_member};
 use crate::token::check_token_chars;
 use crate::{Error, Exchange, Instant, Method, OneShot, Request, Response, Secret, TOKEN_CAP};
 
@@ -55,43 +55,65 @@ impl Exchange for SsoRequest<'_> {
         )
     }
 
-    fn response(&mut self, _now: Instant, response: Response<'_>) -> Result<SsoLogin, Error> {
-        self.config.check(response)?;
-        read_sso(response.body)
+    fn response(&mut self, now: Instant, response: Response<'_>) -> Result<SsoLogin, Error> {
+        let mut out = None;
+        self.response_into(now, response, &mut out)?;
+        out.ok_or(Error::State)
+    }
+
+    fn response_into(
+        &mut self,
+        _now: Instant,
+        response: Response<'_>,
+        out: &mut Option<SsoLogin>,
+    ) -> Result<(), Error> {
+        let login = out.insert(SsoLogin {
+            access_token: Secret::empty(),
+            user: User::empty(),
+        });
+        let read = self
+            .config
+            .read_checked(response, |error| read_sso(response.body, login, error));
+        if read.is_err() {
+            *out = None;
+        }
+        read
     }
 }
 
-fn read_sso(body: &[u8]) -> Result<SsoLogin, Error> {
-    let mut token: Option<Secret<TOKEN_CAP>> = None;
-    let mut user = None;
+/// Read the SSO answer into `out` (empty), noting a top-level `error` member in `error`.
+#[inline(never)]
+fn read_sso(body: &[u8], out: &mut SsoLogin, error: &mut bool) -> Result<(), JsonError> {
+    const TOKEN: u32 = 1;
+    const USER: u32 = 1 << 1;
+    let mut seen = Seen::new();
     let mut p = Parser::new(body);
     p.object("sso response", |p, key| match key {
         b"token" => {
-            let mut access: Option<Secret<TOKEN_CAP>> = None;
+            seen.first(TOKEN, "token")?;
+            let mut access = Seen::new();
             p.object("token", |p, key| match key {
-                b"access_token" => set_once(
-                    &mut access,
-                    p.secret("token.access_token")?,
-                    "token.access_token",
-                    body,
-                ),
+                b"access_token" => {
+                    access.first(1, "token.access_token")?;
+                    p.string_into(&mut out.access_token, "token.access_token")
+                }
                 _ => p.skip(),
             })?;
-            let access = required(access, "token.access_token", body)?;
-            set_once(&mut token, access, "token", body)
+            access.required(1, "token.access_token")
         }
-        b"user" => set_once(&mut user, read_user(p, body)?, "user", body),
+        b"user" => {
+            seen.first(USER, "user")?;
+            read_user(p, &mut out.user, None)
+        }
+        b"error" => note_error_member(p, error),
         _ => p.skip(),
     })?;
     p.finish()?;
-    let access_token = required(token, "token", body)?;
-    if !check_token_chars(access_token.expose()) {
-        return Err(Error::malformed("token.access_token", body));
+    seen.required(TOKEN, "token")?;
+    if !check_token_chars(out.access_token.as_bytes()) {
+        return Err(JsonError::Malformed("token.access_token"));
     }
-    Ok(SsoLogin {
-        access_token,
-        user: required(user, "user", body)?,
-    })
+    seen.required(USER, "user")
 }
 
 #[cfg(test)]

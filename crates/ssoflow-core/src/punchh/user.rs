@@ -1,7 +1,7 @@
 //! The Punchh user object, and `GET /api/auth/users` (user information for an access token).
 
 use super::Config;
-use crate::json::{Parser, required, set_once};
+use crate::json::{JsonError, Parser, Seen, note_error_member};
 use crate::token::check_token_chars;
 use crate::{Error, Exchange, Instant, Method, OneShot, Request, Response, Secret};
 
@@ -37,72 +37,101 @@ pub struct User {
 impl User {
     /// Read a user object that is the whole of `body` (what `/api/auth/users` answers).
     pub fn from_json(body: &[u8]) -> Result<User, Error> {
-        let mut p = Parser::new(body);
-        let user = read_user(&mut p, body)?;
-        p.finish()?;
+        let mut user = User::empty();
+        user_from_json(body, &mut user, None).map_err(|e| e.into_error(body))?;
         Ok(user)
+    }
+
+    /// An empty user: the slot an answer is read into.
+    pub(super) fn empty() -> Self {
+        User {
+            id: 0,
+            email: heapless::String::new(),
+            first_name: heapless::String::new(),
+            last_name: heapless::String::new(),
+            phone: None,
+            authentication_token: None,
+        }
     }
 }
 
-/// Read a user object at the parser's position.
-pub(super) fn read_user(p: &mut Parser<'_>, body: &[u8]) -> Result<User, Error> {
-    let mut id = None;
-    let mut email = None;
-    let mut first_name = None;
-    let mut last_name = None;
-    let mut phone = None;
-    let mut token: Option<Option<Secret<AUTH_TOKEN_CAP>>> = None;
+/// [`User::from_json`] into `user` (empty); `error` as for [`read_user`].
+fn user_from_json(body: &[u8], user: &mut User, error: Option<&mut bool>) -> Result<(), JsonError> {
+    let mut p = Parser::new(body);
+    read_user(&mut p, user, error)?;
+    p.finish()
+}
+
+/// Read a user object at the parser's position into `u` (empty). When the object is the whole
+/// answer, `error` notes an `error` member in it (see [`read_or_refusal`](crate::json)).
+pub(super) fn read_user(
+    p: &mut Parser<'_>,
+    u: &mut User,
+    mut error: Option<&mut bool>,
+) -> Result<(), JsonError> {
+    const ID: u32 = 1;
+    const EMAIL: u32 = 1 << 1;
+    const FIRST: u32 = 1 << 2;
+    const LAST: u32 = 1 << 3;
+    const PHONE: u32 = 1 << 4;
+    const TOKEN: u32 = 1 << 5;
+    let mut seen = Seen::new();
     p.object("user", |p, key| match key {
-        b"id" => set_once(&mut id, p.u64("user.id")?, "user.id", body),
-        b"email" => set_once(
-            &mut email,
-            p.nullable_string("user.email")?,
-            "user.email",
-            body,
-        ),
-        b"first_name" => set_once(
-            &mut first_name,
-            p.nullable_string("user.first_name")?,
-            "user.first_name",
-            body,
-        ),
-        b"last_name" => set_once(
-            &mut last_name,
-            p.nullable_string("user.last_name")?,
-            "user.last_name",
-            body,
-        ),
-        b"phone" => set_once(
-            &mut phone,
-            p.nullable_string("user.phone")?,
-            "user.phone",
-            body,
-        ),
-        b"authentication_token" => {
-            let value = if p.null() {
-                None
-            } else {
-                Some(p.secret("user.authentication_token")?)
-            };
-            set_once(&mut token, value, "user.authentication_token", body)
+        b"id" => {
+            let id = p.u64("user.id")?;
+            seen.first(ID, "user.id")?;
+            u.id = id;
+            Ok(())
         }
+        b"email" => {
+            seen.first(EMAIL, "user.email")?;
+            p.nullable_string_into(&mut u.email, "user.email").map(drop)
+        }
+        b"first_name" => {
+            seen.first(FIRST, "user.first_name")?;
+            p.nullable_string_into(&mut u.first_name, "user.first_name")
+                .map(drop)
+        }
+        b"last_name" => {
+            seen.first(LAST, "user.last_name")?;
+            p.nullable_string_into(&mut u.last_name, "user.last_name")
+                .map(drop)
+        }
+        b"phone" => {
+            seen.first(PHONE, "user.phone")?;
+            if p.null() {
+                return Ok(());
+            }
+            p.string_into(u.phone.insert(heapless::String::new()), "user.phone")
+        }
+        b"authentication_token" => {
+            seen.first(TOKEN, "user.authentication_token")?;
+            if p.null() {
+                return Ok(());
+            }
+            let token = u.authentication_token.insert(Secret::empty());
+            p.string_into(token, "user.authentication_token")
+        }
+        b"error" => match error.as_deref_mut() {
+            Some(flag) => note_error_member(p, flag),
+            None => p.skip(),
+        },
         _ => p.skip(),
     })?;
+    seen.required(ID, "user.id")?;
     // An empty token is no token; anything else must fit in a header.
-    let authentication_token = token.flatten().filter(|t| !t.is_empty());
-    if let Some(t) = &authentication_token {
-        if !check_token_chars(t.expose()) {
-            return Err(Error::malformed("user.authentication_token", body));
+    if u.authentication_token
+        .as_ref()
+        .is_some_and(Secret::is_empty)
+    {
+        u.authentication_token = None;
+    }
+    if let Some(t) = &u.authentication_token {
+        if !check_token_chars(t.as_bytes()) {
+            return Err(JsonError::Malformed("user.authentication_token"));
         }
     }
-    Ok(User {
-        id: required(id, "user.id", body)?,
-        email: email.flatten().unwrap_or_default(),
-        first_name: first_name.flatten().unwrap_or_default(),
-        last_name: last_name.flatten().unwrap_or_default(),
-        phone: phone.flatten(),
-        authentication_token,
-    })
+    Ok(())
 }
 
 /// `GET /api/auth/users` with the access token and a JSON body `{"client":…}` (one exchange).
@@ -118,7 +147,7 @@ pub type UserInfoFlow<'c> = OneShot<UserInfo<'c>>;
 /// Fetch the [`User`] an `access_token` (from [`code_for_token`](super::code_for_token) or
 /// [`sso`](super::sso)) belongs to.
 pub fn user_info<'c>(config: &'c Config, access_token: &'c str) -> Result<UserInfoFlow<'c>, Error> {
-    if !check_token_chars(access_token) {
+    if !check_token_chars(access_token.as_bytes()) {
         return Err(Error::InvalidInput {
             what: "access_token",
         });
@@ -144,9 +173,26 @@ impl Exchange for UserInfo<'_> {
         )
     }
 
-    fn response(&mut self, _now: Instant, response: Response<'_>) -> Result<User, Error> {
-        self.config.check(response)?;
-        User::from_json(response.body)
+    fn response(&mut self, now: Instant, response: Response<'_>) -> Result<User, Error> {
+        let mut out = None;
+        self.response_into(now, response, &mut out)?;
+        out.ok_or(Error::State)
+    }
+
+    fn response_into(
+        &mut self,
+        _now: Instant,
+        response: Response<'_>,
+        out: &mut Option<User>,
+    ) -> Result<(), Error> {
+        let user = out.insert(User::empty());
+        let read = self.config.read_checked(response, |error| {
+            user_from_json(response.body, user, Some(error))
+        });
+        if read.is_err() {
+            *out = None;
+        }
+        read
     }
 }
 

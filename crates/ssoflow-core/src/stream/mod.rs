@@ -21,7 +21,9 @@ pub use session::{
     SsoLoginToken, StreamSession, generate_session, redeem,
 };
 
+#[cfg(test)]
 use crate::json::Parser;
+use crate::json::{JsonError, read_or_refusal};
 use crate::oauth2::{self, TokenFlow};
 use crate::{Error, Response};
 
@@ -45,10 +47,6 @@ pub struct Config {
     oauth: oauth2::Client,
 }
 
-fn owned<const N: usize>(v: &str, field: &'static str) -> Result<heapless::String<N>, Error> {
-    heapless::String::try_from(v).map_err(|_| Error::Capacity { field })
-}
-
 impl Config {
     /// Settings for the Stream API at `base_url`, the white-label application at
     /// `white_label_domain` (e.g. `https://orders.example-brand.com`; both checked: `https://`,
@@ -61,25 +59,30 @@ impl Config {
     ) -> Result<Self, Error> {
         crate::http::check_url(base_url)?;
         crate::http::check_url(white_label_domain)?;
-        if white_label_domain.contains(['?', '#']) {
+        if white_label_domain.bytes().any(|b| b == b'?' || b == b'#') {
             return Err(Error::InvalidInput {
                 what: "white_label_domain",
             });
         }
-        let base = base_url.trim_end_matches('/');
-        let mut token_url = owned::<URL_CAP>(base, "base_url")?;
-        token_url
-            .push_str("/oauth/token")
-            .map_err(|_| Error::Capacity { field: "base_url" })?;
+        let base = crate::http::trim_slashes(base_url);
+        let mut token_url = heapless::String::<URL_CAP>::new();
+        crate::json::fill(&mut [(&mut token_url, base, "base_url")])?;
+        crate::json::fill(&mut [(&mut token_url, "/oauth/token", "base_url")])?;
         let oauth = oauth2::Client::new(&token_url, client_id)?.with_secret(client_secret)?;
-        Ok(Config {
-            base_url: owned(base, "base_url")?,
-            white_label_domain: owned(
-                white_label_domain.trim_end_matches('/'),
-                "white_label_domain",
-            )?,
+        let mut c = Config {
+            base_url: heapless::String::new(),
+            white_label_domain: heapless::String::new(),
             oauth,
-        })
+        };
+        crate::json::fill(&mut [
+            (&mut c.base_url, base, "base_url"),
+            (
+                &mut c.white_label_domain,
+                crate::http::trim_slashes(white_label_domain),
+                "white_label_domain",
+            ),
+        ])?;
+        Ok(c)
     }
 
     /// Use this OAuth client (e.g. with other quirks or client authentication) for the API token.
@@ -186,26 +189,35 @@ fn mentions_redeemed(body: &[u8]) -> bool {
     body.windows(needle.len()).any(|w| w == needle)
 }
 
-/// Check an answer: 2xx (per `quirks`) with no `error` member, else a typed error.
-fn check(quirks: crate::Quirks, response: Response<'_>) -> Result<(), Error> {
+/// Read a 2xx answer with `read` (see [`read_or_refusal`]): other statuses, and under
+/// [`Quirks::error_in_success_body`](crate::Quirks) a 2xx body with an `error` member, are typed
+/// by [`read_stream_error`].
+fn read_checked(
+    quirks: crate::Quirks,
+    response: Response<'_>,
+    read: impl FnOnce(&mut bool) -> Result<(), JsonError>,
+) -> Result<(), Error> {
     if !quirks.is_success(response.status) {
         return Err(read_stream_error(response));
     }
-    if quirks.error_in_success_body {
-        let mut has_error = false;
-        let mut p = Parser::new(response.body);
-        // Syntax errors are reported by the real parse that follows.
-        let _ = p.object("response", |p, key| {
-            if key == b"error" && p.peek() == Some(b'"') {
-                has_error = true;
-            }
-            p.skip()
-        });
-        if has_error {
-            return Err(read_stream_error(response));
-        }
+    if read_or_refusal(response.body, quirks.error_in_success_body, read)? {
+        return Err(read_stream_error(response));
     }
     Ok(())
+}
+
+/// Check an answer: 2xx (per `quirks`) with no `error` member, else a typed error.
+#[cfg(test)]
+fn check(quirks: crate::Quirks, response: Response<'_>) -> Result<(), Error> {
+    read_checked(quirks, response, |error| {
+        let mut p = Parser::new(response.body);
+        // Syntax errors are reported by the real parse that follows.
+        let _ = p.object("response", |p, key| match key {
+            b"error" => crate::json::note_error_member(p, error),
+            _ => p.skip(),
+        });
+        Ok(())
+    })
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! Generate a white-label session, build the one-time redirect URL, and redeem it.
 
-use super::{Config, EMAIL_CAP, ORG_ID_CAP, Role, SESSION_CAP, URL_CAP, check};
-use crate::json::{Parser, required, set_once};
+use super::{Config, EMAIL_CAP, ORG_ID_CAP, Role, SESSION_CAP, URL_CAP, read_checked};
+use crate::json::{JsonError, Parser, Seen, note_error_member};
 use crate::token::check_token_chars;
 use crate::{
     Error, Exchange, Instant, Method, OneShot, Quirks, Request, RequestBuilder, Response, Secret,
@@ -122,7 +122,7 @@ pub fn generate_session<'c>(
     api_token: &'c str,
     request: &SessionRequest<'c>,
 ) -> Result<GenerateSessionFlow<'c>, Error> {
-    if !check_token_chars(api_token) {
+    if !check_token_chars(api_token.as_bytes()) {
         return Err(Error::InvalidInput { what: "api_token" });
     }
     request.check()?;
@@ -155,27 +155,52 @@ impl Exchange for GenerateSession<'_> {
         rb.finish()
     }
 
-    fn response(&mut self, _now: Instant, response: Response<'_>) -> Result<SsoLoginToken, Error> {
-        check(self.config.oauth().quirks(), response)?;
-        let body = response.body;
-        let mut token: Option<Secret<TOKEN_CAP>> = None;
-        let mut p = Parser::new(body);
-        p.object("generate-session response", |p, key| match key {
-            b"sso_login_token" => set_once(
-                &mut token,
-                p.secret("sso_login_token")?,
-                "sso_login_token",
-                body,
-            ),
-            _ => p.skip(),
-        })?;
-        p.finish()?;
-        let token = required(token, "sso_login_token", body)?;
-        if !check_token_chars(token.expose()) {
-            return Err(Error::malformed("sso_login_token", body));
-        }
-        Ok(SsoLoginToken(token))
+    fn response(&mut self, now: Instant, response: Response<'_>) -> Result<SsoLoginToken, Error> {
+        let mut out = None;
+        self.response_into(now, response, &mut out)?;
+        out.ok_or(Error::State)
     }
+
+    fn response_into(
+        &mut self,
+        _now: Instant,
+        response: Response<'_>,
+        out: &mut Option<SsoLoginToken>,
+    ) -> Result<(), Error> {
+        let token = out.insert(SsoLoginToken(Secret::empty()));
+        let read = read_checked(self.config.oauth().quirks(), response, |error| {
+            read_login_token(response.body, &mut token.0, error)
+        });
+        if read.is_err() {
+            *out = None;
+        }
+        read
+    }
+}
+
+/// Read `{"sso_login_token":…}` into `token` (empty), noting an `error` member in `error`.
+#[inline(never)]
+fn read_login_token(
+    body: &[u8],
+    token: &mut Secret<TOKEN_CAP>,
+    error: &mut bool,
+) -> Result<(), JsonError> {
+    let mut seen = Seen::new();
+    let mut p = Parser::new(body);
+    p.object("generate-session response", |p, key| match key {
+        b"sso_login_token" => {
+            seen.first(1, "sso_login_token")?;
+            p.string_into(token, "sso_login_token")
+        }
+        b"error" => note_error_member(p, error),
+        _ => p.skip(),
+    })?;
+    p.finish()?;
+    seen.required(1, "sso_login_token")?;
+    if !check_token_chars(token.as_bytes()) {
+        return Err(JsonError::Malformed("sso_login_token"));
+    }
+    Ok(())
 }
 
 /// A redeemed login: the white-label session and who it belongs to.
@@ -218,34 +243,66 @@ impl Exchange for Redeem<'_> {
         RequestBuilder::new(buf, Method::Get, self.url, "").finish()
     }
 
-    fn response(&mut self, _now: Instant, response: Response<'_>) -> Result<StreamSession, Error> {
-        check(Quirks::DEFAULT, response)?;
-        read_session(response.body)
+    fn response(&mut self, now: Instant, response: Response<'_>) -> Result<StreamSession, Error> {
+        let mut out = None;
+        self.response_into(now, response, &mut out)?;
+        out.ok_or(Error::State)
+    }
+
+    fn response_into(
+        &mut self,
+        _now: Instant,
+        response: Response<'_>,
+        out: &mut Option<StreamSession>,
+    ) -> Result<(), Error> {
+        let session = out.insert(StreamSession {
+            session: Secret::empty(),
+            email: heapless::String::new(),
+            full_name: heapless::String::new(),
+            role: None,
+            organization_id: heapless::String::new(),
+            provider_org_id: heapless::String::new(),
+        });
+        let read = read_checked(Quirks::DEFAULT, response, |error| {
+            read_session(response.body, session, error)
+        });
+        if read.is_err() {
+            *out = None;
+        }
+        read
     }
 }
 
-fn read_session(body: &[u8]) -> Result<StreamSession, Error> {
-    let mut session: Option<Secret<SESSION_CAP>> = None;
-    let mut email = None;
-    let mut full_name: Option<Option<heapless::String<FULL_NAME_CAP>>> = None;
-    let mut role: Option<Option<heapless::String<16>>> = None;
-    let mut org_id = None;
-    let mut provider_org_id = None;
-    let mut saw_user = false;
-    let mut saw_org = false;
+/// Read the redeem answer into `out` (empty), noting an `error` member in `error`.
+#[inline(never)]
+fn read_session(body: &[u8], out: &mut StreamSession, error: &mut bool) -> Result<(), JsonError> {
+    const SESSION: u32 = 1;
+    const EMAIL: u32 = 1 << 1;
+    const FULL_NAME: u32 = 1 << 2;
+    const ROLE: u32 = 1 << 3;
+    const ORG_ID: u32 = 1 << 4;
+    const PROVIDER_ORG_ID: u32 = 1 << 5;
+    const USER: u32 = 1 << 6;
+    const ORGANIZATION: u32 = 1 << 7;
+    let mut seen = Seen::new();
     let mut p = Parser::new(body);
     p.object("redeem response", |p, key| match key {
-        b"session" => set_once(&mut session, p.secret("session")?, "session", body),
-        b"user" if !saw_user => {
-            saw_user = true;
+        b"session" => {
+            seen.first(SESSION, "session")?;
+            p.string_into(&mut out.session, "session")
+        }
+        b"user" => {
+            seen.first(USER, "duplicate member")?;
             p.object("user", |p, key| match key {
-                b"email" => set_once(&mut email, p.string("user.email")?, "user.email", body),
-                b"full_name" => set_once(
-                    &mut full_name,
-                    p.nullable_string("user.full_name")?,
-                    "user.full_name",
-                    body,
-                ),
+                b"email" => {
+                    seen.first(EMAIL, "user.email")?;
+                    p.string_into(&mut out.email, "user.email")
+                }
+                b"full_name" => {
+                    seen.first(FULL_NAME, "user.full_name")?;
+                    p.nullable_string_into(&mut out.full_name, "user.full_name")
+                        .map(drop)
+                }
                 // An unknown role is kept as none: Stream may add roles.
                 b"role" => {
                     let r = if p.null() {
@@ -253,45 +310,38 @@ fn read_session(body: &[u8]) -> Result<StreamSession, Error> {
                     } else {
                         p.string::<16>("user.role").ok()
                     };
-                    set_once(&mut role, r, "user.role", body)
+                    seen.first(ROLE, "user.role")?;
+                    out.role = r.and_then(|r| Role::parse(&r).ok());
+                    Ok(())
                 }
                 _ => p.skip(),
             })
         }
-        b"organization" if !saw_org => {
-            saw_org = true;
+        b"organization" => {
+            seen.first(ORGANIZATION, "duplicate member")?;
             p.object("organization", |p, key| match key {
-                b"id" => set_once(
-                    &mut org_id,
-                    p.string("organization.id")?,
-                    "organization.id",
-                    body,
-                ),
-                b"provider_org_id" => set_once(
-                    &mut provider_org_id,
-                    p.string("organization.provider_org_id")?,
-                    "organization.provider_org_id",
-                    body,
-                ),
+                b"id" => {
+                    seen.first(ORG_ID, "organization.id")?;
+                    p.string_into(&mut out.organization_id, "organization.id")
+                }
+                b"provider_org_id" => {
+                    seen.first(PROVIDER_ORG_ID, "organization.provider_org_id")?;
+                    p.string_into(&mut out.provider_org_id, "organization.provider_org_id")
+                }
                 _ => p.skip(),
             })
         }
-        b"user" | b"organization" => Err(p.error("duplicate member")),
+        b"error" => note_error_member(p, error),
         _ => p.skip(),
     })?;
     p.finish()?;
-    let session = required(session, "session", body)?;
-    if !check_token_chars(session.expose()) {
-        return Err(Error::malformed("session", body));
+    seen.required(SESSION, "session")?;
+    if !check_token_chars(out.session.as_bytes()) {
+        return Err(JsonError::Malformed("session"));
     }
-    Ok(StreamSession {
-        session,
-        email: required(email, "user.email", body)?,
-        full_name: full_name.flatten().unwrap_or_default(),
-        role: role.flatten().and_then(|r| Role::parse(&r).ok()),
-        organization_id: required(org_id, "organization.id", body)?,
-        provider_org_id: required(provider_org_id, "organization.provider_org_id", body)?,
-    })
+    seen.required(EMAIL, "user.email")?;
+    seen.required(ORG_ID, "organization.id")?;
+    seen.required(PROVIDER_ORG_ID, "organization.provider_org_id")
 }
 
 #[cfg(test)]

@@ -121,7 +121,41 @@ struct Slice {
     done: u64,
     failed: u64,
     elapsed: f64,
+    /// CPU seconds the client's runtime threads used (Linux; 0 elsewhere).
+    client_cpu: f64,
 }
+
+/// CPU seconds used so far by this process's threads whose name starts with `prefix`
+/// (from `/proc/self/task/*/stat`; 0 where that does not exist).
+fn threads_cpu(prefix: &str) -> f64 {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return 0.0;
+    };
+    let mut ticks = 0u64;
+    for task in tasks.flatten() {
+        let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) else {
+            continue;
+        };
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+            continue;
+        };
+        if !stat[open + 1..close].starts_with(prefix) {
+            continue;
+        }
+        let fields: Vec<&str> = stat[close + 1..].split_whitespace().collect();
+        // utime and stime: fields 14 and 15 of stat, 12 and 13 after the command.
+        for i in [11, 12] {
+            ticks += fields
+                .get(i)
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or(0);
+        }
+    }
+    ticks as f64 / 100.0
+}
+
+/// The client runtime's worker threads (the sandbox's are `ssoflow-sandbox-worker`).
+const CLIENT_THREADS: &str = "bench-client";
 
 /// Length of one slice of the throughput comparison.
 const SLICE: Duration = Duration::from_secs(1);
@@ -135,6 +169,7 @@ where
     let stop = Arc::new(AtomicBool::new(false));
     let done = Arc::new(AtomicU64::new(0));
     let failed = Arc::new(AtomicU64::new(0));
+    let cpu_before = threads_cpu(CLIENT_THREADS);
     let started = Instant::now();
     let handles: Vec<_> = (0..tasks)
         .map(|_| {
@@ -160,6 +195,7 @@ where
         done: done.load(Ordering::Relaxed),
         failed: failed.load(Ordering::Relaxed),
         elapsed: started.elapsed().as_secs_f64(),
+        client_cpu: threads_cpu(CLIENT_THREADS) - cpu_before,
     }
 }
 
@@ -219,9 +255,10 @@ fn token_rps(rt: &tokio::runtime::Runtime) {
     };
 
     let (mut ours_total, mut theirs_total) = (0.0, 0.0);
+    let (mut ours_cpu, mut theirs_cpu) = (Vec::new(), Vec::new());
     println!(
-        "{:>6} {:>16} {:>16} {:>7}",
-        "round", "ssoflow-tokio/s", "oauth2 v5/s", "ratio"
+        "{:>6} {:>16} {:>16} {:>7} {:>14} {:>14}",
+        "round", "ssoflow-tokio/s", "oauth2 v5/s", "ratio", "ours cpu µs", "oauth2 cpu µs"
     );
     rt.block_on(async {
         // Warm both pools.
@@ -230,8 +267,8 @@ fn token_rps(rt: &tokio::runtime::Runtime) {
         // Each round gives both clients `secs` seconds in alternating one-second slices
         // (A B B A …), so drift in the machine's load (other processes) hits both alike.
         for round in 1..=rounds {
-            let (mut a_n, mut a_t, mut a_failed) = (0u64, 0.0f64, 0u64);
-            let (mut b_n, mut b_t, mut b_failed) = (0u64, 0.0f64, 0u64);
+            let (mut a_n, mut a_t, mut a_failed, mut a_cpu) = (0u64, 0.0f64, 0u64, 0.0f64);
+            let (mut b_n, mut b_t, mut b_failed, mut b_cpu) = (0u64, 0.0f64, 0u64, 0.0f64);
             for slice in 0..secs * 2 {
                 let ours_turn = matches!(slice % 4, 0 | 3);
                 let r = if ours_turn {
@@ -239,35 +276,47 @@ fn token_rps(rt: &tokio::runtime::Runtime) {
                 } else {
                     rate(tasks, SLICE, oauth2_fetch.clone()).await
                 };
-                let (n, t, failed) = if ours_turn {
-                    (&mut a_n, &mut a_t, &mut a_failed)
+                let (n, t, failed, cpu) = if ours_turn {
+                    (&mut a_n, &mut a_t, &mut a_failed, &mut a_cpu)
                 } else {
-                    (&mut b_n, &mut b_t, &mut b_failed)
+                    (&mut b_n, &mut b_t, &mut b_failed, &mut b_cpu)
                 };
                 *n += r.done;
                 *t += r.elapsed;
                 *failed += r.failed;
+                *cpu += r.client_cpu;
             }
             let (a, b) = (a_n as f64 / a_t, b_n as f64 / b_t);
             assert_eq!((a_failed, b_failed), (0, 0), "every fetch succeeds");
             ours_total += a;
             theirs_total += b;
-            println!("{round:>6} {a:>16.0} {b:>16.0} {:>7.3}", a / b);
+            let (a_us, b_us) = (a_cpu / a_n as f64 * 1e6, b_cpu / b_n as f64 * 1e6);
+            ours_cpu.push(a_us);
+            theirs_cpu.push(b_us);
+            println!(
+                "{round:>6} {a:>16.0} {b:>16.0} {:>7.3} {a_us:>14.1} {b_us:>14.1}",
+                a / b
+            );
         }
     });
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
     println!(
-        "{:>6} {:>16.0} {:>16.0} {:>7.3}",
+        "{:>6} {:>16.0} {:>16.0} {:>7.3} {:>14.1} {:>14.1}",
         "mean",
         ours_total / rounds as f64,
         theirs_total / rounds as f64,
-        ours_total / theirs_total
+        ours_total / theirs_total,
+        mean(&ours_cpu),
+        mean(&theirs_cpu)
     );
+    println!("(cpu µs: client-side CPU per fetch, the sandbox's threads excluded)");
     drop(sandbox);
 }
 
 fn main() {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
+        .thread_name(CLIENT_THREADS)
         .enable_all()
         .build()
         .expect("runtime");

@@ -1,5 +1,6 @@
 //! Running flows: the one drive loop every ssoflow driver shares, over an async [`Transport`].
 
+use std::borrow::BorrowMut;
 use std::sync::Arc;
 
 use ssoflow_core::{Flow, Instant, Step};
@@ -11,7 +12,7 @@ use crate::{Clock, Error, OwnedRequest, OwnedResponse};
 
 /// Initial size of the buffer a flow writes its requests into (a 2 KiB JWT plus headers fits;
 /// a flow that needs more says how much and the buffer grows once).
-pub const REQUEST_BUFFER: usize = 8 * 1024;
+pub const REQUEST_BUFFER: usize = 4 * 1024;
 
 /// Runs flows and sends requests. Cheap to clone: clones share the transport (and so its
 /// connection pool) and the clock.
@@ -83,18 +84,24 @@ impl Driver {
     }
 
     /// Run `flow` to its output.
-    pub async fn run<F: Flow>(&self, mut flow: F) -> Result<F::Output, Error> {
-        self.drive(&mut flow).await
+    pub fn run<F: Flow>(&self, flow: F) -> impl Future<Output = Result<F::Output, Error>> {
+        self.drive_loop(flow).instrument(flow_span::<F>())
     }
 
     /// Run `flow` to its output, leaving the flow with you (e.g. to read
     /// `SignInFlow::m2m` afterwards).
-    pub async fn drive<F: Flow>(&self, flow: &mut F) -> Result<F::Output, Error> {
-        let span = tracing::info_span!("ssoflow.flow", flow = std::any::type_name::<F>());
-        self.drive_loop(flow).instrument(span).await
+    pub fn drive<'a, F: Flow>(
+        &'a self,
+        flow: &'a mut F,
+    ) -> impl Future<Output = Result<F::Output, Error>> + 'a {
+        self.drive_loop::<F, _>(flow).instrument(flow_span::<F>())
     }
 
-    async fn drive_loop<F: Flow>(&self, flow: &mut F) -> Result<F::Output, Error> {
+    /// The one drive loop. The flow is owned (`run`) or borrowed (`drive`) without another
+    /// future layer: a flow's output can be kilobytes (tokens are held inline), and each layer
+    /// would copy it once more.
+    async fn drive_loop<F: Flow, B: BorrowMut<F>>(&self, mut flow: B) -> Result<F::Output, Error> {
+        let flow = flow.borrow_mut();
         let mut buf = vec![0u8; REQUEST_BUFFER];
         loop {
             // The request view borrows `buf`: copy it out before any `.await`.
@@ -109,6 +116,11 @@ impl Driver {
                 .map_err(|e| classify(e, &response))?;
         }
     }
+}
+
+/// One span per flow run, named for the flow's type.
+fn flow_span<F>() -> tracing::Span {
+    tracing::info_span!("ssoflow.flow", flow = std::any::type_name::<F>())
 }
 
 /// What to do next, with the request already copied out of the poll buffer.

@@ -35,7 +35,8 @@ pub enum Error {
         /// The cap in bytes.
         limit: usize,
     },
-    /// The token cache or the runtime shut down before the sign-in finished.
+    /// The sign-in could not finish: its runtime shut down (or the call was made outside a
+    /// tokio runtime, so no sign-in task could be spawned).
     Closed,
     /// The sign-in closure panicked; the cache stays usable and the next caller signs in again.
     Panicked,

@@ -186,19 +186,29 @@ impl OwnedResponse {
         v.trim().parse().ok().map(Duration::from_secs)
     }
 
-    /// Lend this response to `f` as a core [`Response`] (e.g. to feed it to `Flow::handle`).
+    /// Lend this response to `f` as a core [`Response`] (e.g. to feed it to `Flow::handle`),
+    /// with its first [`LENT_HEADERS`] headers.
     pub fn with_core<R>(&self, f: impl FnOnce(Response<'_>) -> R) -> R {
-        let headers: Vec<Header<'_>> = self
-            .headers
-            .iter()
-            .map(|(name, value)| Header {
+        // Flows read few headers (`Retry-After`, …): the first `LENT_HEADERS` are lent, on the stack.
+        let mut headers = [Header {
+            name: "",
+            value: &[],
+        }; LENT_HEADERS];
+        let mut n = 0;
+        for ((name, value), slot) in self.headers.iter().zip(headers.iter_mut()) {
+            *slot = Header {
                 name: name.as_str(),
                 value: value.as_bytes(),
-            })
-            .collect();
-        f(Response::new(self.status, &self.body).with_headers(&headers))
+            };
+            n += 1;
+        }
+        let lent = headers.get(..n).unwrap_or(&[]);
+        f(Response::new(self.status, &self.body).with_headers(lent))
     }
 }
+
+/// Most response headers lent to a flow by [`OwnedResponse::with_core`].
+pub const LENT_HEADERS: usize = 32;
 
 impl fmt::Debug for OwnedResponse {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -58,8 +58,8 @@ pub use clock::Clock;
 pub use customer_info::{CUSTOMER_INFO_BODY_LIMIT, Customer, customer_info_router};
 pub use driver::{Driver, REQUEST_BUFFER};
 pub use error::Error;
-pub use http::{OwnedRequest, OwnedResponse};
+pub use http::{LENT_HEADERS, OwnedRequest, OwnedResponse};
 pub use transport::{BoxFuture, Config, DEFAULT_MAX_RESPONSE_BYTES, ReqwestTransport, Transport};
 
 /// The core crate, re-exported so applications need one dependency.
-pub use ssoflow_core as core;
+pub use ssoflow_core;

@@ -1,5 +1,6 @@
 //! Moving bytes: the [`Transport`] trait and its reqwest implementation.
 
+use std::cell::RefCell;
 use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
@@ -105,11 +106,17 @@ impl ReqwestTransport {
             headers,
             body,
         } = request;
-        let mut builder = self.client.request(method, url.as_str()).headers(headers);
+        let url = parse_url(&url)?;
+        let mut outgoing = reqwest::Request::new(method, url);
+        *outgoing.headers_mut() = headers;
         if !body.is_empty() {
-            builder = builder.body(body);
+            *outgoing.body_mut() = Some(body.into());
         }
-        let mut response = builder.send().await.map_err(|e| from_reqwest(&e))?;
+        let mut response = self
+            .client
+            .execute(outgoing)
+            .await
+            .map_err(|e| from_reqwest(&e))?;
         let status = response.status().as_u16();
         let headers = std::mem::take(response.headers_mut());
         let body = read_capped(response, self.config.max_response_bytes).await?;
@@ -121,35 +128,57 @@ impl ReqwestTransport {
     }
 }
 
+/// Parse `url`, reusing this thread's last parse when it is the same URL: a driver sends to
+/// a handful of endpoints over and over, and parsing (IDNA processing included) costs more
+/// than the rest of building a request. A `Url`'s serialization parses back to itself, so a
+/// match is exact.
+fn parse_url(url: &str) -> Result<reqwest::Url, Error> {
+    thread_local! {
+        static LAST: RefCell<Option<reqwest::Url>> = const { RefCell::new(None) };
+    }
+    LAST.with(|last| {
+        let mut last = last.borrow_mut();
+        if let Some(hit) = last.as_ref().filter(|u| u.as_str() == url) {
+            return Ok(hit.clone());
+        }
+        let parsed = reqwest::Url::parse(url)
+            .map_err(|_| ssoflow_core::Error::InvalidInput { what: "url" })?;
+        *last = Some(parsed.clone());
+        Ok(parsed)
+    })
+}
+
 /// Read the whole body, refusing (not truncating) one longer than `limit`.
+///
+/// The body is read to its end even when `Content-Length` says it is complete: the connection
+/// goes back to the pool only once hyper has seen the end, and a request that starts before
+/// that would open a new connection.
 async fn read_capped(mut response: reqwest::Response, limit: usize) -> Result<Bytes, Error> {
     let declared = response.content_length();
     if declared.is_some_and(|n| n > limit as u64) {
         return Err(Error::TooLarge { limit });
     }
-    let mut first = match response.chunk().await.map_err(|e| from_reqwest(&e))? {
-        None => return Ok(Bytes::new()),
-        Some(chunk) => chunk,
+    let Some(first) = response.chunk().await.map_err(|e| from_reqwest(&e))? else {
+        return Ok(Bytes::new());
     };
     if first.len() > limit {
         return Err(Error::TooLarge { limit });
     }
     // Most answers arrive in one chunk: keep it without copying.
-    let Some(second) = response.chunk().await.map_err(|e| from_reqwest(&e))? else {
+    let Some(mut next) = response.chunk().await.map_err(|e| from_reqwest(&e))? else {
         return Ok(first);
     };
-    let hint = declared.map_or(first.len() + second.len(), |n| n as usize);
+    let hint = declared.map_or(first.len() + next.len(), |n| n as usize);
     let mut body = BytesMut::with_capacity(hint.min(limit));
     body.extend_from_slice(&first);
-    first = second;
     loop {
-        if body.len() + first.len() > limit {
+        if body.len() + next.len() > limit {
             return Err(Error::TooLarge { limit });
         }
-        body.extend_from_slice(&first);
+        body.extend_from_slice(&next);
         match response.chunk().await.map_err(|e| from_reqwest(&e))? {
             None => return Ok(body.freeze()),
-            Some(chunk) => first = chunk,
+            Some(chunk) => next = chunk,
         }
     }
 }

@@ -187,8 +187,11 @@ pub fn check_url(url: &str) -> Result<(), Error> {
     if url.bytes().any(|b| b <= b' ' || b == 0x7f) {
         return Err(Error::InvalidInput { what: "url" });
     }
-    let (scheme, authority, _) = split_url(url).ok_or(Error::InvalidInput { what: "url" })?;
-    if authority.is_empty() || authority.contains('@') {
+    let (scheme, authority, path) = split_url(url).ok_or(Error::InvalidInput { what: "url" })?;
+    // No userinfo; no fragment; a query only after a path (else `base + path` would give a
+    // request target like `?x=1/p`).
+    if authority.is_empty() || authority.contains('@') || url.contains('#') || path.starts_with('?')
+    {
         return Err(Error::InvalidInput { what: "url" });
     }
     if scheme.eq_ignore_ascii_case("https") {
@@ -625,6 +628,15 @@ mod tests {
 
     #[test]
     fn url_rules() {
+        assert_eq!(
+            check_url("https://a.example?x=1"),
+            Err(Error::InvalidInput { what: "url" })
+        );
+        assert_eq!(
+            check_url("https://a.example/p#frag"),
+            Err(Error::InvalidInput { what: "url" })
+        );
+        assert_eq!(check_url("https://a.example/token?tenant=x"), Ok(()));
         assert_eq!(check_url("https://api.example/x"), Ok(()));
         assert_eq!(check_url("http://127.0.0.1:8080/x"), Ok(()));
         assert_eq!(check_url("http://127.9.0.1/x"), Ok(()));

@@ -108,7 +108,7 @@ impl<E: Exchange> Flow for OneShot<E> {
             return Err(Error::State);
         }
         self.state = State::Finished;
-        self.output = None;
+        // `output` is `None` here: it is `Some` only in `Got`, which `poll` leaves by taking it.
         let read = self.exchange.response_into(now, response, &mut self.output);
         if read.is_ok() && self.output.is_some() {
             self.state = State::Got;

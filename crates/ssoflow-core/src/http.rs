@@ -223,11 +223,11 @@ pub fn is_loopback_authority(authority: &str) -> bool {
     first == Some(127) && rest_ok
 }
 
-/// `str::parse::<u8>` over bytes (an optional `+`, then decimal digits, at most 255), without
-/// the generic integer parser (firmware flash).
+/// One decimal part of a dotted IPv4 address, 0–255, written canonically: digits only, no sign,
+/// no leading zero. A leading zero means octal to WHATWG URL parsers (browsers, the `url`
+/// crate): `http://0127.0.0.1` is 87.0.0.1 to them, so it must not pass as loopback here.
 fn parse_u8(digits: &[u8]) -> Option<u8> {
-    let digits = digits.strip_prefix(b"+").unwrap_or(digits);
-    if digits.is_empty() {
+    if digits.is_empty() || (digits.len() > 1 && digits.first() == Some(&b'0')) {
         return None;
     }
     digits.iter().try_fold(0u8, |acc, &c| {
@@ -666,25 +666,18 @@ mod tests {
     }
 
     #[test]
-    fn loopback_hosts_parse_like_std() {
-        let std_rule = |authority: &str| {
-            let host = if let Some(rest) = authority.strip_prefix('[') {
-                rest.split(']').next().unwrap_or("")
-            } else {
-                authority.split(':').next().unwrap_or("")
-            };
-            if host.eq_ignore_ascii_case("localhost") || host == "::1" {
-                return true;
-            }
-            let mut parts = host.split('.');
-            let first = parts.next().and_then(|p| p.parse::<u8>().ok());
-            let rest_ok = parts.clone().count() == 3 && parts.all(|p| p.parse::<u8>().is_ok());
-            first == Some(127) && rest_ok
-        };
-        for a in [
+    fn loopback_hosts_are_canonical_dotted_decimal() {
+        let yes = [
             "127.0.0.1",
             "127.0.0.1:80",
             "127.255.255.255",
+            "127.0.0.0",
+            "[::1]:8080",
+            "[::1",
+            "LOCALHOST:1",
+            "localhost",
+        ];
+        let no = [
             "127.256.0.1",
             "127.0.0",
             "127.0.0.1.1",
@@ -692,21 +685,26 @@ mod tests {
             "127.+.0.1",
             "127.-0.0.1",
             "+127.0.0.1",
+            // Octal to WHATWG parsers: 0127 is 87, 01 is 1 but written ambiguously.
             "0127.0.0.1",
+            "127.0.0.01",
+            "0x7f.0.0.1",
             "127..0.1",
             "",
-            "[::1]:8080",
-            "[::1",
-            "::1",
-            "LOCALHOST:1",
             "localhost.",
             "128.0.0.1",
-            "127.0.0.01",
             "127.0.0.1e",
             "١٢٧.0.0.1",
-        ] {
-            assert_eq!(is_loopback_authority(a), std_rule(a), "{a}");
+            // A bare IPv6 address has no brackets: its first `:` ends the host.
+            "::1",
+        ];
+        for a in yes {
+            assert!(is_loopback_authority(a), "{a}");
         }
+        for a in no {
+            assert!(!is_loopback_authority(a), "{a}");
+        }
+        assert_eq!(check_url("http://0127.0.0.1:88/"), Err(Error::Insecure));
         assert_eq!(trim_slashes("https://a/b//"), "https://a/b");
         assert_eq!(trim_slashes("///"), "");
         assert_eq!(trim_slashes("é/"), "é");

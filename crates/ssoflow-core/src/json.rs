@@ -72,6 +72,25 @@ impl<const N: usize> Sink for heapless::String<N> {
     }
 }
 
+/// Any `heapless::String<N>` as a [`Sink`] through its unsized view ([`text`]): the readers use
+/// it so that one `Sink` implementation (and one vtable) serves every capacity (firmware flash).
+pub(crate) struct Text<'a>(&'a mut heapless::string::StringView);
+
+impl Sink for Text<'_> {
+    fn push(&mut self, s: &str) -> bool {
+        push_view(self.0, s)
+    }
+
+    fn push_ascii(&mut self, bytes: &[u8]) -> bool {
+        push_ascii_view(self.0, bytes)
+    }
+}
+
+/// `s` as a capacity-independent [`Sink`].
+pub(crate) fn text<const N: usize>(s: &mut heapless::String<N>) -> Text<'_> {
+    Text(s.as_mut_view())
+}
+
 #[inline(never)]
 fn push_view(view: &mut heapless::string::StringView, s: &str) -> bool {
     view.push_str(s).is_ok()
@@ -98,6 +117,7 @@ impl<const N: usize> Sink for Secret<N> {
 /// Copy each `(value, field)` into its (empty) sink, in order: `Err(Capacity { field })` for
 /// the first that does not fit. One loop for every configuration constructor (firmware flash):
 /// the fields are filled where they are kept, and only a small error travels back.
+#[inline(never)]
 pub(crate) fn fill(fields: &mut [(&mut dyn Sink, &str, &'static str)]) -> Result<(), Error> {
     for (dst, value, field) in fields.iter_mut() {
         if !dst.push(value) {
@@ -117,17 +137,27 @@ struct KeyBuf {
     overflow: bool,
 }
 
-impl Sink for KeyBuf {
-    fn push(&mut self, s: &str) -> bool {
-        let end = self.len + s.len();
+impl KeyBuf {
+    fn append(&mut self, bytes: &[u8]) -> bool {
+        let end = self.len + bytes.len();
         match self.bytes.get_mut(self.len..end) {
             Some(dst) => {
-                dst.copy_from_slice(s.as_bytes());
+                dst.copy_from_slice(bytes);
                 self.len = end;
             }
             None => self.overflow = true,
         }
         true
+    }
+}
+
+impl Sink for KeyBuf {
+    fn push(&mut self, s: &str) -> bool {
+        self.append(s.as_bytes())
+    }
+
+    fn push_ascii(&mut self, bytes: &[u8]) -> bool {
+        self.append(bytes)
     }
 }
 
@@ -404,7 +434,7 @@ impl<'a> Parser<'a> {
         field: &'static str,
     ) -> Result<heapless::String<N>, JsonError> {
         let mut s = heapless::String::new();
-        self.string_into(&mut s, field)?;
+        self.string_into(&mut text(&mut s), field)?;
         Ok(s)
     }
 
@@ -729,29 +759,30 @@ fn write_string_dyn(s: &str, put: &mut dyn FnMut(&[u8])) {
     put(b"\"");
     let bytes = s.as_bytes();
     let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
-        let esc: Option<&[u8]> = match b {
-            b'"' => Some(b"\\\""),
-            b'\\' => Some(b"\\\\"),
-            b'\n' => Some(b"\\n"),
-            b'\r' => Some(b"\\r"),
-            b'\t' => Some(b"\\t"),
-            0..=0x1f => None,
-            _ => continue,
+    loop {
+        // The bytes to escape are exactly the ones that end a plain run when reading.
+        let (end, _) = plain_run(bytes, start);
+        if end > start {
+            put(bytes.get(start..end).unwrap_or(&[]));
+        }
+        let Some(&b) = bytes.get(end) else {
+            break;
         };
-        put(bytes.get(start..i).unwrap_or(&[]));
-        match esc {
-            Some(e) => put(e),
-            None => {
+        match b {
+            b'"' => put(b"\\\""),
+            b'\\' => put(b"\\\\"),
+            b'\n' => put(b"\\n"),
+            b'\r' => put(b"\\r"),
+            b'\t' => put(b"\\t"),
+            _ => {
                 const HEX: &[u8; 16] = b"0123456789abcdef";
                 let hi = HEX.get(usize::from(b >> 4)).copied().unwrap_or(b'0');
                 let lo = HEX.get(usize::from(b & 0xf)).copied().unwrap_or(b'0');
                 put(&[b'\\', b'u', b'0', b'0', hi, lo]);
             }
         }
-        start = i + 1;
+        start = end + 1;
     }
-    put(bytes.get(start..).unwrap_or(&[]));
     put(b"\"");
 }
 
@@ -878,6 +909,18 @@ mod tests {
                 "{:?}",
                 bad
             );
+        }
+    }
+
+    #[test]
+    fn written_strings_read_back_with_serde_json() {
+        let mut all: std::string::String = (0u8..0x80).map(char::from).collect();
+        all.push_str("é€😀 \"quoted\" back\\slash and a long tail of plain text");
+        for s in [all.as_str(), "", "plain", "\"", "\\", "\u{1f}x", "tail\n"] {
+            let mut out = Vec::new();
+            write_string(s, &mut |b: &[u8]| out.extend_from_slice(b));
+            let back: std::string::String = serde_json::from_slice(&out).unwrap();
+            assert_eq!(back, s);
         }
     }
 

@@ -57,6 +57,7 @@ extern crate std;
 mod error;
 mod exchange;
 pub mod form;
+mod hash;
 pub mod http;
 pub mod json;
 mod quirks;

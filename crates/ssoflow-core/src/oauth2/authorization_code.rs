@@ -7,7 +7,6 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use sha2::{Digest, Sha256};
 
 use super::{Client, TokenFlow, TokenRequest};
 use crate::{Error, Method, OneShot, RequestBuilder, Secret, form};
@@ -49,7 +48,7 @@ impl Pkce {
 
     /// The S256 challenge: base64url(SHA-256(verifier)), 43 characters.
     pub fn challenge(&self) -> heapless::String<43> {
-        let digest = Sha256::digest(self.verifier.expose().as_bytes());
+        let digest = crate::hash::sha256(&[self.verifier.expose().as_bytes()]);
         let mut out = [0u8; 43];
         let n = URL_SAFE_NO_PAD.encode_slice(digest, &mut out).unwrap_or(0);
         let text = core::str::from_utf8(out.get(..n).unwrap_or(&[])).unwrap_or("");

@@ -20,8 +20,8 @@ pub use token_exchange::{ACCESS_TOKEN_TYPE, TOKEN_EXCHANGE_GRANT, token_exchange
 use crate::json::{JsonError, Parser, Seen};
 use crate::token::check_token_chars;
 use crate::{
-    Error, Excerpt, Exchange, Expiry, Instant, Method, OneShot, Quirks, Request, RequestBuilder,
-    Response, Secret, TokenSet,
+    AccessToken, Error, Excerpt, Exchange, Expiry, Instant, Method, OneShot, Quirks, RefreshToken,
+    Request, RequestBuilder, Response, Secret, TokenSet,
 };
 
 /// How the client proves its identity at the token endpoint.
@@ -70,9 +70,14 @@ impl Client {
 
     /// A confidential client: authenticate with `secret`.
     pub fn with_secret(mut self, secret: &str) -> Result<Self, Error> {
-        let slot = self.secret.insert(Secret::empty());
-        crate::json::fill(&mut [(slot, secret, "client_secret")])?;
+        self.set_secret(secret)?;
         Ok(self)
+    }
+
+    /// [`with_secret`](Self::with_secret) in place (no move of the client).
+    pub(crate) fn set_secret(&mut self, secret: &str) -> Result<(), Error> {
+        let slot = self.secret.insert(Secret::empty());
+        crate::json::fill(&mut [(slot, secret, "client_secret")])
     }
 
     /// Choose how the client authenticates (default [`ClientAuth::Basic`]).
@@ -250,7 +255,7 @@ pub(crate) fn read_token_response_into(
 }
 
 /// What a 2xx token answer turned out to be.
-enum Body {
+pub(crate) enum Body {
     Tokens,
     /// An `error` member: a refusal in a success status.
     Refusal,
@@ -263,70 +268,132 @@ fn parse_token_body(
     quirks: Quirks,
     out: &mut TokenSet,
 ) -> Result<Body, JsonError> {
+    let mut read = TokenMembers::new(
+        quirks,
+        &mut out.access,
+        &mut out.expires_in,
+        Some(&mut out.refresh),
+        Some(&mut out.scope),
+    );
+    let mut p = Parser::new(body);
+    p.object("token response", |p, key| read.member(p, key))?;
+    p.finish()?;
+    read.check(now)
+}
+
+/// Reads the members of an RFC 6749 token object (§5.1) straight into their slots, over one
+/// object or several (the PAR M2M answer nests one in its envelope), then checks them. Shared
+/// by every token reader, so the member code exists once (firmware flash).
+pub(crate) struct TokenMembers<'a> {
+    quirks: Quirks,
+    access: &'a mut AccessToken,
+    expires_in: &'a mut Option<u64>,
+    /// `None`: `refresh_token` is not read (skipped like any unknown member).
+    refresh: Option<&'a mut Option<RefreshToken>>,
+    /// `None`: `scope` is not read.
+    scope: Option<&'a mut Option<heapless::String<256>>>,
+    seen: Seen,
+    token_type: heapless::String<32>,
+}
+
+impl<'a> TokenMembers<'a> {
     const ACCESS: u32 = 1;
     const TYPE: u32 = 1 << 1;
     const EXPIRES: u32 = 1 << 2;
     const REFRESH: u32 = 1 << 3;
     const SCOPE: u32 = 1 << 4;
     const ERROR: u32 = 1 << 5;
-    let mut seen = Seen::new();
-    let mut token_type: heapless::String<32> = heapless::String::new();
-    let mut p = Parser::new(body);
-    p.object("token response", |p, key| match key {
-        b"access_token" => {
-            seen.first(ACCESS, "access_token")?;
-            p.string_into(&mut out.access.value, "access_token")
-        }
-        b"token_type" => {
-            seen.first(TYPE, "token_type")?;
-            p.string_into(&mut token_type, "token_type")
-        }
-        b"expires_in" if p.null() => Ok(()),
-        b"expires_in" => {
-            let v = p.u64_or_string("expires_in", quirks.expires_in_as_string)?;
-            seen.first(EXPIRES, "expires_in")?;
-            out.expires_in = Some(v);
-            Ok(())
-        }
-        b"refresh_token" if p.null() => Ok(()),
-        b"refresh_token" => {
-            seen.first(REFRESH, "refresh_token")?;
-            p.string_into(out.refresh.insert(Secret::empty()), "refresh_token")
-        }
-        b"scope" if p.null() => Ok(()),
-        b"scope" => {
-            seen.first(SCOPE, "scope")?;
-            p.string_into(out.scope.insert(heapless::String::new()), "scope")
-        }
-        b"error" if quirks.error_in_success_body => {
-            seen.first(ERROR, "error")?;
-            p.string::<48>("error").map(drop)
-        }
-        _ => p.skip(),
-    })?;
-    p.finish()?;
-    if seen.has(ERROR) {
-        return Ok(Body::Refusal);
-    }
-    seen.required(ACCESS, "access_token")?;
-    if !check_token_chars(out.access.value.as_bytes()) {
-        return Err(JsonError::Malformed("access_token"));
-    }
-    let bearer = if seen.has(TYPE) {
-        token_type.eq_ignore_ascii_case("bearer")
-    } else {
-        quirks.missing_token_type
-    };
-    if !bearer {
-        return Err(JsonError::Malformed("token_type"));
-    }
-    if let Some(r) = &out.refresh {
-        if !check_token_chars(r.as_bytes()) {
-            return Err(JsonError::Malformed("refresh_token"));
+
+    /// Read into these (empty) slots under `quirks`.
+    pub(crate) fn new(
+        quirks: Quirks,
+        access: &'a mut AccessToken,
+        expires_in: &'a mut Option<u64>,
+        refresh: Option<&'a mut Option<RefreshToken>>,
+        scope: Option<&'a mut Option<heapless::String<256>>>,
+    ) -> Self {
+        TokenMembers {
+            quirks,
+            access,
+            expires_in,
+            refresh,
+            scope,
+            seen: Seen::new(),
+            token_type: heapless::String::new(),
         }
     }
-    out.access.expiry = Expiry::after(now, out.expires_in);
-    Ok(Body::Tokens)
+
+    /// One member of the object (a [`Parser::object`] callback).
+    #[inline(never)]
+    pub(crate) fn member(&mut self, p: &mut Parser<'_>, key: &[u8]) -> Result<(), JsonError> {
+        match key {
+            b"access_token" => {
+                self.seen.first(Self::ACCESS, "access_token")?;
+                p.string_into(&mut self.access.value, "access_token")
+            }
+            b"token_type" => {
+                self.seen.first(Self::TYPE, "token_type")?;
+                p.string_into(&mut crate::json::text(&mut self.token_type), "token_type")
+            }
+            b"expires_in" if p.null() => Ok(()),
+            b"expires_in" => {
+                let v = p.u64_or_string("expires_in", self.quirks.expires_in_as_string)?;
+                self.seen.first(Self::EXPIRES, "expires_in")?;
+                *self.expires_in = Some(v);
+                Ok(())
+            }
+            b"refresh_token" => match self.refresh.as_deref_mut() {
+                None => p.skip(),
+                Some(_) if p.null() => Ok(()),
+                Some(slot) => {
+                    self.seen.first(Self::REFRESH, "refresh_token")?;
+                    p.string_into(slot.insert(Secret::empty()), "refresh_token")
+                }
+            },
+            b"scope" => match self.scope.as_deref_mut() {
+                None => p.skip(),
+                Some(_) if p.null() => Ok(()),
+                Some(slot) => {
+                    self.seen.first(Self::SCOPE, "scope")?;
+                    let scope = slot.insert(heapless::String::new());
+                    p.string_into(&mut crate::json::text(scope), "scope")
+                }
+            },
+            b"error" if self.quirks.error_in_success_body => {
+                self.seen.first(Self::ERROR, "error")?;
+                p.string::<48>("error").map(drop)
+            }
+            _ => p.skip(),
+        }
+    }
+
+    /// After the object(s): a refusal (an `error` member), or the checked tokens with their
+    /// expiry set from `now`.
+    #[inline(never)]
+    pub(crate) fn check(self, now: Instant) -> Result<Body, JsonError> {
+        if self.seen.has(Self::ERROR) {
+            return Ok(Body::Refusal);
+        }
+        self.seen.required(Self::ACCESS, "access_token")?;
+        if !check_token_chars(self.access.value.as_bytes()) {
+            return Err(JsonError::Malformed("access_token"));
+        }
+        let bearer = if self.seen.has(Self::TYPE) {
+            self.token_type.eq_ignore_ascii_case("bearer")
+        } else {
+            self.quirks.missing_token_type
+        };
+        if !bearer {
+            return Err(JsonError::Malformed("token_type"));
+        }
+        if let Some(Some(r)) = self.refresh.as_deref() {
+            if !check_token_chars(r.as_bytes()) {
+                return Err(JsonError::Malformed("refresh_token"));
+            }
+        }
+        self.access.expiry = Expiry::after(now, *self.expires_in);
+        Ok(Body::Tokens)
+    }
 }
 
 /// Turn an error answer into a typed error: `OAuth` when the body has an `error` member

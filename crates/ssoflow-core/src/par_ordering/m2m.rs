@@ -1,9 +1,8 @@
 //! The M2M token: `POST /api/oauth/tokens` with HTTP Basic client credentials.
 
 use super::{Config, RequestIds, read_envelope};
-use crate::json::{JsonError, Seen};
-use crate::token::check_token_chars;
-use crate::{AccessToken, Error, Exchange, Expiry, Instant, Method, OneShot, Request, Response};
+use crate::oauth2::TokenMembers;
+use crate::{AccessToken, Error, Exchange, Instant, Method, OneShot, Quirks, Request, Response};
 
 /// The M2M token request (one exchange).
 #[derive(Debug)]
@@ -60,59 +59,36 @@ pub(super) fn write_request<'b>(
     rb.finish()
 }
 
-/// Read the M2M answer into `out` (empty).
+/// Read the M2M answer into `out` (empty): the token object nested in the envelope, read by
+/// the OAuth 2.0 token reader (`expires_in` may be a string, `token_type` may be missing).
 #[inline(never)]
 pub(super) fn read_response_into(
     now: Instant,
     response: Response<'_>,
     out: &mut AccessToken,
 ) -> Result<(), Error> {
-    const TOKEN: u32 = 1;
-    const TYPE: u32 = 1 << 1;
-    const EXPIRES: u32 = 1 << 2;
-    let body = response.body;
-    let mut seen = Seen::new();
-    let mut token_type: heapless::String<32> = heapless::String::new();
+    const M2M: Quirks = Quirks {
+        expires_in_as_string: true,
+        missing_token_type: true,
+        error_in_success_body: false,
+        any_2xx: true,
+        keep_refresh_token: true,
+    };
     let mut expires_in = None;
+    let mut read = TokenMembers::new(M2M, out, &mut expires_in, None, None);
     read_envelope(response, &mut |p, key| match key {
-        b"oauth_token" => p.object("oauth_token", |p, key| match key {
-            b"access_token" => {
-                seen.first(TOKEN, "access_token")?;
-                p.string_into(&mut out.value, "access_token")
-            }
-            b"token_type" => {
-                seen.first(TYPE, "token_type")?;
-                p.string_into(&mut token_type, "token_type")
-            }
-            b"expires_in" if p.null() => Ok(()),
-            b"expires_in" => {
-                let v = p.u64_or_string("expires_in", true)?;
-                seen.first(EXPIRES, "expires_in")?;
-                expires_in = Some(v);
-                Ok(())
-            }
-            _ => p.skip(),
-        }),
+        b"oauth_token" => p.object("oauth_token", |p, key| read.member(p, key)),
         _ => p.skip(),
     })?;
-    let check = || {
-        seen.required(TOKEN, "access_token")?;
-        if !check_token_chars(out.value.as_bytes()) {
-            return Err(JsonError::Malformed("access_token"));
-        }
-        if seen.has(TYPE) && !token_type.eq_ignore_ascii_case("bearer") {
-            return Err(JsonError::Malformed("token_type"));
-        }
-        Ok(())
-    };
-    check().map_err(|e| e.into_error(body))?;
-    out.expiry = Expiry::after(now, expires_in);
-    Ok(())
+    read.check(now)
+        .map(drop)
+        .map_err(|e| e.into_error(response.body))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Expiry;
     use crate::par_ordering::tests::config;
     use crate::testing::{drive, golden};
 

@@ -17,8 +17,6 @@ pub use customer_info::{
 pub use m2m::{M2mRequest, m2m_token};
 pub use sign_in::{CustomerAccount, SignIn, SignInFlow, read_customer_account, sign_in};
 
-use sha2::{Digest, Sha256};
-
 use crate::json::{JsonError, Parser, set_once};
 use crate::{Error, Excerpt, Method, Request, RequestBuilder, Response, Secret};
 
@@ -159,11 +157,8 @@ impl RequestIds {
 
     /// The next id, lowercase hyphenated.
     pub fn next_id(&mut self) -> heapless::String<36> {
-        let mut h = Sha256::new();
-        h.update(self.seed);
-        h.update(self.counter.to_le_bytes());
+        let digest = crate::hash::sha256(&[&self.seed, &self.counter.to_le_bytes()]);
         self.counter = self.counter.wrapping_add(1);
-        let digest = h.finalize();
         let mut bytes = [0u8; 16];
         bytes.copy_from_slice(digest.get(..16).unwrap_or(&[0; 16]));
         uuid_v4(bytes)

@@ -10,7 +10,7 @@
 //! ```
 
 use super::{Config, RequestIds, m2m, read_envelope};
-use crate::json::{JsonError, Parser, Seen, Sink};
+use crate::json::{JsonError, Parser, Seen, Text, text};
 use crate::session::HasAccessToken;
 use crate::token::check_token_chars;
 use crate::{AccessToken, Error, Expiry, Flow, Instant, Method, Response, Step};
@@ -291,24 +291,24 @@ fn is_uuid(s: &str) -> bool {
 
 /// The members of `customer_account` read into [`CustomerAccount`], in the order of the arms
 /// in [`read_account`]: one table lookup per member instead of a chain of comparisons (flash).
-const ACCOUNT_KEYS: [&[u8]; 17] = [
-    b"id",
-    b"reference_type",
-    b"first_name",
-    b"last_name",
-    b"email",
-    b"phone_number",
-    b"locale",
-    b"updated_at",
-    b"created_at",
-    b"type_id",
-    b"state",
-    b"optin_status_email",
-    b"optin_status_pn",
-    b"has_pending_email_change",
-    b"has_pending_phone_number_change",
-    b"is_social",
-    b"confirmed",
+const ACCOUNT_KEYS: [&str; 17] = [
+    "id",
+    "reference_type",
+    "first_name",
+    "last_name",
+    "email",
+    "phone_number",
+    "locale",
+    "updated_at",
+    "created_at",
+    "type_id",
+    "state",
+    "optin_status_email",
+    "optin_status_pn",
+    "has_pending_email_change",
+    "has_pending_phone_number_change",
+    "is_social",
+    "confirmed",
 ];
 
 /// Read a `customer_account` object into `a` (default).
@@ -317,15 +317,15 @@ fn read_account(p: &mut Parser<'_>, a: &mut CustomerAccount) -> Result<(), JsonE
     const ID_FIELD: &str = "customer_account.id";
     let mut seen = Seen::new();
     p.object("customer_account", |p, key| {
-        let Some(i) = ACCOUNT_KEYS.iter().position(|k| *k == key) else {
+        let Some(i) = ACCOUNT_KEYS.iter().position(|k| k.as_bytes() == key) else {
             return p.skip();
         };
         // Text members: `null` reads as empty; a repeated member replaces the earlier value.
-        let text: &mut dyn Sink = match i {
+        let mut member: Text<'_> = match i {
             0 => {
                 seen.first(1, ID_FIELD)?;
                 return p
-                    .string_into(&mut a.id, ID_FIELD)
+                    .string_into(&mut crate::json::text(&mut a.id), ID_FIELD)
                     .map_err(|_| JsonError::Malformed(ID_FIELD));
             }
             1 => clear(&mut a.reference_type),
@@ -338,10 +338,7 @@ fn read_account(p: &mut Parser<'_>, a: &mut CustomerAccount) -> Result<(), JsonE
             8 => clear(&mut a.created_at),
             // Typed members: `null` leaves the default.
             _ => {
-                let field = ACCOUNT_KEYS
-                    .get(i)
-                    .and_then(|k| core::str::from_utf8(k).ok())
-                    .unwrap_or("customer_account");
+                let field = ACCOUNT_KEYS.get(i).copied().unwrap_or("customer_account");
                 if p.null() {
                     return Ok(());
                 }
@@ -358,11 +355,8 @@ fn read_account(p: &mut Parser<'_>, a: &mut CustomerAccount) -> Result<(), JsonE
                 return Ok(());
             }
         };
-        let field = ACCOUNT_KEYS
-            .get(i)
-            .and_then(|k| core::str::from_utf8(k).ok())
-            .unwrap_or("customer_account");
-        p.nullable_string_into(text, field).map(drop)
+        let field = ACCOUNT_KEYS.get(i).copied().unwrap_or("customer_account");
+        p.nullable_string_into(&mut member, field).map(drop)
     })?;
     seen.required(1, ID_FIELD)?;
     if !is_uuid(&a.id) {
@@ -372,9 +366,9 @@ fn read_account(p: &mut Parser<'_>, a: &mut CustomerAccount) -> Result<(), JsonE
 }
 
 /// Empty a text member before it is read again, as a [`Sink`].
-fn clear<const N: usize>(s: &mut heapless::String<N>) -> &mut dyn Sink {
+fn clear<const N: usize>(s: &mut heapless::String<N>) -> Text<'_> {
     s.clear();
-    s
+    text(s)
 }
 
 /// Read the answer of a protected customer call that returns the account

@@ -4,9 +4,7 @@
 //! bytes sent (empty for none). The online-ordering APIs (`/api/…`, `/oauth/…`) use HMAC-SHA1,
 //! the mobile APIs (`/api2/…`) HMAC-SHA256; Punchh answers a mismatch with HTTP 412.
 
-use hmac::{Hmac, Mac};
-use sha1::Sha1;
-use sha2::Sha256;
+use crate::hash::{SHA1_LEN, SHA256_LEN, hmac, sha1, sha256_start};
 
 /// Longest digest: 32 bytes of HMAC-SHA256 as 64 hex digits.
 pub const DIGEST_HEX_LEN: usize = 64;
@@ -41,24 +39,19 @@ pub fn digest(
     uri: &str,
     body: &[u8],
 ) -> heapless::String<DIGEST_HEX_LEN> {
-    match algorithm {
-        Algorithm::Sha1 => mac_hex::<Hmac<Sha1>>(secret, uri, body),
-        Algorithm::Sha256 => mac_hex::<Hmac<Sha256>>(secret, uri, body),
-    }
-}
-
-fn mac_hex<M: Mac + hmac::digest::KeyInit>(
-    secret: &str,
-    uri: &str,
-    body: &[u8],
-) -> heapless::String<DIGEST_HEX_LEN> {
-    // HMAC takes keys of any length, so this never fails; an empty digest would only be refused.
-    let Ok(mut mac) = <M as hmac::digest::KeyInit>::new_from_slice(secret.as_bytes()) else {
-        return heapless::String::new();
+    let mut mac = [0u8; 32];
+    let parts = [uri.as_bytes(), body];
+    let len = match algorithm {
+        Algorithm::Sha1 => hmac(sha1, SHA1_LEN, secret.as_bytes(), &parts, &mut mac),
+        Algorithm::Sha256 => hmac(
+            sha256_start,
+            SHA256_LEN,
+            secret.as_bytes(),
+            &parts,
+            &mut mac,
+        ),
     };
-    mac.update(uri.as_bytes());
-    mac.update(body);
-    hex(&mac.finalize().into_bytes())
+    hex(mac.get(..len).unwrap_or(&[]))
 }
 
 /// Lowercase hex, by hand: the `hex` crate would be a dependency for ten lines, and a

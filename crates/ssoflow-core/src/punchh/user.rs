@@ -85,16 +85,17 @@ pub(super) fn read_user(
         }
         b"email" => {
             seen.first(EMAIL, "user.email")?;
-            p.nullable_string_into(&mut u.email, "user.email").map(drop)
+            p.nullable_string_into(&mut crate::json::text(&mut u.email), "user.email")
+                .map(drop)
         }
         b"first_name" => {
             seen.first(FIRST, "user.first_name")?;
-            p.nullable_string_into(&mut u.first_name, "user.first_name")
+            p.nullable_string_into(&mut crate::json::text(&mut u.first_name), "user.first_name")
                 .map(drop)
         }
         b"last_name" => {
             seen.first(LAST, "user.last_name")?;
-            p.nullable_string_into(&mut u.last_name, "user.last_name")
+            p.nullable_string_into(&mut crate::json::text(&mut u.last_name), "user.last_name")
                 .map(drop)
         }
         b"phone" => {
@@ -102,7 +103,10 @@ pub(super) fn read_user(
             if p.null() {
                 return Ok(());
             }
-            p.string_into(u.phone.insert(heapless::String::new()), "user.phone")
+            p.string_into(
+                &mut crate::json::text(u.phone.insert(heapless::String::new())),
+                "user.phone",
+            )
         }
         b"authentication_token" => {
             seen.first(TOKEN, "user.authentication_token")?;

@@ -68,12 +68,12 @@ impl Config {
         let mut token_url = heapless::String::<URL_CAP>::new();
         crate::json::fill(&mut [(&mut token_url, base, "base_url")])?;
         crate::json::fill(&mut [(&mut token_url, "/oauth/token", "base_url")])?;
-        let oauth = oauth2::Client::new(&token_url, client_id)?.with_secret(client_secret)?;
         let mut c = Config {
             base_url: heapless::String::new(),
             white_label_domain: heapless::String::new(),
-            oauth,
+            oauth: oauth2::Client::new(&token_url, client_id)?,
         };
+        c.oauth.set_secret(client_secret)?;
         crate::json::fill(&mut [
             (&mut c.base_url, base, "base_url"),
             (

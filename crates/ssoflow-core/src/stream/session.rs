@@ -42,12 +42,33 @@ impl SessionRequest<'_> {
             (self.full_name, "full_name"),
             (self.phone_number, "phone_number"),
         ] {
-            if value.trim().is_empty() {
+            // Blank: only whitespace, as `str::trim` sees it (checked forwards, by a short match
+            // instead of the standard library's Unicode table: firmware flash).
+            if value.chars().all(is_white_space) {
                 return Err(Error::InvalidInput { what });
             }
         }
         Ok(())
     }
+}
+
+/// `char::is_whitespace` (the Unicode `White_Space` property, 25 code points) without the
+/// standard library's lookup table.
+fn is_white_space(c: char) -> bool {
+    matches!(
+        c,
+        '\u{9}'..='\u{d}'
+            | ' '
+            | '\u{85}'
+            | '\u{a0}'
+            | '\u{1680}'
+            | '\u{2000}'..='\u{200a}'
+            | '\u{2028}'
+            | '\u{2029}'
+            | '\u{202f}'
+            | '\u{205f}'
+            | '\u{3000}'
+    )
 }
 
 /// A one-time Stream login token (`sso_login_token`).
@@ -296,12 +317,15 @@ fn read_session(body: &[u8], out: &mut StreamSession, error: &mut bool) -> Resul
             p.object("user", |p, key| match key {
                 b"email" => {
                     seen.first(EMAIL, "user.email")?;
-                    p.string_into(&mut out.email, "user.email")
+                    p.string_into(&mut crate::json::text(&mut out.email), "user.email")
                 }
                 b"full_name" => {
                     seen.first(FULL_NAME, "user.full_name")?;
-                    p.nullable_string_into(&mut out.full_name, "user.full_name")
-                        .map(drop)
+                    p.nullable_string_into(
+                        &mut crate::json::text(&mut out.full_name),
+                        "user.full_name",
+                    )
+                    .map(drop)
                 }
                 // An unknown role is kept as none: Stream may add roles.
                 b"role" => {
@@ -322,11 +346,17 @@ fn read_session(body: &[u8], out: &mut StreamSession, error: &mut bool) -> Resul
             p.object("organization", |p, key| match key {
                 b"id" => {
                     seen.first(ORG_ID, "organization.id")?;
-                    p.string_into(&mut out.organization_id, "organization.id")
+                    p.string_into(
+                        &mut crate::json::text(&mut out.organization_id),
+                        "organization.id",
+                    )
                 }
                 b"provider_org_id" => {
                     seen.first(PROVIDER_ORG_ID, "organization.provider_org_id")?;
-                    p.string_into(&mut out.provider_org_id, "organization.provider_org_id")
+                    p.string_into(
+                        &mut crate::json::text(&mut out.provider_org_id),
+                        "organization.provider_org_id",
+                    )
                 }
                 _ => p.skip(),
             })
@@ -397,6 +427,13 @@ mod tests {
              \n\
              {\"provider_org_id\":\"restaurant_chain_abc_123\",\"role\":\"team_member\",\"email\":\"sarah.manager@restaurantchain.com\",\"full_name\":\"Zoë \\\"Z\\\" Müller\",\"phone_number\":\"+1-555-123-4567\"}",
         );
+    }
+
+    #[test]
+    fn white_space_is_the_standard_librarys() {
+        for c in (0..=0x10ffff_u32).filter_map(char::from_u32) {
+            assert_eq!(is_white_space(c), c.is_whitespace(), "{:x}", c as u32);
+        }
     }
 
     #[test]

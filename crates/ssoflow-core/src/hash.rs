@@ -1,0 +1,511 @@
+//! SHA-1, SHA-256 and HMAC for the core's few needs: the Punchh `x-pch-digest`, PAR request ids
+//! and the PKCE challenge.
+//!
+//! On hosts these are the RustCrypto `sha1` / `sha2` crates (unrolled, and SHA-NI where the CPU
+//! has it). On bare-metal targets (`target_os = "none"`) they are the [`compact`] versions here:
+//! one rolled round loop each behind one shared block buffer, about 1 KiB of flash in all where
+//! the crates and their `digest` / `block-buffer` / `generic-array` layers take about 5 KiB.
+//! Both are compiled on every target; the host tests check the compact ones against FIPS 180-4,
+//! RFC 3174 / RFC 2202 / RFC 4231 vectors and against the crates on random input.
+
+use zeroize::Zeroize;
+
+/// A hash HMAC can run on (block size 64 bytes, output at most 32). Which hash, and how long
+/// its output is, the caller says (`start`, `len`): on bare metal both hashes are one type,
+/// [`compact::Md`], so [`hmac`] exists once.
+pub(crate) trait Hash {
+    /// Absorb `data`.
+    fn feed(&mut self, data: &[u8]);
+    /// Write the digest into the first bytes of `out`.
+    fn finish_into(self, out: &mut [u8; 32]);
+}
+
+/// Output length of SHA-1.
+pub(crate) const SHA1_LEN: usize = 20;
+/// Output length of SHA-256.
+pub(crate) const SHA256_LEN: usize = 32;
+
+/// A fresh SHA-1 (see the module docs for which implementation).
+#[cfg(not(target_os = "none"))]
+pub(crate) fn sha1() -> sha1::Sha1 {
+    <sha1::Sha1 as sha1::Digest>::new()
+}
+/// A fresh SHA-1 (see the module docs for which implementation).
+#[cfg(target_os = "none")]
+pub(crate) fn sha1() -> compact::Md {
+    compact::Md::sha1()
+}
+
+/// A fresh SHA-256 (see the module docs for which implementation).
+#[cfg(not(target_os = "none"))]
+pub(crate) fn sha256_start() -> sha2::Sha256 {
+    <sha2::Sha256 as sha2::Digest>::new()
+}
+/// A fresh SHA-256 (see the module docs for which implementation).
+#[cfg(target_os = "none")]
+pub(crate) fn sha256_start() -> compact::Md {
+    compact::Md::sha256()
+}
+
+#[cfg(not(target_os = "none"))]
+impl Hash for sha1::Sha1 {
+    fn feed(&mut self, data: &[u8]) {
+        sha1::Digest::update(self, data);
+    }
+    fn finish_into(self, out: &mut [u8; 32]) {
+        if let Some(dst) = out.get_mut(..SHA1_LEN) {
+            dst.copy_from_slice(&sha1::Digest::finalize(self));
+        }
+    }
+}
+
+#[cfg(not(target_os = "none"))]
+impl Hash for sha2::Sha256 {
+    fn feed(&mut self, data: &[u8]) {
+        sha2::Digest::update(self, data);
+    }
+    fn finish_into(self, out: &mut [u8; 32]) {
+        out.copy_from_slice(&sha2::Digest::finalize(self));
+    }
+}
+
+/// SHA-256 of the concatenation of `parts`.
+pub(crate) fn sha256(parts: &[&[u8]]) -> [u8; 32] {
+    let mut h = sha256_start();
+    for part in parts {
+        h.feed(part);
+    }
+    let mut out = [0u8; 32];
+    h.finish_into(&mut out);
+    out
+}
+
+/// HMAC (RFC 2104) of the concatenation of `parts` under `key` with the hash `start` makes
+/// (`len` bytes of output), into `out`; returns `len`.
+///
+/// By hand over [`Hash`] rather than the `hmac` crate's generic layers: one small instance
+/// (firmware flash). Key material on the stack is zeroized before returning.
+pub(crate) fn hmac<H: Hash>(
+    start: fn() -> H,
+    len: usize,
+    key: &[u8],
+    parts: &[&[u8]],
+    out: &mut [u8; 32],
+) -> usize {
+    const BLOCK: usize = 64;
+    let mut k = [0u8; BLOCK];
+    if key.len() > BLOCK {
+        let mut h = start();
+        h.feed(key);
+        let mut d = [0u8; 32];
+        h.finish_into(&mut d);
+        for (dst, src) in k.iter_mut().zip(d.iter().take(len)) {
+            *dst = *src;
+        }
+        d.zeroize();
+    } else if let Some(dst) = k.get_mut(..key.len()) {
+        dst.copy_from_slice(key);
+    }
+    let mut pad = [0u8; BLOCK];
+    for (p, k) in pad.iter_mut().zip(&k) {
+        *p = k ^ 0x36;
+    }
+    let mut inner = start();
+    inner.feed(&pad);
+    for part in parts {
+        inner.feed(part);
+    }
+    let mut inner_hash = [0u8; 32];
+    inner.finish_into(&mut inner_hash);
+    for (p, k) in pad.iter_mut().zip(&k) {
+        *p = k ^ 0x5c;
+    }
+    let mut outer = start();
+    outer.feed(&pad);
+    outer.feed(inner_hash.get(..len).unwrap_or(&[]));
+    outer.finish_into(out);
+    k.zeroize();
+    pad.zeroize();
+    inner_hash.zeroize();
+    len
+}
+
+/// Rolled SHA-1 and SHA-256 (FIPS 180-4) sharing one Merkle–Damgård block buffer.
+#[cfg_attr(not(target_os = "none"), allow(dead_code))]
+pub(crate) mod compact {
+    use super::Hash;
+
+    /// The block buffer and length padding both hashes share; `compress` picks the hash.
+    /// The state is eight words for both (SHA-1 uses five), so this code exists once.
+    pub(crate) struct Md {
+        h: [u32; 8],
+        words: usize,
+        block: [u8; 64],
+        used: usize,
+        total: u64,
+        compress: fn(&mut [u32; 8], &[u8; 64]),
+    }
+
+    impl Md {
+        fn update(&mut self, mut data: &[u8]) {
+            self.total = self.total.wrapping_add(data.len() as u64);
+            while !data.is_empty() {
+                let take = (64 - self.used).min(data.len());
+                let (now, rest) = data.split_at(take);
+                if let Some(dst) = self.block.get_mut(self.used..self.used + take) {
+                    dst.copy_from_slice(now);
+                }
+                self.used += take;
+                data = rest;
+                if self.used == 64 {
+                    (self.compress)(&mut self.h, &self.block);
+                    self.used = 0;
+                }
+            }
+        }
+
+        #[inline(never)]
+        fn finish(mut self, out: &mut [u8; 32]) {
+            let bits = self.total.wrapping_mul(8);
+            self.update(&[0x80]);
+            while self.used != 56 {
+                self.update(&[0]);
+            }
+            self.update(&bits.to_be_bytes());
+            for (dst, word) in out.chunks_exact_mut(4).zip(self.h.iter().take(self.words)) {
+                dst.copy_from_slice(&word.to_be_bytes());
+            }
+        }
+    }
+
+    /// Load a block as sixteen big-endian words.
+    fn words(block: &[u8; 64]) -> [u32; 16] {
+        let mut w = [0u32; 16];
+        for (word, bytes) in w.iter_mut().zip(block.chunks_exact(4)) {
+            *word = <[u8; 4]>::try_from(bytes).map_or(0, u32::from_be_bytes);
+        }
+        w
+    }
+
+    fn at(w: &[u32; 16], i: usize) -> u32 {
+        w.get(i & 15).copied().unwrap_or(0)
+    }
+
+    fn set(w: &mut [u32; 16], i: usize, v: u32) {
+        if let Some(slot) = w.get_mut(i & 15) {
+            *slot = v;
+        }
+    }
+
+    fn sha1_compress(h: &mut [u32; 8], block: &[u8; 64]) {
+        let mut w = words(block);
+        let [mut a, mut b, mut c, mut d, mut e, ..] = *h;
+        for t in 0..80 {
+            if t >= 16 {
+                let x = at(&w, t + 13) ^ at(&w, t + 8) ^ at(&w, t + 2) ^ at(&w, t);
+                set(&mut w, t, x.rotate_left(1));
+            }
+            let (f, k) = match t {
+                0..=19 => ((b & c) | (!b & d), 0x5A82_7999),
+                20..=39 => (b ^ c ^ d, 0x6ED9_EBA1),
+                40..=59 => ((b & c) | (b & d) | (c & d), 0x8F1B_BCDC),
+                _ => (b ^ c ^ d, 0xCA62_C1D6),
+            };
+            let next = a
+                .rotate_left(5)
+                .wrapping_add(f)
+                .wrapping_add(e)
+                .wrapping_add(k)
+                .wrapping_add(at(&w, t));
+            e = d;
+            d = c;
+            c = b.rotate_left(30);
+            b = a;
+            a = next;
+        }
+        for (x, y) in h.iter_mut().zip([a, b, c, d, e]) {
+            *x = x.wrapping_add(y);
+        }
+    }
+
+    const K: [u32; 64] = [
+        0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4,
+        0xab1c5ed5, 0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe,
+        0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f,
+        0x4a7484aa, 0x5cb0a9dc, 0x76f988da, 0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7,
+        0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc,
+        0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85, 0xa2bfe8a1, 0xa81a664b,
+        0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070, 0x19a4c116,
+        0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+        0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7,
+        0xc67178f2,
+    ];
+
+    fn sha256_compress(h: &mut [u32; 8], block: &[u8; 64]) {
+        let mut w = words(block);
+        let [mut a, mut b, mut c, mut d, mut e, mut f, mut g, mut hh] = *h;
+        for (t, k) in K.iter().enumerate() {
+            if t >= 16 {
+                let w15 = at(&w, t + 1);
+                let w2 = at(&w, t + 14);
+                let s0 = w15.rotate_right(7) ^ w15.rotate_right(18) ^ (w15 >> 3);
+                let s1 = w2.rotate_right(17) ^ w2.rotate_right(19) ^ (w2 >> 10);
+                let x = at(&w, t)
+                    .wrapping_add(s0)
+                    .wrapping_add(at(&w, t + 9))
+                    .wrapping_add(s1);
+                set(&mut w, t, x);
+            }
+            let s1 = e.rotate_right(6) ^ e.rotate_right(11) ^ e.rotate_right(25);
+            let ch = (e & f) ^ (!e & g);
+            let t1 = hh
+                .wrapping_add(s1)
+                .wrapping_add(ch)
+                .wrapping_add(*k)
+                .wrapping_add(at(&w, t));
+            let s0 = a.rotate_right(2) ^ a.rotate_right(13) ^ a.rotate_right(22);
+            let maj = (a & b) ^ (a & c) ^ (b & c);
+            let t2 = s0.wrapping_add(maj);
+            hh = g;
+            g = f;
+            f = e;
+            e = d.wrapping_add(t1);
+            d = c;
+            c = b;
+            b = a;
+            a = t1.wrapping_add(t2);
+        }
+        for (x, y) in h.iter_mut().zip([a, b, c, d, e, f, g, hh]) {
+            *x = x.wrapping_add(y);
+        }
+    }
+
+    impl Md {
+        /// A fresh SHA-1.
+        #[inline(never)]
+        pub(crate) fn sha1() -> Md {
+            Md {
+                h: [
+                    0x6745_2301,
+                    0xEFCD_AB89,
+                    0x98BA_DCFE,
+                    0x1032_5476,
+                    0xC3D2_E1F0,
+                    0,
+                    0,
+                    0,
+                ],
+                words: 5,
+                block: [0; 64],
+                used: 0,
+                total: 0,
+                compress: sha1_compress,
+            }
+        }
+
+        /// A fresh SHA-256.
+        #[inline(never)]
+        pub(crate) fn sha256() -> Md {
+            Md {
+                h: [
+                    0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c,
+                    0x1f83d9ab, 0x5be0cd19,
+                ],
+                words: 8,
+                block: [0; 64],
+                used: 0,
+                total: 0,
+                compress: sha256_compress,
+            }
+        }
+    }
+
+    impl Hash for Md {
+        fn feed(&mut self, data: &[u8]) {
+            self.update(data);
+        }
+        fn finish_into(self, out: &mut [u8; 32]) {
+            self.finish(out);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::string::String;
+    use std::vec::Vec;
+
+    fn hex(bytes: &[u8]) -> String {
+        bytes.iter().map(|b| std::format!("{b:02x}")).collect()
+    }
+
+    fn hash<H: Hash>(start: fn() -> H, len: usize, data: &[u8], times: usize) -> String {
+        let mut h = start();
+        for _ in 0..times {
+            h.feed(data);
+        }
+        let mut out = [0u8; 32];
+        h.finish_into(&mut out);
+        hex(&out[..len])
+    }
+
+    fn mac<H: Hash>(start: fn() -> H, len: usize, key: &[u8], data: &[u8]) -> String {
+        let mut out = [0u8; 32];
+        let n = hmac(start, len, key, &[data], &mut out);
+        hex(&out[..n])
+    }
+
+    #[test]
+    fn compact_sha1_vectors() {
+        let c = |data: &[u8], times| hash(compact::Md::sha1, SHA1_LEN, data, times);
+        assert_eq!(c(b"abc", 1), "a9993e364706816aba3e25717850c26c9cd0d89d");
+        assert_eq!(
+            c(
+                b"abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq",
+                1
+            ),
+            "84983e441c3bd26ebaae4aa1f95129e5e54670f1"
+        );
+        assert_eq!(
+            c(b"a", 1_000_000),
+            "34aa973cd4c4daa4f61eeb2bdbad27316534016f"
+        );
+        assert_eq!(
+            c(
+                b"0123456701234567012345670123456701234567012345670123456701234567",
+                10
+            ),
+            "dea356a2cddd90c7a7ecedc5ebb563934f460452"
+        );
+        assert_eq!(c(b"", 0), "da39a3ee5e6b4b0d3255bfef95601890afd80709");
+    }
+
+    #[test]
+    fn compact_sha256_vectors() {
+        let c = |data: &[u8], times| hash(compact::Md::sha256, SHA256_LEN, data, times);
+        assert_eq!(
+            c(b"abc", 1),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        assert_eq!(
+            c(b"", 0),
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
+        assert_eq!(
+            c(
+                b"abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq",
+                1
+            ),
+            "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"
+        );
+        assert_eq!(
+            c(b"a", 1_000_000),
+            "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0"
+        );
+    }
+
+    #[test]
+    fn hmac_rfc_2202_and_4231_vectors() {
+        let sha1_vectors: &[(&[u8], &[u8], &str)] = &[
+            (
+                &[0x0b; 20],
+                b"Hi There",
+                "b617318655057264e28bc0b6fb378c8ef146be00",
+            ),
+            (
+                b"Jefe",
+                b"what do ya want for nothing?",
+                "effcdf6ae5eb2fa2d27416d5f184df9c259a7c79",
+            ),
+            (
+                &[0xaa; 20],
+                &[0xdd; 50],
+                "125d7342b9ac11cd91a39af48aa17b4f63f175d3",
+            ),
+            (
+                &[0xaa; 80],
+                b"Test Using Larger Than Block-Size Key - Hash Key First",
+                "aa4ae5e15272d00e95705637ce8a3b55ed402112",
+            ),
+            (
+                &[0xaa; 80],
+                b"Test Using Larger Than Block-Size Key and Larger Than One Block-Size Data",
+                "e8e99d0f45237d786d6bbaa7965c7808bbff1a91",
+            ),
+        ];
+        for (key, data, want) in sha1_vectors {
+            assert_eq!(mac(compact::Md::sha1, SHA1_LEN, key, data), *want);
+            assert_eq!(mac(sha1, SHA1_LEN, key, data), *want);
+        }
+        let sha256_vectors: &[(&[u8], &[u8], &str)] = &[
+            (
+                &[0x0b; 20],
+                b"Hi There",
+                "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7",
+            ),
+            (
+                b"Jefe",
+                b"what do ya want for nothing?",
+                "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843",
+            ),
+            (
+                &[0xaa; 131],
+                b"Test Using Larger Than Block-Size Key - Hash Key First",
+                "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54",
+            ),
+        ];
+        for (key, data, want) in sha256_vectors {
+            assert_eq!(mac(compact::Md::sha256, SHA256_LEN, key, data), *want);
+            assert_eq!(mac(sha256_start, SHA256_LEN, key, data), *want);
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn compact_hashes_and_hmac_match_rustcrypto(
+            key in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..150),
+            parts in proptest::collection::vec(
+                proptest::collection::vec(proptest::prelude::any::<u8>(), 0..150), 0..4),
+        ) {
+            use ::hmac::{Hmac, Mac};
+            let refs: Vec<&[u8]> = parts.iter().map(Vec::as_slice).collect();
+            let joined: Vec<u8> = parts.concat();
+            let mut c1 = compact::Md::sha1();
+            for p in &refs {
+                c1.feed(p);
+            }
+            let mut o1 = [0u8; 32];
+            c1.finish_into(&mut o1);
+            let want1 = <::sha1::Sha1 as ::sha1::Digest>::digest(&joined);
+            proptest::prop_assert_eq!(&o1[..20], &want1[..]);
+            let mut c2 = compact::Md::sha256();
+            for p in &refs {
+                c2.feed(p);
+            }
+            let mut o2 = [0u8; 32];
+            c2.finish_into(&mut o2);
+            let want2 = <::sha2::Sha256 as ::sha2::Digest>::digest(&joined);
+            proptest::prop_assert_eq!(&o2[..], &want2[..]);
+            proptest::prop_assert_eq!(sha256(&refs), o2);
+            let mut want = Hmac::<::sha1::Sha1>::new_from_slice(&key).unwrap();
+            want.update(&joined);
+            let want = want.finalize().into_bytes();
+            let mut a = [0u8; 32];
+            hmac(compact::Md::sha1, SHA1_LEN, &key, &refs, &mut a);
+            let mut b = [0u8; 32];
+            hmac(sha1, SHA1_LEN, &key, &refs, &mut b);
+            proptest::prop_assert_eq!(&a[..20], &want[..]);
+            proptest::prop_assert_eq!(&b[..20], &want[..]);
+            let mut want = Hmac::<::sha2::Sha256>::new_from_slice(&key).unwrap();
+            want.update(&joined);
+            let want = want.finalize().into_bytes();
+            let mut a = [0u8; 32];
+            hmac(compact::Md::sha256, SHA256_LEN, &key, &refs, &mut a);
+            let mut b = [0u8; 32];
+            hmac(sha256_start, SHA256_LEN, &key, &refs, &mut b);
+            proptest::prop_assert_eq!(&a[..], &want[..]);
+            proptest::prop_assert_eq!(&b[..], &want[..]);
+        }
+    }
+}

@@ -1,0 +1,236 @@
+//! Every flow, driven by the same sequence of records (see the crate docs for the format and
+//! the per-record flags: clock jumps, extra polls, double handles, small buffers), plus a shared
+//! `session::Session` used by three simulated callers with `session::Call`.
+//!
+//! Flows: each terminates within 16 polls, never sends after `Done` or after an error, answers
+//! misuse with `Error::State`, and a `BufferTooSmall { required }` poll succeeds with exactly
+//! `required` bytes. Session: only one caller at a time is told to sign in, nobody waits when
+//! nobody signs in, `Ready` never hands out an expired token nor one reported unauthorized,
+//! generations count sign-ins, and one call makes at most two attempts.
+#![no_main]
+use std::fmt::Debug;
+
+use libfuzzer_sys::fuzz_target;
+use ssoflow_core::oauth2::{self, ACCESS_TOKEN_TYPE, Pkce};
+use ssoflow_core::par_ordering::{self, RequestIds};
+use ssoflow_core::session::{Access, Call, Session, Verdict};
+use ssoflow_core::stream::{Role, SessionRequest};
+use ssoflow_core::{
+    AccessToken, Error, Expiry, Flow, Instant, Response, Secret, Step, TokenSet, pos_api, punchh,
+    stream,
+};
+use ssoflow_fuzz::{Record, configs, drive, records};
+
+const SECRETS: &[&str] = &[
+    configs::CLIENT_SECRET,
+    "user-PASSWORD-1",
+    "old-REFRESH-token",
+    "auth-CODE-123456",
+    "subject-TOKEN-1",
+    "cached-m2m-TOKEN",
+    "security-TOKEN-1",
+];
+
+fn run<F: Flow>(mut flow: F, recs: &[Record<'_>])
+where
+    F::Output: Debug,
+{
+    let mut clock = 0;
+    let _ = drive(&mut flow, recs, &mut clock, SECRETS);
+}
+
+fn all_flows(recs: &[Record<'_>]) {
+    let client = configs::oauth2_client();
+    let strict = configs::oauth2_client().with_quirks(ssoflow_core::Quirks::STRICT);
+    let pkce = Pkce::from_verifier("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk").unwrap();
+    for c in [&client, &strict] {
+        run(oauth2::client_credentials(c, Some("orders")).unwrap(), recs);
+        run(
+            oauth2::password(c, "user", "user-PASSWORD-1", None).unwrap(),
+            recs,
+        );
+        run(oauth2::refresh(c, "old-REFRESH-token", None).unwrap(), recs);
+        run(
+            oauth2::authorization_code(
+                c,
+                "auth-CODE-123456",
+                "https://app.example/cb",
+                Some(&pkce),
+            )
+            .unwrap(),
+            recs,
+        );
+        run(
+            oauth2::token_exchange(c, "subject-TOKEN-1", ACCESS_TOKEN_TYPE, Some("aud"), None)
+                .unwrap(),
+            recs,
+        );
+    }
+
+    let par = configs::par();
+    let mut ids = RequestIds::new([1; 16]);
+    run(par_ordering::m2m_token(&par, &mut ids), recs);
+    for cached in [
+        None,
+        Some(Expiry::Unknown),
+        Some(Expiry::At(Instant::from_millis(5_000))),
+    ] {
+        let m2m = cached.map(|expiry| AccessToken {
+            value: Secret::new("cached-m2m-TOKEN", "t").unwrap(),
+            expiry,
+        });
+        run(
+            par_ordering::sign_in(&par, m2m, "subject-TOKEN-1", RequestIds::new([2; 16])).unwrap(),
+            recs,
+        );
+    }
+
+    let p = configs::punchh();
+    run(punchh::sso(&p, "security-TOKEN-1").unwrap(), recs);
+    run(
+        punchh::code_for_token(&p, "auth-CODE-123456", "https://app.example/cb").unwrap(),
+        recs,
+    );
+    run(punchh::user_info(&p, "user-ACCESS-token").unwrap(), recs);
+
+    let s = configs::stream();
+    run(stream::api_token(&s).unwrap(), recs);
+    let request = SessionRequest {
+        provider_org_id: "org-1",
+        role: Role::Owner,
+        email: "a@b.example",
+        full_name: "A B",
+        phone_number: "+1 555",
+    };
+    run(
+        stream::generate_session(&s, "api-TOKEN-abc", &request).unwrap(),
+        recs,
+    );
+    run(
+        stream::redeem("https://brand.example/redirect/sso?code=login-TOKEN").unwrap(),
+        recs,
+    );
+
+    let pos = configs::pos();
+    run(
+        pos_api::create_account(&pos, "admin", "user-PASSWORD-1").unwrap(),
+        recs,
+    );
+    run(
+        pos_api::login(&pos, "admin", "user-PASSWORD-1").unwrap(),
+        recs,
+    );
+    run(pos_api::refresh(&pos, "old-REFRESH-token").unwrap(), recs);
+}
+
+/// Sign in with client credentials, the record as the token endpoint's answer.
+fn sign_in_once(
+    client: &oauth2::Client,
+    rec: &Record<'_>,
+    now: Instant,
+) -> Result<TokenSet, Error> {
+    let mut flow = oauth2::client_credentials(client, None)?;
+    let mut buf = vec![0u8; 4096];
+    match flow.poll(now, &mut buf)? {
+        Step::Send(_) => {}
+        Step::Done(_) => panic!("client credentials done without a request"),
+    }
+    flow.handle(now, Response::new(rec.status, rec.body))?;
+    match flow.poll(now, &mut buf)? {
+        Step::Done(t) => Ok(t),
+        Step::Send(_) => panic!("client credentials sent twice"),
+    }
+}
+
+#[derive(Default)]
+struct Caller {
+    signing: bool,
+    call: Option<(Call, u32)>,
+}
+
+fn session_model(recs: &[Record<'_>]) {
+    let client = configs::oauth2_client();
+    let skew = recs.first().map_or(0, |r| r.flags.advance_ms);
+    let mut session: Session<TokenSet> = Session::new(skew);
+    let mut callers: [Caller; 3] = Default::default();
+    let mut now = 0u64;
+    let mut generation = 0u64;
+    let mut stale: Option<u64> = None;
+    for rec in recs.iter().skip(1) {
+        now = now.saturating_add(rec.flags.advance_ms);
+        let t = Instant::from_millis(now);
+        if rec.flags.clear {
+            session.clear();
+        }
+        let c = rec.flags.caller;
+        if callers[c].signing {
+            callers[c].signing = false;
+            match sign_in_once(&client, rec, t) {
+                Ok(tokens) => {
+                    generation = session.signed_in(tokens);
+                    assert_eq!(generation, session.generation());
+                }
+                Err(_) => session.sign_in_failed(),
+            }
+            continue;
+        }
+        let access = match session.access(t) {
+            Access::Ready {
+                token,
+                generation: g,
+            } => {
+                assert!(
+                    !token.access.expiry.needs_refresh(t, 0),
+                    "Ready with an expired token"
+                );
+                Some(g)
+            }
+            Access::SignIn { .. } => {
+                assert!(
+                    !callers.iter().any(|x| x.signing),
+                    "two callers told to sign in"
+                );
+                callers[c].signing = true;
+                None
+            }
+            Access::Wait => {
+                assert!(
+                    callers.iter().any(|x| x.signing),
+                    "Wait while nobody signs in"
+                );
+                None
+            }
+        };
+        let Some(g) = access else { continue };
+        assert_eq!(
+            g, generation,
+            "Ready with generation {g}, last sign-in was {generation}"
+        );
+        assert_ne!(stale, Some(g), "Ready with a token reported unauthorized");
+        let (call, attempts) = callers[c].call.get_or_insert((Call::new(), 0));
+        *attempts += 1;
+        assert!(*attempts <= 2, "a call made {attempts} attempts");
+        match call.on_status(&mut session, g, rec.status) {
+            Ok(Verdict::Done) => {
+                assert_ne!(rec.status, 401);
+                callers[c].call = None;
+            }
+            Ok(Verdict::Retry) => {
+                assert_eq!(rec.status, 401);
+                stale = Some(g);
+            }
+            Err(Error::Unauthorized) => {
+                assert_eq!(rec.status, 401);
+                stale = Some(g);
+                callers[c].call = None;
+            }
+            Err(e) => panic!("Call::on_status: {e:?}"),
+        }
+    }
+}
+
+fuzz_target!(|data: &[u8]| {
+    let recs = records(data, 12);
+    all_flows(&recs);
+    session_model(&recs);
+});

@@ -134,6 +134,7 @@ pub fn parse_callback(url: &str, expected_state: &str) -> Result<Callback, Error
     let mut state: Option<heapless::String<256>> = None;
     let mut error: Option<heapless::String<48>> = None;
     let mut description: heapless::String<{ crate::error::EXCERPT_CAP }> = heapless::String::new();
+    let mut raw_code = "";
     for pair in query.split('&') {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
         // Never an excerpt of the URL: it carries the authorization code.
@@ -152,6 +153,7 @@ pub fn parse_callback(url: &str, expected_state: &str) -> Result<Callback, Error
         }
         match k {
             "code" => {
+                raw_code = v;
                 let mut s = heapless::String::<512>::new();
                 if !form::decode(v, &mut s) {
                     return Err(Error::Capacity { field: "code" });
@@ -186,6 +188,11 @@ pub fn parse_callback(url: &str, expected_state: &str) -> Result<Callback, Error
     if let Some(error) = error {
         if !state_ok {
             return Err(Error::StateMismatch);
+        }
+        // The description is the server's free text: never let it echo the code.
+        let echoes = |c: &str| !c.is_empty() && description.contains(c);
+        if echoes(raw_code) || code.as_ref().is_some_and(|c| echoes(c.expose())) {
+            description.clear();
         }
         return Err(Error::OAuth {
             status: 0,
@@ -309,6 +316,16 @@ mod tests {
             parse_callback("/cb?error=access_denied&state=z", "y"),
             Err(Error::StateMismatch)
         );
+    }
+
+    #[test]
+    fn an_error_description_never_echoes_the_code() {
+        let e = parse_callback(
+            "/cb?code=aiiiiiiiiai&error=ad&error_description=x+a%69iiiiiiiai&state=y",
+            "y",
+        )
+        .unwrap_err();
+        assert!(!std::format!("{e} {e:?}").contains("aiiiiiiiiai"));
     }
 
     #[test]

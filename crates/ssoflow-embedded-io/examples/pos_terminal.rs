@@ -5,8 +5,8 @@
 //! wrapped by `embedded-io-adapters`. Against a running sandbox:
 //!
 //! ```sh
-//! ssoflow sandbox --test-hooks > /tmp/sandbox.json &   # prints its ready line
-//! SSOFLOW_SANDBOX="$(head -1 /tmp/sandbox.json)" cargo run -p ssoflow-embedded-io --example pos_terminal
+//! ssoflow sandbox --test-hooks > sandbox.json &   # prints its ready line
+//! SSOFLOW_SANDBOX="$(head -1 sandbox.json)" cargo run -p ssoflow-embedded-io --example pos_terminal
 //! ```
 //!
 //! Without `SSOFLOW_SANDBOX` it starts an in-process sandbox itself.

@@ -1,6 +1,7 @@
-//! Every flow, driven by the same sequence of records (see the crate docs for the format and
-//! the per-record flags: clock jumps, extra polls, double handles, small buffers), plus a shared
-//! `session::Session` used by three simulated callers with `session::Call`.
+//! Every flow, chosen by the input's first byte (`% 24`: 23 flows and the session model), driven
+//! by the sequence of records that follows (see the crate docs for the format and
+//! the per-record flags: clock jumps, extra polls, double handles, small buffers),
+//! or a shared `session::Session` used by three simulated callers with `session::Call`.
 //!
 //! Flows: each terminates within 16 polls, never sends after `Done` or after an error, answers
 //! misuse with `Error::State`, and a `BufferTooSmall { required }` poll succeeds with exactly
@@ -39,18 +40,34 @@ where
     let _ = drive(&mut flow, recs, &mut clock, SECRETS);
 }
 
-fn all_flows(recs: &[Record<'_>]) {
+/// Number of inputs the selector byte chooses from: 23 flows and the session model.
+const CHOICES: u8 = 24;
+
+/// Run flow number `which` (0..23) on `recs`.
+fn one_flow(which: u8, recs: &[Record<'_>]) {
     let client = configs::oauth2_client();
     let strict = configs::oauth2_client().with_quirks(ssoflow_core::Quirks::STRICT);
     let pkce = Pkce::from_verifier("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk").unwrap();
-    for c in [&client, &strict] {
-        run(oauth2::client_credentials(c, Some("orders")).unwrap(), recs);
-        run(
+    let par = configs::par();
+    let p = configs::punchh();
+    let s = configs::stream();
+    let pos = configs::pos();
+    let c = if which < 5 { &client } else { &strict };
+    let par_cached = |expiry: Option<Expiry>| {
+        let m2m = expiry.map(|expiry| AccessToken {
+            value: Secret::new("cached-m2m-TOKEN", "t").unwrap(),
+            expiry,
+        });
+        par_ordering::sign_in(&par, m2m, "subject-TOKEN-1", RequestIds::new([2; 16])).unwrap()
+    };
+    match which {
+        0 | 5 => run(oauth2::client_credentials(c, Some("orders")).unwrap(), recs),
+        1 | 6 => run(
             oauth2::password(c, "user", "user-PASSWORD-1", None).unwrap(),
             recs,
-        );
-        run(oauth2::refresh(c, "old-REFRESH-token", None).unwrap(), recs);
-        run(
+        ),
+        2 | 7 => run(oauth2::refresh(c, "old-REFRESH-token", None).unwrap(), recs),
+        3 | 8 => run(
             oauth2::authorization_code(
                 c,
                 "auth-CODE-123456",
@@ -59,68 +76,57 @@ fn all_flows(recs: &[Record<'_>]) {
             )
             .unwrap(),
             recs,
-        );
-        run(
+        ),
+        4 | 9 => run(
             oauth2::token_exchange(c, "subject-TOKEN-1", ACCESS_TOKEN_TYPE, Some("aud"), None)
                 .unwrap(),
             recs,
-        );
-    }
-
-    let par = configs::par();
-    let mut ids = RequestIds::new([1; 16]);
-    run(par_ordering::m2m_token(&par, &mut ids), recs);
-    for cached in [
-        None,
-        Some(Expiry::Unknown),
-        Some(Expiry::At(Instant::from_millis(5_000))),
-    ] {
-        let m2m = cached.map(|expiry| AccessToken {
-            value: Secret::new("cached-m2m-TOKEN", "t").unwrap(),
-            expiry,
-        });
-        run(
-            par_ordering::sign_in(&par, m2m, "subject-TOKEN-1", RequestIds::new([2; 16])).unwrap(),
+        ),
+        10 => run(
+            par_ordering::m2m_token(&par, &mut RequestIds::new([1; 16])),
             recs,
-        );
+        ),
+        11 => run(par_cached(None), recs),
+        12 => run(par_cached(Some(Expiry::Unknown)), recs),
+        13 => run(
+            par_cached(Some(Expiry::At(Instant::from_millis(5_000)))),
+            recs,
+        ),
+        14 => run(punchh::sso(&p, "security-TOKEN-1").unwrap(), recs),
+        15 => run(
+            punchh::code_for_token(&p, "auth-CODE-123456", "https://app.example/cb").unwrap(),
+            recs,
+        ),
+        16 => run(punchh::user_info(&p, "user-ACCESS-token").unwrap(), recs),
+        17 => run(stream::api_token(&s).unwrap(), recs),
+        18 => {
+            let request = SessionRequest {
+                provider_org_id: "org-1",
+                role: Role::Owner,
+                email: "a@b.example",
+                full_name: "A B",
+                phone_number: "+1 555",
+            };
+            run(
+                stream::generate_session(&s, "api-TOKEN-abc", &request).unwrap(),
+                recs,
+            )
+        }
+        19 => run(
+            stream::redeem("https://brand.example/redirect/sso?code=login-TOKEN").unwrap(),
+            recs,
+        ),
+        20 => run(
+            pos_api::create_account(&pos, "admin", "user-PASSWORD-1").unwrap(),
+            recs,
+        ),
+        21 => run(
+            pos_api::login(&pos, "admin", "user-PASSWORD-1").unwrap(),
+            recs,
+        ),
+        22 => run(pos_api::refresh(&pos, "old-REFRESH-token").unwrap(), recs),
+        _ => session_model(recs),
     }
-
-    let p = configs::punchh();
-    run(punchh::sso(&p, "security-TOKEN-1").unwrap(), recs);
-    run(
-        punchh::code_for_token(&p, "auth-CODE-123456", "https://app.example/cb").unwrap(),
-        recs,
-    );
-    run(punchh::user_info(&p, "user-ACCESS-token").unwrap(), recs);
-
-    let s = configs::stream();
-    run(stream::api_token(&s).unwrap(), recs);
-    let request = SessionRequest {
-        provider_org_id: "org-1",
-        role: Role::Owner,
-        email: "a@b.example",
-        full_name: "A B",
-        phone_number: "+1 555",
-    };
-    run(
-        stream::generate_session(&s, "api-TOKEN-abc", &request).unwrap(),
-        recs,
-    );
-    run(
-        stream::redeem("https://brand.example/redirect/sso?code=login-TOKEN").unwrap(),
-        recs,
-    );
-
-    let pos = configs::pos();
-    run(
-        pos_api::create_account(&pos, "admin", "user-PASSWORD-1").unwrap(),
-        recs,
-    );
-    run(
-        pos_api::login(&pos, "admin", "user-PASSWORD-1").unwrap(),
-        recs,
-    );
-    run(pos_api::refresh(&pos, "old-REFRESH-token").unwrap(), recs);
 }
 
 /// Sign in with client credentials, the record as the token endpoint's answer.
@@ -229,8 +235,12 @@ fn session_model(recs: &[Record<'_>]) {
     }
 }
 
+// The first byte chooses one flow (or the session model) rather than running all 24 on every
+// input: coverage feedback then belongs to one flow, and an execution costs one flow run.
 fuzz_target!(|data: &[u8]| {
+    let Some((&which, data)) = data.split_first() else {
+        return;
+    };
     let recs = records(data, 12);
-    all_flows(&recs);
-    session_model(&recs);
+    one_flow(which % CHOICES, &recs);
 });

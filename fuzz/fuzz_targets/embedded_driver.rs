@@ -4,9 +4,9 @@
 //! matches its body; nothing sent after the connection is known to be closed.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
+use ssoflow_core::par_ordering::{RequestIds, sign_in};
 use ssoflow_core::session::Session;
 use ssoflow_core::{Instant, Method, RequestBuilder, TokenSet, oauth2};
-use ssoflow_core::par_ordering::{RequestIds, sign_in};
 use ssoflow_embedded_io::{Driver, Error};
 use ssoflow_fuzz::{configs, embedded::Mock};
 

@@ -15,7 +15,11 @@ fuzz_target!(|data: &[u8]| {
     let mut next = || text(parts.next().unwrap_or(&[]));
     let (url, path, value, token, body) = (next(), next(), next(), next(), next());
     let piece = 1 + next().len();
-    let method = if body.is_empty() { Method::Get } else { Method::Post };
+    let method = if body.is_empty() {
+        Method::Get
+    } else {
+        Method::Post
+    };
     let mut buf = vec![0u8; 16 * 1024];
     let mut rb = RequestBuilder::new(&mut buf, method, &url, &path);
     rb.header("X-Fuzz", &value);
@@ -26,7 +30,9 @@ fuzz_target!(|data: &[u8]| {
         rb.json_body(&[("k", &body)]);
     }
     let Ok(request) = rb.finish() else { return };
-    let Ok(writer) = RequestWriter::new(&request) else { return };
+    let Ok(writer) = RequestWriter::new(&request) else {
+        return;
+    };
     // `writer_field_value`: control bytes other than CR, LF and NUL are written as they are,
     // though no HTTP field value may carry them (RFC 9110 §5.5). Skippable while not fixed.
     let ctl = |b: &u8| (*b < 0x20 && *b != b'\t') || *b == 0x7f;
@@ -60,19 +66,34 @@ fuzz_target!(|data: &[u8]| {
     let mut r = httparse::Request::new(&mut headers);
     let head = match r.parse(&wire) {
         Ok(httparse::Status::Complete(n)) => n,
-        other => panic!("not one HTTP/1.1 request ({other:?}): {:?}", String::from_utf8_lossy(&wire)),
+        other => panic!(
+            "not one HTTP/1.1 request ({other:?}): {:?}",
+            String::from_utf8_lossy(&wire)
+        ),
     };
     assert_eq!(r.method, Some(method.as_str()));
     assert_eq!(r.path, Some(request.path_and_query()));
     let get = |name: &str| -> Vec<&[u8]> {
-        r.headers.iter().filter(|h| h.name.eq_ignore_ascii_case(name)).map(|h| h.value).collect()
+        r.headers
+            .iter()
+            .filter(|h| h.name.eq_ignore_ascii_case(name))
+            .map(|h| h.value)
+            .collect()
     };
     assert_eq!(get("host"), vec![request.authority().as_bytes()]);
-    assert_eq!(get("x-fuzz"), vec![value.trim_matches([' ', '\t']).as_bytes()], "header value changed");
+    assert_eq!(
+        get("x-fuzz"),
+        vec![value.trim_matches([' ', '\t']).as_bytes()],
+        "header value changed"
+    );
     let cl = get("content-length");
     assert_eq!(cl.len(), 1);
     let len: usize = std::str::from_utf8(cl[0]).unwrap().parse().unwrap();
     assert_eq!(len, request.body.len());
-    assert_eq!(&wire[head..], request.body, "body differs or bytes follow it");
+    assert_eq!(
+        &wire[head..],
+        request.body,
+        "body differs or bytes follow it"
+    );
     assert!(get("transfer-encoding").is_empty());
 });

@@ -27,7 +27,10 @@ impl Sink for Grow {
     }
 
     fn push_ascii(&mut self, bytes: &[u8]) -> bool {
-        assert!(bytes.is_ascii(), "push_ascii given non-ASCII bytes {bytes:?}");
+        assert!(
+            bytes.is_ascii(),
+            "push_ascii given non-ASCII bytes {bytes:?}"
+        );
         self.0.push_str(std::str::from_utf8(bytes).unwrap());
         true
     }
@@ -84,7 +87,9 @@ fn same(ours: &V, theirs: &Value, path: &str) {
                 if duplicates && members.iter().filter(|(o, _)| o == k).count() > 1 {
                     continue;
                 }
-                let t = map.get(k).unwrap_or_else(|| panic!("member {k:?} at {path} unknown to serde_json"));
+                let t = map
+                    .get(k)
+                    .unwrap_or_else(|| panic!("member {k:?} at {path} unknown to serde_json"));
                 same(v, t, &format!("{path}.{k}"));
             }
         }
@@ -100,7 +105,10 @@ fuzz_target!(|data: &[u8]| {
     match (&ours, &theirs) {
         (Ok(o), Ok(t)) => same(o, t, "$"),
         (Err(e), Ok(t)) if depth(t) + 1 < MAX_DEPTH => {
-            panic!("parser refuses ({e:?}) JSON serde_json reads: {:?}", String::from_utf8_lossy(data))
+            panic!(
+                "parser refuses ({e:?}) JSON serde_json reads: {:?}",
+                String::from_utf8_lossy(data)
+            )
         }
         _ => {}
     }

@@ -37,9 +37,14 @@ fuzz_target!(|data: &[u8]| {
                 }
             }
             let mut buf = vec![0u8; u.len() + 256];
-            let r = RequestBuilder::new(&mut buf, Method::Get, &u, "/p").finish().unwrap();
+            let r = RequestBuilder::new(&mut buf, Method::Get, &u, "/p")
+                .finish()
+                .unwrap();
             let a = r.authority();
-            assert!(!a.is_empty() && !a.contains(['/', '?', '#', '@']), "authority {a:?} of {u:?}");
+            assert!(
+                !a.is_empty() && !a.contains(['/', '?', '#', '@']),
+                "authority {a:?} of {u:?}"
+            );
             if ssoflow_fuzz::enabled("request_target_slash") {
                 let p = r.path_and_query();
                 assert!(p.starts_with('/'), "request target {p:?} of {:?}", r.url);
@@ -53,10 +58,17 @@ fuzz_target!(|data: &[u8]| {
     // Form encoding round-trips, and its output is only unreserved bytes, `+` and `%XX`.
     let mut enc = String::new();
     form::encode(&t, &mut |p: &str| enc.push_str(p));
-    assert!(enc.bytes().all(|b| b.is_ascii_alphanumeric() || b"*-._+%".contains(&b)), "{enc:?}");
+    assert!(
+        enc.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"*-._+%".contains(&b)),
+        "{enc:?}"
+    );
     let mut dec = heapless::String::<4096>::new();
     if t.len() <= 1024 {
-        assert!(form::decode(&enc, &mut dec), "decode of encode failed: {enc:?}");
+        assert!(
+            form::decode(&enc, &mut dec),
+            "decode of encode failed: {enc:?}"
+        );
         assert_eq!(dec.as_str(), t);
     }
     // Decoding arbitrary text never panics, and what it yields is valid text of the input's bytes.

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Write the seed corpora under fuzz/seeds/<target>/ from the vendors' example payloads
-(/work/shared/seeds, as copied into crates/*/tests/fixtures) and a few hand-written edge cases.
+(the shared seeds, as copied into crates/*/tests/fixtures) and a few hand-written edge cases.
 
 Run from the repository root: python3 fuzz/scripts/gen_seeds.py
 """
@@ -157,16 +157,24 @@ write("embedded_driver", [
     b"\x02" + wire(200, PAR_M2M_ZERO) + wire(200, PAR_M2M_ZERO) + wire(200, PAR_SIGN_IN),
 ])
 
-all_driver = [
-    recs(rec(200, TOKEN), rec(200, PAR_M2M), rec(200, PAR_SIGN_IN)),
-    recs(rec(200, PAR_M2M), rec(401, PAR_DENIED, "T5"), rec(200, PAR_M2M), rec(200, PAR_SIGN_IN)),
-    recs(rec(200, PUNCHH_SSO, "P"), rec(200, PUNCHH_USER, "H")),
-    recs(rec(201, POS_TOKEN, "B20"), rec(201, POS_ACCOUNT)),
-    recs(rec(200, STREAM_GEN), rec(200, STREAM_SESSION)),
+# driver: the first byte picks the flow (see fuzz_targets/driver.rs): 0-4 OAuth grants, 5-9 the
+# same STRICT, 10 PAR M2M, 11-13 PAR sign-in (no/unknown-expiry/expiring cached M2M token),
+# 14-16 Punchh, 17-19 Stream, 20-22 POS, 23 the session model.
+OAUTH_RECS = recs(rec(200, TOKEN), rec(200, TOKEN_QUIRKY), rec(400, OAUTH_ERR))
+PAR_RECS = recs(rec(200, PAR_M2M), rec(401, PAR_DENIED, "T5"), rec(200, PAR_M2M), rec(200, PAR_SIGN_IN))
+SESSION_RECS = [
     recs(rec(0, b"", "T5"), rec(200, TOKEN, "a"), rec(200, b"", "b"), rec(401, b"", "a"), rec(200, TOKEN, "a"), rec(401, b"", "b"), rec(401, b"", "b T4000")),
     recs(rec(0, b"", "T10"), rec(200, b'{"access_token":"a","expires_in":5}', "a"), rec(200, b"", "a T3"), rec(200, b"", "b T3"), rec(200, TOKEN, "b"), rec(200, b"", "c X")),
-    recs(rec(200, PAR_M2M_ZERO), rec(200, PAR_M2M_ZERO), rec(200, PAR_M2M_ZERO), rec(200, PAR_SIGN_IN)),
 ]
+all_driver = (
+    [bytes([n]) + OAUTH_RECS for n in range(10)]
+    + [bytes([n]) + PAR_RECS for n in (10, 11, 12, 13)]
+    + [bytes([n]) + recs(rec(200, PAR_M2M_ZERO), rec(200, PAR_M2M_ZERO), rec(200, PAR_M2M_ZERO), rec(200, PAR_SIGN_IN)) for n in (11, 13)]
+    + [bytes([n]) + recs(rec(200, PUNCHH_SSO, "P"), rec(200, PUNCHH_USER, "H")) for n in (14, 15, 16)]
+    + [bytes([n]) + recs(rec(200, STREAM_GEN), rec(200, STREAM_SESSION)) for n in (17, 18, 19)]
+    + [bytes([n]) + recs(rec(201, POS_TOKEN, "B20"), rec(201, POS_ACCOUNT)) for n in (20, 21, 22)]
+    + [bytes([23]) + r for r in SESSION_RECS]
+)
 write("driver", all_driver)
 
 write("url_form", [

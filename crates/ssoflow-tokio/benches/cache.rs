@@ -6,6 +6,10 @@
 //!    `/oauth2/token`: ssoflow-tokio's `Driver` versus the `oauth2` crate (v5, reqwest client),
 //!    same endpoint, same concurrency, `secs` seconds each per round, interleaved in one-second
 //!    slices (A B B A …) so that other load on the machine hits both alike.
+//! 3. Library cost per client-credentials fetch with the network taken out: both libraries
+//!    over a transport that answers at once with the same canned token response, on one
+//!    thread, interleaved. This is the CPU each library adds to every fetch (request
+//!    building, header maps, parsing, moving the token around), free of loopback noise.
 //!
 //! `SSOFLOW_BENCH_SECS` (default 5) sets the length of each throughput round,
 //! `SSOFLOW_BENCH_ROUNDS` (default 2) the number of rounds, `SSOFLOW_BENCH_TASKS`
@@ -20,7 +24,9 @@ use oauth2::basic::BasicClient;
 use oauth2::{ClientId, ClientSecret, TokenResponse, TokenUrl};
 use ssoflow_core::{AccessToken, Expiry, Secret, oauth2 as core_oauth2};
 use ssoflow_sandbox::Sandbox;
-use ssoflow_tokio::{CacheConfig, Driver, Error, TokenCache};
+use ssoflow_tokio::{
+    BoxFuture, CacheConfig, Driver, Error, OwnedRequest, OwnedResponse, TokenCache, Transport,
+};
 
 fn env_u64(name: &str, default: u64) -> u64 {
     std::env::var(name)
@@ -313,6 +319,93 @@ fn token_rps(rt: &tokio::runtime::Runtime) {
     drop(sandbox);
 }
 
+/// The token endpoint's answer both libraries get in part 3.
+const CANNED_BODY: &[u8] =
+    br#"{"access_token":"2YotnFZFEjr1zCsicMWpAA","token_type":"Bearer","expires_in":3600}"#;
+
+/// A transport that answers every request with [`CANNED_BODY`] at once.
+struct Canned;
+
+impl Transport for Canned {
+    fn send(&self, _: OwnedRequest) -> BoxFuture<'_, Result<OwnedResponse, Error>> {
+        Box::pin(async {
+            let mut response = OwnedResponse::new(200, CANNED_BODY);
+            response.headers.insert(
+                http::header::CONTENT_TYPE,
+                http::HeaderValue::from_static("application/json"),
+            );
+            Ok(response)
+        })
+    }
+}
+
+fn library_cost() {
+    let rounds = env_u64("SSOFLOW_BENCH_ROUNDS", 2).max(1) as usize * 3;
+    let n = 100_000;
+    println!("\n== library CPU per client-credentials fetch, canned answer, no network (1 thread)");
+    println!(
+        "{:>6} {:>16} {:>16} {:>7}",
+        "round", "ssoflow-tokio ns", "oauth2 v5 ns", "ratio"
+    );
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime");
+    let url = "https://auth.example/oauth2/token";
+    let ours = core_oauth2::Client::new(url, "fake-client")
+        .and_then(|c| c.with_secret("fake-secret"))
+        .expect("client");
+    let driver = Driver::with_transport(Canned);
+    let theirs = BasicClient::new(ClientId::new("fake-client".into()))
+        .set_client_secret(ClientSecret::new("fake-secret".into()))
+        .set_token_uri(TokenUrl::new(url.into()).expect("url"));
+    let canned = |_: oauth2::HttpRequest| async {
+        http::Response::builder()
+            .status(200)
+            .header(http::header::CONTENT_TYPE, "application/json")
+            .body(CANNED_BODY.to_vec())
+            .map_err(|_| std::io::Error::other("response"))
+    };
+    let mut ratios = Vec::new();
+    let (mut a_all, mut b_all) = (0.0, 0.0);
+    rt.block_on(async {
+        for round in 0..=rounds {
+            let timed = Instant::now();
+            for _ in 0..n {
+                let flow = core_oauth2::client_credentials(&ours, None).expect("flow");
+                let tokens = driver.run(flow).await.expect("ours");
+                assert!(!tokens.access.value.is_empty());
+            }
+            let a = timed.elapsed().as_nanos() as f64 / n as f64;
+            let timed = Instant::now();
+            for _ in 0..n {
+                let tokens = theirs
+                    .exchange_client_credentials()
+                    .request_async(&canned)
+                    .await
+                    .expect("oauth2");
+                assert!(!tokens.access_token().secret().is_empty());
+            }
+            let b = timed.elapsed().as_nanos() as f64 / n as f64;
+            if round == 0 {
+                continue; // warm-up
+            }
+            ratios.push(a / b);
+            a_all += a;
+            b_all += b;
+            println!("{round:>6} {a:>16.0} {b:>16.0} {:>7.3}", a / b);
+        }
+    });
+    ratios.sort_by(f64::total_cmp);
+    println!(
+        "{:>6} {:>16.0} {:>16.0} {:>7.3}  (median ratio {:.3}; ratio < 1: ssoflow-tokio cheaper)",
+        "mean",
+        a_all / rounds as f64,
+        b_all / rounds as f64,
+        a_all / b_all,
+        ratios[ratios.len() / 2]
+    );
+}
+
 fn main() {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -324,5 +417,6 @@ fn main() {
     if std::env::args().any(|a| a == "--cache-only") {
         return;
     }
+    library_cost();
     token_rps(&rt);
 }

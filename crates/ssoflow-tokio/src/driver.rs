@@ -69,11 +69,16 @@ impl Driver {
     pub async fn send(&self, request: OwnedRequest) -> Result<OwnedResponse, Error> {
         ssoflow_core::http::check_url(&request.url)?;
         let method = request.method.clone();
-        let url =
-            tracing::enabled!(tracing::Level::DEBUG).then(|| loggable_url(&request.url).to_owned());
-        let started = std::time::Instant::now();
+        // What the debug event needs is only gathered when it is on (a clock read costs as
+        // much as building the request's headers).
+        let logged = tracing::enabled!(tracing::Level::DEBUG).then(|| {
+            (
+                loggable_url(&request.url).to_owned(),
+                std::time::Instant::now(),
+            )
+        });
         let result = self.transport.send(request).await;
-        if let Some(url) = url {
+        if let Some((url, started)) = logged {
             let ms = started.elapsed().as_millis() as u64;
             match &result {
                 Ok(r) => tracing::debug!(%method, url, status = r.status, ms, "exchange"),
@@ -85,7 +90,8 @@ impl Driver {
 
     /// Run `flow` to its output.
     pub fn run<F: Flow>(&self, flow: F) -> impl Future<Output = Result<F::Output, Error>> {
-        self.drive_loop(flow).instrument(flow_span::<F>())
+        self.drive_loop::<F, Box<F>>(Box::new(flow))
+            .instrument(flow_span::<F>())
     }
 
     /// Run `flow` to its output, leaving the flow with you (e.g. to read
@@ -97,20 +103,42 @@ impl Driver {
         self.drive_loop::<F, _>(flow).instrument(flow_span::<F>())
     }
 
-    /// The one drive loop. The flow is owned (`run`) or borrowed (`drive`) without another
-    /// future layer: a flow's output can be kilobytes (tokens are held inline), and each layer
-    /// would copy it once more.
+    /// The one drive loop. `run` boxes the flow, so moving the future moves a pointer: flows
+    /// and their outputs hold tokens inline and can be kilobytes.
     async fn drive_loop<F: Flow, B: BorrowMut<F>>(&self, mut flow: B) -> Result<F::Output, Error> {
         let flow = flow.borrow_mut();
         let mut buf = vec![0u8; REQUEST_BUFFER];
+        let mut grown = false;
+        // Read once before the first request and once per answer (the answer's `now` is also
+        // good for the poll that follows it).
+        let mut now = self.now();
         loop {
-            // The request view borrows `buf`: copy it out before any `.await`.
-            let request = match poll_owned(flow, self.now(), &mut buf)? {
-                Next::Done(out) => return Ok(out),
-                Next::Send(request) => request,
+            let len = buf.len();
+            // The step is matched where `poll` wrote it, not passed through helpers: a
+            // `Result<Step<Output>>` is as big as the output, and every move is a memcpy.
+            let request = match flow.poll(now, &mut buf) {
+                // The request view borrows `buf`: copy it out before any `.await`.
+                Ok(Step::Send(request)) => Ok(OwnedRequest::from_core(&request)?),
+                Ok(Step::Done(out)) => return Ok(out),
+                Err(ssoflow_core::Error::BufferTooSmall { required })
+                    if !grown && required > len =>
+                {
+                    Err(required)
+                }
+                Err(e) => return Err(e.into()),
             };
+            let request = match request {
+                Ok(request) => request,
+                // Grow once to what the flow asked for, then poll again.
+                Err(required) => {
+                    buf.resize(required, 0);
+                    grown = true;
+                    continue;
+                }
+            };
+            grown = false;
             let response = self.send(request).await?;
-            let now = self.now();
+            now = self.now();
             response
                 .with_core(|r| flow.handle(now, r))
                 .map_err(|e| classify(e, &response))?;
@@ -123,39 +151,80 @@ fn flow_span<F>() -> tracing::Span {
     tracing::info_span!("ssoflow.flow", flow = std::any::type_name::<F>())
 }
 
-/// What to do next, with the request already copied out of the poll buffer.
-enum Next<T> {
-    Send(OwnedRequest),
-    Done(T),
-}
-
-/// Poll once, growing `buf` once when the flow says it is too small.
-fn poll_owned<F: Flow>(
-    flow: &mut F,
-    now: Instant,
-    buf: &mut Vec<u8>,
-) -> Result<Next<F::Output>, Error> {
-    let len = buf.len();
-    let required = match flow.poll(now, buf) {
-        Ok(step) => return owned(step),
-        Err(ssoflow_core::Error::BufferTooSmall { required }) if required > len => required,
-        Err(e) => return Err(e.into()),
-    };
-    buf.resize(required, 0);
-    owned(flow.poll(now, buf)?)
-}
-
-fn owned<T>(step: Step<'_, T>) -> Result<Next<T>, Error> {
-    Ok(match step {
-        Step::Done(out) => Next::Done(out),
-        Step::Send(request) => Next::Send(OwnedRequest::from_core(&request)?),
-    })
-}
-
 /// A flow error, with the provider's `Retry-After` attached when it asked to be retried later.
 fn classify(e: ssoflow_core::Error, response: &OwnedResponse) -> Error {
     match response.retry_after() {
         Some(after) if e.is_transient() => Error::RetryAfter { error: e, after },
         _ => Error::Core(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::transport::BoxFuture;
+    use ssoflow_core::{Error as CoreError, Response, oauth2};
+    use std::sync::Mutex;
+
+    /// Answers every request with a token and keeps the body lengths it saw.
+    #[derive(Default)]
+    struct Canned(Arc<Mutex<Vec<usize>>>);
+
+    impl Transport for Canned {
+        fn send(&self, request: OwnedRequest) -> BoxFuture<'_, Result<OwnedResponse, Error>> {
+            self.0.lock().unwrap().push(request.body.len());
+            Box::pin(async {
+                let mut response =
+                    OwnedResponse::new(200, br#"{"access_token":"fake-AT"}"#.to_vec());
+                response.headers.insert(
+                    http::header::CONTENT_TYPE,
+                    http::HeaderValue::from_static("application/json"),
+                );
+                Ok(response)
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn a_request_bigger_than_the_buffer_grows_it_once() {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let driver = Driver::with_transport(Canned(seen.clone()));
+        let client = oauth2::Client::new("https://auth.example/token", "fake-client").unwrap();
+        let subject = "s".repeat(2 * REQUEST_BUFFER);
+        let flow = oauth2::token_exchange(&client, &subject, oauth2::ACCESS_TOKEN_TYPE, None, None)
+            .unwrap();
+        let tokens = driver.run(flow).await.unwrap();
+        assert_eq!(tokens.access.value.expose(), "fake-AT");
+        let seen = seen.lock().unwrap();
+        assert_eq!(seen.len(), 1);
+        assert!(seen[0] > 2 * REQUEST_BUFFER, "whole body sent: {}", seen[0]);
+    }
+
+    /// A flow that asks for more room every time it is polled.
+    struct Greedy(usize);
+
+    impl Flow for Greedy {
+        type Output = ();
+        fn poll<'b>(&mut self, _: Instant, buf: &'b mut [u8]) -> Result<Step<'b, ()>, CoreError> {
+            self.0 += 1;
+            Err(CoreError::BufferTooSmall {
+                required: buf.len() + 1,
+            })
+        }
+        fn handle(&mut self, _: Instant, _: Response<'_>) -> Result<(), CoreError> {
+            Err(CoreError::State)
+        }
+    }
+
+    #[tokio::test]
+    async fn a_flow_asking_for_ever_more_room_ends_in_an_error() {
+        let driver = Driver::with_transport(Canned::default());
+        let mut flow = Greedy(0);
+        let err = driver.drive(&mut flow).await.unwrap_err();
+        assert!(
+            matches!(err, Error::Core(CoreError::BufferTooSmall { .. })),
+            "{err:?}"
+        );
+        assert_eq!(flow.0, 2, "grown once, then the error");
     }
 }

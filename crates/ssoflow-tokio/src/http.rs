@@ -111,7 +111,7 @@ impl OwnedRequest {
     pub fn write_with(
         mut write: impl for<'b> FnMut(&'b mut [u8]) -> Result<Request<'b>, ssoflow_core::Error>,
     ) -> Result<Self, Error> {
-        let mut buf = vec![0u8; 4096];
+        let mut buf = vec![0u8; crate::REQUEST_BUFFER];
         let len = buf.len();
         let required = match write(&mut buf) {
             Ok(request) => return OwnedRequest::from_core(&request),

@@ -1,0 +1,115 @@
+//! The firmware driver over a real TCP connection, against ssoflow-ureq: client-credentials
+//! token fetches against the sandbox's `/oauth2/token`, one by one, interleaved (alternating
+//! which goes first) so both see the same machine and server state. Both keep their connection
+//! alive between fetches: ssoflow-embedded-io on one `std::net::TcpStream` (reconnecting only
+//! when the server closes it), ssoflow-ureq on its agent's pool.
+//!
+//! `cargo bench -p ssoflow-embedded-io --bench tcp` (`TCP_BENCH_N` sets the count, default 2000).
+#![allow(clippy::result_large_err, missing_docs)] // the core's errors carry a body excerpt inline
+
+use std::net::{SocketAddr, TcpStream};
+use std::time::{Duration, Instant};
+
+use embedded_io_adapters::std::FromStd;
+use ssoflow_core::oauth2;
+use ssoflow_embedded_io::{DEFAULT_BUF, Driver};
+
+fn connect(addr: SocketAddr) -> FromStd<TcpStream> {
+    let s = TcpStream::connect(addr).expect("connect");
+    s.set_nodelay(true).expect("nodelay");
+    s.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    FromStd::new(s)
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--list" || a == "--test") {
+        return; // `cargo test --benches` / `--list`: nothing to list
+    }
+    let n: usize = std::env::var("TCP_BENCH_N")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2000);
+    let sandbox = ssoflow_sandbox::Sandbox::builder()
+        .start_blocking()
+        .expect("sandbox starts");
+    let creds = sandbox.credentials().oauth2.clone();
+    let token_url = format!("{}/token", creds.base_url);
+    let client = oauth2::Client::new(&token_url, &creds.client_id)
+        .and_then(|c| c.with_secret(&creds.client_secret))
+        .expect("client");
+
+    let mut buf = vec![0u8; DEFAULT_BUF];
+    let mut firmware = Driver::new(&mut buf);
+    let mut stream = connect(sandbox.addr());
+    let origin = Instant::now();
+    let mut clock = || ssoflow_core::Instant::from_millis(origin.elapsed().as_millis() as u64);
+    let reconnects = std::cell::Cell::new(0u32);
+    let mut embedded_fetch = || {
+        if !firmware.is_reusable() {
+            stream = connect(sandbox.addr());
+            firmware.reset();
+            reconnects.set(reconnects.get() + 1);
+        }
+        let flow = oauth2::client_credentials(&client, None).expect("flow");
+        firmware
+            .run(&mut stream, &mut clock, flow)
+            .expect("embedded-io fetch")
+    };
+    let ureq = ssoflow_ureq::Driver::new(ssoflow_ureq::Config::default());
+    let ureq_fetch = || {
+        let flow = oauth2::client_credentials(&client, None).expect("flow");
+        ureq.run(flow).expect("ureq fetch")
+    };
+
+    for _ in 0..50 {
+        std::hint::black_box(embedded_fetch());
+        std::hint::black_box(ureq_fetch());
+    }
+    let (mut embedded, mut via_ureq) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    for i in 0..n {
+        for embedded_turn in [i % 2 == 0, i % 2 != 0] {
+            let started = Instant::now();
+            if embedded_turn {
+                std::hint::black_box(embedded_fetch());
+                embedded.push(started.elapsed());
+            } else {
+                std::hint::black_box(ureq_fetch());
+                via_ureq.push(started.elapsed());
+            }
+        }
+    }
+    let (e_med, e_p99) = stats(&mut embedded);
+    let (u_med, u_p99) = stats(&mut via_ureq);
+    println!("client-credentials token fetches over loopback TCP, n = {n} each, interleaved");
+    println!(
+        "  ssoflow-embedded-io (blocking, one TcpStream)  median {:>8.1} µs   p99 {:>8.1} µs",
+        micros(e_med),
+        micros(e_p99)
+    );
+    println!(
+        "  ssoflow-ureq                                   median {:>8.1} µs   p99 {:>8.1} µs",
+        micros(u_med),
+        micros(u_p99)
+    );
+    println!(
+        "  ratio (embedded-io / ureq)   median {:.3}   p99 {:.3}   reconnects {}",
+        micros(e_med) / micros(u_med),
+        micros(e_p99) / micros(u_p99),
+        reconnects.get()
+    );
+}
+
+/// Median and 99th percentile.
+fn stats(samples: &mut [Duration]) -> (Duration, Duration) {
+    samples.sort_unstable();
+    let at = |q: f64| {
+        let i = ((samples.len() as f64 - 1.0) * q).round() as usize;
+        samples[i.min(samples.len() - 1)]
+    };
+    (at(0.5), at(0.99))
+}
+
+fn micros(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e6
+}

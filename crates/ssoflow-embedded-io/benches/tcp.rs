@@ -10,6 +10,9 @@
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
+#[path = "../../ssoflow-ureq/benches/latency.rs"]
+mod latency;
+
 use embedded_io_adapters::std::FromStd;
 use ssoflow_core::oauth2;
 use ssoflow_embedded_io::{DEFAULT_BUF, Driver};
@@ -45,7 +48,7 @@ fn main() {
     let origin = Instant::now();
     let mut clock = || ssoflow_core::Instant::from_millis(origin.elapsed().as_millis() as u64);
     let reconnects = std::cell::Cell::new(0u32);
-    let mut embedded_fetch = || {
+    let embedded_fetch = || {
         if !firmware.is_reusable() {
             stream = connect(sandbox.addr());
             firmware.reset();
@@ -62,54 +65,20 @@ fn main() {
         ureq.run(flow).expect("ureq fetch")
     };
 
-    for _ in 0..50 {
-        std::hint::black_box(embedded_fetch());
-        std::hint::black_box(ureq_fetch());
-    }
-    let (mut embedded, mut via_ureq) = (Vec::with_capacity(n), Vec::with_capacity(n));
-    for i in 0..n {
-        for embedded_turn in [i % 2 == 0, i % 2 != 0] {
-            let started = Instant::now();
-            if embedded_turn {
-                std::hint::black_box(embedded_fetch());
-                embedded.push(started.elapsed());
-            } else {
-                std::hint::black_box(ureq_fetch());
-                via_ureq.push(started.elapsed());
-            }
-        }
-    }
-    let (e_med, e_p99) = stats(&mut embedded);
-    let (u_med, u_p99) = stats(&mut via_ureq);
+    let [(e_med, e_p99), (u_med, u_p99)] = latency::interleaved(n, embedded_fetch, ureq_fetch);
     println!("client-credentials token fetches over loopback TCP, n = {n} each, interleaved");
     println!(
         "  ssoflow-embedded-io (blocking, one TcpStream)  median {:>8.1} µs   p99 {:>8.1} µs",
-        micros(e_med),
-        micros(e_p99)
+        e_med, e_p99
     );
     println!(
         "  ssoflow-ureq                                   median {:>8.1} µs   p99 {:>8.1} µs",
-        micros(u_med),
-        micros(u_p99)
+        u_med, u_p99
     );
     println!(
         "  ratio (embedded-io / ureq)   median {:.3}   p99 {:.3}   reconnects {}",
-        micros(e_med) / micros(u_med),
-        micros(e_p99) / micros(u_p99),
+        e_med / u_med,
+        e_p99 / u_p99,
         reconnects.get()
     );
-}
-
-/// Median and 99th percentile.
-fn stats(samples: &mut [Duration]) -> (Duration, Duration) {
-    samples.sort_unstable();
-    let at = |q: f64| {
-        let i = ((samples.len() as f64 - 1.0) * q).round() as usize;
-        samples[i.min(samples.len() - 1)]
-    };
-    (at(0.5), at(0.99))
-}
-
-fn micros(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e6
 }

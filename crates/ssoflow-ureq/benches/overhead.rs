@@ -7,7 +7,7 @@
 
 #![allow(clippy::result_large_err)] // the core's errors carry a body excerpt inline
 
-use std::time::{Duration, Instant};
+mod latency;
 
 use ssoflow_core::oauth2;
 use ssoflow_ureq::{Config, Driver};
@@ -68,59 +68,19 @@ fn main() {
         driver.run(flow).expect("driver request")
     };
 
-    // Warm up both connection pools.
-    for _ in 0..50 {
-        let _ = raw_fetch();
-        let _ = driver_fetch();
-    }
-
-    let mut via_driver = Vec::with_capacity(n);
-    let mut via_raw = Vec::with_capacity(n);
-    for i in 0..n {
-        // Alternate which goes first so neither always follows the other.
-        let order = [i % 2 == 0, i % 2 != 0];
-        for driver_turn in order {
-            let started = Instant::now();
-            if driver_turn {
-                std::hint::black_box(driver_fetch());
-                via_driver.push(started.elapsed());
-            } else {
-                std::hint::black_box(raw_fetch());
-                via_raw.push(started.elapsed());
-            }
-        }
-    }
-
-    let (d_med, d_p99) = stats(&mut via_driver);
-    let (r_med, r_p99) = stats(&mut via_raw);
+    let [(d_med, d_p99), (r_med, r_p99)] = latency::interleaved(n, driver_fetch, raw_fetch);
     println!("client-credentials token fetches against the sandbox, n = {n} each, interleaved");
     println!(
         "  ssoflow-ureq Driver::run   median {:>8.1} µs   p99 {:>8.1} µs",
-        micros(d_med),
-        micros(d_p99)
+        d_med, d_p99
     );
     println!(
         "  raw ureq + serde_json      median {:>8.1} µs   p99 {:>8.1} µs",
-        micros(r_med),
-        micros(r_p99)
+        r_med, r_p99
     );
     println!(
         "  overhead ratio (driver / raw)   median {:.3}   p99 {:.3}",
-        micros(d_med) / micros(r_med),
-        micros(d_p99) / micros(r_p99)
+        d_med / r_med,
+        d_p99 / r_p99
     );
-}
-
-/// Median and 99th percentile.
-fn stats(samples: &mut [Duration]) -> (Duration, Duration) {
-    samples.sort_unstable();
-    let at = |q: f64| {
-        let i = ((samples.len() as f64 - 1.0) * q).round() as usize;
-        samples[i.min(samples.len() - 1)]
-    };
-    (at(0.5), at(0.99))
-}
-
-fn micros(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e6
 }

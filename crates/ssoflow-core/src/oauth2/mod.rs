@@ -402,10 +402,17 @@ impl<'a> TokenMembers<'a> {
 pub fn read_error(response: Response<'_>) -> Error {
     let body = response.body;
     let mut error: Option<heapless::String<48>> = None;
+    let mut errors = 0u8;
     let mut description = None;
     let mut p = Parser::new(body);
     let parsed = p.object("error response", |p, key| match key {
-        b"error" if p.peek() == Some(b'"') => {
+        b"error" => {
+            // Two `error` members are ambiguous (parsers differ on which wins, so a proxy and
+            // we could read different codes): counted, and then read as a Provider error.
+            errors = errors.saturating_add(1);
+            if p.peek() != Some(b'"') {
+                return p.skip();
+            }
             // An error code too long for 48 bytes is not an RFC 6749 code: fall back to Provider.
             // Not an RFC 6749 §5.2 code (control characters, quotes): read as a Provider error.
             error = p
@@ -426,7 +433,7 @@ pub fn read_error(response: Response<'_>) -> Error {
         _ => p.skip(),
     });
     match (parsed, error) {
-        (Ok(()), Some(error)) => Error::OAuth {
+        (Ok(()), Some(error)) if errors == 1 => Error::OAuth {
             status: response.status,
             error,
             description: description.unwrap_or_default(),
@@ -629,5 +636,24 @@ mod tests {
              \n\
              grant_type=client_credentials&scope=orders",
         );
+    }
+
+    #[test]
+    fn a_duplicate_error_member_is_a_provider_error() {
+        // Found by the fuzz campaign (oauth2_error): the first, string `error` was kept while
+        // serde_json (last wins) read the number.
+        for body in [
+            &br#"{"error":"x$","error":7.65951106e00}"#[..],
+            br#"{"error":"invalid_grant","error":"temporarily_unavailable"}"#,
+            br#"{"error":null,"error":"invalid_grant"}"#,
+        ] {
+            let e = read_error(Response::new(400, body));
+            assert!(
+                matches!(e, Error::Provider { status: 400, .. }),
+                "{body:?}: {e:?}"
+            );
+        }
+        let once = read_error(Response::new(400, br#"{"error":"invalid_grant"}"#));
+        assert!(matches!(once, Error::OAuth { .. }), "{once:?}");
     }
 }

@@ -449,6 +449,11 @@ fn header_injection_is_refused() {
         ("X-A", "a\r\nEvil: 1"),
         ("X-A", "a\nb"),
         ("X-A", "a\rb"),
+        // Fuzz finding F9: every control byte but HTAB, and DEL.
+        ("X-A", "a\x0bb"),
+        ("X-A", "a\x0cb"),
+        ("X-A", "a\x1bb"),
+        ("X-A", "a\x7fb"),
         ("Bad Name", "v"),
         ("Host", "x"),
         ("content-length", "1"),

@@ -3,8 +3,9 @@
 //! 1. Cached `TokenCache::get` latency (p50/p99) and throughput with 1, 100 and 10 000
 //!    concurrent tasks; the sign-in count must stay 1.
 //! 2. Client-credentials token fetches per second over loopback against the sandbox's
-//!    `/oauth2/token`: ssoflow-tokio's `Driver` versus the `oauth2` crate (v5, reqwest client),
-//!    same endpoint, same concurrency, `secs` seconds each per round, interleaved in one-second
+//!    `/oauth2/token`: ssoflow-tokio's `Driver` versus the `oauth2` crate (v5, reqwest client with
+//!    the same limits: no redirects, connect timeout, overall deadline), same endpoint, same
+//!    concurrency, `secs` seconds each per round, interleaved in one-second
 //!    slices (A B B A …) so that other load on the machine hits both alike.
 //! 3. Library cost per client-credentials fetch with the network taken out: both libraries
 //!    over a transport that answers at once with the same canned token response, on one
@@ -226,8 +227,14 @@ fn token_rps(rt: &tokio::runtime::Runtime) {
             .set_client_secret(ClientSecret::new(c.client_secret.clone()))
             .set_token_uri(TokenUrl::new(token_url.clone()).expect("url")),
     );
+    // The same limits as ssoflow-tokio's default transport (no redirects, 5 s to connect, a
+    // 10 s deadline for the whole exchange): what a server application would configure. The
+    // deadline is a timer per request; reqwest's defaults have none (see BENCHMARKS.md).
+    let limits = ssoflow_tokio::Config::default();
     let http = oauth2::reqwest::Client::builder()
         .redirect(oauth2::reqwest::redirect::Policy::none())
+        .connect_timeout(limits.connect_timeout)
+        .timeout(limits.timeout)
         .build()
         .expect("reqwest");
 

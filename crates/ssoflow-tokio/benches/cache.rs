@@ -164,8 +164,8 @@ fn threads_cpu(prefix: &str) -> f64 {
 /// The client runtime's worker threads (the sandbox's are `ssoflow-sandbox-worker`).
 const CLIENT_THREADS: &str = "bench-client";
 
-/// Length of one slice of the throughput comparison.
-const SLICE: Duration = Duration::from_secs(1);
+/// Length of one slice of the throughput comparison (four make a block).
+const SLICE: Duration = Duration::from_millis(500);
 
 /// Run `tasks` copies of `fetch` in a loop for `length`.
 async fn rate<F, Fut>(tasks: usize, length: Duration, fetch: F) -> Slice
@@ -269,41 +269,49 @@ fn token_rps(rt: &tokio::runtime::Runtime) {
 
     let (mut ours_total, mut theirs_total) = (0.0, 0.0);
     let (mut ours_cpu, mut theirs_cpu) = (Vec::new(), Vec::new());
+    let mut block_ratios = Vec::new();
+    let mut slice_rates: [Vec<f64>; 2] = [Vec::new(), Vec::new()];
     println!(
         "{:>6} {:>16} {:>16} {:>7} {:>14} {:>14}",
         "round", "ssoflow-tokio/s", "oauth2 v5/s", "ratio", "ours cpu µs", "oauth2 cpu µs"
     );
     rt.block_on(async {
         // Warm both pools.
-        let _ = rate(tasks, SLICE, ssoflow_fetch.clone()).await;
-        let _ = rate(tasks, SLICE, oauth2_fetch.clone()).await;
-        // Each round gives both clients `secs` seconds in alternating one-second slices
-        // (A B B A …), so drift in the machine's load (other processes) hits both alike.
+        let _ = rate(tasks, SLICE * 4, ssoflow_fetch.clone()).await;
+        let _ = rate(tasks, SLICE * 4, oauth2_fetch.clone()).await;
+        // Each round is `secs` seconds: blocks of four half-second slices, A B B A then
+        // B A A B, so that drift in the machine's load (other processes, other VMs) hits both
+        // alike; every block also gives a ratio of its own.
         for round in 1..=rounds {
-            let (mut a_n, mut a_t, mut a_failed, mut a_cpu) = (0u64, 0.0f64, 0u64, 0.0f64);
-            let (mut b_n, mut b_t, mut b_failed, mut b_cpu) = (0u64, 0.0f64, 0u64, 0.0f64);
-            for slice in 0..secs * 2 {
-                let ours_turn = matches!(slice % 4, 0 | 3);
-                let r = if ours_turn {
-                    rate(tasks, SLICE, ssoflow_fetch.clone()).await
-                } else {
-                    rate(tasks, SLICE, oauth2_fetch.clone()).await
-                };
-                let (n, t, failed, cpu) = if ours_turn {
-                    (&mut a_n, &mut a_t, &mut a_failed, &mut a_cpu)
-                } else {
-                    (&mut b_n, &mut b_t, &mut b_failed, &mut b_cpu)
-                };
-                *n += r.done;
-                *t += r.elapsed;
-                *failed += r.failed;
-                *cpu += r.client_cpu;
+            let mut sums = [[0.0f64; 4]; 2]; // [ours, theirs] × [done, seconds, failed, cpu]
+            for block in 0..secs.div_ceil(2) {
+                let mut in_block = [[0.0f64; 2]; 2]; // [ours, theirs] × [done, seconds]
+                for slice in 0..4 {
+                    let ours_turn = matches!(slice, 0 | 3) == (block % 2 == 0);
+                    let r = if ours_turn {
+                        rate(tasks, SLICE, ssoflow_fetch.clone()).await
+                    } else {
+                        rate(tasks, SLICE, oauth2_fetch.clone()).await
+                    };
+                    let side = usize::from(!ours_turn);
+                    for (i, v) in [r.done as f64, r.elapsed, r.failed as f64, r.client_cpu]
+                        .into_iter()
+                        .enumerate()
+                    {
+                        sums[side][i] += v;
+                    }
+                    in_block[side][0] += r.done as f64;
+                    in_block[side][1] += r.elapsed;
+                    slice_rates[side].push(r.done as f64 / r.elapsed);
+                }
+                let [a, b] = in_block.map(|[n, t]| n / t);
+                block_ratios.push(a / b);
             }
-            let (a, b) = (a_n as f64 / a_t, b_n as f64 / b_t);
-            assert_eq!((a_failed, b_failed), (0, 0), "every fetch succeeds");
+            let [a, b] = sums.map(|[n, t, _, _]| n / t);
+            assert_eq!((sums[0][2], sums[1][2]), (0.0, 0.0), "every fetch succeeds");
             ours_total += a;
             theirs_total += b;
-            let (a_us, b_us) = (a_cpu / a_n as f64 * 1e6, b_cpu / b_n as f64 * 1e6);
+            let [a_us, b_us] = sums.map(|[n, _, _, cpu]| cpu / n * 1e6);
             ours_cpu.push(a_us);
             theirs_cpu.push(b_us);
             println!(
@@ -313,6 +321,8 @@ fn token_rps(rt: &tokio::runtime::Runtime) {
         }
     });
     let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
+    block_ratios.sort_by(f64::total_cmp);
+    let at = |q: f64| block_ratios[((block_ratios.len() - 1) as f64 * q).round() as usize];
     println!(
         "{:>6} {:>16.0} {:>16.0} {:>7.3} {:>14.1} {:>14.1}",
         "mean",
@@ -321,6 +331,24 @@ fn token_rps(rt: &tokio::runtime::Runtime) {
         ours_total / theirs_total,
         mean(&ours_cpu),
         mean(&theirs_cpu)
+    );
+    println!(
+        "blocks {}: median ratio {:.3}, p10 {:.3}, p90 {:.3}",
+        block_ratios.len(),
+        at(0.5),
+        at(0.1),
+        at(0.9)
+    );
+    // Interference from outside only ever slows a slice down, so the fastest slices are each
+    // client's rate with the machine left alone: the ratio of the 90th percentiles.
+    let slices = slice_rates[0].len();
+    let [ours_p90, theirs_p90] = slice_rates.map(|mut v| {
+        v.sort_by(f64::total_cmp);
+        v[((v.len() - 1) as f64 * 0.9).round() as usize]
+    });
+    println!(
+        "fastest slices (p90 of {slices} each): {ours_p90:.0}/s vs {theirs_p90:.0}/s, ratio {:.3}",
+        ours_p90 / theirs_p90
     );
     println!("(cpu µs: client-side CPU per fetch, the sandbox's threads excluded)");
     drop(sandbox);

@@ -8,7 +8,7 @@ import sys
 FOUND = {
     "oauth2_token": "F1, F4, F7",
     "oauth2_error": "F1, F4, F5, F11",
-    "callback": "F2, F10",
+    "callback": "F2, F10, H2",
     "par_sign_in": "F3, F6",
     "driver": "F3, F6",
     "url_form": "F8",

@@ -32,6 +32,18 @@ pub trait Exchange {
     }
 }
 
+/// [`Exchange::response`] for an exchange that reads in place: its
+/// [`response_into`](Exchange::response_into) into a fresh slot.
+pub(crate) fn response_via_slot<E: Exchange>(
+    exchange: &mut E,
+    now: Instant,
+    response: Response<'_>,
+) -> Result<E::Output, Error> {
+    let mut out = None;
+    exchange.response_into(now, response, &mut out)?;
+    out.ok_or(Error::State)
+}
+
 /// Runs one [`Exchange`] as a [`Flow`]: `Send` once, then `Done`.
 #[derive(Debug)]
 pub struct OneShot<E: Exchange> {

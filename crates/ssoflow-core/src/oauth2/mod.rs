@@ -180,9 +180,7 @@ impl Exchange for TokenRequest<'_> {
     }
 
     fn response(&mut self, now: Instant, response: Response<'_>) -> Result<TokenSet, Error> {
-        let mut out = None;
-        self.response_into(now, response, &mut out)?;
-        out.ok_or(Error::State)
+        crate::exchange::response_via_slot(self, now, response)
     }
 
     fn response_into(

@@ -24,9 +24,7 @@ impl Exchange for M2mRequest<'_> {
     }
 
     fn response(&mut self, now: Instant, response: Response<'_>) -> Result<AccessToken, Error> {
-        let mut out = None;
-        self.response_into(now, response, &mut out)?;
-        out.ok_or(Error::State)
+        crate::exchange::response_via_slot(self, now, response)
     }
 
     fn response_into(

@@ -229,9 +229,7 @@ impl Exchange for Login<'_> {
     }
 
     fn response(&mut self, now: Instant, response: Response<'_>) -> Result<TokenSet, Error> {
-        let mut out = None;
-        self.response_into(now, response, &mut out)?;
-        out.ok_or(Error::State)
+        crate::exchange::response_via_slot(self, now, response)
     }
 
     fn response_into(
@@ -286,9 +284,7 @@ impl Exchange for Refresh<'_> {
     }
 
     fn response(&mut self, now: Instant, response: Response<'_>) -> Result<TokenSet, Error> {
-        let mut out = None;
-        self.response_into(now, response, &mut out)?;
-        out.ok_or(Error::State)
+        crate::exchange::response_via_slot(self, now, response)
     }
 
     fn response_into(

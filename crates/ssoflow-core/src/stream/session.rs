@@ -177,9 +177,7 @@ impl Exchange for GenerateSession<'_> {
     }
 
     fn response(&mut self, now: Instant, response: Response<'_>) -> Result<SsoLoginToken, Error> {
-        let mut out = None;
-        self.response_into(now, response, &mut out)?;
-        out.ok_or(Error::State)
+        crate::exchange::response_via_slot(self, now, response)
     }
 
     fn response_into(
@@ -265,9 +263,7 @@ impl Exchange for Redeem<'_> {
     }
 
     fn response(&mut self, now: Instant, response: Response<'_>) -> Result<StreamSession, Error> {
-        let mut out = None;
-        self.response_into(now, response, &mut out)?;
-        out.ok_or(Error::State)
+        crate::exchange::response_via_slot(self, now, response)
     }
 
     fn response_into(

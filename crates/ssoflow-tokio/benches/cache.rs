@@ -130,6 +130,8 @@ struct Slice {
     elapsed: f64,
     /// CPU seconds the client's runtime threads used (Linux; 0 elsewhere).
     client_cpu: f64,
+    /// CPU seconds the sandbox's threads used (Linux; 0 elsewhere).
+    server_cpu: f64,
 }
 
 /// CPU seconds used so far by this process's threads whose name starts with `prefix`
@@ -163,6 +165,8 @@ fn threads_cpu(prefix: &str) -> f64 {
 
 /// The client runtime's worker threads (the sandbox's are `ssoflow-sandbox-worker`).
 const CLIENT_THREADS: &str = "bench-client";
+/// The sandbox's worker threads (names are cut to 15 bytes in `/proc`).
+const SERVER_THREADS: &str = "ssoflow-sandbox";
 
 /// Length of one slice of the throughput comparison (four make a block).
 const SLICE: Duration = Duration::from_millis(500);
@@ -180,6 +184,7 @@ where
     // in the background) run before the clock starts, so it is not billed to this one.
     tokio::time::sleep(Duration::from_millis(100)).await;
     let cpu_before = threads_cpu(CLIENT_THREADS);
+    let server_before = threads_cpu(SERVER_THREADS);
     let started = Instant::now();
     let handles: Vec<_> = (0..tasks)
         .map(|_| {
@@ -206,6 +211,7 @@ where
         failed: failed.load(Ordering::Relaxed),
         elapsed: started.elapsed().as_secs_f64(),
         client_cpu: threads_cpu(CLIENT_THREADS) - cpu_before,
+        server_cpu: threads_cpu(SERVER_THREADS) - server_before,
     }
 }
 
@@ -272,11 +278,19 @@ fn token_rps(rt: &tokio::runtime::Runtime) {
 
     let (mut ours_total, mut theirs_total) = (0.0, 0.0);
     let (mut ours_cpu, mut theirs_cpu) = (Vec::new(), Vec::new());
+    let (mut ours_srv, mut theirs_srv) = (Vec::new(), Vec::new());
     let mut block_ratios = Vec::new();
     let mut slice_rates: [Vec<f64>; 2] = [Vec::new(), Vec::new()];
     println!(
-        "{:>6} {:>16} {:>16} {:>7} {:>14} {:>14}",
-        "round", "ssoflow-tokio/s", "oauth2 v5/s", "ratio", "ours cpu µs", "oauth2 cpu µs"
+        "{:>6} {:>16} {:>16} {:>7} {:>14} {:>14} {:>14} {:>14}",
+        "round",
+        "ssoflow-tokio/s",
+        "oauth2 v5/s",
+        "ratio",
+        "ours cpu µs",
+        "oauth2 cpu µs",
+        "ours srv µs",
+        "oauth2 srv µs"
     );
     rt.block_on(async {
         // Warm both pools.
@@ -286,7 +300,7 @@ fn token_rps(rt: &tokio::runtime::Runtime) {
         // B A A B, so that drift in the machine's load (other processes, other VMs) hits both
         // alike; every block also gives a ratio of its own.
         for round in 1..=rounds {
-            let mut sums = [[0.0f64; 4]; 2]; // [ours, theirs] × [done, seconds, failed, cpu]
+            let mut sums = [[0.0f64; 5]; 2]; // [ours, theirs] × [done, seconds, failed, cpu, server cpu]
             for block in 0..secs.div_ceil(2) {
                 let mut in_block = [[0.0f64; 2]; 2]; // [ours, theirs] × [done, seconds]
                 for slice in 0..4 {
@@ -297,7 +311,13 @@ fn token_rps(rt: &tokio::runtime::Runtime) {
                         rate(tasks, SLICE, oauth2_fetch.clone()).await
                     };
                     let side = usize::from(!ours_turn);
-                    for (i, v) in [r.done as f64, r.elapsed, r.failed as f64, r.client_cpu]
+                    for (i, v) in [
+                        r.done as f64,
+                        r.elapsed,
+                        r.failed as f64,
+                        r.client_cpu,
+                        r.server_cpu,
+                    ]
                         .into_iter()
                         .enumerate()
                     {
@@ -310,15 +330,18 @@ fn token_rps(rt: &tokio::runtime::Runtime) {
                 let [a, b] = in_block.map(|[n, t]| n / t);
                 block_ratios.push(a / b);
             }
-            let [a, b] = sums.map(|[n, t, _, _]| n / t);
+            let [a, b] = sums.map(|[n, t, ..]| n / t);
             assert_eq!((sums[0][2], sums[1][2]), (0.0, 0.0), "every fetch succeeds");
             ours_total += a;
             theirs_total += b;
-            let [a_us, b_us] = sums.map(|[n, _, _, cpu]| cpu / n * 1e6);
+            let [a_us, b_us] = sums.map(|[n, _, _, cpu, _]| cpu / n * 1e6);
+            let [a_srv, b_srv] = sums.map(|[n, _, _, _, cpu]| cpu / n * 1e6);
+            ours_srv.push(a_srv);
+            theirs_srv.push(b_srv);
             ours_cpu.push(a_us);
             theirs_cpu.push(b_us);
             println!(
-                "{round:>6} {a:>16.0} {b:>16.0} {:>7.3} {a_us:>14.1} {b_us:>14.1}",
+                "{round:>6} {a:>16.0} {b:>16.0} {:>7.3} {a_us:>14.1} {b_us:>14.1} {a_srv:>14.1} {b_srv:>14.1}",
                 a / b
             );
         }
@@ -327,13 +350,15 @@ fn token_rps(rt: &tokio::runtime::Runtime) {
     block_ratios.sort_by(f64::total_cmp);
     let at = |q: f64| block_ratios[((block_ratios.len() - 1) as f64 * q).round() as usize];
     println!(
-        "{:>6} {:>16.0} {:>16.0} {:>7.3} {:>14.1} {:>14.1}",
+        "{:>6} {:>16.0} {:>16.0} {:>7.3} {:>14.1} {:>14.1} {:>14.1} {:>14.1}",
         "mean",
         ours_total / rounds as f64,
         theirs_total / rounds as f64,
         ours_total / theirs_total,
         mean(&ours_cpu),
-        mean(&theirs_cpu)
+        mean(&theirs_cpu),
+        mean(&ours_srv),
+        mean(&theirs_srv)
     );
     println!(
         "blocks {}: median ratio {:.3}, p10 {:.3}, p90 {:.3}",
@@ -353,7 +378,9 @@ fn token_rps(rt: &tokio::runtime::Runtime) {
         "fastest slices (p90 of {slices} each): {ours_p90:.0}/s vs {theirs_p90:.0}/s, ratio {:.3}",
         ours_p90 / theirs_p90
     );
-    println!("(cpu µs: client-side CPU per fetch, the sandbox's threads excluded)");
+    println!(
+        "(cpu µs: the client's threads' CPU per fetch; srv µs: the sandbox's threads' CPU per fetch)"
+    );
     drop(sandbox);
 }
 

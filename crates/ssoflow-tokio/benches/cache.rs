@@ -5,8 +5,9 @@
 //! 2. Client-credentials token fetches per second over loopback against the sandbox's
 //!    `/oauth2/token`: ssoflow-tokio's `Driver` versus the `oauth2` crate (v5, reqwest client with
 //!    the same limits: no redirects, connect timeout, overall deadline), same endpoint, same
-//!    concurrency, `secs` seconds each per round, interleaved in one-second
-//!    slices (A B B A …) so that other load on the machine hits both alike.
+//!    concurrency, `secs` seconds each per round, interleaved in half-second
+//!    slices (A B B A …) so that other load on the machine hits both alike. Also reported: the
+//!    CPU per fetch of the client's threads and of the sandbox's, from `/proc` (Linux).
 //! 3. Library cost per client-credentials fetch with the network taken out: both libraries
 //!    over a transport that answers at once with the same canned token response, on one
 //!    thread, interleaved. This is the CPU each library adds to every fetch (request

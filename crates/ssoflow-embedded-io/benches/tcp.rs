@@ -65,20 +65,15 @@ fn main() {
         ureq.run(flow).expect("ureq fetch")
     };
 
-    let [(e_med, e_p99), (u_med, u_p99)] = latency::interleaved(n, embedded_fetch, ureq_fetch);
+    let results = latency::interleaved(n, embedded_fetch, ureq_fetch);
     println!("client-credentials token fetches over loopback TCP, n = {n} each, interleaved");
-    println!(
-        "  ssoflow-embedded-io (blocking, one TcpStream)  median {:>8.1} µs   p99 {:>8.1} µs",
-        e_med, e_p99
-    );
-    println!(
-        "  ssoflow-ureq                                   median {:>8.1} µs   p99 {:>8.1} µs",
-        u_med, u_p99
-    );
-    println!(
-        "  ratio (embedded-io / ureq)   median {:.3}   p99 {:.3}   reconnects {}",
-        e_med / u_med,
-        e_p99 / u_p99,
-        reconnects.get()
+    latency::print(
+        [
+            "ssoflow-embedded-io (blocking, one TcpStream)",
+            "ssoflow-ureq",
+        ],
+        "ratio (embedded-io / ureq)",
+        &format!("   reconnects {}", reconnects.get()),
+        results,
     );
 }

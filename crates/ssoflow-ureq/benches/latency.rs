@@ -31,6 +31,21 @@ pub fn interleaved<X, Y>(
     [stats(&mut via_a), stats(&mut via_b)]
 }
 
+/// Print what [`interleaved`] measured: a line per side (`labels`), then the ratio of a to b
+/// as `ratio` with `extra` at the end of its line (`scripts/bench-report` reads these lines).
+pub fn print(labels: [&str; 2], ratio: &str, extra: &str, results: [(f64, f64); 2]) {
+    let width = labels.iter().map(|l| l.len()).max().unwrap_or(0) + 2;
+    for (label, (median, p99)) in labels.iter().zip(results) {
+        println!("  {label:<width$}median {median:>8.1} µs   p99 {p99:>8.1} µs");
+    }
+    let [(a_med, a_p99), (b_med, b_p99)] = results;
+    println!(
+        "  {ratio}   median {:.3}   p99 {:.3}{extra}",
+        a_med / b_med,
+        a_p99 / b_p99
+    );
+}
+
 /// Median and 99th percentile, in µs.
 fn stats(samples: &mut [Duration]) -> (f64, f64) {
     samples.sort_unstable();

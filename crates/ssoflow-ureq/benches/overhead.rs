@@ -68,19 +68,12 @@ fn main() {
         driver.run(flow).expect("driver request")
     };
 
-    let [(d_med, d_p99), (r_med, r_p99)] = latency::interleaved(n, driver_fetch, raw_fetch);
+    let results = latency::interleaved(n, driver_fetch, raw_fetch);
     println!("client-credentials token fetches against the sandbox, n = {n} each, interleaved");
-    println!(
-        "  ssoflow-ureq Driver::run   median {:>8.1} µs   p99 {:>8.1} µs",
-        d_med, d_p99
-    );
-    println!(
-        "  raw ureq + serde_json      median {:>8.1} µs   p99 {:>8.1} µs",
-        r_med, r_p99
-    );
-    println!(
-        "  overhead ratio (driver / raw)   median {:.3}   p99 {:.3}",
-        d_med / r_med,
-        d_p99 / r_p99
+    latency::print(
+        ["ssoflow-ureq Driver::run", "raw ureq + serde_json"],
+        "overhead ratio (driver / raw)",
+        "",
+        results,
     );
 }

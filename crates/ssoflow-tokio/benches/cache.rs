@@ -37,9 +37,10 @@ fn env_u64(name: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
-fn percentile(sorted: &[u64], p: f64) -> u64 {
+/// The value at quantile `p` (0..=1) of `sorted` (the default when it is empty).
+fn percentile<T: Copy + Default>(sorted: &[T], p: f64) -> T {
     if sorted.is_empty() {
-        return 0;
+        return T::default();
     }
     let i = ((sorted.len() - 1) as f64 * p).round() as usize;
     sorted[i.min(sorted.len() - 1)]
@@ -349,7 +350,7 @@ fn token_rps(rt: &tokio::runtime::Runtime) {
     });
     let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
     block_ratios.sort_by(f64::total_cmp);
-    let at = |q: f64| block_ratios[((block_ratios.len() - 1) as f64 * q).round() as usize];
+    let at = |q: f64| percentile(&block_ratios, q);
     println!(
         "{:>6} {:>16.0} {:>16.0} {:>7.3} {:>14.1} {:>14.1} {:>14.1} {:>14.1}",
         "mean",
@@ -373,7 +374,7 @@ fn token_rps(rt: &tokio::runtime::Runtime) {
     let slices = slice_rates[0].len();
     let [ours_p90, theirs_p90] = slice_rates.map(|mut v| {
         v.sort_by(f64::total_cmp);
-        v[((v.len() - 1) as f64 * 0.9).round() as usize]
+        percentile(&v, 0.9)
     });
     println!(
         "fastest slices (p90 of {slices} each): {ours_p90:.0}/s vs {theirs_p90:.0}/s, ratio {:.3}",
@@ -468,7 +469,7 @@ fn library_cost() {
         a_all / rounds as f64,
         b_all / rounds as f64,
         a_all / b_all,
-        ratios[ratios.len() / 2]
+        percentile(&ratios, 0.5)
     );
 }
 

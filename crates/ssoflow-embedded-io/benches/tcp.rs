@@ -10,7 +10,7 @@
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-#[path = "../../ssoflow-ureq/benches/latency.rs"]
+#[path = "../../ssoflow-ureq/benches/latency/mod.rs"]
 mod latency;
 
 use embedded_io_adapters::std::FromStd;
@@ -29,18 +29,9 @@ fn main() {
     if std::env::args().any(|a| a == "--list" || a == "--test") {
         return; // `cargo test --benches` / `--list`: nothing to list
     }
-    let n: usize = std::env::var("TCP_BENCH_N")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(2000);
-    let sandbox = ssoflow_sandbox::Sandbox::builder()
-        .start_blocking()
-        .expect("sandbox starts");
-    let creds = sandbox.credentials().oauth2.clone();
-    let token_url = format!("{}/token", creds.base_url);
-    let client = oauth2::Client::new(&token_url, &creds.client_id)
-        .and_then(|c| c.with_secret(&creds.client_secret))
-        .expect("client");
+    let latency::Setup {
+        n, sandbox, client, ..
+    } = latency::setup("TCP_BENCH_N");
 
     let mut buf = vec![0u8; DEFAULT_BUF];
     let mut firmware = Driver::new(&mut buf);

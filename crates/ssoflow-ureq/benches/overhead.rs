@@ -13,20 +13,13 @@ use ssoflow_core::oauth2;
 use ssoflow_ureq::{Config, Driver};
 
 fn main() {
-    let n: usize = std::env::var("OVERHEAD_N")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(2000);
-    let sandbox = ssoflow_sandbox::Sandbox::builder()
-        .start_blocking()
-        .expect("sandbox starts");
-    let creds = sandbox.credentials().oauth2.clone();
-    let token_url = format!("{}/token", creds.base_url);
-
+    let latency::Setup {
+        n,
+        sandbox: _sandbox,
+        client,
+    } = latency::setup("OVERHEAD_N");
+    let token_url = client.token_url();
     let driver = Driver::new(Config::default());
-    let client = oauth2::Client::new(&token_url, &creds.client_id)
-        .and_then(|c| c.with_secret(&creds.client_secret))
-        .expect("client");
 
     // The raw side: its own agent with the driver's settings, and the very bytes the core sends.
     let raw = Driver::new(Config::default());
@@ -45,9 +38,7 @@ fn main() {
         }
     };
     let raw_fetch = || -> String {
-        let mut req = ureq::http::Request::builder()
-            .method("POST")
-            .uri(&token_url);
+        let mut req = ureq::http::Request::builder().method("POST").uri(token_url);
         for (name, value) in &headers {
             req = req.header(name.as_str(), value.as_slice());
         }

@@ -3,6 +3,33 @@
 
 use std::time::{Duration, Instant};
 
+/// What both benches fetch from.
+pub struct Setup {
+    /// Fetches per side.
+    pub n: usize,
+    /// The running sandbox (stops when dropped).
+    pub sandbox: ssoflow_sandbox::SandboxHandle,
+    /// An OAuth 2.0 client with the sandbox's credentials, for its `/oauth2/token`.
+    pub client: ssoflow_core::oauth2::Client,
+}
+
+/// Start the sandbox; the count comes from `env_var` (default 2000).
+pub fn setup(env_var: &str) -> Setup {
+    let n = std::env::var(env_var)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2000);
+    let sandbox = ssoflow_sandbox::Sandbox::builder()
+        .start_blocking()
+        .expect("sandbox starts");
+    let creds = sandbox.credentials().oauth2.clone();
+    let token_url = format!("{}/token", creds.base_url);
+    let client = ssoflow_core::oauth2::Client::new(&token_url, &creds.client_id)
+        .and_then(|c| c.with_secret(&creds.client_secret))
+        .expect("client");
+    Setup { n, sandbox, client }
+}
+
 /// Median and 99th percentile, in µs, of `n` calls of `a` and of `b`, after 50 warm-up calls
 /// of each, interleaved one by one and alternating which goes first, so that both see the
 /// same machine and server state.

@@ -264,6 +264,8 @@ enum Check {
     Token(&'static str, Option<u64>, Option<&'static str>),
     /// The menu token, whether its lifetime is known, the first name.
     Par(&'static str, bool, &'static str),
+    /// The customer account id, and the menu token's `ttl` as received (minutes).
+    ParId(&'static str, Option<u64>),
 }
 
 struct Case {
@@ -1126,11 +1128,25 @@ fn cases(other: SocketAddr) -> Vec<Case> {
         Check::Par("menu-sttl", true, "Jane"),
         &[],
     );
+    // seed 000's attribute table: `customer_account.id | string | "90488ffee32c3acb6fcd0ca417cf6f3a"`
+    // — an opaque id, not only the hyphenated UUID of its example answer.
     case(
-        "par_non_uuid_customer_id",
+        "par_32_hex_customer_id",
         Par,
         s(ok_json(&par_ok(
-            r#"{"id":"5091514"}"#,
+            r#"{"id":"90488ffee32c3acb6fcd0ca417cf6f3a"}"#,
+            r#"{"value":"menu","ttl":60}"#,
+            "",
+        ))),
+        all("ok"),
+        Check::ParId("90488ffee32c3acb6fcd0ca417cf6f3a", Some(60)),
+        &[],
+    );
+    case(
+        "par_empty_customer_id",
+        Par,
+        s(ok_json(&par_ok(
+            r#"{"id":""}"#,
             r#"{"value":"menu","ttl":60}"#,
             "",
         ))),
@@ -1186,9 +1202,35 @@ fn cases(other: SocketAddr) -> Vec<Case> {
                 ),
             ),
         ],
-        all("provider(401,401)"),
+        // A 401 with an M2M token fetched just now refuses the customer's token: no second
+        // M2M token, no loop.
+        all("subject_token_refused"),
         Check::None,
-        &[("/api/oauth/tokens", 2), ("/api/sts/users/sign-in", 2)],
+        &[("/api/oauth/tokens", 1), ("/api/sts/users/sign-in", 1)],
+    );
+    case(
+        "par_sign_in_401_storm_cached_m2m",
+        Par,
+        vec![
+            (
+                "/api/oauth/tokens",
+                ok_json(
+                    r#"{"status":"OK","code":200,"data":{"oauth_token":{"access_token":"m2m","token_type":"bearer","expires_in":86399}}}"#,
+                ),
+            ),
+            (
+                "/api/sts/users/sign-in",
+                json(
+                    "401 Unauthorized",
+                    r#"{"status":"ERROR","code":401,"message":"Unauthenticated."}"#,
+                ),
+            ),
+        ],
+        // A 401 with a cached M2M token: one fresh M2M token, one retry, then the customer's
+        // token is refused.
+        all("subject_token_refused"),
+        Check::None,
+        &[("/api/oauth/tokens", 1), ("/api/sts/users/sign-in", 2)],
     );
 
     // A server that sends a second, unsolicited response right after the M2M answer: the
@@ -1369,6 +1411,16 @@ fn verify(check: Check, got: &Got) -> Result<(), String> {
                         s.customer.first_name.as_str(),
                         s.customer.id.as_str()
                     )
+                ))
+            }
+        }
+        (Check::ParId(id, ttl), Got::SignIn(s)) => {
+            if s.customer.id == id && s.menu_token_ttl_min == ttl {
+                Ok(())
+            } else {
+                Err(format!(
+                    "got {:?} / {:?}",
+                    s.customer.id, s.menu_token_ttl_min
                 ))
             }
         }

@@ -94,6 +94,17 @@ fn provider(e: &CoreError) -> (u16, Option<i64>, String) {
     }
 }
 
+fn subject_refused(e: &CoreError) -> (u16, Option<i64>, String) {
+    match e {
+        CoreError::SubjectTokenRefused {
+            status,
+            code,
+            message,
+        } => (*status, *code, message.as_str().to_owned()),
+        other => panic!("expected subject_token_refused, got {other:?}"),
+    }
+}
+
 #[test]
 fn m2m_token_is_issued_with_its_lifetime() {
     with_timeout(TEST_TIMEOUT, || {
@@ -261,23 +272,15 @@ fn sign_in_through_the_customer_info_callback() {
         let linked = sign_in(&d, &cfg, "idp-bob-0002").unwrap();
         assert_eq!(linked.customer.id, bob.customer.id, "linked by email");
 
-        // A subject the app does not know: customer-info answers 404, the sandbox 401; the
-        // flow takes a 401 for an expired M2M token, fetches one more and retries once.
+        // A subject the app does not know: customer-info answers 404, the sandbox 401. The
+        // M2M token was fetched just now, so the customer's token is what was refused: one
+        // M2M token, one sign-in, no retry with the same refused token.
         let (m2m, signs) = (calls(&sb, M2M), calls(&sb, SIGN_IN));
         let e = core_err(sign_in(&d, &cfg, "idp-nobody"));
-        let (status, code, message) = provider(&e);
+        let (status, code, message) = subject_refused(&e);
         assert_eq!((status, code), (401, Some(401)));
         assert!(message.contains("could not be verified"), "{message}");
-        assert_eq!(
-            calls(&sb, M2M) - m2m,
-            2,
-            "one M2M token, then exactly one more"
-        );
-        assert_eq!(
-            calls(&sb, SIGN_IN) - signs,
-            2,
-            "one sign-in, then exactly one retry"
-        );
+        assert_eq!((calls(&sb, M2M) - m2m, calls(&sb, SIGN_IN) - signs), (1, 1));
     });
 }
 
@@ -299,9 +302,9 @@ fn expired_menu_token_401_then_exactly_one_re_sign_in() {
         me(&d, &cfg, &session, &subject).unwrap();
         assert_eq!((calls(&sb, SIGN_IN), calls(&sb, ME)), (1, 2));
 
-        // The sandbox clock moves past the 60 s ttl (the driver's clock does not): 401, one
-        // re-sign-in, one retry.
-        sb.advance_clock(Duration::from_secs(61));
+        // The sandbox clock moves past the ttl of 60 minutes (the driver's clock does not): 401,
+        // one re-sign-in, one retry.
+        sb.advance_clock(Duration::from_secs(3601));
         let r = me(&d, &cfg, &session, &subject).expect("re-signed in");
         assert_eq!(r.status, 200);
         assert_eq!(
@@ -390,7 +393,7 @@ fn dlc_token_when_the_brand_is_punchh_linked() {
     with_timeout(TEST_TIMEOUT, || {
         let mut linked = Config::default();
         linked.par_ordering.punchh_linked = true;
-        linked.par_ordering.menu_token_ttl_s = 120;
+        linked.par_ordering.menu_token_ttl_min = 2; // minutes, as PAR sends `ttl`
         let sb = sandbox_with(linked, None);
         let cfg = config(&sb);
         let d = driver();
@@ -412,6 +415,54 @@ fn dlc_token_when_the_brand_is_punchh_linked() {
 }
 
 #[test]
+fn dlc_token_authorizes_punchh_specific_calls_with_one_re_sign_in_after_expiry() {
+    with_timeout(TEST_TIMEOUT, || {
+        let mut linked = Config::default();
+        linked.par_ordering.punchh_linked = true;
+        let sb = sandbox_with(linked, None);
+        let cfg = config(&sb);
+        let d = driver();
+        let session = SharedSession::default();
+        let subject = subject(&sb);
+        let mut ids = RequestIds::new(seed());
+        let mut loyalty = || {
+            d.send_authorized(
+                &session,
+                |_previous| par_ordering::sign_in(&cfg, None, &subject, RequestIds::new(seed())),
+                |t: &SignIn, buf| {
+                    cfg.dlc_request(buf, Method::Get, "/api/customers/me/loyalty", t, &mut ids)
+                },
+            )
+        };
+        assert_eq!(loyalty().expect("signed in, then the call").status, 200);
+        assert_eq!(calls(&sb, SIGN_IN), 1);
+        // seed 000: the DLC token's `"ttl": 60` is minutes too; past it the sandbox answers
+        // 401 and the session signs in once more (a fresh menu and DLC token).
+        sb.advance_clock(Duration::from_secs(3601));
+        assert_eq!(loyalty().expect("re-signed in").status, 200);
+        assert_eq!(calls(&sb, SIGN_IN), 2);
+        assert_eq!(calls(&sb, "GET /par/api/customers/me/loyalty"), 3);
+    });
+}
+
+#[test]
+fn a_refused_customer_token_is_subject_token_refused_not_a_loop() {
+    with_timeout(TEST_TIMEOUT, || {
+        let sb = sandbox();
+        let cfg = config(&sb);
+        let d = driver();
+        let e = core_err(sign_in(&d, &cfg, "an-identity-provider-token-nobody-knows"));
+        assert!(
+            matches!(e, CoreError::SubjectTokenRefused { status: 401, .. }),
+            "{e:?}"
+        );
+        // One M2M token (fresh, so not the culprit) and one token exchange.
+        assert_eq!((calls(&sb, M2M), calls(&sb, SIGN_IN)), (1, 1));
+        assert!(!format!("{e} {e:?}").contains("nobody-knows"));
+    });
+}
+
+#[test]
 fn envelope_errors_keep_status_and_code() {
     with_timeout(TEST_TIMEOUT, || {
         let sb = sandbox();
@@ -425,14 +476,14 @@ fn envelope_errors_keep_status_and_code() {
         assert_eq!((status, code), (400, Some(400)));
         assert!(message.contains("Unsupported Api-Version"), "{message}");
 
-        // A subject that is no test token and no customer-info URL configured: 401, after
-        // exactly one fresh M2M token and one retry.
+        // A subject that is no test token and no customer-info URL configured: 401 with a
+        // fresh M2M token, so the subject token is refused (one M2M token, one sign-in).
         let (m2m, signs) = (calls(&sb, M2M), calls(&sb, SIGN_IN));
         let e = core_err(sign_in(&d, &cfg, "opaque-subject-token"));
-        let (status, code, message) = provider(&e);
+        let (status, code, message) = subject_refused(&e);
         assert_eq!((status, code), (401, Some(401)));
         assert!(message.contains("Invalid subject token"), "{message}");
-        assert_eq!((calls(&sb, M2M) - m2m, calls(&sb, SIGN_IN) - signs), (2, 2));
+        assert_eq!((calls(&sb, M2M) - m2m, calls(&sb, SIGN_IN) - signs), (1, 1));
 
         // The protected call without a valid token: the envelope, read by the core.
         let mut ids = RequestIds::new(seed());

@@ -1,7 +1,7 @@
 //! PAR Ordering sign-in (`sign_in`): records answer the flow's requests in order (M2M token,
 //! sign-in, a 401 and the retry…), with and without a cached M2M token (first byte's low bit),
 //! on a clock the records move. Terminates within 16 polls, never sends after `Done` or an
-//! error, outputs are checked (UUID account id, visible-ASCII tokens, redacted Debug).
+//! error, outputs are checked (a non-empty account id without control characters, ttl and expiry agreeing, visible-ASCII tokens, redacted Debug).
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 use ssoflow_core::par_ordering::{RequestIds, SignIn, sign_in};
@@ -9,17 +9,6 @@ use ssoflow_core::{AccessToken, Expiry, Instant, Secret};
 use ssoflow_fuzz::{Outcome, assert_token, configs, drive, records};
 
 const SUBJECT: &str = "test-1100-jane.doe@partech.com-Jane-Doe-+41767567126";
-
-fn is_uuid(s: &str) -> bool {
-    s.len() == 36
-        && s.bytes().enumerate().all(|(i, b)| {
-            if matches!(i, 8 | 13 | 18 | 23) {
-                b == b'-'
-            } else {
-                b.is_ascii_hexdigit()
-            }
-        })
-}
 
 fuzz_target!(|data: &[u8]| {
     let Some((&mode, data)) = data.split_first() else {
@@ -50,12 +39,22 @@ fuzz_target!(|data: &[u8]| {
         let SignIn {
             customer,
             menu_token,
+            menu_token_ttl_min,
             dlc_token,
+            dlc_token_ttl_min,
         } = &s;
+        // The id is opaque (seed 000 shows a UUID and 32 hex digits): never empty, no control
+        // characters.
         assert!(
-            is_uuid(&customer.id),
-            "account id is not a UUID: {:?}",
+            !customer.id.is_empty() && !customer.id.chars().any(char::is_control),
+            "account id: {:?}",
             customer.id
+        );
+        // `ttl` is minutes: a known ttl always gives a known expiry.
+        assert_eq!(
+            menu_token_ttl_min.is_some(),
+            matches!(menu_token.expiry, Expiry::At(_)),
+            "menu token ttl and expiry disagree"
         );
         assert_token(menu_token.value.expose(), "menu token");
         if let Some(d) = dlc_token {
@@ -68,7 +67,9 @@ fuzz_target!(|data: &[u8]| {
         let swapped = SignIn {
             customer: customer.clone(),
             menu_token: x(menu_token),
+            menu_token_ttl_min: *menu_token_ttl_min,
             dlc_token: dlc_token.as_ref().map(x),
+            dlc_token_ttl_min: *dlc_token_ttl_min,
         };
         assert_eq!(
             format!("{s:?}"),

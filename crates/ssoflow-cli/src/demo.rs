@@ -186,7 +186,22 @@ impl Demo {
         session: &SharedSession<par_ordering::SignIn>,
         subject: &str,
     ) -> Result<par_ordering::CustomerAccount, Failure> {
+        let response = self.par_get(par, session, subject, "/api/customers/me", false)?;
+        Ok(response.with_core(par_ordering::read_customer_account)?)
+    }
+
+    /// `GET path` with the menu token (and the DLC token when `dlc`), with refresh-on-401
+    /// through `session`.
+    fn par_get(
+        &self,
+        par: &par_ordering::Config,
+        session: &SharedSession<par_ordering::SignIn>,
+        subject: &str,
+        path: &str,
+        dlc: bool,
+    ) -> Result<ssoflow_ureq::OwnedResponse, Failure> {
         let mut ids = par_ordering::RequestIds::new(entropy());
+        let what = format!("GET /par{path}");
         let response = self.driver.send_authorized(
             session,
             |_previous| {
@@ -200,28 +215,23 @@ impl Demo {
             |t: &par_ordering::SignIn, buf| {
                 let mut log = self.log.borrow_mut();
                 // The driver builds the call again only after a 401 (and a re-sign-in).
-                if let Some(earlier) = log
-                    .iter_mut()
-                    .rev()
-                    .find(|(w, s)| w == "GET /par/api/customers/me" && *s == 0)
-                {
+                if let Some(earlier) = log.iter_mut().rev().find(|(w, s)| *w == what && *s == 0) {
                     earlier.1 = 401;
                 }
-                log.push(("GET /par/api/customers/me".into(), 0));
+                log.push((what.clone(), 0));
                 drop(log);
-                par.protected_request(
-                    buf,
-                    Method::Get,
-                    "/api/customers/me",
-                    t.access_token().value.expose(),
-                    &mut ids,
-                )
+                if dlc {
+                    par.dlc_request(buf, Method::Get, path, t, &mut ids)
+                } else {
+                    let menu = t.access_token().value.expose();
+                    par.protected_request(buf, Method::Get, path, menu, &mut ids)
+                }
             },
         )?;
         if let Some(last) = self.log.borrow_mut().last_mut() {
             last.1 = response.status;
         }
-        Ok(response.with_core(par_ordering::read_customer_account)?)
+        Ok(response)
     }
 
     fn calls(&self, key: &str) -> u64 {
@@ -254,7 +264,11 @@ pub fn run() -> Result<(), Failure> {
     );
     let (app_url, _app) = start_ordering_app(customers.clone())
         .map_err(|e| internal(format!("ordering app: {e}")))?;
+    // A brand integrated with Punchh: sign-ins also carry the DLC token.
+    let mut config = ssoflow_sandbox::Config::default();
+    config.par_ordering.punchh_linked = true;
     let sandbox = Sandbox::builder()
+        .config(config)
         .test_hooks(true)
         .customer_info_url(app_url.clone())
         .start_blocking()
@@ -300,6 +314,9 @@ fn config_failure(e: CoreError) -> Failure {
     internal(format!("sandbox credentials rejected: {e}"))
 }
 
+/// The sandbox's menu-token lifetime: `ttl` 60 minutes, as in seed 000.
+const MENU_TOKEN_LIFETIME_S: u64 = 60 * 60;
+
 fn par_ordering_steps(
     d: &mut Demo,
     creds: &ssoflow_sandbox::Credentials,
@@ -330,23 +347,50 @@ fn par_ordering_steps(
             par_ordering::RequestIds::new(entropy()),
         )?;
         let s = d.run(flow)?;
+        let ttl = s
+            .menu_token_ttl_min
+            .map_or_else(|| "unknown lifetime".to_owned(), |m| format!("ttl {m} min"));
         Ok(format!(
-            "customer {} {}, menu token {}",
+            "customer {} {}, menu token {} ({ttl})",
             s.customer.id,
             s.customer.email,
             redact(s.menu_token.value.expose())
         ))
+    });
+    d.step("par", "sign-in, refused customer token", |d| {
+        let flow = par_ordering::sign_in(
+            &par,
+            d.m2m.borrow().clone(),
+            "idp-token-nobody-knows",
+            par_ordering::RequestIds::new(entropy()),
+        )?;
+        match d.run(flow) {
+            Err(Error::Core(e @ CoreError::SubjectTokenRefused { .. })) => {
+                Ok(format!("{} (exit 3), as expected", e.kind()))
+            }
+            Err(e) => Err(e.into()),
+            Ok(_) => Err(unexpected("an unknown customer token was accepted")),
+        }
     });
     let session = SharedSession::default();
     d.step("par", "protected call (signs in first)", |d| {
         let me = d.par_me(&par, &session, subject)?;
         Ok(format!("{} {} {}", me.first_name, me.last_name, me.email))
     });
+    d.step("par", "Punchh-specific call (DLC-Authorization)", |d| {
+        let r = d.par_get(&par, &session, subject, "/api/customers/me/loyalty", true)?;
+        if r.status != 200 {
+            return Err(unexpected(&format!("loyalty call answered {}", r.status)));
+        }
+        Ok("menu token + DLC token accepted".to_owned())
+    });
     d.step(
         "par",
-        "clock +61 s: menu token expired → 401 → re-sign-in",
+        "clock +60 min: menu token expired → 401 → re-sign-in",
         |d| {
-            d.sandbox.advance_clock(Duration::from_secs(61));
+            // `ttl` 60 is minutes (seed 000): one second past the menu token's lifetime.
+            d.sandbox
+                .advance_clock(Duration::from_secs(MENU_TOKEN_LIFETIME_S + 1));
             let sign_ins = d.calls("POST /par/api/sts/users/sign-in");
             let me = d.par_me(&par, &session, subject)?;
             let again = d.calls("POST /par/api/sts/users/sign-in") - sign_ins;
@@ -378,7 +422,8 @@ fn par_ordering_steps(
                     alice.email = "alice.new@example.com".into();
                 }
             }
-            d.sandbox.advance_clock(Duration::from_secs(61));
+            d.sandbox
+                .advance_clock(Duration::from_secs(MENU_TOKEN_LIFETIME_S + 1));
             let me = d.par_me(&par, &idp_session, idp_token)?;
             if me.email != "alice.new@example.com" {
                 return Err(unexpected(&format!("email not synced: {}", me.email)));
@@ -554,11 +599,11 @@ fn oauth2_steps(d: &mut Demo, creds: &ssoflow_sandbox::Credentials) -> Result<()
     let machine = RefCell::new(None);
     d.step("oauth2", "client credentials", |d| {
         let t = d.run(oauth2::client_credentials(&client, Some("orders"))?)?;
-        let detail = format!(
-            "token {}, expires in {:?} s",
-            redact(t.access.value.expose()),
-            t.expires_in
+        let lifetime = t.expires_in.map_or_else(
+            || "unknown lifetime".to_owned(),
+            |s| format!("expires in {s} s"),
         );
+        let detail = format!("token {}, {lifetime}", redact(t.access.value.expose()));
         *machine.borrow_mut() = Some(t);
         Ok(detail)
     });

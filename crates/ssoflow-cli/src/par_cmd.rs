@@ -5,7 +5,7 @@ use ssoflow_core::par_ordering::{self, CustomerAccount, RequestIds};
 use ssoflow_core::{AccessToken, Expiry, Instant};
 
 use crate::ctx::{Ctx, entropy, required_env};
-use crate::output::{Failure, or_dash, print_fields, print_json, redact};
+use crate::output::{Failure, print_fields, print_json, redact};
 
 /// `ssoflow par` subcommands.
 #[derive(Debug, clap::Subcommand)]
@@ -13,8 +13,9 @@ pub enum Command {
     /// Sign a customer in (registering them if new): an M2M token, then the token exchange.
     /// Env: SSOFLOW_CLIENT_SECRET and SSOFLOW_SUBJECT_TOKEN (both required).
     ///
-    /// --json prints {"customer_account":{…},"token":{"value","token_type","ttl"},
-    /// "dlc_access_token":{"value","token_type","ttl"}|null}.
+    /// --json prints {"customer_account":{…},"token":{"value","token_type","ttl","expires_in"},
+    /// "dlc_access_token":{…the same…}|null}: `ttl` as PAR sent it (minutes), `expires_in` in
+    /// seconds; both null when PAR sent no ttl (the lifetime is unknown).
     SignIn(SignInArgs),
 }
 
@@ -70,29 +71,43 @@ fn sign_in(args: &SignInArgs, ctx: &Ctx) -> Result<(), Failure> {
     if ctx.json {
         print_json(&SignInJson {
             customer_account: AccountJson::of(&out.customer),
-            token: TokenJson::of(&out.menu_token, now),
-            dlc_access_token: out.dlc_token.as_ref().map(|t| TokenJson::of(t, now)),
+            token: TokenJson::of(&out.menu_token, out.menu_token_ttl_min, now),
+            dlc_access_token: out
+                .dlc_token
+                .as_ref()
+                .map(|t| TokenJson::of(t, out.dlc_token_ttl_min, now)),
         });
     } else {
         let c = &out.customer;
-        print_fields(&[
+        let mut fields = vec![
             ("customer_id", c.id.to_string()),
             ("name", format!("{} {}", c.first_name, c.last_name)),
             ("email", c.email.to_string()),
             ("phone_number", c.phone_number.to_string()),
             ("menu_token", redact(out.menu_token.value.expose())),
-            ("menu_token_ttl", or_dash(ttl(&out.menu_token, now))),
-            (
-                "dlc_access_token",
-                or_dash(out.dlc_token.as_ref().map(|t| redact(t.value.expose()))),
-            ),
-        ]);
+            ("menu_token_ttl", minutes(out.menu_token_ttl_min)),
+        ];
+        if let Some(dlc) = &out.dlc_token {
+            fields.push(("dlc_access_token", redact(dlc.value.expose())));
+            fields.push(("dlc_access_token_ttl", minutes(out.dlc_token_ttl_min)));
+        } else {
+            fields.push(("dlc_access_token", "-".to_owned()));
+        }
+        print_fields(&fields);
     }
     Ok(())
 }
 
+/// A `ttl` for people: always with its unit.
+fn minutes(ttl: Option<u64>) -> String {
+    match ttl {
+        Some(m) => format!("{m} min"),
+        None => "unknown (not sent; a 401 will tell)".to_owned(),
+    }
+}
+
 /// Seconds left before `token` expires (rounded up), if it has a known expiry.
-fn ttl(token: &AccessToken, now: Instant) -> Option<u64> {
+fn expires_in(token: &AccessToken, now: Instant) -> Option<u64> {
     match token.expiry {
         Expiry::At(at) => Some(at.millis_since(now).div_ceil(1000)),
         Expiry::Unknown => None,
@@ -110,15 +125,19 @@ struct SignInJson<'a> {
 struct TokenJson<'a> {
     value: &'a str,
     token_type: &'static str,
+    /// As received: minutes.
     ttl: Option<u64>,
+    /// Seconds left.
+    expires_in: Option<u64>,
 }
 
 impl<'a> TokenJson<'a> {
-    fn of(t: &'a AccessToken, now: Instant) -> Self {
+    fn of(t: &'a AccessToken, ttl: Option<u64>, now: Instant) -> Self {
         TokenJson {
             value: t.value.expose(),
             token_type: "Bearer",
-            ttl: ttl(t, now),
+            ttl,
+            expires_in: expires_in(t, now),
         }
     }
 }

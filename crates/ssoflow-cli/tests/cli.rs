@@ -363,8 +363,14 @@ fn par_sign_in() {
     assert_eq!(account["email"], "jane.doe@partech.com");
     assert_eq!(account["first_name"], "Jane");
     assert_eq!(account["id"].as_str().map(str::len), Some(36));
-    assert_eq!(keys(&v["token"]), ["value", "token_type", "ttl"]);
+    assert_eq!(
+        keys(&v["token"]),
+        ["value", "token_type", "ttl", "expires_in"]
+    );
+    // seed 000: `"ttl": 60,` — kept as received (minutes); `expires_in` is seconds.
     assert_eq!(v["token"]["ttl"], 60);
+    let expires_in = v["token"]["expires_in"].as_u64().expect("expires_in");
+    assert!((3590..=3600).contains(&expires_in), "{expires_in}");
     assert!(v["dlc_access_token"].is_null());
 
     // Same subject, same account.
@@ -382,7 +388,20 @@ fn par_sign_in() {
     par()
         .assert()
         .success()
-        .stdout(predicate::str::contains("jane.doe@partech.com"));
+        .stdout(predicate::str::contains("jane.doe@partech.com"))
+        .stdout(predicate::str::is_match(r"menu_token_ttl\s+60 min\n").expect("regex"));
+    // A refused customer token is its own error: exit 3, and the detail says whose token.
+    par()
+        .env(
+            "SSOFLOW_SUBJECT_TOKEN",
+            "an-unknown-identity-provider-token",
+        )
+        .assert()
+        .code(3)
+        .stderr(predicate::str::starts_with(
+            "error: subject_token_refused: the customer's token was refused",
+        ))
+        .stderr(predicate::str::contains("an-unknown").not());
     par()
         .env("SSOFLOW_CLIENT_SECRET", "wrong")
         .assert()

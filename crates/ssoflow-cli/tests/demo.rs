@@ -16,13 +16,21 @@ fn demo_runs_every_flow_and_exits_zero() {
         "demo failed:\n{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    // Every step line is counted, and all of them are ok.
+    let steps = stdout
+        .lines()
+        .filter(|l| l.starts_with("  ok ") || l.starts_with("  FAIL "))
+        .count();
+    assert!(steps >= 24, "{stdout}");
     assert!(
-        stdout.contains("summary: 22 steps, 22 ok, 0 failed"),
+        stdout.contains(&format!("summary: {steps} steps, {steps} ok, 0 failed")),
         "{stdout}"
     );
     for step in [
         "M2M token",
-        "menu token expired → 401 → re-sign-in",
+        "sign-in, refused customer token",
+        "Punchh-specific call (DLC-Authorization)",
+        "clock +60 min: menu token expired → 401 → re-sign-in",
         "synced on re-sign-in",
         "SSO access token",
         "authorize → callback",

@@ -47,6 +47,17 @@ pub enum Error {
     },
     /// Still unauthorized after one fresh sign-in and one retry: the credentials are not accepted.
     Unauthorized,
+    /// A token exchange was refused with 401 again after a fresh M2M token: the customer's own
+    /// (subject) token is not accepted. Get a fresh one from the identity provider and sign in
+    /// again.
+    SubjectTokenRefused {
+        /// HTTP status of the response.
+        status: u16,
+        /// The vendor's error code (PAR envelope `code`), when present.
+        code: Option<i64>,
+        /// A bounded, redacted excerpt of the response body.
+        message: Excerpt,
+    },
     /// The Punchh digest was refused (HTTP 412): the signing secret or the signed bytes are wrong.
     Digest,
     /// A plain `http://` URL to a host that is not loopback. Use `https://`.
@@ -85,7 +96,9 @@ impl Error {
     /// The HTTP status of the response this error came from, if any.
     pub fn status(&self) -> Option<u16> {
         match self {
-            Error::Provider { status, .. } | Error::OAuth { status, .. } => Some(*status),
+            Error::Provider { status, .. }
+            | Error::OAuth { status, .. }
+            | Error::SubjectTokenRefused { status, .. } => Some(*status),
             Error::Digest => Some(412),
             _ => None,
         }
@@ -100,6 +113,7 @@ impl Error {
             Error::Capacity { .. } => "capacity",
             Error::BufferTooSmall { .. } => "buffer_too_small",
             Error::Unauthorized => "unauthorized",
+            Error::SubjectTokenRefused { .. } => "subject_token_refused",
             Error::Digest => "digest",
             Error::Insecure => "insecure",
             Error::State => "state",
@@ -149,6 +163,12 @@ impl fmt::Display for Error {
                 write!(f, "request buffer too small: {required} bytes required")
             }
             Error::Unauthorized => f.write_str("unauthorized after a fresh sign-in and one retry"),
+            Error::SubjectTokenRefused {
+                status, message, ..
+            } => write!(
+                f,
+                "the customer's token was refused (HTTP {status} with a fresh M2M token): {message}"
+            ),
             Error::Digest => f.write_str("x-pch-digest refused (HTTP 412)"),
             Error::Insecure => f.write_str("refusing plain http:// to a non-loopback host"),
             Error::State => f.write_str("flow method called out of order"),

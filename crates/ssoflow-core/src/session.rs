@@ -18,7 +18,9 @@
 
 use crate::{AccessToken, Error, Instant, TokenSet};
 
-/// Default proactive-refresh margin: renew 10 s before expiry (PAR menu tokens live 60 s).
+/// Default proactive-refresh margin: renew 10 s before expiry. Small beside every lifetime the
+/// vendors give (PAR menu and DLC tokens live `ttl` = 60 *minutes*, M2M tokens 86 399 s), large
+/// enough for a request in flight to arrive before the token expires.
 pub const DEFAULT_SKEW_MS: u64 = 10_000;
 
 /// Anything a sign-in produces that carries a bearer token.

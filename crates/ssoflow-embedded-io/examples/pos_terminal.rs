@@ -167,7 +167,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "par     GET /api/customers/me  {signed_in}{status} → {} <{}>",
             customer.first_name, customer.email
         );
-        if round == 0 && !advance_sandbox_clock(&mut driver, &mut stream, &sb, 61)? {
+        if round == 0 && !advance_sandbox_clock(&mut driver, &mut stream, &sb, 3601)? {
             println!("par     (sandbox without --test-hooks: cannot expire the menu token; done)");
             break;
         }
@@ -175,7 +175,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-/// Move the sandbox's clock past the 60 s menu-token lifetime (test hook).
+/// Move the sandbox's clock past the menu token's lifetime, `ttl` 60 minutes (test hook).
 fn advance_sandbox_clock(
     driver: &mut Driver<'_>,
     stream: &mut Stream,

@@ -300,6 +300,12 @@ struct SignInRepr<'a> {
     m: TokenRepr<'a>,
     #[serde(borrow)]
     d: Option<TokenRepr<'a>>,
+    /// The menu token's `ttl` as received (minutes); absent in values stored before it was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    mt: Option<u64>,
+    /// The DLC token's `ttl` as received (minutes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    dt: Option<u64>,
 }
 
 impl Codec for SignIn {
@@ -312,6 +318,8 @@ impl Codec for SignIn {
                 c: AccountRepr::of(&self.customer),
                 m: TokenRepr::of(&self.menu_token, time),
                 d: self.dlc_token.as_ref().map(|t| TokenRepr::of(t, time)),
+                mt: self.menu_token_ttl_min,
+                dt: self.dlc_token_ttl_min,
             },
         )
     }
@@ -324,7 +332,9 @@ impl Codec for SignIn {
         Ok(SignIn {
             customer: repr.c.into_account()?,
             menu_token: menu_token?,
+            menu_token_ttl_min: repr.mt,
             dlc_token: dlc_token?,
+            dlc_token_ttl_min: repr.dt,
         })
     }
 }
@@ -424,7 +434,9 @@ mod tests {
         let s = SignIn {
             customer,
             menu_token: token("menu", Expiry::At(Instant::from_millis(65_000))),
+            menu_token_ttl_min: Some(60),
             dlc_token: Some(token("dlc", Expiry::Unknown)),
+            dlc_token_ttl_min: None,
         };
         assert_eq!(round_trip(&s, &b, &b), s);
     }

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 /// client_secret = "sandbox-par-secret"
 /// api_version = "4.38.0"        # "4.38.0" is always accepted too
 /// m2m_ttl_s = 86399             # lifetime of the M2M token
-/// menu_token_ttl_s = 60         # lifetime of the menu token (and of the DLC token)
+/// menu_token_ttl_min = 60       # lifetime of the menu token (and of the DLC token), minutes as PAR sends `ttl`
 /// punchh_linked = false         # answer sign-in with a dlc_access_token too
 /// # customer_info_url = "http://127.0.0.1:8080/customer-info"   # unset: only test subject tokens sign in
 ///
@@ -103,8 +103,9 @@ pub struct ParOrderingConfig {
     pub api_version: String,
     /// Lifetime of the M2M access token, seconds.
     pub m2m_ttl_s: u64,
-    /// Lifetime of the menu token (and the DLC token), seconds.
-    pub menu_token_ttl_s: u64,
+    /// Lifetime of the menu token (and the DLC token), **minutes**: the unit of PAR's `ttl`
+    /// (seed 000: `"ttl": 60` beside a JWT whose `exp - iat` is 3600 s).
+    pub menu_token_ttl_min: u64,
     /// When true, sign-in answers carry a `dlc_access_token` (brand integrated with Punchh).
     pub punchh_linked: bool,
     /// The ordering application's `/customer-info` endpoint, called for non-test subject tokens.
@@ -119,7 +120,7 @@ impl Default for ParOrderingConfig {
             client_secret: "sandbox-par-secret".into(),
             api_version: "4.38.0".into(),
             m2m_ttl_s: 86399,
-            menu_token_ttl_s: 60,
+            menu_token_ttl_min: 60,
             punchh_linked: false,
             customer_info_url: None,
         }
@@ -315,11 +316,11 @@ mod tests {
     #[test]
     fn partial_sections_keep_other_defaults() {
         let c = Config::from_toml_str(
-            "[par_ordering]\npunchh_linked = true\nmenu_token_ttl_s = 5\n[punchh.user]\nemail = \"a@b.c\"\n",
+            "[par_ordering]\npunchh_linked = true\nmenu_token_ttl_min = 5\n[punchh.user]\nemail = \"a@b.c\"\n",
         )
         .expect("valid");
         assert!(c.par_ordering.punchh_linked);
-        assert_eq!(c.par_ordering.menu_token_ttl_s, 5);
+        assert_eq!(c.par_ordering.menu_token_ttl_min, 5);
         assert_eq!(c.par_ordering.client_id, "sandbox-par-client");
         assert_eq!(c.punchh.user.email, "a@b.c");
         assert_eq!(c.punchh.user.id, 111_111_111);

@@ -5,7 +5,14 @@
 //! - `POST /par/api/sts/users/sign-in` → 200 `{"status":"OK","code":200,"data":{"customer_account",
 //!   "token", "dlc_access_token"?}}`
 //! - `GET /par/api/customers/me` → 200 `{"status":"OK","code":200,"data":{"customer_account":{..}}}`
+//! - `GET /par/api/customers/me/loyalty` (**emulator-only**, stands for PAR's Punchh-specific
+//!   calls) → 200 `{"status":"OK","code":200,"data":{"loyalty":{"punchh_user_id":N,"email":S}}}`;
+//!   needs the menu token as `Authorization: Bearer` *and* the DLC token as
+//!   `DLC-Authorization: Bearer` (seed 000), both unexpired and of one account.
 //!
+//! Every call needs `Application`, `Api-Version`, `X-Ordering-API: true` and a UUID
+//! `X-Request-ID`; a call with a body needs `Content-Type: application/json` (415 otherwise).
+//! Menu and DLC tokens live `menu_token_ttl_min` **minutes** (the `ttl` unit, seed 000).
 //! Every error is the envelope `{"status":"ERROR","code":<http status>,"message":"..."}`.
 
 use std::collections::HashMap;
@@ -42,6 +49,8 @@ pub(crate) struct ParState {
     by_email: HashMap<String, String>,
     /// Menu token → (account id, expiry ms).
     menu_tokens: HashMap<String, (String, u64)>,
+    /// DLC token → (account id, expiry ms).
+    dlc_tokens: HashMap<String, (String, u64)>,
 }
 
 #[derive(Debug, Clone)]
@@ -71,6 +80,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/par/api/oauth/tokens", post(m2m_token))
         .route("/par/api/sts/users/sign-in", post(sign_in))
         .route("/par/api/customers/me", get(me))
+        .route("/par/api/customers/me/loyalty", get(loyalty))
 }
 
 /// The PAR error envelope.
@@ -138,8 +148,26 @@ fn check_headers(app: &AppState, headers: &HeaderMap) -> Result<(), Response> {
     Ok(())
 }
 
+/// Checks the headers of a call with a JSON body: the common ones, then `Content-Type`.
+fn check_json_call(app: &AppState, headers: &HeaderMap) -> Result<(), Response> {
+    check_headers(app, headers)?;
+    let json = header_str(headers, "content-type").is_some_and(|v| {
+        v.split(';')
+            .next()
+            .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"))
+    });
+    if json {
+        Ok(())
+    } else {
+        Err(error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "The Content-Type header must be application/json.",
+        ))
+    }
+}
+
 async fn m2m_token(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    if let Err(r) = check_headers(&app, &headers) {
+    if let Err(r) = check_json_call(&app, &headers) {
         return r;
     }
     let cfg = &app.config.par_ordering;
@@ -311,7 +339,7 @@ fn account_json(a: &Account) -> Value {
 }
 
 async fn sign_in(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    if let Err(r) = check_headers(&app, &headers) {
+    if let Err(r) = check_json_call(&app, &headers) {
         return r;
     }
     let now = app.clock.now_ms();
@@ -359,14 +387,16 @@ async fn sign_in(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -
     };
 
     let now_s = app.clock.now_s();
-    let ttl = cfg.menu_token_ttl_s;
+    // `ttl` is minutes (seed 000: `"ttl": 60` with a JWT whose `exp - iat` is 3600).
+    let ttl = cfg.menu_token_ttl_min;
+    let lifetime_s = ttl.saturating_mul(60);
     let account = app.data().par.link(&ident, now_s);
     let menu_token = mint_jwt(
         &json!({
             "iss": format!("{}/par/api/sts/users/sign-in", app.base_url),
             "iat": now_s,
             "nbf": now_s,
-            "exp": now_s.saturating_add(ttl),
+            "exp": now_s.saturating_add(lifetime_s),
             "jti": random_hex(8),
             "sub": account.id,
             "_oapi_sts_token": 1,
@@ -375,7 +405,7 @@ async fn sign_in(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -
     );
     app.data().par.menu_tokens.insert(
         menu_token.clone(),
-        (account.id.clone(), app.clock.expiry(ttl)),
+        (account.id.clone(), app.clock.expiry(lifetime_s)),
     );
     let mut data = json!({
         "customer_account": account_json(&account),
@@ -391,9 +421,13 @@ async fn sign_in(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -
             &json!({
                 "email": account.email,
                 "id": dlc_user_id(&account.id),
-                "exp": now_s.saturating_add(ttl),
+                "exp": now_s.saturating_add(lifetime_s),
             }),
             &app.jwt_key,
+        );
+        app.data().par.dlc_tokens.insert(
+            dlc.clone(),
+            (account.id.clone(), app.clock.expiry(lifetime_s)),
         );
         data["dlc_access_token"] = json!({
             "value": dlc,
@@ -417,21 +451,57 @@ fn dlc_user_id(account_id: &str) -> u64 {
         })
 }
 
+/// The account an unexpired token of `tokens` belongs to.
+fn holder(
+    tokens: &HashMap<String, (String, u64)>,
+    token: Option<&str>,
+    now_ms: u64,
+) -> Option<String> {
+    let (id, expires) = tokens.get(token?)?;
+    (*expires > now_ms).then(|| id.clone())
+}
+
 async fn me(State(app): State<AppState>, headers: HeaderMap) -> Response {
     if let Err(r) = check_headers(&app, &headers) {
         return r;
     }
     let now = app.clock.now_ms();
-    let account = bearer(&headers).and_then(|t| {
+    let account = {
         let data = app.data();
-        let (id, expires) = data.par.menu_tokens.get(t)?;
-        if *expires <= now {
-            return None;
-        }
-        data.par.accounts.get(id).cloned()
-    });
+        holder(&data.par.menu_tokens, bearer(&headers), now)
+            .and_then(|id| data.par.accounts.get(&id).cloned())
+    };
     match account {
         Some(a) => ok(json!({"customer_account": account_json(&a)})),
+        None => unauthorized(),
+    }
+}
+
+/// Emulator-only stand-in for PAR's Punchh-specific calls: needs both the menu token and the
+/// DLC token (`DLC-Authorization: Bearer …`), unexpired, of the same account.
+async fn loyalty(State(app): State<AppState>, headers: HeaderMap) -> Response {
+    if let Err(r) = check_headers(&app, &headers) {
+        return r;
+    }
+    let now = app.clock.now_ms();
+    let dlc = header_str(&headers, "dlc-authorization").and_then(|v| {
+        let (scheme, token) = v.trim().split_once(' ')?;
+        scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+    });
+    let account = {
+        let data = app.data();
+        let menu = holder(&data.par.menu_tokens, bearer(&headers), now);
+        let dlc = holder(&data.par.dlc_tokens, dlc, now);
+        match (menu, dlc) {
+            (Some(m), Some(d)) if m == d => data.par.accounts.get(&m).cloned(),
+            _ => None,
+        }
+    };
+    match account {
+        Some(a) => ok(json!({"loyalty": {
+            "punchh_user_id": dlc_user_id(&a.id),
+            "email": a.email,
+        }})),
         None => unauthorized(),
     }
 }

@@ -489,7 +489,7 @@ async fn config_files() {
     let good = dir.join("good.toml");
     std::fs::write(
         &good,
-        "[par_ordering]\nclient_id = \"from-file\"\nmenu_token_ttl_s = 5\n\n[punchh.user]\nfirst_name = \"Kim\"\n\n[oauth2]\naccess_ttl_s = 10\n",
+        "[par_ordering]\nclient_id = \"from-file\"\nmenu_token_ttl_min = 5\n\n[punchh.user]\nfirst_name = \"Kim\"\n\n[oauth2]\naccess_ttl_s = 10\n",
     )
     .expect("write");
     let sb = Sandbox::builder()

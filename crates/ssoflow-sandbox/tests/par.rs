@@ -156,6 +156,26 @@ async fn m2m_token_errors() {
         let (s, _, b) = send(authed(req).json(&body)).await;
         assert_error_envelope(s, &b, 400);
     }
+    // Content-Type: a JSON body must say so (415, the envelope).
+    for content_type in [
+        None,
+        Some("text/plain"),
+        Some("application/x-www-form-urlencoded"),
+    ] {
+        let mut req = authed(post(&c, &sb, "/api/oauth/tokens"));
+        if let Some(ct) = content_type {
+            req = req.header("content-type", ct);
+        }
+        let (s, _, b) = send(req.body(body.to_string())).await;
+        assert_error_envelope(s, &b, 415);
+    }
+    let (s, _, _) = send(
+        authed(post(&c, &sb, "/api/oauth/tokens"))
+            .header("content-type", "application/json; charset=utf-8")
+            .body(body.to_string()),
+    )
+    .await;
+    assert_eq!(s, 200, "a charset parameter is fine");
     // Malformed JSON, wrong grant type.
     let (s, _, b) = send(
         authed(post(&c, &sb, "/api/oauth/tokens"))
@@ -218,6 +238,11 @@ async fn sign_in_with_a_test_token_matches_the_seed() {
     )
     .expect("JSON claims");
     assert_eq!(claims["sub"], account["id"]);
+    // seed 000: `"ttl": 60,` beside a JWT whose `exp - iat` is 3600: ttl counts minutes.
+    assert_eq!(
+        claims["exp"].as_u64().expect("exp") - claims["iat"].as_u64().expect("iat"),
+        60 * 60
+    );
 
     // The same subject always maps to the same account.
     let (_, again) = sign_in(&c, &sb, &m2m, TEST_TOKEN).await;
@@ -245,6 +270,57 @@ async fn punchh_linked_brands_get_a_dlc_token() {
     assert_same_shape(&body, &fixture("par_sign_in_punchh.json"));
     assert_eq!(body["data"]["dlc_access_token"]["refresh_ttl"], 0);
     assert_eq!(body["data"]["dlc_access_token"]["token_type"], "Bearer");
+    assert_eq!(body["data"]["dlc_access_token"]["ttl"], 60);
+}
+
+/// `GET /par/api/customers/me/loyalty` (emulator-only) with the given tokens.
+async fn loyalty(
+    c: &reqwest::Client,
+    sb: &SandboxHandle,
+    menu: &str,
+    dlc: Option<&str>,
+) -> (u16, Value) {
+    let key = &sb.credentials().par_ordering.application_key;
+    let mut req = par_headers(c.get(url(sb, "/api/customers/me/loyalty")), key).bearer_auth(menu);
+    if let Some(dlc) = dlc {
+        req = req.header("DLC-Authorization", format!("Bearer {dlc}"));
+    }
+    let (status, _, body) = send(req).await;
+    (status, body)
+}
+
+#[tokio::test]
+async fn the_dlc_token_authorizes_punchh_specific_calls_until_it_expires() {
+    // seed 000: "an additional dlc-token is received that will be later used for Punchh
+    // specific calls in DLC-Authorization header"
+    let mut config = Config::default();
+    config.par_ordering.punchh_linked = true;
+    let sb = sandbox_with(config).await;
+    let c = client();
+    let m2m = m2m_token(&c, &sb).await;
+    let (_, body) = sign_in(&c, &sb, &m2m, TEST_TOKEN).await;
+    let menu = body["data"]["token"]["value"].as_str().expect("menu");
+    let dlc = body["data"]["dlc_access_token"]["value"]
+        .as_str()
+        .expect("dlc");
+    let (s, b) = loyalty(&c, &sb, menu, Some(dlc)).await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(b["data"]["loyalty"]["email"], "jane.doe@partech.com");
+    // Without the DLC token, with the menu token in its place, or with another account's.
+    let (s, b) = loyalty(&c, &sb, menu, None).await;
+    assert_error_envelope(s, &b, 401);
+    let (s, b) = loyalty(&c, &sb, menu, Some(menu)).await;
+    assert_error_envelope(s, &b, 401);
+    let (_, other) = sign_in(&c, &sb, &m2m, "test-7-kim@example.com-Kim-Lee-+15550100").await;
+    let other_dlc = other["data"]["dlc_access_token"]["value"]
+        .as_str()
+        .expect("dlc");
+    let (s, b) = loyalty(&c, &sb, menu, Some(other_dlc)).await;
+    assert_error_envelope(s, &b, 401);
+    // The DLC token lives `ttl` minutes too.
+    sb.advance_clock(Duration::from_secs(3601));
+    let (s, b) = loyalty(&c, &sb, menu, Some(dlc)).await;
+    assert_error_envelope(s, &b, 401);
 }
 
 #[tokio::test]
@@ -256,6 +332,14 @@ async fn sign_in_errors() {
 
     let (s, _, b) = send(post(&c, &sb, "/api/sts/users/sign-in").json(&valid)).await;
     assert_error_envelope(s, &b, 401);
+    // A JSON body without `Content-Type: application/json`.
+    let (s, _, b) = send(
+        post(&c, &sb, "/api/sts/users/sign-in")
+            .bearer_auth(&m2m)
+            .body(valid.to_string()),
+    )
+    .await;
+    assert_error_envelope(s, &b, 415);
     let (s, _, b) = send(
         post(&c, &sb, "/api/sts/users/sign-in")
             .bearer_auth("f".repeat(64))
@@ -323,7 +407,8 @@ async fn menu_token_expires_on_the_sandbox_clock() {
         .expect("token")
         .to_owned();
     assert_eq!(me(&c, &sb, &menu).await.0, 200);
-    sb.advance_clock(Duration::from_secs(59));
+    // seed 000: `"ttl": 60` is minutes — the token still works after 59 min 59 s.
+    sb.advance_clock(Duration::from_secs(3599));
     assert_eq!(me(&c, &sb, &menu).await.0, 200);
     sb.advance_clock(Duration::from_secs(2));
     let (s, b) = me(&c, &sb, &menu).await;

@@ -269,7 +269,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 println!("   (Ada changed her email at our identity provider)");
             }
         }
-        sandbox.advance_clock(Duration::from_secs(61));
+        sandbox.advance_clock(Duration::from_secs(3601)); // past the ttl of 60 minutes
     } else if !force_401(&app, &ready).await {
         println!("   (the external sandbox has no test hooks: skipped)");
     }

@@ -137,7 +137,7 @@ async fn the_provider_registers_the_customer_and_syncs_a_changed_email() {
     customers.write().unwrap().get_mut(UUID).unwrap().email = "john@new.example".into();
     // His menu token expires at the provider; the next call gets a 401, signs in again, and
     // that sign-in syncs the new email into the same account.
-    env.sandbox.advance_clock(Duration::from_secs(61));
+    env.sandbox.advance_clock(Duration::from_secs(3601)); // past the ttl of 60 minutes
     let synced = me(&cache).await;
     assert_eq!(synced["email"], "john@new.example");
     assert_eq!(synced["id"], account["id"], "same account");

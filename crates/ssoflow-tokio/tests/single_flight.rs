@@ -131,9 +131,9 @@ async fn an_expired_menu_token_is_renewed_once_for_a_thousand_callers() {
     let customers: TokenCache<String, SignIn> = TokenCache::new(env.cache_config());
     warm(&env, &m2m, &customers).await;
 
-    // Only the provider's clock moves: we still believe the menu token (60 s) is fresh, the
-    // provider answers 401, and the cache must recover with exactly one sign-in.
-    env.sandbox.advance_clock(Duration::from_secs(61));
+    // Only the provider's clock moves: we still believe the menu token (ttl 60 min) is fresh,
+    // the provider answers 401, and the cache must recover with exactly one sign-in.
+    env.sandbox.advance_clock(Duration::from_secs(3601));
     let responses = concurrently(1000, || {
         let (driver, customers, sign_in, me) = (
             env.driver.clone(),

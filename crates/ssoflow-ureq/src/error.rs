@@ -51,6 +51,7 @@ impl Error {
                 C::Provider { .. }
                 | C::OAuth { .. }
                 | C::Unauthorized
+                | C::SubjectTokenRefused { .. }
                 | C::Digest
                 | C::SsoTokenRedeemed
                 | C::StateMismatch,

@@ -15,7 +15,9 @@ pub use customer_info::{
     parse_test_subject, serve_customer_info, write_customer_info,
 };
 pub use m2m::{M2mRequest, m2m_token};
-pub use sign_in::{CustomerAccount, SignIn, SignInFlow, read_customer_account, sign_in};
+pub use sign_in::{
+    ACCOUNT_ID_CAP, CustomerAccount, SignIn, SignInFlow, read_customer_account, sign_in,
+};
 
 use crate::json::{JsonError, Parser, set_once};
 use crate::{Error, Excerpt, Method, Request, RequestBuilder, Response, Secret};
@@ -137,6 +139,30 @@ impl Config {
         rb.bearer(menu_token);
         rb.finish()
     }
+
+    /// Write a Punchh-specific call for a brand integrated with Punchh: the menu token as
+    /// `Authorization: Bearer …` and the DLC token as `DLC-Authorization: Bearer …` (seed 000:
+    /// the DLC token "will be later used for Punchh specific calls in DLC-Authorization
+    /// header"). A 401 means one of them expired; report it to the session like any protected
+    /// call: the one re-sign-in renews both. [`Error::InvalidInput`] (`dlc_token`) when the
+    /// sign-in carried no DLC token (the brand does not use Punchh).
+    pub fn dlc_request<'b>(
+        &self,
+        buf: &'b mut [u8],
+        method: Method,
+        path: &str,
+        signed_in: &SignIn,
+        ids: &mut RequestIds,
+    ) -> Result<Request<'b>, Error> {
+        let dlc = signed_in
+            .dlc_token
+            .as_ref()
+            .ok_or(Error::InvalidInput { what: "dlc_token" })?;
+        let mut rb = self.request(buf, method, path, ids);
+        rb.bearer(signed_in.menu_token.value.expose());
+        rb.header_parts("DLC-Authorization", &["Bearer ", dlc.value.expose()]);
+        rb.finish()
+    }
 }
 
 /// Makes the `X-Request-ID` of each call: UUID v4s derived from a caller seed.
@@ -230,8 +256,17 @@ fn parse_envelope(body: &[u8], data: DataMember<'_>) -> Result<bool, JsonError> 
 /// A refused call: HTTP status, the envelope's `code` when readable, and a redacted excerpt.
 #[inline(never)]
 fn envelope_error(response: Response<'_>) -> Error {
+    Error::Provider {
+        status: response.status,
+        code: envelope_code(response.body),
+        message: Excerpt::of(response.body),
+    }
+}
+
+/// The envelope's numeric `code`, when the body is an envelope that has one.
+fn envelope_code(body: &[u8]) -> Option<i64> {
     let mut code = None;
-    let mut p = Parser::new(response.body);
+    let mut p = Parser::new(body);
     let _ = p.object("envelope", |p, key| match key {
         b"code" if p.peek().is_some_and(|b| b == b'-' || b.is_ascii_digit()) => {
             code = p.i64("code").ok();
@@ -239,11 +274,7 @@ fn envelope_error(response: Response<'_>) -> Error {
         }
         _ => p.skip(),
     });
-    Error::Provider {
-        status: response.status,
-        code,
-        message: Excerpt::of(response.body),
-    }
+    code
 }
 
 #[cfg(test)]
@@ -324,6 +355,53 @@ pub(crate) mod tests {
             read_envelope(Response::new(200, br#"{"data":{}}"#), &mut |p, _| p.skip()),
             Err(Error::Malformed { what: "status", .. })
         ));
+    }
+
+    #[test]
+    fn dlc_request_sends_both_tokens() {
+        use crate::{AccessToken, Expiry};
+        let token = |v: &str| AccessToken {
+            value: Secret::new(v, "t").unwrap(),
+            expiry: Expiry::Unknown,
+        };
+        let mut signed_in = SignIn {
+            customer: CustomerAccount::default(),
+            menu_token: token("menu-jwt"),
+            menu_token_ttl_min: Some(60),
+            dlc_token: Some(token("dlc-jwt")),
+            dlc_token_ttl_min: Some(60),
+        };
+        let c = config();
+        let mut ids = RequestIds::new([0; 16]);
+        let id = RequestIds::new([0; 16]).next_id();
+        let mut buf = [0u8; 1024];
+        let rendered = crate::testing::render(
+            &c.dlc_request(&mut buf, Method::Get, "/api/loyalty", &signed_in, &mut ids)
+                .unwrap(),
+        );
+        // seed 000: "an additional dlc-token is received that will be later used for Punchh
+        // specific calls in DLC-Authorization header"
+        assert_eq!(
+            rendered,
+            std::format!(
+                "GET https://api-public-playground.menu.app/api/loyalty\n\
+                 Accept: application/json\n\
+                 X-Request-ID: {id}\n\
+                 Application: f3a90488ffee32c3acb6fcd0ca417cf6\n\
+                 Api-Version: 4.38.0\n\
+                 X-Ordering-API: true\n\
+                 Authorization: Bearer menu-jwt\n\
+                 DLC-Authorization: Bearer dlc-jwt\n\
+                 \n"
+            )
+        );
+        signed_in.dlc_token = None;
+        let mut buf = [0u8; 1024];
+        assert_eq!(
+            c.dlc_request(&mut buf, Method::Get, "/api/loyalty", &signed_in, &mut ids)
+                .unwrap_err(),
+            Error::InvalidInput { what: "dlc_token" }
+        );
     }
 
     #[test]

@@ -5,9 +5,16 @@
 //! start ─────┤                                            ▼
 //!            └─ cached ─► SignIn ──send──► AwaitSignIn   NeedM2m ──send──► AwaitM2m ──200──► SignIn
 //!                                             │ 2xx → Done(SignIn)
-//!                                             │ 401, first time → drop M2M token → NeedM2m (retried)
-//!                                             └ 401 again / other error → Err
+//!                                             │ 401 with a cached M2M token → drop it → NeedM2m
+//!                                             │ 401 with a fresh M2M token → SubjectTokenRefused
+//!                                             └ other error → Err
 //! ```
+//!
+//! The subject token is the customer's access token at their identity provider (seed 000's
+//! prerequisites: it "should be available to share when making calls"). Each sign-in takes it
+//! afresh: a re-sign-in after a 401 builds a new flow, so pass the identity provider's current
+//! token (refreshed there if needed), not one captured at start-up. A refused subject token is
+//! [`Error::SubjectTokenRefused`], never retried with the same token.
 
 use super::{Config, RequestIds, m2m, read_envelope};
 use crate::json::{JsonError, Parser, Seen, Text, text};
@@ -15,12 +22,17 @@ use crate::session::HasAccessToken;
 use crate::token::check_token_chars;
 use crate::{AccessToken, Error, Expiry, Flow, Instant, Method, Response, Step};
 
+/// Capacity of [`CustomerAccount::id`]: room for a hyphenated UUID and more.
+pub const ACCOUNT_ID_CAP: usize = 64;
+
 /// A PAR Ordering customer account (every member of the seed's `customer_account` that has a
 /// scalar value; `demographics` and `social_login` are skipped).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct CustomerAccount {
-    /// Account UUID (checked to be one).
-    pub id: heapless::String<36>,
+    /// The account id, an opaque non-empty string: seed 000 shows it hyphenated
+    /// (`"01e6d2c9-976b-4953-91e6-3dade887a4c7"`) and as 32 hex digits
+    /// (`"90488ffee32c3acb6fcd0ca417cf6f3a"`); nothing else about its form is promised.
+    pub id: heapless::String<ACCOUNT_ID_CAP>,
     /// `type_id`.
     pub type_id: i64,
     /// `reference_type`, e.g. `CustomerAccount`.
@@ -56,15 +68,24 @@ pub struct CustomerAccount {
 }
 
 /// What a sign-in yields: the account, the menu token and, for Punchh brands, the DLC token
-/// (send it as `DLC-Authorization: Bearer …` on Punchh-specific calls).
+/// (sent as `DLC-Authorization: Bearer …` on Punchh-specific calls by
+/// [`Config::dlc_request`](super::Config::dlc_request)).
+///
+/// A token's `ttl` is in **minutes** (seed 000: `"ttl": 60` beside a JWT whose `exp - iat` is
+/// 3600 s), so its expiry is the answer's arrival plus `ttl × 60` s. A missing `ttl` is an
+/// unknown lifetime: the session then relies on a 401.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SignIn {
     /// The customer's account.
     pub customer: CustomerAccount,
-    /// The menu token for protected calls (`ttl` seconds; no `ttl` means rely on a 401).
+    /// The menu token for protected calls.
     pub menu_token: AccessToken,
+    /// The menu token's `ttl` as received, in minutes (`None` when absent or `null`).
+    pub menu_token_ttl_min: Option<u64>,
     /// The DLC token, when the brand uses Punchh.
     pub dlc_token: Option<AccessToken>,
+    /// The DLC token's `ttl` as received, in minutes.
+    pub dlc_token_ttl_min: Option<u64>,
 }
 
 impl SignIn {
@@ -73,7 +94,9 @@ impl SignIn {
         SignIn {
             customer: CustomerAccount::default(),
             menu_token: AccessToken::empty(),
+            menu_token_ttl_min: None,
             dlc_token: None,
+            dlc_token_ttl_min: None,
         }
     }
 }
@@ -86,18 +109,10 @@ impl HasAccessToken for SignIn {
 
 #[derive(Clone, Copy, Debug)]
 enum State {
-    NeedM2m {
-        retried: bool,
-    },
-    AwaitM2m {
-        retried: bool,
-    },
-    SignIn {
-        retried: bool,
-    },
-    AwaitSignIn {
-        retried: bool,
-    },
+    NeedM2m,
+    AwaitM2m,
+    SignIn,
+    AwaitSignIn,
     /// The answer is in `SignInFlow::output`.
     Done,
     Finished,
@@ -111,7 +126,7 @@ pub struct SignInFlow<'c> {
     ids: RequestIds,
     m2m: Option<AccessToken>,
     /// The M2M token was fetched by this flow: use it even if its lifetime is already over
-    /// (`expires_in: 0`), or the flow would fetch it for ever.
+    /// (`expires_in: 0`), or the flow would fetch it for ever; a 401 with it refuses the subject.
     fresh_m2m: bool,
     state: State,
     /// The sign-in answer, read in place; `Some` only in `State::Done`.
@@ -132,9 +147,9 @@ pub fn sign_in<'c>(
         });
     }
     let state = if m2m.is_some() {
-        State::SignIn { retried: false }
+        State::SignIn
     } else {
-        State::NeedM2m { retried: false }
+        State::NeedM2m
     };
     Ok(SignInFlow {
         config,
@@ -159,12 +174,12 @@ impl Flow for SignInFlow<'_> {
 
     fn poll<'b>(&mut self, now: Instant, buf: &'b mut [u8]) -> Result<Step<'b, SignIn>, Error> {
         match self.state {
-            State::NeedM2m { retried } => {
+            State::NeedM2m => {
                 let request = m2m::write_request(self.config, &mut self.ids, buf)?;
-                self.state = State::AwaitM2m { retried };
+                self.state = State::AwaitM2m;
                 Ok(Step::Send(request))
             }
-            State::SignIn { retried } => {
+            State::SignIn => {
                 // An M2M token known to have expired is fetched again first.
                 if self
                     .m2m
@@ -172,11 +187,11 @@ impl Flow for SignInFlow<'_> {
                     .is_none_or(|t| !self.fresh_m2m && t.expiry.needs_refresh(now, 0))
                 {
                     self.m2m = None;
-                    self.state = State::NeedM2m { retried };
+                    self.state = State::NeedM2m;
                     return self.poll(now, buf);
                 }
                 let request = self.write_sign_in(buf)?;
-                self.state = State::AwaitSignIn { retried };
+                self.state = State::AwaitSignIn;
                 Ok(Step::Send(request))
             }
             State::Done => {
@@ -184,16 +199,14 @@ impl Flow for SignInFlow<'_> {
                 // The one move of the output: from where it was parsed to the caller.
                 crate::exchange::take_output(&mut self.output)
             }
-            State::AwaitM2m { .. } | State::AwaitSignIn { .. } | State::Finished => {
-                Err(Error::State)
-            }
+            State::AwaitM2m | State::AwaitSignIn | State::Finished => Err(Error::State),
         }
     }
 
     fn handle(&mut self, now: Instant, response: Response<'_>) -> Result<(), Error> {
         let state = core::mem::replace(&mut self.state, State::Finished);
         match state {
-            State::AwaitM2m { retried } => {
+            State::AwaitM2m => {
                 let read =
                     m2m::read_response_into(now, response, self.m2m.insert(AccessToken::empty()));
                 if read.is_err() {
@@ -201,16 +214,24 @@ impl Flow for SignInFlow<'_> {
                 }
                 read?;
                 self.fresh_m2m = true;
-                self.state = State::SignIn { retried };
+                self.state = State::SignIn;
                 Ok(())
             }
-            State::AwaitSignIn { retried: false } if response.status == 401 => {
+            State::AwaitSignIn if response.status == 401 && !self.fresh_m2m => {
                 // The M2M token expired or was revoked: get a new one once, retry once.
                 self.m2m = None;
-                self.state = State::NeedM2m { retried: true };
+                self.state = State::NeedM2m;
                 Ok(())
             }
-            State::AwaitSignIn { .. } => {
+            State::AwaitSignIn if response.status == 401 => {
+                // Refused with an M2M token fetched just now: the subject token is the problem.
+                Err(Error::SubjectTokenRefused {
+                    status: response.status,
+                    code: super::envelope_code(response.body),
+                    message: crate::Excerpt::of(response.body),
+                })
+            }
+            State::AwaitSignIn => {
                 let read = read_sign_in_into(now, response, self.output.insert(SignIn::empty()));
                 if read.is_err() {
                     self.output = None;
@@ -245,12 +266,17 @@ impl SignInFlow<'_> {
     }
 }
 
-/// Read a `{"value":…,"ttl":…}` token object into `out` (empty).
+/// Seconds in one minute: PAR's `ttl` counts minutes.
+const SECS_PER_MIN: u64 = 60;
+
+/// Read a `{"value":…,"ttl":…}` token object into `out` (empty) and `ttl_min`; the expiry is
+/// `ttl` minutes after `now`.
 fn read_token(
     p: &mut Parser<'_>,
     now: Instant,
     what: &'static str,
     out: &mut AccessToken,
+    ttl_min: &mut Option<u64>,
 ) -> Result<(), JsonError> {
     const VALUE: u32 = 1;
     const TTL: u32 = 1 << 1;
@@ -274,19 +300,9 @@ fn read_token(
     if !check_token_chars(out.value.as_bytes()) {
         return Err(JsonError::Malformed(what));
     }
-    out.expiry = Expiry::after(now, ttl);
+    *ttl_min = ttl;
+    out.expiry = Expiry::after(now, ttl.map(|m| m.saturating_mul(SECS_PER_MIN)));
     Ok(())
-}
-
-fn is_uuid(s: &str) -> bool {
-    s.len() == 36
-        && s.bytes().enumerate().all(|(i, b)| {
-            if matches!(i, 8 | 13 | 18 | 23) {
-                b == b'-'
-            } else {
-                b.is_ascii_hexdigit()
-            }
-        })
 }
 
 /// The members of `customer_account` read into [`CustomerAccount`], in the order of the arms
@@ -324,9 +340,8 @@ fn read_account(p: &mut Parser<'_>, a: &mut CustomerAccount) -> Result<(), JsonE
         let mut member: Text<'_> = match i {
             0 => {
                 seen.first(1, ID_FIELD)?;
-                return p
-                    .string_into(&mut crate::json::text(&mut a.id), ID_FIELD)
-                    .map_err(|_| JsonError::Malformed(ID_FIELD));
+                // Too long is `Capacity`, never truncated; a non-string is `Malformed`.
+                return p.string_into(&mut crate::json::text(&mut a.id), ID_FIELD);
             }
             1 => clear(&mut a.reference_type),
             2 => clear(&mut a.first_name),
@@ -359,7 +374,8 @@ fn read_account(p: &mut Parser<'_>, a: &mut CustomerAccount) -> Result<(), JsonE
         p.nullable_string_into(&mut member, field).map(drop)
     })?;
     seen.required(1, ID_FIELD)?;
-    if !is_uuid(&a.id) {
+    // Opaque, but never empty and never a control character (it is printed and logged).
+    if a.id.is_empty() || a.id.chars().any(char::is_control) {
         return Err(JsonError::Malformed(ID_FIELD));
     }
     Ok(())
@@ -402,13 +418,25 @@ fn read_sign_in_into(now: Instant, response: Response<'_>, out: &mut SignIn) -> 
         }
         b"token" => {
             seen.first(MENU, "token")?;
-            read_token(p, now, "token.value", &mut out.menu_token)
+            read_token(
+                p,
+                now,
+                "token.value",
+                &mut out.menu_token,
+                &mut out.menu_token_ttl_min,
+            )
         }
         b"dlc_access_token" if p.null() => Ok(()),
         b"dlc_access_token" => {
             seen.first(DLC, "dlc_access_token")?;
             let dlc = out.dlc_token.insert(AccessToken::empty());
-            read_token(p, now, "dlc_access_token.value", dlc)
+            read_token(
+                p,
+                now,
+                "dlc_access_token.value",
+                dlc,
+                &mut out.dlc_token_ttl_min,
+            )
         }
         _ => p.skip(),
     })?;
@@ -462,9 +490,11 @@ mod tests {
                 .expose()
                 .ends_with(".xWaQxNP1vAw-VYNS-VwmmXmYM_Ggw6dCW72L6leC89w")
         );
+        // seed 000: `"ttl": 60,` — minutes: the menu token lives 3600 s.
+        assert_eq!(s.menu_token_ttl_min, Some(60));
         assert_eq!(
             s.menu_token.expiry,
-            Expiry::At(Instant::from_millis(60_000))
+            Expiry::At(Instant::from_millis(3_600_000))
         );
         assert!(s.dlc_token.is_none());
         assert_eq!(
@@ -541,13 +571,76 @@ mod tests {
         );
         assert!(matches!(
             out,
-            Err(Error::Provider {
+            Err(Error::SubjectTokenRefused {
                 status: 401,
                 code: Some(401),
                 ..
             })
         ));
-        assert_eq!(transcript.len(), 7);
+        assert_eq!(transcript.len(), 7, "{transcript:?}");
+        assert_eq!(transcript[6], "error subject_token_refused");
+    }
+
+    #[test]
+    fn a_401_with_a_fresh_m2m_token_refuses_the_subject_at_once() {
+        // No cached M2M token: the one fetched now is good, so a 401 is the subject's fault
+        // and no second M2M token is fetched.
+        let c = config();
+        let flow = sign_in(&c, None, SUBJECT, RequestIds::new([1; 16])).unwrap();
+        let (out, transcript) = drive(flow, &[(200, M2M), (401, DENIED), (200, M2M)]);
+        let e = out.unwrap_err();
+        assert_eq!(e.kind(), "subject_token_refused");
+        assert_eq!(e.status(), Some(401));
+        assert!(std::format!("{e}").contains("customer's token was refused"));
+        assert_eq!(
+            transcript,
+            [
+                "send POST https://api-public-playground.menu.app/api/oauth/tokens",
+                "handle 200",
+                "send POST https://api-public-playground.menu.app/api/sts/users/sign-in",
+                "handle 401",
+                "error subject_token_refused"
+            ]
+        );
+    }
+
+    #[test]
+    fn the_menu_token_ttl_is_minutes_as_the_seed_jwt_shows() {
+        use base64::Engine as _;
+        // seed 000: `"value": "eyJ0eXAiOiJKV1Qi…"` with `"ttl": 60,` — decode the JWT's claims.
+        let jwt = SEED_SIGN_IN
+            .split("\"value\": \"")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .unwrap();
+        let claims = jwt.split('.').nth(1).unwrap();
+        let mut decoded = [0u8; 512];
+        let n = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode_slice(claims, &mut decoded)
+            .unwrap();
+        let claims: serde_json::Value = serde_json::from_slice(&decoded[..n]).unwrap();
+        let lifetime = claims["exp"].as_u64().unwrap() - claims["iat"].as_u64().unwrap();
+        assert_eq!(lifetime, 3600);
+        let c = config();
+        let flow = sign_in(&c, Some(cached()), SUBJECT, RequestIds::new([1; 16])).unwrap();
+        let mut flow = flow;
+        let start = Instant::from_millis(5_000);
+        let (out, _) = drive_at(&mut flow, &[(200, SEED_SIGN_IN.as_bytes())], start);
+        let s = out.unwrap();
+        assert_eq!(
+            s.menu_token.expiry,
+            Expiry::At(start.plus_secs(s.menu_token_ttl_min.unwrap() * 60))
+        );
+        assert_eq!(s.menu_token.expiry, Expiry::At(start.plus_secs(lifetime)));
+        // seed 000 (DLC answer): `"ttl": 60,` `"refresh_ttl": 0,` — the DLC token too.
+        let mut flow = sign_in(&c, Some(cached()), SUBJECT, RequestIds::new([1; 16])).unwrap();
+        let (out, _) = drive_at(&mut flow, &[(200, SEED_SIGN_IN_DLC.as_bytes())], start);
+        let s = out.unwrap();
+        assert_eq!(s.dlc_token_ttl_min, Some(60));
+        assert_eq!(
+            s.dlc_token.unwrap().expiry,
+            Expiry::At(start.plus_secs(3600))
+        );
     }
 
     #[test]
@@ -635,9 +728,35 @@ mod tests {
                 r#"{"status":"OK","code":200,"data":{"customer_account":{"id":"01e6d2c9-976b-4953-91e6-3dade887a4c7"},"token":{"value":"t"}}}"#,
             ),
             (
-                "non-uuid id",
+                "numeric-looking id",
                 200,
                 r#"{"status":"OK","code":200,"data":{"customer_account":{"id":"5091514"},"token":{"value":"t","ttl":60}}}"#,
+            ),
+            (
+                // seed 000's attribute table: `customer_account.id | string | "90488ffee32c3acb6fcd0ca417cf6f3a"`
+                "32-hex id",
+                200,
+                r#"{"status":"OK","code":200,"data":{"customer_account":{"id":"90488ffee32c3acb6fcd0ca417cf6f3a"},"token":{"value":"t","ttl":60}}}"#,
+            ),
+            (
+                "empty id",
+                200,
+                r#"{"status":"OK","code":200,"data":{"customer_account":{"id":""},"token":{"value":"t","ttl":60}}}"#,
+            ),
+            (
+                "control character in id",
+                200,
+                r#"{"status":"OK","code":200,"data":{"customer_account":{"id":"a\u001bb"},"token":{"value":"t","ttl":60}}}"#,
+            ),
+            (
+                "numeric id",
+                200,
+                r#"{"status":"OK","code":200,"data":{"customer_account":{"id":5091514},"token":{"value":"t","ttl":60}}}"#,
+            ),
+            (
+                "id over capacity",
+                200,
+                r#"{"status":"OK","code":200,"data":{"customer_account":{"id":"0123456789012345678901234567890123456789012345678901234567890123456789"},"token":{"value":"t","ttl":60}}}"#,
             ),
             (
                 "no token",
@@ -665,7 +784,11 @@ mod tests {
                 assert_eq!(s.customer.first_name, "Zoë");
                 assert_eq!(s.customer.last_name, "Renée 😀");
             } else if *name == "no ttl is fine" {
-                assert_eq!(out.unwrap().menu_token.expiry, Expiry::Unknown);
+                let s = out.unwrap();
+                assert_eq!(s.menu_token.expiry, Expiry::Unknown);
+                assert_eq!(s.menu_token_ttl_min, None);
+            } else if *name == "32-hex id" {
+                assert_eq!(out.unwrap().customer.id, "90488ffee32c3acb6fcd0ca417cf6f3a");
             }
         }
         assert_eq!(
@@ -674,7 +797,12 @@ mod tests {
                 ("error envelope", Err("provider")),
                 ("422", Err("provider")),
                 ("no ttl is fine", Ok(())),
-                ("non-uuid id", Err("malformed")),
+                ("numeric-looking id", Ok(())),
+                ("32-hex id", Ok(())),
+                ("empty id", Err("malformed")),
+                ("control character in id", Err("malformed")),
+                ("numeric id", Err("malformed")),
+                ("id over capacity", Err("capacity")),
                 ("no token", Err("malformed")),
                 ("names", Ok(())),
                 ("wrong type", Err("malformed")),

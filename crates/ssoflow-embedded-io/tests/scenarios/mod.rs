@@ -82,7 +82,7 @@ pub async fn par_sign_in<C: Conn>(c: &mut C, sb: &SandboxHandle, dlc: bool) {
 }
 
 /// PAR Ordering: `GET /par/api/customers/me` through a session; after the sandbox clock passes
-/// the 60 s menu-token ttl the server answers 401 and the driver signs in again, once.
+/// the menu-token ttl (60 minutes) the server answers 401 and the driver signs in again, once.
 pub async fn par_protected_call_refreshes_on_401<C: Conn>(c: &mut C, sb: &SandboxHandle) {
     let config = par_config(sb);
     let subject = sb.credentials().par_ordering.test_subject_token.clone();
@@ -90,7 +90,7 @@ pub async fn par_protected_call_refreshes_on_401<C: Conn>(c: &mut C, sb: &Sandbo
     let mut seed = 0u8;
     let mut call_ids = par_ordering::RequestIds::new([200; 16]);
     let sign_in_calls = "POST /par/api/sts/users/sign-in";
-    for (round, advance) in [(1, 0), (2, 0), (3, 61)] {
+    for (round, advance) in [(1, 0), (2, 0), (3, 3601)] {
         sb.advance_clock(Duration::from_secs(advance));
         let (status, body) = c
             .authorized(

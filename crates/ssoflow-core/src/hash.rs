@@ -1,139 +1,91 @@
 //! SHA-1, SHA-256 and HMAC for the core's few needs: the Punchh `x-pch-digest`, PAR request ids
 //! and the PKCE challenge.
 //!
-//! On hosts these are the RustCrypto `sha1` / `sha2` crates (unrolled, and SHA-NI where the CPU
-//! has it). On bare-metal targets (`target_os = "none"`) they are the [`compact`] versions here:
-//! one rolled round loop each behind one shared block buffer, about 1 KiB of flash in all where
-//! the crates and their `digest` / `block-buffer` / `generic-array` layers take about 5 KiB.
-//! Both are compiled on every target; the host tests check the compact ones against FIPS 180-4,
-//! RFC 3174 / RFC 2202 / RFC 4231 vectors and against the crates on random input.
-
-use zeroize::Zeroize;
-
-/// A hash HMAC can run on (block size 64 bytes, output at most 32). Which hash, and how long
-/// its output is, the caller says (`start`, `len`): on bare metal both hashes are one type,
-/// [`compact::Md`], so [`hmac`] exists once.
-pub(crate) trait Hash {
-    /// Absorb `data`.
-    fn feed(&mut self, data: &[u8]);
-    /// Write the digest into the first bytes of `out`.
-    fn finish_into(self, out: &mut [u8; 32]);
-}
+//! By default these are the RustCrypto `sha1`, `sha2` and `hmac` crates, on every target. The
+//! `compact-hash` feature (off by default, for firmware short of flash) swaps in the `compact`
+//! ones here: one rolled round loop each behind one shared block buffer, and HMAC by hand over
+//! it. On the firmware check (`scripts/size-report`) they save about 3.7 KB of flash, at a few
+//! times the cost per byte. Only the feature chooses; the target does not.
+//!
+//! The tests compile the compact ones whatever the feature, and check them against FIPS 180-4,
+//! RFC 3174 / RFC 2202 / RFC 4231 vectors and against the RustCrypto crates on random input
+//! (differential tests), so the two stay interchangeable.
+//!
+//! `sha2`'s `force-soft-compact` feature (a rolled SHA-256 compression function) is not turned
+//! on here: it would replace the unrolled and SHA-NI code on hosts for every crate in the
+//! dependency graph that uses `sha2`, and Cargo features cannot be turned off by a dependent.
+//! It is the firmware's choice, in its own `Cargo.toml` (feature unification applies it to this
+//! crate's `sha2` too), as `checks/firmware` does. `sha1` 0.10 has no such feature.
+//!
+//! With `compact-hash` the RustCrypto crates are still compiled (features are additive, so they
+//! cannot be optional on a default-off feature) but nothing links them.
 
 /// Output length of SHA-1.
 pub(crate) const SHA1_LEN: usize = 20;
 /// Output length of SHA-256.
 pub(crate) const SHA256_LEN: usize = 32;
 
-/// A fresh SHA-1 (see the module docs for which implementation).
-#[cfg(not(target_os = "none"))]
-pub(crate) fn sha1() -> sha1::Sha1 {
-    <sha1::Sha1 as sha1::Digest>::new()
-}
-/// A fresh SHA-1 (see the module docs for which implementation).
-#[cfg(target_os = "none")]
-pub(crate) fn sha1() -> compact::Md {
-    compact::Md::sha1()
-}
+#[cfg(feature = "compact-hash")]
+pub(crate) use compact::{hmac_sha1, hmac_sha256, sha256};
+#[cfg(not(feature = "compact-hash"))]
+pub(crate) use rustcrypto::{hmac_sha1, hmac_sha256, sha256};
 
-/// A fresh SHA-256 (see the module docs for which implementation).
-#[cfg(not(target_os = "none"))]
-pub(crate) fn sha256_start() -> sha2::Sha256 {
-    <sha2::Sha256 as sha2::Digest>::new()
-}
-/// A fresh SHA-256 (see the module docs for which implementation).
-#[cfg(target_os = "none")]
-pub(crate) fn sha256_start() -> compact::Md {
-    compact::Md::sha256()
-}
+/// The default: the RustCrypto crates.
+#[cfg(not(feature = "compact-hash"))]
+mod rustcrypto {
+    use super::{SHA1_LEN, SHA256_LEN};
+    use hmac::digest::KeyInit;
+    use hmac::{Hmac, Mac};
 
-#[cfg(not(target_os = "none"))]
-impl Hash for sha1::Sha1 {
-    fn feed(&mut self, data: &[u8]) {
-        sha1::Digest::update(self, data);
-    }
-    fn finish_into(self, out: &mut [u8; 32]) {
-        if let Some(dst) = out.get_mut(..SHA1_LEN) {
-            dst.copy_from_slice(&sha1::Digest::finalize(self));
+    /// SHA-256 of the concatenation of `parts`.
+    pub(crate) fn sha256(parts: &[&[u8]]) -> [u8; SHA256_LEN] {
+        let mut h = <sha2::Sha256 as sha2::Digest>::new();
+        for part in parts {
+            sha2::Digest::update(&mut h, part);
         }
+        let mut out = [0u8; SHA256_LEN];
+        copy(&mut out, &sha2::Digest::finalize(h));
+        out
     }
-}
 
-#[cfg(not(target_os = "none"))]
-impl Hash for sha2::Sha256 {
-    fn feed(&mut self, data: &[u8]) {
-        sha2::Digest::update(self, data);
+    /// HMAC-SHA1 (RFC 2104) of the concatenation of `parts` under `key`.
+    pub(crate) fn hmac_sha1(key: &[u8], parts: &[&[u8]]) -> [u8; SHA1_LEN] {
+        mac::<Hmac<sha1::Sha1>, SHA1_LEN>(key, parts)
     }
-    fn finish_into(self, out: &mut [u8; 32]) {
-        out.copy_from_slice(&sha2::Digest::finalize(self));
-    }
-}
 
-/// SHA-256 of the concatenation of `parts`.
-pub(crate) fn sha256(parts: &[&[u8]]) -> [u8; 32] {
-    let mut h = sha256_start();
-    for part in parts {
-        h.feed(part);
+    /// HMAC-SHA256 (RFC 2104) of the concatenation of `parts` under `key`.
+    pub(crate) fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> [u8; SHA256_LEN] {
+        mac::<Hmac<sha2::Sha256>, SHA256_LEN>(key, parts)
     }
-    let mut out = [0u8; 32];
-    h.finish_into(&mut out);
-    out
-}
 
-/// HMAC (RFC 2104) of the concatenation of `parts` under `key` with the hash `start` makes
-/// (`len` bytes of output), into `out`; returns `len`.
-///
-/// By hand over [`Hash`] rather than the `hmac` crate's generic layers: one small instance
-/// (firmware flash). Key material on the stack is zeroized before returning.
-pub(crate) fn hmac<H: Hash>(
-    start: fn() -> H,
-    len: usize,
-    key: &[u8],
-    parts: &[&[u8]],
-    out: &mut [u8; 32],
-) -> usize {
-    const BLOCK: usize = 64;
-    let mut k = [0u8; BLOCK];
-    if key.len() > BLOCK {
-        let mut h = start();
-        h.feed(key);
-        let mut d = [0u8; 32];
-        h.finish_into(&mut d);
-        for (dst, src) in k.iter_mut().zip(d.iter().take(len)) {
+    /// The `hmac` crate's HMAC with `M`'s hash. Its state holds the padded key and is not wiped
+    /// on drop (`hmac` 0.12 has no `zeroize` support); the compact one wipes its copies.
+    fn mac<M: Mac + KeyInit, const N: usize>(key: &[u8], parts: &[&[u8]]) -> [u8; N] {
+        let mut out = [0u8; N];
+        // HMAC takes a key of any length (a long one is hashed first): this is always `Ok`.
+        if let Ok(mut m) = <M as KeyInit>::new_from_slice(key) {
+            for part in parts {
+                Mac::update(&mut m, part);
+            }
+            copy(&mut out, &m.finalize().into_bytes());
+        }
+        out
+    }
+
+    /// `src` into `out`, as far as both go.
+    fn copy(out: &mut [u8], src: &[u8]) {
+        for (dst, src) in out.iter_mut().zip(src) {
             *dst = *src;
         }
-        d.zeroize();
-    } else if let Some(dst) = k.get_mut(..key.len()) {
-        dst.copy_from_slice(key);
     }
-    let mut pad = [0u8; BLOCK];
-    for (p, k) in pad.iter_mut().zip(&k) {
-        *p = k ^ 0x36;
-    }
-    let mut inner = start();
-    inner.feed(&pad);
-    for part in parts {
-        inner.feed(part);
-    }
-    let mut inner_hash = [0u8; 32];
-    inner.finish_into(&mut inner_hash);
-    for (p, k) in pad.iter_mut().zip(&k) {
-        *p = k ^ 0x5c;
-    }
-    let mut outer = start();
-    outer.feed(&pad);
-    outer.feed(inner_hash.get(..len).unwrap_or(&[]));
-    outer.finish_into(out);
-    k.zeroize();
-    pad.zeroize();
-    inner_hash.zeroize();
-    len
 }
 
-/// Rolled SHA-1 and SHA-256 (FIPS 180-4) sharing one Merkle–Damgård block buffer.
-#[cfg_attr(not(target_os = "none"), allow(dead_code))]
+/// Rolled SHA-1 and SHA-256 (FIPS 180-4) sharing one Merkle–Damgård block buffer, and HMAC over
+/// them: the `compact-hash` feature's, compiled in tests whatever the feature.
+#[cfg(any(feature = "compact-hash", test))]
 pub(crate) mod compact {
-    use super::Hash;
+    use super::{SHA1_LEN, SHA256_LEN};
+    use zeroize::Zeroize;
 
     /// The block buffer and length padding both hashes share; `compress` picks the hash.
     /// The state is eight words for both (SHA-1 uses five), so this code exists once.
@@ -147,7 +99,8 @@ pub(crate) mod compact {
     }
 
     impl Md {
-        fn update(&mut self, mut data: &[u8]) {
+        /// Absorb `data`.
+        pub(crate) fn update(&mut self, mut data: &[u8]) {
             self.total = self.total.wrapping_add(data.len() as u64);
             while !data.is_empty() {
                 let take = (64 - self.used).min(data.len());
@@ -164,8 +117,9 @@ pub(crate) mod compact {
             }
         }
 
+        /// Write the digest into the first bytes of `out`.
         #[inline(never)]
-        fn finish(mut self, out: &mut [u8; 32]) {
+        pub(crate) fn finish(mut self, out: &mut [u8; 32]) {
             let bits = self.total.wrapping_mul(8);
             self.update(&[0x80]);
             while self.used != 56 {
@@ -320,18 +274,83 @@ pub(crate) mod compact {
         }
     }
 
-    impl Hash for Md {
-        fn feed(&mut self, data: &[u8]) {
-            self.update(data);
+    /// SHA-256 of the concatenation of `parts`.
+    pub(crate) fn sha256(parts: &[&[u8]]) -> [u8; SHA256_LEN] {
+        let mut h = Md::sha256();
+        for part in parts {
+            h.update(part);
         }
-        fn finish_into(self, out: &mut [u8; 32]) {
-            self.finish(out);
+        let mut out = [0u8; SHA256_LEN];
+        h.finish(&mut out);
+        out
+    }
+
+    /// HMAC-SHA1 (RFC 2104) of the concatenation of `parts` under `key`.
+    pub(crate) fn hmac_sha1(key: &[u8], parts: &[&[u8]]) -> [u8; SHA1_LEN] {
+        let mut mac = [0u8; SHA256_LEN];
+        hmac(Md::sha1, SHA1_LEN, key, parts, &mut mac);
+        let mut out = [0u8; SHA1_LEN];
+        for (dst, src) in out.iter_mut().zip(&mac) {
+            *dst = *src;
         }
+        out
+    }
+
+    /// HMAC-SHA256 (RFC 2104) of the concatenation of `parts` under `key`.
+    pub(crate) fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> [u8; SHA256_LEN] {
+        let mut out = [0u8; SHA256_LEN];
+        hmac(Md::sha256, SHA256_LEN, key, parts, &mut out);
+        out
+    }
+
+    /// HMAC of the concatenation of `parts` under `key` with the hash `start` makes (`len` bytes
+    /// of output), into `out`.
+    ///
+    /// One instance for both hashes (they are one type): firmware flash. Key material on the
+    /// stack is zeroized before returning.
+    #[inline(never)]
+    fn hmac(start: fn() -> Md, len: usize, key: &[u8], parts: &[&[u8]], out: &mut [u8; 32]) {
+        const BLOCK: usize = 64;
+        let mut k = [0u8; BLOCK];
+        if key.len() > BLOCK {
+            let mut h = start();
+            h.update(key);
+            let mut d = [0u8; 32];
+            h.finish(&mut d);
+            for (dst, src) in k.iter_mut().zip(d.iter().take(len)) {
+                *dst = *src;
+            }
+            d.zeroize();
+        } else if let Some(dst) = k.get_mut(..key.len()) {
+            dst.copy_from_slice(key);
+        }
+        let mut pad = [0u8; BLOCK];
+        for (p, k) in pad.iter_mut().zip(&k) {
+            *p = k ^ 0x36;
+        }
+        let mut inner = start();
+        inner.update(&pad);
+        for part in parts {
+            inner.update(part);
+        }
+        let mut inner_hash = [0u8; 32];
+        inner.finish(&mut inner_hash);
+        for (p, k) in pad.iter_mut().zip(&k) {
+            *p = k ^ 0x5c;
+        }
+        let mut outer = start();
+        outer.update(&pad);
+        outer.update(inner_hash.get(..len).unwrap_or(&[]));
+        outer.finish(out);
+        k.zeroize();
+        pad.zeroize();
+        inner_hash.zeroize();
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use super::compact::{self, Md};
     use super::*;
     use std::string::String;
     use std::vec::Vec;
@@ -340,25 +359,20 @@ mod tests {
         bytes.iter().map(|b| std::format!("{b:02x}")).collect()
     }
 
-    fn hash<H: Hash>(start: fn() -> H, len: usize, data: &[u8], times: usize) -> String {
+    /// `data` fed `times` times into a fresh compact hash; the first `len` bytes in hex.
+    fn compact_hash(start: fn() -> Md, len: usize, data: &[u8], times: usize) -> String {
         let mut h = start();
         for _ in 0..times {
-            h.feed(data);
+            h.update(data);
         }
         let mut out = [0u8; 32];
-        h.finish_into(&mut out);
+        h.finish(&mut out);
         hex(&out[..len])
-    }
-
-    fn mac<H: Hash>(start: fn() -> H, len: usize, key: &[u8], data: &[u8]) -> String {
-        let mut out = [0u8; 32];
-        let n = hmac(start, len, key, &[data], &mut out);
-        hex(&out[..n])
     }
 
     #[test]
     fn compact_sha1_vectors() {
-        let c = |data: &[u8], times| hash(compact::Md::sha1, SHA1_LEN, data, times);
+        let c = |data: &[u8], times| compact_hash(Md::sha1, SHA1_LEN, data, times);
         assert_eq!(c(b"abc", 1), "a9993e364706816aba3e25717850c26c9cd0d89d");
         assert_eq!(
             c(
@@ -383,7 +397,7 @@ mod tests {
 
     #[test]
     fn compact_sha256_vectors() {
-        let c = |data: &[u8], times| hash(compact::Md::sha256, SHA256_LEN, data, times);
+        let c = |data: &[u8], times| compact_hash(Md::sha256, SHA256_LEN, data, times);
         assert_eq!(
             c(b"abc", 1),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
@@ -405,6 +419,20 @@ mod tests {
         );
     }
 
+    #[test]
+    fn sha256_of_parts_in_use_and_compact() {
+        let want = "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1";
+        let parts: [&[u8]; 3] = [
+            b"abcdbcdecdefdefgefghfghighij",
+            b"",
+            b"hijkijkljklmklmnlmnomnopnopq",
+        ];
+        assert_eq!(hex(&sha256(&parts)), want);
+        assert_eq!(hex(&compact::sha256(&parts)), want);
+    }
+
+    /// RFC 2202 (HMAC-SHA1) and RFC 4231 (HMAC-SHA256) vectors, for the HMAC in use (RustCrypto,
+    /// or the compact one with `compact-hash`) and the compact one.
     #[test]
     fn hmac_rfc_2202_and_4231_vectors() {
         let sha1_vectors: &[(&[u8], &[u8], &str)] = &[
@@ -435,8 +463,8 @@ mod tests {
             ),
         ];
         for (key, data, want) in sha1_vectors {
-            assert_eq!(mac(compact::Md::sha1, SHA1_LEN, key, data), *want);
-            assert_eq!(mac(sha1, SHA1_LEN, key, data), *want);
+            assert_eq!(hex(&hmac_sha1(key, &[data])), *want);
+            assert_eq!(hex(&compact::hmac_sha1(key, &[data])), *want);
         }
         let sha256_vectors: &[(&[u8], &[u8], &str)] = &[
             (
@@ -456,12 +484,14 @@ mod tests {
             ),
         ];
         for (key, data, want) in sha256_vectors {
-            assert_eq!(mac(compact::Md::sha256, SHA256_LEN, key, data), *want);
-            assert_eq!(mac(sha256_start, SHA256_LEN, key, data), *want);
+            assert_eq!(hex(&hmac_sha256(key, &[data])), *want);
+            assert_eq!(hex(&compact::hmac_sha256(key, &[data])), *want);
         }
     }
 
     proptest::proptest! {
+        /// Differential: the compact hashes and HMAC against the RustCrypto crates (dev-dependencies
+        /// too, so this runs with and without `compact-hash`), and the ones in use against both.
         #[test]
         fn compact_hashes_and_hmac_match_rustcrypto(
             key in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..150),
@@ -471,41 +501,31 @@ mod tests {
             use ::hmac::{Hmac, Mac};
             let refs: Vec<&[u8]> = parts.iter().map(Vec::as_slice).collect();
             let joined: Vec<u8> = parts.concat();
-            let mut c1 = compact::Md::sha1();
+
+            let mut c1 = Md::sha1();
             for p in &refs {
-                c1.feed(p);
+                c1.update(p);
             }
             let mut o1 = [0u8; 32];
-            c1.finish_into(&mut o1);
+            c1.finish(&mut o1);
             let want1 = <::sha1::Sha1 as ::sha1::Digest>::digest(&joined);
-            proptest::prop_assert_eq!(&o1[..20], &want1[..]);
-            let mut c2 = compact::Md::sha256();
-            for p in &refs {
-                c2.feed(p);
-            }
-            let mut o2 = [0u8; 32];
-            c2.finish_into(&mut o2);
+            proptest::prop_assert_eq!(&o1[..SHA1_LEN], &want1[..]);
+
             let want2 = <::sha2::Sha256 as ::sha2::Digest>::digest(&joined);
-            proptest::prop_assert_eq!(&o2[..], &want2[..]);
-            proptest::prop_assert_eq!(sha256(&refs), o2);
+            proptest::prop_assert_eq!(&compact::sha256(&refs)[..], &want2[..]);
+            proptest::prop_assert_eq!(&sha256(&refs)[..], &want2[..]);
+
             let mut want = Hmac::<::sha1::Sha1>::new_from_slice(&key).unwrap();
             want.update(&joined);
             let want = want.finalize().into_bytes();
-            let mut a = [0u8; 32];
-            hmac(compact::Md::sha1, SHA1_LEN, &key, &refs, &mut a);
-            let mut b = [0u8; 32];
-            hmac(sha1, SHA1_LEN, &key, &refs, &mut b);
-            proptest::prop_assert_eq!(&a[..20], &want[..]);
-            proptest::prop_assert_eq!(&b[..20], &want[..]);
+            proptest::prop_assert_eq!(&compact::hmac_sha1(&key, &refs)[..], &want[..]);
+            proptest::prop_assert_eq!(&hmac_sha1(&key, &refs)[..], &want[..]);
+
             let mut want = Hmac::<::sha2::Sha256>::new_from_slice(&key).unwrap();
             want.update(&joined);
             let want = want.finalize().into_bytes();
-            let mut a = [0u8; 32];
-            hmac(compact::Md::sha256, SHA256_LEN, &key, &refs, &mut a);
-            let mut b = [0u8; 32];
-            hmac(sha256_start, SHA256_LEN, &key, &refs, &mut b);
-            proptest::prop_assert_eq!(&a[..], &want[..]);
-            proptest::prop_assert_eq!(&b[..], &want[..]);
+            proptest::prop_assert_eq!(&compact::hmac_sha256(&key, &refs)[..], &want[..]);
+            proptest::prop_assert_eq!(&hmac_sha256(&key, &refs)[..], &want[..]);
         }
     }
 }

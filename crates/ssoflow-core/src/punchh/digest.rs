@@ -4,7 +4,7 @@
 //! bytes sent (empty for none). The online-ordering APIs (`/api/…`, `/oauth/…`) use HMAC-SHA1,
 //! the mobile APIs (`/api2/…`) HMAC-SHA256; Punchh answers a mismatch with HTTP 412.
 
-use crate::hash::{SHA1_LEN, SHA256_LEN, hmac, sha1, sha256_start};
+use crate::hash::{hmac_sha1, hmac_sha256};
 
 /// Longest digest: 32 bytes of HMAC-SHA256 as 64 hex digits.
 pub const DIGEST_HEX_LEN: usize = 64;
@@ -39,19 +39,11 @@ pub fn digest(
     uri: &str,
     body: &[u8],
 ) -> heapless::String<DIGEST_HEX_LEN> {
-    let mut mac = [0u8; 32];
     let parts = [uri.as_bytes(), body];
-    let len = match algorithm {
-        Algorithm::Sha1 => hmac(sha1, SHA1_LEN, secret.as_bytes(), &parts, &mut mac),
-        Algorithm::Sha256 => hmac(
-            sha256_start,
-            SHA256_LEN,
-            secret.as_bytes(),
-            &parts,
-            &mut mac,
-        ),
-    };
-    hex(mac.get(..len).unwrap_or(&[]))
+    match algorithm {
+        Algorithm::Sha1 => hex(&hmac_sha1(secret.as_bytes(), &parts)),
+        Algorithm::Sha256 => hex(&hmac_sha256(secret.as_bytes(), &parts)),
+    }
 }
 
 /// Lowercase hex, by hand: the `hex` crate would be a dependency for ten lines, and a

@@ -309,3 +309,43 @@ async fn callers_keyed_by_a_trusted_header_have_their_own_allowance() {
     assert_eq!(post(&url, &[("authorization", &john)]).await.0, 200);
     assert_eq!(post(&url, &[("authorization", &john)]).await.0, 429);
 }
+
+/// Collects log lines for [`the_token_is_never_logged`].
+#[derive(Clone, Default)]
+struct Logs(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Logs {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn the_token_is_never_logged() {
+    let logs = Logs::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let (router, _) = router();
+    for (token, id) in [
+        (JOHN_TOKEN, JOHN),
+        (JANE_TOKEN, JOHN),
+        ("idp-at-guess", JOHN),
+    ] {
+        call(&router, Some(&bearer(token)), ask(id)).await;
+    }
+    call(&router, Some(&format!("Basic {JOHN_TOKEN}")), ask(JOHN)).await;
+    let logs = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    assert!(logs.contains("customer-info"), "the endpoint logs: {logs}");
+    for secret in [JOHN_TOKEN, JANE_TOKEN, "idp-at-guess"] {
+        assert!(!logs.contains(secret), "{secret} in the logs:\n{logs}");
+    }
+}

@@ -16,10 +16,15 @@ pub mod http_compat;
 #[cfg(feature = "ureq")]
 pub use ssoflow_ureq as blocking;
 
-/// The async driver (tokio, reqwest): `TokenCache`, refresh-on-401, the `/customer-info` router.
+/// The async driver (tokio, reqwest): `TokenCache`, refresh-on-401.
 #[cfg(feature = "tokio")]
 pub use ssoflow_tokio as tokio;
 
 /// The firmware driver: HTTP/1.1 over any `embedded-io` stream, no allocation.
 #[cfg(feature = "embedded-io")]
 pub use ssoflow_embedded_io as embedded;
+
+/// The ordering app's PAR Ordering `POST /customer-info` endpoint (axum), which answers only a
+/// caller holding the customer's own access token.
+#[cfg(feature = "customer-info")]
+pub use ssoflow_customer_info as customer_info;

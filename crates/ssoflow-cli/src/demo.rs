@@ -1,6 +1,6 @@
 //! `ssoflow demo`: every flow, end to end, through the blocking driver, against the embedded
 //! sandbox (started in-process on 127.0.0.1, a free port) and the demo's own ordering app, which
-//! serves `/customer-info` with the core's helper.
+//! serves the authenticated `/customer-info` of `ssoflow-customer-info`.
 //!
 //! One line per step: provider, step, HTTP status of its last exchange, milliseconds, and a
 //! detail with secrets shortened. Exit 0 only if every step behaved as expected.
@@ -13,6 +13,7 @@ use std::time::{Duration, Instant as StdInstant};
 use ssoflow_core::session::HasAccessToken;
 use ssoflow_core::{Error as CoreError, Flow, Instant, Method, RequestBuilder, Response, Step};
 use ssoflow_core::{oauth2, par_ordering, pos_api, punchh, stream};
+use ssoflow_customer_info::{BearerToken, Customer, CustomerInfoEndpoint, RateLimit, Refusal};
 use ssoflow_sandbox::{Sandbox, SandboxHandle};
 use ssoflow_ureq::{Driver, Error, SharedSession};
 
@@ -52,50 +53,38 @@ impl<F: Flow> Flow for Observed<'_, F> {
     }
 }
 
-/// A customer of the demo's ordering app.
-#[derive(Clone)]
-struct Customer {
-    first_name: String,
-    last_name: String,
-    email: String,
-    phone_number: String,
-}
-
+/// The demo ordering app's customers, by their id at its identity provider.
 type Customers = Arc<Mutex<HashMap<String, Customer>>>;
 
-/// The demo ordering app: `POST /customer-info` answered by `par_ordering::serve_customer_info`.
-fn start_ordering_app(customers: Customers) -> std::io::Result<(String, tokio::runtime::Runtime)> {
-    use axum::http::{StatusCode, header};
+/// Alice's id at the demo app's identity provider.
+const ALICE: &str = "5e0f3b8a-2c4d-4e6f-8a1b-3c5d7e9f0a12";
+/// The access token the demo app's identity provider issued Alice: a JWT whose `sub` is her id
+/// (PAR Ordering reads the id from it and shares the whole token with `/customer-info`).
+const ALICE_TOKEN: &str = "eyJhbGciOiJub25lIn0.eyJzdWIiOiI1ZTBmM2I4YS0yYzRkLTRlNmYtOGExYi0zYzVkN2U5ZjBhMTIifQ.YWxpY2Utc2lnbmF0dXJl";
+
+/// The demo ordering app: `POST /customer-info`, answered only to a call carrying the token the
+/// app's identity provider issued that very customer (`issued`: token → customer id).
+fn start_ordering_app(
+    customers: Customers,
+    issued: HashMap<&'static str, &'static str>,
+) -> std::io::Result<(String, tokio::runtime::Runtime)> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
         .build()?;
     let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;
     let url = format!("http://{}/customer-info", listener.local_addr()?);
-    let app = axum::Router::new().route(
-        "/customer-info",
-        axum::routing::post(move |body: axum::body::Bytes| {
-            let known = customers.lock().map(|c| c.clone()).unwrap_or_default();
-            async move {
-                let mut out = vec![0u8; 2048];
-                let (status, answer) = par_ordering::serve_customer_info(&body, &mut out, |id| {
-                    known.get(id).map(|c| par_ordering::CustomerDetails {
-                        first_name: &c.first_name,
-                        last_name: &c.last_name,
-                        email: &c.email,
-                        phone_number: &c.phone_number,
-                    })
-                });
-                let status =
-                    StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-                (
-                    status,
-                    [(header::CONTENT_TYPE, "application/json")],
-                    answer.to_vec(),
-                )
-            }
-        }),
-    );
+    let verify = move |token: BearerToken, _asked: String| {
+        let found = issued
+            .iter()
+            .find(|(t, _)| token.ct_eq(t))
+            .and_then(|(_, id)| customers.lock().ok()?.get(*id).cloned());
+        std::future::ready(found.ok_or(Refusal::Unauthorized))
+    };
+    let app = CustomerInfoEndpoint::new(verify)
+        .rate_limit(RateLimit::per_peer(120, Duration::from_secs(60)))
+        .router()
+        .into_make_service_with_connect_info::<std::net::SocketAddr>();
     rt.spawn(async move {
         let _ = axum::serve(listener, app).await;
     });
@@ -252,17 +241,19 @@ impl Demo {
 pub fn run() -> Result<(), Failure> {
     let started = StdInstant::now();
     let customers: Customers = Arc::new(Mutex::new(HashMap::new()));
-    let idp_token = "idp-access-token-alice-0001";
+    let idp_token = ALICE_TOKEN;
     customers.lock().map_err(|_| internal("lock"))?.insert(
-        idp_token.to_string(),
+        ALICE.to_string(),
         Customer {
+            customer_account_uuid: ALICE.into(),
             first_name: "Alice".into(),
             last_name: "Zoë".into(),
             email: "alice@example.com".into(),
             phone_number: "+15550000001".into(),
         },
     );
-    let (app_url, _app) = start_ordering_app(customers.clone())
+    let issued = HashMap::from([(ALICE_TOKEN, ALICE)]);
+    let (app_url, _app) = start_ordering_app(customers.clone(), issued)
         .map_err(|e| internal(format!("ordering app: {e}")))?;
     // A brand integrated with Punchh: sign-ins also carry the DLC token.
     let mut config = ssoflow_sandbox::Config::default();
@@ -418,7 +409,7 @@ fn par_ordering_steps(
         "email changed in the app → synced on re-sign-in",
         |d| {
             if let Ok(mut c) = customers.lock() {
-                if let Some(alice) = c.get_mut(idp_token) {
+                if let Some(alice) = c.get_mut(ALICE) {
                     alice.email = "alice.new@example.com".into();
                 }
             }

@@ -1,5 +1,5 @@
 //! Async (tokio) driver for [`ssoflow_core`]: run any sign-in flow over reqwest, share tokens
-//! among thousands of tasks, serve PAR Ordering's `/customer-info` callback with axum.
+//! among thousands of tasks.
 //!
 //! - [`Driver`] runs a core [`Flow`](ssoflow_core::Flow) to its output over a [`Transport`]
 //!   (default: [`ReqwestTransport`] — rustls, HTTP/1.1 and HTTP/2, pooled, no redirects,
@@ -10,9 +10,9 @@
 //!   transient failures back off with jitter and honour `Retry-After`, and a caller that gives
 //!   up cancels nothing. The decisions are the core's [`Session`](ssoflow_core::session::Session);
 //!   this crate adds the lock, the waiting and the task.
-//! - [`customer_info_router`] serves `POST /customer-info` from an async lookup.
 //!
-//! No protocol knowledge lives here: only moving bytes, locking and waiting.
+//! No protocol knowledge lives here: only moving bytes, locking and waiting. (The ordering
+//! application's PAR Ordering endpoint is the `ssoflow-customer-info` crate.)
 //!
 //! ```no_run
 //! use std::sync::Arc;
@@ -47,7 +47,6 @@
 
 mod cache;
 mod clock;
-mod customer_info;
 mod driver;
 mod error;
 mod http;
@@ -55,7 +54,6 @@ mod transport;
 
 pub use cache::{CacheConfig, Lease, TokenCache};
 pub use clock::Clock;
-pub use customer_info::{CUSTOMER_INFO_BODY_LIMIT, Customer, customer_info_router};
 pub use driver::{Driver, REQUEST_BUFFER};
 pub use error::Error;
 pub use http::{LENT_HEADERS, OwnedRequest, OwnedResponse};

@@ -1,5 +1,6 @@
-//! The `/customer-info` router: its answers, and PAR Ordering (the sandbox) calling it to
-//! register a customer and sync a changed email on the next sign-in.
+//! PAR Ordering (the sandbox) calling the app's authenticated `/customer-info` (the
+//! `ssoflow-customer-info` crate) with the customer's bearer token, to register the customer and
+//! sync a changed email on the next sign-in, while the app's `TokenCache` holds the menu token.
 #![allow(clippy::result_large_err)]
 
 mod common;
@@ -9,14 +10,19 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use common::{Env, SIGN_IN};
-use serde_json::{Value, json};
+use serde_json::Value;
 use ssoflow_core::par_ordering::SignIn;
+use ssoflow_customer_info::{BearerToken, Customer, Refusal, customer_info_router};
 use ssoflow_sandbox::Sandbox;
-use ssoflow_tokio::{Customer, Driver, OwnedRequest, TokenCache, customer_info_router};
+use ssoflow_tokio::TokenCache;
 
 type Customers = Arc<RwLock<HashMap<String, Customer>>>;
 
 const UUID: &str = "1df3d3b3-d2b6-4126-93f2-1fdbd419268b";
+/// John's access token at the app's identity provider: a JWT whose `sub` is his id (PAR Ordering
+/// reads the id from it; the app verifies the whole token against what it issued).
+const JOHN_TOKEN: &str =
+    "eyJhbGciOiJub25lIn0.eyJzdWIiOiIxZGYzZDNiMy1kMmI2LTQxMjYtOTNmMi0xZmRiZDQxOTI2OGIifQ.c2ln";
 
 fn customers() -> Customers {
     let john = Customer {
@@ -29,77 +35,26 @@ fn customers() -> Customers {
     Arc::new(RwLock::new(HashMap::from([(UUID.to_owned(), john)])))
 }
 
-/// Serve the router on 127.0.0.1:0; the `/customer-info` URL.
+/// Serve the router on 127.0.0.1:0; the `/customer-info` URL. Only John's token opens John.
 async fn app(customers: Customers) -> String {
-    let router = customer_info_router(move |id: String| {
+    let router = customer_info_router(move |token: BearerToken, _asked: String| {
         let customers = customers.clone();
-        async move { customers.read().unwrap().get(&id).cloned() }
+        async move {
+            if !token.ct_eq(JOHN_TOKEN) {
+                return Err(Refusal::Unauthorized);
+            }
+            customers
+                .read()
+                .unwrap()
+                .get(UUID)
+                .cloned()
+                .ok_or(Refusal::Unauthorized)
+        }
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
     format!("http://{addr}/customer-info")
-}
-
-async fn post(driver: &Driver, url: &str, body: Vec<u8>) -> (u16, Value) {
-    let mut request = OwnedRequest::new(http::Method::POST, url);
-    request.headers.insert(
-        "content-type",
-        http::HeaderValue::from_static("application/json"),
-    );
-    request.body = body.into();
-    let r = driver.send(request).await.unwrap();
-    assert_eq!(
-        r.header("content-type"),
-        Some(&b"application/json"[..]),
-        "{r:?}"
-    );
-    (r.status, serde_json::from_slice(&r.body).unwrap())
-}
-
-#[tokio::test]
-async fn answers_known_unknown_bad_and_oversized() {
-    let url = app(customers()).await;
-    let driver = Driver::new().unwrap();
-
-    let (status, body) = post(
-        &driver,
-        &url,
-        json!({"customer_account_uuid": UUID}).to_string().into(),
-    )
-    .await;
-    assert_eq!(status, 200);
-    assert_eq!(
-        body,
-        json!({"customer_account_uuid": UUID, "first_name": "John", "last_name": "Doe",
-               "email": "john.doe@mail.com", "phone_number": "+23533674523"})
-    );
-
-    let (status, body) = post(
-        &driver,
-        &url,
-        br#"{"customer_account_uuid":"nobody"}"#.to_vec(),
-    )
-    .await;
-    assert_eq!((status, body["error"].as_str()), (404, Some("not_found")));
-
-    for bad in [&b"{"[..], b"[]", br#"{"customer_account_uuid":7}"#, b""] {
-        let (status, body) = post(&driver, &url, bad.to_vec()).await;
-        assert_eq!(
-            (status, body["error"].as_str()),
-            (400, Some("invalid_request")),
-            "{bad:?}"
-        );
-    }
-
-    let mut big = br#"{"customer_account_uuid":""#.to_vec();
-    big.resize(17 * 1024, b'x');
-    big.extend_from_slice(br#""}"#);
-    let (status, body) = post(&driver, &url, big).await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (413, Some("invalid_request"))
-    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -109,8 +64,8 @@ async fn the_provider_registers_the_customer_and_syncs_a_changed_email() {
     let env = Env::with(Sandbox::builder().customer_info_url(url)).await;
     let m2m = TokenCache::new(env.cache_config());
     let cache: TokenCache<String, SignIn> = TokenCache::new(env.cache_config());
-    // The identity provider's opaque token for John: PAR Ordering asks /customer-info about it.
-    let sign_in = || env.customer_sign_in(&m2m, UUID);
+    // John's identity-provider token: PAR Ordering asks /customer-info about him, with it.
+    let sign_in = || env.customer_sign_in(&m2m, JOHN_TOKEN);
     let me = |cache: &TokenCache<String, SignIn>| {
         let (cache, driver, sign_in, me) = (cache.clone(), env.driver.clone(), sign_in(), env.me());
         async move {
@@ -144,4 +99,20 @@ async fn the_provider_registers_the_customer_and_syncs_a_changed_email() {
     assert_eq!(env.calls(SIGN_IN), 2);
     let current = cache.get(&UUID.to_owned(), sign_in()).await.unwrap();
     assert_eq!(current.customer.email.as_str(), "john@new.example");
+}
+
+/// A token naming John (same `sub`) that the app did not issue: the app answers PAR Ordering
+/// 401, so the sign-in is refused and nothing about John is disclosed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_the_app_did_not_issue_does_not_sign_in() {
+    let url = app(customers()).await;
+    let env = Env::with(Sandbox::builder().customer_info_url(url)).await;
+    let m2m = TokenCache::new(env.cache_config());
+    let cache: TokenCache<String, SignIn> = TokenCache::new(env.cache_config());
+    let forged = JOHN_TOKEN.replace(".c2ln", ".Zm9yZ2Vk");
+    let refused = cache
+        .get(&UUID.to_owned(), env.customer_sign_in(&m2m, &forged))
+        .await;
+    let error = refused.expect_err("a forged token signs in");
+    assert!(format!("{error:?}").contains("401"), "{error:?}");
 }

@@ -1,18 +1,19 @@
-//! A minimal ordering app on ssoflow-tokio.
+//! A minimal ordering app on ssoflow-tokio and ssoflow-customer-info.
 //!
-//! It serves PAR Ordering's `/customer-info` callback from its own in-memory customers, signs a
-//! customer in to PAR Ordering (token exchange, sharing one M2M token), and calls the protected
+//! It serves PAR Ordering's `/customer-info` callback from its own in-memory customers, answering
+//! only a call that carries the customer's own identity-provider access token; signs a customer
+//! in to PAR Ordering (token exchange, sharing one M2M token); and calls the protected
 //! `GET /api/customers/me` through a `TokenCache` with refresh-on-401.
 //!
 //! ```text
-//! cargo run -p ssoflow-tokio --example server_app                       # in-process sandbox
-//! cargo run -p ssoflow-tokio --example server_app -- --sandbox-json "$(ssoflow sandbox | head -1)"
-//! SSOFLOW_SANDBOX='{"listening":…}' cargo run -p ssoflow-tokio --example server_app
+//! cargo run -p ssoflow-customer-info --example server_app                 # in-process sandbox
+//! cargo run -p ssoflow-customer-info --example server_app -- --sandbox-json "$(ssoflow sandbox | head -1)"
+//! SSOFLOW_SANDBOX='{"listening":…}' cargo run -p ssoflow-customer-info --example server_app
 //! ```
 //!
 //! With its own sandbox, the app registers the sandbox's calls to its `/customer-info`, so the
-//! customer signs in with an opaque identity-provider token and a changed email is synced. With
-//! an external sandbox (which does not know this app's address) it uses the playground's test
+//! customer signs in with her identity-provider token and a changed email is synced. With an
+//! external sandbox (which does not know this app's address) it uses the playground's test
 //! subject token.
 #![allow(clippy::result_large_err)]
 
@@ -24,15 +25,18 @@ use std::time::Duration;
 use serde_json::Value;
 use ssoflow_core::par_ordering::{self, RequestIds, SignIn};
 use ssoflow_core::{AccessToken, Method};
+use ssoflow_customer_info::{BearerToken, Customer, CustomerInfoEndpoint, RateLimit, Refusal};
 use ssoflow_sandbox::{Sandbox, SandboxHandle};
-use ssoflow_tokio::{
-    BoxFuture, CacheConfig, Customer, Driver, Error, OwnedRequest, TokenCache, customer_info_router,
-};
+use ssoflow_tokio::{BoxFuture, CacheConfig, Driver, Error, OwnedRequest, TokenCache};
 
+/// Customers by their id at our identity provider.
 type Customers = Arc<RwLock<HashMap<String, Customer>>>;
 
-/// Ada's id at our identity provider; her opaque IdP access token, for this demo, is the same.
+/// Ada's id at our identity provider.
 const ADA: &str = "0b1c6a52-6f3e-4d0e-9a43-5d1c9e0d4a11";
+/// The access token our identity provider issued Ada: a JWT whose `sub` is her id (PAR Ordering
+/// reads the id from it and shares the whole token with our `/customer-info`).
+const ADA_TOKEN: &str = "eyJhbGciOiJub25lIn0.eyJzdWIiOiIwYjFjNmE1Mi02ZjNlLTRkMGUtOWE0My01ZDFjOWUwZDRhMTEifQ.YWRhLXNpZ25hdHVyZQ";
 
 /// The sandbox's ready line, from `--sandbox-json` or `SSOFLOW_SANDBOX`.
 fn sandbox_line() -> Option<String> {
@@ -57,23 +61,37 @@ fn text<'a>(v: &'a Value, path: &[&str]) -> Result<&'a str, String> {
         .ok_or_else(|| format!("ready line has no {}", path.join(".")))
 }
 
-/// Serve `/customer-info` from `customers` on 127.0.0.1:0; returns its URL.
-async fn serve_customer_info(customers: Customers) -> std::io::Result<String> {
-    let router = customer_info_router(move |id: String| {
+/// Serve `/customer-info` from `customers` on 127.0.0.1:0; returns its URL. `issued` maps the
+/// access tokens our identity provider issued to their customer's id.
+async fn serve_customer_info(
+    customers: Customers,
+    issued: HashMap<String, String>,
+) -> std::io::Result<String> {
+    let verify = move |token: BearerToken, asked: String| {
+        // Whose token is it? (A real app introspects it or asks its IdP's userinfo.)
+        let owner = issued.get(token.expose()).cloned();
         let customers = customers.clone();
         async move {
-            let found = customers.read().ok()?.get(&id).cloned();
+            let found = owner.and_then(|id| customers.read().ok()?.get(&id).cloned());
             println!(
-                "  [app] PAR Ordering asked /customer-info about {id}: {}",
-                if found.is_some() { "found" } else { "unknown" }
+                "  [app] PAR Ordering asked /customer-info about {asked}: {}",
+                if found.is_some() {
+                    "token verified"
+                } else {
+                    "refused"
+                }
             );
-            found
+            found.ok_or(Refusal::Unauthorized)
         }
-    });
+    };
+    let router = CustomerInfoEndpoint::new(verify)
+        .rate_limit(RateLimit::per_peer(120, Duration::from_secs(60)))
+        .router();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let url = format!("http://{}/customer-info", listener.local_addr()?);
+    let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
     tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, router).await {
+        if let Err(e) = axum::serve(listener, service).await {
             eprintln!("customer-info server stopped: {e}");
         }
     });
@@ -184,7 +202,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             phone_number: "+441234567890".into(),
         },
     )])));
-    let customer_info_url = serve_customer_info(customers.clone()).await?;
+    let issued = HashMap::from([(ADA_TOKEN.to_owned(), ADA.to_owned())]);
+    let customer_info_url = serve_customer_info(customers.clone(), issued).await?;
     println!("app: /customer-info listening at {customer_info_url}");
 
     // The sandbox: given, or our own (kept alive by `_own`).
@@ -212,7 +231,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Our own sandbox calls our /customer-info, so Ada signs in with her IdP token; an external
     // one does not know us, so use the playground's test customer.
     let (customer, subject) = match &_own {
-        Some(_) => (ADA.to_owned(), ADA.to_owned()),
+        Some(_) => (ADA.to_owned(), ADA_TOKEN.to_owned()),
         None => (
             "test-customer".to_owned(),
             text(&ready, &["par_ordering", "test_subject_token"])?.to_owned(),

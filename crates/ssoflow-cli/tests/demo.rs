@@ -17,7 +17,7 @@ fn demo_runs_every_flow_and_exits_zero() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(
-        stdout.contains("summary: 22 steps, 22 ok, 0 failed"),
+        stdout.contains("summary: 23 steps, 23 ok, 0 failed"),
         "{stdout}"
     );
     for step in [
@@ -27,6 +27,7 @@ fn demo_runs_every_flow_and_exits_zero() {
         "SSO access token",
         "authorize → callback",
         "user information",
+        "user-level token → protected call",
         "redeem again → refused sso_token_redeemed",
         "old refresh token → refused",
         "token exchange (RFC 8693)",

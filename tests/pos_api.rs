@@ -1,4 +1,5 @@
-//! POS API end to end: the blocking (ureq) driver against the in-process sandbox.
+//! POS API end to end: the blocking (ureq) driver against the in-process sandbox; the Basic
+//! client authentication with an awkward secret on every driver.
 //!
 //! Admin account creation (201; a taken name is 409), ROPC login (201; wrong password, unknown
 //! user, wrong client secret are 401), refresh with rotation (the old refresh token and its
@@ -8,13 +9,16 @@
 #![allow(clippy::result_large_err, clippy::large_enum_variant)]
 
 mod common;
+#[path = "common/drivers.rs"]
+mod drivers;
 
 use std::time::Duration;
 
 use common::{
     TEST_TIMEOUT, calls, core_err, driver, driver_with_timeout, fault, sandbox, with_timeout,
 };
-use ssoflow::pos_api::{self, Account};
+use drivers::DRIVERS;
+use ssoflow::pos_api::{self, Account, BasicAuth};
 use ssoflow::{Error as CoreError, Expiry, TokenSet};
 use ssoflow_sandbox::SandboxHandle;
 use ssoflow_ureq::{Driver, Error, OwnedResponse, SharedSession};
@@ -293,5 +297,98 @@ fn faults_500_503_drop_truncate_and_delay_are_typed() {
         );
         d.run(pos_api::login(&cfg, "erin-admin", PASSWORD).unwrap())
             .expect("recovered");
+    });
+}
+
+/// A clearly fake secret with every character raw and form-encoded Basic treat differently.
+const ODD_SECRET: &str = "fake pos+/=:@%~secret";
+
+/// A sandbox whose POS client secret is [`ODD_SECRET`], expecting form-encoded Basic or not.
+fn odd_sandbox(form_encoded: bool) -> SandboxHandle {
+    let mut config = ssoflow_sandbox::Config::default();
+    config.pos_api.client_secret = ODD_SECRET.into();
+    config.pos_api.basic_form_encoded = form_encoded;
+    common::sandbox_with(config, None)
+}
+
+#[test]
+fn raw_basic_auth_with_an_awkward_secret_on_every_driver() {
+    // seed 004: "The client sends an HTTP request that includes a basic authorization header and
+    // the user's user_name and password." — no encoding named: Base64 of the raw bytes.
+    with_timeout(TEST_TIMEOUT, || {
+        let sb = odd_sandbox(false);
+        assert_eq!(sb.credentials().pos_api.client_secret, ODD_SECRET);
+        let cfg = config(&sb);
+        assert_eq!(cfg.basic_auth(), BasicAuth::Raw);
+        let form = cfg.clone().with_basic_auth(BasicAuth::FormEncoded);
+        for drv in DRIVERS {
+            let user = format!("admin-{drv:?}");
+            let account = drv
+                .run(
+                    sb.addr(),
+                    pos_api::create_account(&cfg, &user, PASSWORD).unwrap(),
+                )
+                .unwrap_or_else(|e| panic!("{drv:?}: {e:?}"));
+            assert_eq!(account.user_name.as_str(), user);
+            let t = drv
+                .run(sb.addr(), pos_api::login(&cfg, &user, PASSWORD).unwrap())
+                .unwrap_or_else(|e| panic!("{drv:?}: {e:?}"));
+            let mut buf = vec![0u8; 4096];
+            let req = pos_api::admin_request(&cfg, t.access.value.expose(), &mut buf).unwrap();
+            let (status, body) = drv.send(sb.addr(), &req).expect("admin call");
+            assert_eq!(status, 200, "{drv:?}");
+            let me = pos_api::read_admin(ssoflow::Response::new(status, &body)).unwrap();
+            assert_eq!(me.user_name.as_str(), user);
+            // The form-encoded quirk is not what this server reads.
+            let e = drv
+                .run(sb.addr(), pos_api::login(&form, &user, PASSWORD).unwrap())
+                .unwrap_err()
+                .core();
+            assert_eq!(oauth(&e), (401, "unauthorized".into()), "{drv:?}");
+            assert!(!format!("{e:?}{e}").contains("fake pos"), "{drv:?}");
+        }
+        assert_eq!(calls(&sb, LOGIN), 2 * DRIVERS.len() as u64);
+    });
+}
+
+#[test]
+fn form_encoded_basic_auth_is_the_named_quirk_on_every_driver() {
+    // seed 004: "includes a basic authorization header" — a server that form-decodes the
+    // credentials (RFC 6749 §2.3.1) needs BasicAuth::FormEncoded.
+    with_timeout(TEST_TIMEOUT, || {
+        let sb = odd_sandbox(true);
+        let raw = config(&sb);
+        let form = raw.clone().with_basic_auth(BasicAuth::FormEncoded);
+        for drv in DRIVERS {
+            let user = format!("form-admin-{drv:?}");
+            drv.run(
+                sb.addr(),
+                pos_api::create_account(&form, &user, PASSWORD).unwrap(),
+            )
+            .unwrap_or_else(|e| panic!("{drv:?}: {e:?}"));
+            let t = drv
+                .run(sb.addr(), pos_api::login(&form, &user, PASSWORD).unwrap())
+                .unwrap_or_else(|e| panic!("{drv:?}: {e:?}"));
+            assert!(is_uuid(t.access.value.expose()));
+            let e = drv
+                .run(sb.addr(), pos_api::login(&raw, &user, PASSWORD).unwrap())
+                .unwrap_err()
+                .core();
+            assert_eq!(oauth(&e), (401, "unauthorized".into()), "{drv:?}");
+        }
+    });
+}
+
+#[test]
+fn a_colon_in_the_client_id_never_leaves_the_process_raw() {
+    with_timeout(TEST_TIMEOUT, || {
+        let sb = odd_sandbox(false);
+        let c = &sb.credentials().pos_api;
+        let cfg = pos_api::Config::new(&c.base_url, "pos:client", ODD_SECRET).unwrap();
+        assert_eq!(
+            pos_api::login(&cfg, "admin", PASSWORD).unwrap_err(),
+            CoreError::InvalidInput { what: "client_id" }
+        );
+        assert_eq!(calls(&sb, LOGIN), 0);
     });
 }

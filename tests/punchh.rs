@@ -3,11 +3,15 @@
 //! SSO access token, the signed `x-pch-digest` (a wrong secret is `Error::Digest`, HTTP 412),
 //! the authorization-code flow (authorize → redirect → callback with `state` checked → code for
 //! token), code reuse and expiry, user information (a signed GET with a body, and the mobile
-//! SHA-256 path), refresh-on-401 of a protected call, and injected faults.
+//! SHA-256 path), refresh-on-401 of a protected call, and injected faults. On every driver: the
+//! OAuth client secret and the signing secret as two settings, and the user-level token signing
+//! the rest of the user's session.
 // The drivers' errors carry the core's ~200-byte error inline, as in the crates themselves.
 #![allow(clippy::result_large_err, clippy::large_enum_variant)]
 
 mod common;
+#[path = "common/drivers.rs"]
+mod drivers;
 
 use std::time::Duration;
 
@@ -15,6 +19,7 @@ use common::{
     TEST_TIMEOUT, calls, core_err, driver, driver_with_timeout, fault, map_flow, sandbox,
     with_timeout,
 };
+use drivers::DRIVERS;
 use ssoflow::punchh::{self, Algorithm};
 use ssoflow::{AccessToken, Error as CoreError, Expiry, Method};
 use ssoflow_sandbox::SandboxHandle;
@@ -451,5 +456,127 @@ fn faults_500_503_drop_truncate_and_delay_are_typed() {
         assert_eq!(core_err(sso()).status(), Some(401));
 
         sso().expect("recovered");
+    });
+}
+
+/// The emulator-only user-level endpoint (see the sandbox README).
+const USER_LEVEL_PATH: &str = "/api/sandbox/me";
+
+#[test]
+fn client_secret_and_signing_secret_apart_on_every_driver() {
+    // seed 002: "client_secret ... OAuth client secret of the business" goes in the
+    // /oauth/token body; the x-pch-digest key is configured on its own.
+    with_timeout(TEST_TIMEOUT, || {
+        let mut config = ssoflow_sandbox::Config::default();
+        config.punchh.secret = "fake-oauth-client-secret".into();
+        config.punchh.signing_secret = Some("fake-signing-secret".into());
+        let sb = common::sandbox_with(config, None);
+        let c = sb.credentials().punchh.clone();
+        let cfg = punchh::Config::new(&c.base_url, &c.client, &c.secret)
+            .unwrap()
+            .with_signing_secret(&c.signing_secret)
+            .unwrap();
+        // Signing with the client secret, or sending the signing secret as client secret, fails.
+        let unsigned = punchh::Config::new(&c.base_url, &c.client, &c.secret).unwrap();
+        let swapped = punchh::Config::new(&c.base_url, &c.client, &c.signing_secret).unwrap();
+        let d = driver();
+        for drv in DRIVERS {
+            let code_ = code(&d, &cfg, &c.redirect_uri);
+            let set = drv
+                .run(
+                    sb.addr(),
+                    punchh::code_for_token(&cfg, &code_, &c.redirect_uri).unwrap(),
+                )
+                .unwrap_or_else(|e| panic!("{drv:?}: {e:?}"));
+            let user = drv
+                .run(
+                    sb.addr(),
+                    punchh::user_info(&cfg, set.access.value.expose()).unwrap(),
+                )
+                .unwrap_or_else(|e| panic!("{drv:?}: {e:?}"));
+            assert_eq!(user.id, 111_111_111);
+            let sso = drv
+                .run(sb.addr(), punchh::sso(&cfg, &c.security_token).unwrap())
+                .unwrap_or_else(|e| panic!("{drv:?}: {e:?}"));
+            assert_eq!(sso.user.id, 111_111_111);
+
+            let code_ = code(&d, &cfg, &c.redirect_uri);
+            let e = drv
+                .run(
+                    sb.addr(),
+                    punchh::code_for_token(&unsigned, &code_, &c.redirect_uri).unwrap(),
+                )
+                .unwrap_err()
+                .core();
+            assert_eq!(e, CoreError::Digest, "{drv:?}");
+            let e = drv
+                .run(
+                    sb.addr(),
+                    punchh::code_for_token(&swapped, &code_, &c.redirect_uri).unwrap(),
+                )
+                .unwrap_err()
+                .core();
+            assert_eq!(oauth(&e), (401, "invalid_client".into()), "{drv:?}");
+            let shown = format!("{e:?}{e}{cfg:?}");
+            assert!(!shown.contains("fake-signing-secret"), "{shown}");
+            assert!(!shown.contains("fake-oauth-client-secret"), "{shown}");
+        }
+    });
+}
+
+#[test]
+fn user_level_token_signs_the_session_on_every_driver() {
+    // seed 002: "supply it to the Fetch User Information API to retrieve a user-level
+    // authentication or access token. You can then use that user-level token to authenticate API
+    // calls for the remainder of the user's session."
+    with_timeout(TEST_TIMEOUT, || {
+        let sb = sandbox();
+        let c = sb.credentials().punchh.clone();
+        let cfg = config(&sb);
+        let d = driver();
+        for drv in DRIVERS {
+            let code_ = code(&d, &cfg, &c.redirect_uri);
+            let set = drv
+                .run(
+                    sb.addr(),
+                    punchh::code_for_token(&cfg, &code_, &c.redirect_uri).unwrap(),
+                )
+                .unwrap_or_else(|e| panic!("{drv:?}: {e:?}"));
+            let client_level = set.access.value.expose();
+            let user = drv
+                .run(sb.addr(), punchh::user_info(&cfg, client_level).unwrap())
+                .unwrap_or_else(|e| panic!("{drv:?}: {e:?}"));
+            // seed 001: "access_token": null — the user-level token is the authentication_token.
+            assert_eq!(user.access_token, None);
+            let user_level = user.user_token().expect("a user-level token").expose();
+            assert_ne!(user_level, client_level, "{drv:?}");
+            assert!(!format!("{user:?}").contains(user_level));
+
+            let mut buf = vec![0u8; 4096];
+            let req = cfg
+                .user_request(&mut buf, Method::Get, USER_LEVEL_PATH, None, user_level)
+                .unwrap();
+            let (status, body) = drv.send(sb.addr(), &req).expect("user-level call");
+            assert_eq!(status, 200, "{drv:?}: {}", String::from_utf8_lossy(&body));
+            let me = punchh::User::from_json(&body).unwrap();
+            assert_eq!(
+                (me.id, me.email.as_str()),
+                (111_111_111, "test@example.com")
+            );
+
+            // The client-level token is refused there.
+            let mut buf = vec![0u8; 4096];
+            let req = cfg
+                .user_request(&mut buf, Method::Get, USER_LEVEL_PATH, None, client_level)
+                .unwrap();
+            let (status, body) = drv.send(sb.addr(), &req).expect("client-level call");
+            assert_eq!(status, 401, "{drv:?}");
+            let body = String::from_utf8_lossy(&body);
+            assert!(body.starts_with(r#"{"errors":{"base":["#), "{body}");
+        }
+        assert_eq!(
+            calls(&sb, "GET /punchh/api/sandbox/me"),
+            2 * DRIVERS.len() as u64
+        );
     });
 }

@@ -1,6 +1,7 @@
 //! Punchh user information (`punchh::user_info` and `User::from_json`): one record answers
 //! `GET /api/auth/users`. The flow's user equals `User::from_json` of the body; values agree
-//! with serde_json; the authentication token is visible ASCII and never printed.
+//! with serde_json; the user-level tokens (`authentication_token`, `access_token`) are visible
+//! ASCII and never printed.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 use ssoflow_core::punchh::{User, user_info};
@@ -16,6 +17,16 @@ fn check_user(u: &User, body: &[u8]) {
             format!("{u:?}"),
             format!("{s:?}"),
             "User Debug shows the token"
+        );
+    }
+    if let Some(t) = &u.access_token {
+        assert_token(t.expose(), "access_token");
+        let mut s = u.clone();
+        s.access_token = Some(Secret::new("x", "x").unwrap());
+        assert_eq!(
+            format!("{u:?}"),
+            format!("{s:?}"),
+            "User Debug shows the user-level access token"
         );
     }
     if let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) {

@@ -427,7 +427,9 @@ fn par_ordering_steps(
 
 fn punchh_steps(d: &mut Demo, creds: &ssoflow_sandbox::Credentials) -> Result<(), Failure> {
     let c = &creds.punchh;
-    let cfg = punchh::Config::new(&c.base_url, &c.client, &c.secret).map_err(config_failure)?;
+    let cfg = punchh::Config::new(&c.base_url, &c.client, &c.secret)
+        .and_then(|cfg| cfg.with_signing_secret(&c.signing_secret))
+        .map_err(config_failure)?;
     d.step("punchh", "SSO access token (signed x-pch-digest)", |d| {
         let login = d.run(punchh::sso(&cfg, &c.security_token)?)?;
         Ok(format!(
@@ -461,18 +463,72 @@ fn punchh_steps(d: &mut Demo, creds: &ssoflow_sandbox::Credentials) -> Result<()
             Ok(detail)
         },
     );
+    let user = RefCell::new(None);
     d.step("punchh", "user information (GET with a signed body)", |d| {
         let set = token
             .borrow()
             .clone()
             .ok_or_else(|| unexpected("no access token from the previous step"))?;
-        let user = d.run(punchh::user_info(&cfg, set.access.value.expose())?)?;
-        Ok(format!(
-            "user {} {} {}",
-            user.id, user.first_name, user.last_name
-        ))
+        let u = d.run(punchh::user_info(&cfg, set.access.value.expose())?)?;
+        let detail = format!(
+            "user {} {} {}, user-level token {}",
+            u.id,
+            u.first_name,
+            u.last_name,
+            u.user_token().map_or("-".into(), |t| redact(t.expose()))
+        );
+        *user.borrow_mut() = Some(u);
+        Ok(detail)
     });
+    d.step(
+        "punchh",
+        "user-level token → protected call (emulator)",
+        |d| {
+            let u = user
+                .borrow()
+                .clone()
+                .ok_or_else(|| unexpected("no user from the previous step"))?;
+            let user_level = u
+                .user_token()
+                .ok_or_else(|| unexpected("the user object has no user-level token"))?;
+            let client_level = token
+                .borrow()
+                .clone()
+                .ok_or_else(|| unexpected("no access token"))?;
+            // The client-level token is refused there; the user-level one is accepted.
+            let (status, _) = punchh_user_call(d, &cfg, client_level.access.value.expose())?;
+            if status != 401 {
+                return Err(unexpected(&format!(
+                    "the client-level token was answered {status}, not 401"
+                )));
+            }
+            let (status, body) = punchh_user_call(d, &cfg, user_level.expose())?;
+            if status != 200 {
+                return Err(unexpected(&format!(
+                    "the user-level token was answered {status}"
+                )));
+            }
+            let me = punchh::User::from_json(&body)?;
+            Ok(format!("{} → user {} <{}>", d.statuses(), me.id, me.email))
+        },
+    );
     Ok(())
+}
+
+/// The sandbox's emulator-only user-level call, `GET /api/sandbox/me`, signed with `token` by
+/// `Config::user_request`; its status and body.
+fn punchh_user_call(
+    d: &Demo,
+    cfg: &punchh::Config,
+    token: &str,
+) -> Result<(u16, Vec<u8>), Failure> {
+    let mut buf = vec![0u8; 4096];
+    let request = cfg.user_request(&mut buf, Method::Get, "/api/sandbox/me", None, token)?;
+    let response = d.driver.send(&request)?;
+    d.log
+        .borrow_mut()
+        .push((format!("GET {}", request.path_and_query()), response.status));
+    Ok((response.status, response.body))
 }
 
 fn stream_steps(d: &mut Demo, creds: &ssoflow_sandbox::Credentials) -> Result<(), Failure> {

@@ -26,7 +26,8 @@ use crate::output::Failure;
 /// Shown after every command's help: the contract scripts rely on.
 const AFTER_HELP: &str = "\
 Secrets are read from the environment only, never from flags:
-  SSOFLOW_CLIENT_SECRET   client secret (OAuth 2.0, PAR Ordering, Stream, POS API; Punchh's signing secret)
+  SSOFLOW_CLIENT_SECRET   client secret (OAuth 2.0, PAR Ordering, Stream, POS API, Punchh's OAuth app)
+  SSOFLOW_SIGNING_SECRET  Punchh x-pch-digest key, when it differs from SSOFLOW_CLIENT_SECRET
   SSOFLOW_PASSWORD        resource owner's / admin's password
   SSOFLOW_REFRESH_TOKEN   refresh token
   SSOFLOW_SUBJECT_TOKEN   subject token (token exchange, PAR Ordering sign-in)

@@ -4,13 +4,20 @@ use serde::Serialize;
 use ssoflow_core::punchh::{self, User};
 
 use crate::ctx::{Ctx, entropy, env_secret, required_env};
+
+/// The OAuth client secret (the `client_secret` of `/oauth/token`).
+const CLIENT_SECRET: &str = "SSOFLOW_CLIENT_SECRET";
+/// The `x-pch-digest` key, when it differs from the client secret.
+const SIGNING_SECRET: &str = "SSOFLOW_SIGNING_SECRET";
 use crate::output::{Failure, or_dash, print_fields, print_json, print_tokens, redact};
 
-/// `ssoflow punchh` subcommands. Every call is signed (x-pch-digest) with SSOFLOW_CLIENT_SECRET.
+/// `ssoflow punchh` subcommands. Every call is signed (x-pch-digest) with SSOFLOW_SIGNING_SECRET
+/// when set, else with SSOFLOW_CLIENT_SECRET (the OAuth client secret).
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
     /// Trade an SSO security token for an access token and the user (POST /api/auth/sso).
-    /// Env: SSOFLOW_CLIENT_SECRET and SSOFLOW_SECURITY_TOKEN (both required).
+    /// Env: SSOFLOW_SECURITY_TOKEN (required), and SSOFLOW_SIGNING_SECRET or
+    /// SSOFLOW_CLIENT_SECRET (one required).
     ///
     /// --json prints {"access_token","user":{"id","email","first_name","last_name","phone",
     /// "authentication_token"}}.
@@ -30,7 +37,7 @@ pub enum Command {
         state: Option<String>,
     },
     /// Trade an authorization code for tokens (POST /oauth/token).
-    /// Env: SSOFLOW_CLIENT_SECRET and SSOFLOW_CODE (both required).
+    /// Env: SSOFLOW_CLIENT_SECRET and SSOFLOW_CODE (both required), SSOFLOW_SIGNING_SECRET.
     ///
     /// --json prints {"access_token","token_type","expires_in","refresh_token","scope"}.
     Code {
@@ -41,7 +48,8 @@ pub enum Command {
         redirect_uri: String,
     },
     /// The user an access token belongs to (GET /api/auth/users, with a signed JSON body).
-    /// Env: SSOFLOW_CLIENT_SECRET and SSOFLOW_ACCESS_TOKEN (both required).
+    /// Env: SSOFLOW_ACCESS_TOKEN (required), and SSOFLOW_SIGNING_SECRET or
+    /// SSOFLOW_CLIENT_SECRET (one required).
     ///
     /// --json prints {"id","email","first_name","last_name","phone","authentication_token"}.
     User(Common),
@@ -65,8 +73,13 @@ pub struct Common {
 }
 
 impl Common {
+    /// The settings with the OAuth client `secret`; SSOFLOW_SIGNING_SECRET, when set, is the
+    /// digest key instead of `secret`.
     fn config(&self, secret: &str) -> Result<punchh::Config, Failure> {
         let mut config = punchh::Config::new(&self.base_url, &self.client, secret)?;
+        if let Some(signing) = env_secret(SIGNING_SECRET) {
+            config = config.with_signing_secret(&signing)?;
+        }
         if let Some(id) = &self.client_id {
             config = config.with_client_id(id)?;
         }
@@ -81,7 +94,7 @@ impl Common {
 pub fn run(cmd: Command, ctx: &Ctx) -> Result<(), Failure> {
     match cmd {
         Command::Sso(common) => {
-            let config = common.config(&required_env("SSOFLOW_CLIENT_SECRET")?)?;
+            let config = common.config(&signing_only_secret()?)?;
             let security_token = required_env("SSOFLOW_SECURITY_TOKEN")?;
             let login = ctx.driver.run(punchh::sso(&config, &security_token)?)?;
             if ctx.json {
@@ -101,7 +114,7 @@ pub fn run(cmd: Command, ctx: &Ctx) -> Result<(), Failure> {
             state,
         } => {
             // The URL is not signed: any secret will do when none is set.
-            let secret = env_secret("SSOFLOW_CLIENT_SECRET").unwrap_or_else(|| "-".into());
+            let secret = env_secret(CLIENT_SECRET).unwrap_or_else(|| "-".into());
             let config = common.config(&secret)?;
             let state = match state {
                 Some(s) => s,
@@ -119,7 +132,7 @@ pub fn run(cmd: Command, ctx: &Ctx) -> Result<(), Failure> {
             common,
             redirect_uri,
         } => {
-            let config = common.config(&required_env("SSOFLOW_CLIENT_SECRET")?)?;
+            let config = common.config(&required_env(CLIENT_SECRET)?)?;
             let code = required_env("SSOFLOW_CODE")?;
             let tokens = ctx
                 .driver
@@ -127,7 +140,7 @@ pub fn run(cmd: Command, ctx: &Ctx) -> Result<(), Failure> {
             print_tokens(ctx.json, &tokens);
         }
         Command::User(common) => {
-            let config = common.config(&required_env("SSOFLOW_CLIENT_SECRET")?)?;
+            let config = common.config(&signing_only_secret()?)?;
             let token = required_env("SSOFLOW_ACCESS_TOKEN")?;
             let user = ctx.driver.run(punchh::user_info(&config, &token)?)?;
             if ctx.json {
@@ -138,6 +151,14 @@ pub fn run(cmd: Command, ctx: &Ctx) -> Result<(), Failure> {
         }
     }
     Ok(())
+}
+
+/// For calls that carry no client secret (only a signature): SSOFLOW_CLIENT_SECRET, or
+/// SSOFLOW_SIGNING_SECRET alone (then it stands in for both).
+fn signing_only_secret() -> Result<String, Failure> {
+    env_secret(CLIENT_SECRET)
+        .or_else(|| env_secret(SIGNING_SECRET))
+        .ok_or_else(|| Failure::usage(format!("{CLIENT_SECRET} (or {SIGNING_SECRET}) is not set")))
 }
 
 fn user_fields(u: &User) -> Vec<(&'static str, String)> {

@@ -21,7 +21,7 @@ fn demo_runs_every_flow_and_exits_zero() {
         .lines()
         .filter(|l| l.starts_with("  ok ") || l.starts_with("  FAIL "))
         .count();
-    assert!(steps >= 24, "{stdout}");
+    assert!(steps >= 25, "{stdout}");
     assert!(
         stdout.contains(&format!("summary: {steps} steps, {steps} ok, 0 failed")),
         "{stdout}"
@@ -35,6 +35,7 @@ fn demo_runs_every_flow_and_exits_zero() {
         "SSO access token",
         "authorize → callback",
         "user information",
+        "user-level token → protected call",
         "redeem again → refused sso_token_redeemed",
         "old refresh token → refused",
         "token exchange (RFC 8693)",

@@ -23,7 +23,8 @@ use serde::{Deserialize, Serialize};
 ///
 /// [punchh]
 /// client = "CLIENT_GOES_HERE"           # business key, also the OAuth client_id
-/// secret = "SECRET_GOES_HERE"           # x-pch-digest secret, also the OAuth client_secret
+/// secret = "SECRET_GOES_HERE"           # the OAuth client_secret
+/// # signing_secret = "…"                # x-pch-digest secret; unset: the same as `secret`
 /// redirect_uri = "https://redirect-uri.com/auth"
 /// security_token = "SECURITY_TOKEN_GOES_HERE"
 ///
@@ -43,6 +44,7 @@ use serde::{Deserialize, Serialize};
 /// client_id = "sandbox-pos-client"
 /// client_secret = "sandbox-pos-secret"
 /// access_ttl_s = 3600
+/// basic_form_encoded = false    # true: the Basic credentials are form-decoded (RFC 6749 §2.3.1)
 ///
 /// [oauth2]
 /// client_id = "s6BhdRkqt3"
@@ -133,8 +135,12 @@ impl Default for ParOrderingConfig {
 pub struct PunchhConfig {
     /// Business client key; also the OAuth `client_id`.
     pub client: String,
-    /// Digest secret; also the OAuth `client_secret`.
+    /// The OAuth `client_secret` `/oauth/token` checks; also the digest secret unless
+    /// `signing_secret` is set.
     pub secret: String,
+    /// The `x-pch-digest` secret, when it differs from the client secret (`None`: `secret`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signing_secret: Option<String>,
     /// The one redirect URI registered for the OAuth app.
     pub redirect_uri: String,
     /// The security token `/api/auth/sso` accepts.
@@ -148,10 +154,18 @@ impl Default for PunchhConfig {
         Self {
             client: "CLIENT_GOES_HERE".into(),
             secret: "SECRET_GOES_HERE".into(),
+            signing_secret: None,
             redirect_uri: "https://redirect-uri.com/auth".into(),
             security_token: "SECURITY_TOKEN_GOES_HERE".into(),
             user: PunchhUserConfig::default(),
         }
+    }
+}
+
+impl PunchhConfig {
+    /// The secret `x-pch-digest` is checked with: `signing_secret`, else `secret`.
+    pub fn signing_secret(&self) -> &str {
+        self.signing_secret.as_deref().unwrap_or(&self.secret)
     }
 }
 
@@ -215,6 +229,10 @@ pub struct PosApiConfig {
     pub client_secret: String,
     /// Lifetime of an access token, seconds.
     pub access_ttl_s: u64,
+    /// Form-decode the Basic credentials (RFC 6749 §2.3.1) before comparing them. Default
+    /// `false`: Base64 of the raw `client_id:client_secret` bytes, as seed 004's "basic
+    /// authorization header" reads.
+    pub basic_form_encoded: bool,
 }
 
 impl Default for PosApiConfig {
@@ -223,6 +241,7 @@ impl Default for PosApiConfig {
             client_id: "sandbox-pos-client".into(),
             client_secret: "sandbox-pos-secret".into(),
             access_ttl_s: 3600,
+            basic_form_encoded: false,
         }
     }
 }

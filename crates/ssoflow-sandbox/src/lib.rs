@@ -334,8 +334,10 @@ pub struct PunchhCredentials {
     pub base_url: String,
     /// Business key, also the OAuth client id.
     pub client: String,
-    /// Digest secret, also the OAuth client secret.
+    /// The OAuth client secret (`client_secret` of `/oauth/token`).
     pub secret: String,
+    /// The `x-pch-digest` secret (the client secret unless configured apart).
+    pub signing_secret: String,
     /// The registered redirect URI.
     pub redirect_uri: String,
     /// The security token `/api/auth/sso` accepts.
@@ -383,6 +385,7 @@ impl Credentials {
                 base_url: format!("{base}/punchh"),
                 client: c.punchh.client.clone(),
                 secret: c.punchh.secret.clone(),
+                signing_secret: c.punchh.signing_secret().to_owned(),
                 redirect_uri: c.punchh.redirect_uri.clone(),
                 security_token: c.punchh.security_token.clone(),
             },

@@ -1,12 +1,16 @@
 //! POS API under `/pos` (seed 004): admin accounts, ROPC login, rotating refresh. Successes are 201.
 //!
 //! - `POST /pos/users` → 201 `{"id","user_name","created_at"}`; 409 on a taken user name
-//! - `POST /pos/auth/token` (Basic client auth) → 201 `{"access_token","expires_in","refresh_token","token_type"}`
+//! - `POST /pos/auth/token` (Basic client auth: Base64 of the raw `client_id:client_secret` bytes, or
+//!   form-encoded first when `basic_form_encoded` is set) → 201
+//!   `{"access_token","expires_in","refresh_token","token_type"}`
 //! - `POST /pos/auth/refresh-token` (`Authorization: Bearer <refresh_token>`) → 201 new pair; the old
 //!   refresh token and its access token stop working
 //! - `GET /pos/admin/me` → 200 `{"id","user_name"}`
 //!
-//! Errors: `{"error":"bad_request"|"unauthorized"|"conflict","message":...}`.
+//! A call with a body needs `Content-Type: application/json` (seed 004's bodies are JSON), else 415.
+//!
+//! Errors: `{"error":"bad_request"|"unauthorized"|"conflict"|"unsupported_media_type","message":...}`.
 
 use std::collections::HashMap;
 
@@ -20,8 +24,8 @@ use serde_json::{Value, json};
 
 use crate::state::AppState;
 use crate::util::{
-    basic_matches, bearer, ct_eq, format_iso_time, json_response, parse_json, random_token,
-    str_field,
+    basic_auth, bearer, content_type_is, ct_eq, format_iso_time, json_response, parse_json,
+    random_token, str_field,
 };
 
 /// POS data: accounts and tokens.
@@ -63,7 +67,22 @@ fn bad_request(message: &str) -> Response {
     error(StatusCode::BAD_REQUEST, "bad_request", message)
 }
 
-async fn create_user(State(app): State<AppState>, body: Bytes) -> Response {
+/// A body must be declared JSON (415 otherwise).
+fn check_json_body(headers: &HeaderMap, body: &[u8]) -> Result<(), Response> {
+    if !body.is_empty() && !content_type_is(headers, "application/json") {
+        return Err(error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "Content-Type must be application/json",
+        ));
+    }
+    Ok(())
+}
+
+async fn create_user(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    if let Err(r) = check_json_body(&headers, &body) {
+        return r;
+    }
     let Ok(req) = parse_json(&body) else {
         return bad_request("the request body is not valid JSON");
     };
@@ -123,8 +142,14 @@ fn issue_pair(app: &AppState, st: &mut PosState, user_name: &str) -> Response {
 
 async fn login(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
     let cfg = &app.config.pos_api;
-    if !basic_matches(&headers, &cfg.client_id, &cfg.client_secret) {
+    let client_ok = basic_auth(&headers, cfg.basic_form_encoded).is_some_and(|(id, secret)| {
+        ct_eq(&id, &cfg.client_id) & ct_eq(&secret, &cfg.client_secret)
+    });
+    if !client_ok {
         return unauthorized("invalid client credentials");
+    }
+    if let Err(r) = check_json_body(&headers, &body) {
+        return r;
     }
     let Ok(req) = parse_json(&body) else {
         return bad_request("the request body is not valid JSON");

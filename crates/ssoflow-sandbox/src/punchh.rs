@@ -1,14 +1,25 @@
 //! Punchh under `/punchh` (seeds 001, 002): SSO access token, authorization-code SSO, user information.
 //!
-//! Every call except the browser page `GET /oauth/authorize` must carry a valid `x-pch-digest`:
-//! lowercase hex `HMAC(secret, uri + body)`, `uri` being path and query after the `/punchh` prefix;
-//! HMAC-SHA1 for `/api/…` and `/oauth/…`, HMAC-SHA256 for `/api2/…`. A wrong or missing digest is
-//! answered 412 `{"errors":{"base":["Invalid signature"]}}`.
+//! Every call except the browser page `GET /oauth/authorize` must carry the four headers seeds 001
+//! and 002 mark "required", checked in this order:
+//! - `x-pch-digest`: lowercase hex `HMAC(signing secret, uri + body)`, `uri` being path and query
+//!   after the `/punchh` prefix; HMAC-SHA1 for `/api/…` and `/oauth/…`, HMAC-SHA256 for `/api2/…`.
+//!   Wrong or missing: 412 `{"errors":{"base":["Invalid signature"]}}`.
+//! - `User-Agent` (not blank): missing 400.
+//! - `Accept`: missing 400; present but admitting no `application/json` 406.
+//! - `Content-Type: application/json` (even on a call without a body): missing 400, another type 415.
+//!
+//! Every refusal has Punchh's shape `{"errors":{"base":[…]}}`.
 //!
 //! - `POST /punchh/api/auth/sso` → 200 `{"token":{"access_token"},"user":{..}}`
 //! - `GET /punchh/oauth/authorize` → 302 `redirect_uri?code=…&state=…`
 //! - `POST /punchh/oauth/token` → 200 `{"access_token","token_type","refresh_token","scope","created_at"}`
 //! - `GET /punchh/api/auth/users` (and the mobile `GET /punchh/api2/mobile/users/profile`) → 200 user
+//! - `GET /punchh/api/sandbox/me` (**emulator only**, no Punchh endpoint): the signed-in user for a
+//!   user-level token (the user's `authentication_token`); a client-level access token is 401.
+//!
+//! Client-level access tokens (from `/oauth/token` and `/api/auth/sso`'s `token`) and user-level
+//! tokens (the user object's `authentication_token`) are distinct.
 
 use std::collections::{HashMap, HashSet};
 
@@ -39,22 +50,23 @@ const SIGN_IN_FIRST: &str = "You need to sign in or sign up before continuing.";
 /// Punchh data: issued access tokens and authorization codes.
 #[derive(Debug)]
 pub(crate) struct PunchhState {
-    /// Tokens accepted as `Authorization: Bearer` on user-information calls.
+    /// Client-level access tokens (`/oauth/token`, `/api/auth/sso`), accepted as
+    /// `Authorization: Bearer` on the user-information calls only.
     access_tokens: HashSet<String>,
     /// Authorization code → (redirect_uri, expiry ms).
     codes: HashMap<String, (String, u64)>,
-    /// The test user's `authentication_token` (also accepted as a Bearer token).
+    /// The test user's user-level `authentication_token`: accepted as a Bearer token on the
+    /// user-information calls and on the user-level endpoint.
     authentication_token: String,
 }
 
 impl PunchhState {
     /// Fresh state with a random authentication token for the test user.
     pub(crate) fn new() -> Self {
-        let authentication_token = random_token();
         Self {
-            access_tokens: HashSet::from([authentication_token.clone()]),
+            access_tokens: HashSet::new(),
             codes: HashMap::new(),
-            authentication_token,
+            authentication_token: random_token(),
         }
     }
 }
@@ -67,6 +79,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/punchh/oauth/token", post(token))
         .route("/punchh/api/auth/users", get(user_info))
         .route("/punchh/api2/mobile/users/profile", get(user_info))
+        .route("/punchh/api/sandbox/me", get(user_level_me))
 }
 
 /// `x-pch-digest` of a request: lowercase hex HMAC of `uri + body`, SHA-256 for mobile (`/api2/`)
@@ -100,11 +113,12 @@ pub(crate) fn unauthorized() -> Response {
     errors_base(StatusCode::UNAUTHORIZED, SIGN_IN_FIRST)
 }
 
-/// Digest, `User-Agent` and `Content-Type` checks shared by every signed call.
+/// The checks shared by every signed call: the four headers seeds 001 and 002 mark "required"
+/// (`x-pch-digest`, `User-Agent`, `Accept`, `Content-Type`), in that order.
 fn verify(app: &AppState, uri: &Uri, headers: &HeaderMap, body: &[u8]) -> Result<(), Response> {
     let full = uri.path_and_query().map_or(uri.path(), |pq| pq.as_str());
     let signed_uri = full.strip_prefix(PREFIX).unwrap_or(full);
-    let expected = digest(&app.config.punchh.secret, signed_uri, body);
+    let expected = digest(app.config.punchh.signing_secret(), signed_uri, body);
     let valid =
         header_str(headers, "x-pch-digest").is_some_and(|given| ct_eq(given.trim(), &expected));
     if !valid {
@@ -119,14 +133,45 @@ fn verify(app: &AppState, uri: &Uri, headers: &HeaderMap, body: &[u8]) -> Result
             "The User-Agent header is required",
         ));
     }
-    let is_json = content_type_is(headers, "application/json");
-    if !body.is_empty() && !is_json {
+    match header_str(headers, "accept") {
+        None => {
+            return Err(errors_base(
+                StatusCode::BAD_REQUEST,
+                "The Accept header is required",
+            ));
+        }
+        Some(accept) if !accepts_json(accept) => {
+            return Err(errors_base(
+                StatusCode::NOT_ACCEPTABLE,
+                "Accept must admit application/json",
+            ));
+        }
+        Some(_) => {}
+    }
+    if header_str(headers, "content-type").is_none() {
+        return Err(errors_base(
+            StatusCode::BAD_REQUEST,
+            "The Content-Type header is required",
+        ));
+    }
+    if !content_type_is(headers, "application/json") {
         return Err(errors_base(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "Content-Type must be application/json",
         ));
     }
     Ok(())
+}
+
+/// Whether an `Accept` value admits `application/json` (`application/json`, `application/*` or
+/// `*/*`, parameters ignored).
+fn accepts_json(accept: &str) -> bool {
+    accept.split(',').any(|range| {
+        let media = range.split(';').next().unwrap_or("").trim();
+        ["application/json", "application/*", "*/*"]
+            .iter()
+            .any(|m| media.eq_ignore_ascii_case(m))
+    })
 }
 
 fn user_json(app: &AppState, authentication_token: &str) -> Value {
@@ -253,6 +298,7 @@ async fn token(State(app): State<AppState>, uri: Uri, headers: HeaderMap, body: 
     };
     let cfg = &app.config.punchh;
     let id_ok = str_field(&req, "client_id").is_some_and(|c| ct_eq(c, &cfg.client));
+    // seed 002: `client_secret` is the "OAuth client secret of the business" (not the signing secret).
     let secret_ok = str_field(&req, "client_secret").is_some_and(|s| ct_eq(s, &cfg.secret));
     if !(id_ok & secret_ok) {
         return oauth_error(
@@ -319,7 +365,10 @@ async fn user_info(
     }
     let auth_token = {
         let data = app.data();
-        let known = bearer(&headers).is_some_and(|t| data.punchh.access_tokens.contains(t));
+        // The client-level token is what this call is for; the user-level one works too.
+        let known = bearer(&headers).is_some_and(|t| {
+            data.punchh.access_tokens.contains(t) || ct_eq(t, &data.punchh.authentication_token)
+        });
         if !known {
             return unauthorized();
         }
@@ -335,6 +384,40 @@ async fn user_info(
         return errors_base(StatusCode::BAD_REQUEST, "Invalid client");
     }
     json_response(StatusCode::OK, &user_json(&app, &auth_token))
+}
+
+/// **Emulator only** (Punchh has no such endpoint): a protected user call that accepts only a
+/// user-level token, to show a client signs the user's session with it. Answers the user's
+/// `{"id","email","first_name","last_name"}`; a client-level access token (or none) is 401.
+async fn user_level_me(
+    State(app): State<AppState>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if let Err(r) = verify(&app, &uri, &headers, &body) {
+        return r;
+    }
+    let user_level = {
+        let data = app.data();
+        bearer(&headers).is_some_and(|t| ct_eq(t, &data.punchh.authentication_token))
+    };
+    if !user_level {
+        return errors_base(
+            StatusCode::UNAUTHORIZED,
+            "A user-level token (the user's authentication_token) is required",
+        );
+    }
+    let user = &app.config.punchh.user;
+    json_response(
+        StatusCode::OK,
+        &json!({
+            "id": user.id,
+            "email": user.email,
+            "first_name": user.first_name,
+            "last_name": user.last_name,
+        }),
+    )
 }
 
 #[cfg(test)]

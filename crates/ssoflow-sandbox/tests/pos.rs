@@ -182,3 +182,89 @@ async fn access_tokens_expire_on_the_sandbox_clock() {
         200
     );
 }
+
+#[tokio::test]
+async fn create_user_needs_a_json_content_type() {
+    // seed 004: "The client sends an HTTP request to the /users endpoint, including the user_name,
+    // password, and grant_type properties in the request body." — a JSON body.
+    let sb = sandbox().await;
+    let c = client();
+    let body = r#"{"user_name":"a","password":"b","grant_type":"password"}"#;
+    let (s, _, b) = send(c.post(url(&sb, "/users")).body(body)).await;
+    assert_error(s, &b, 415, "unsupported_media_type");
+    let (s, _, b) = send(
+        c.post(url(&sb, "/users"))
+            .header("content-type", "text/plain")
+            .body(body),
+    )
+    .await;
+    assert_error(s, &b, 415, "unsupported_media_type");
+    let (s, _, b) = send(
+        c.post(url(&sb, "/users"))
+            .header("content-type", "application/json")
+            .body(body),
+    )
+    .await;
+    assert_eq!(s, 201, "{b}");
+}
+
+#[tokio::test]
+async fn login_needs_a_json_content_type() {
+    // seed 004: "The client sends an HTTP request that includes a basic authorization header and
+    // the user's user_name and password." — in a JSON body.
+    let sb = sandbox().await;
+    let c = client();
+    assert_eq!(create(&c, &sb, "admin", "pw").await.0, 201);
+    let creds = &sb.credentials().pos_api;
+    let body = r#"{"user_name":"admin","password":"pw"}"#;
+    let (s, _, b) = send(
+        c.post(url(&sb, "/auth/token"))
+            .basic_auth(&creds.client_id, Some(&creds.client_secret))
+            .body(body),
+    )
+    .await;
+    assert_error(s, &b, 415, "unsupported_media_type");
+    let (s, _, b) = send(
+        c.post(url(&sb, "/auth/token"))
+            .basic_auth(&creds.client_id, Some(&creds.client_secret))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body),
+    )
+    .await;
+    assert_error(s, &b, 415, "unsupported_media_type");
+    let (s, b) = login(&c, &sb, "admin", "pw").await;
+    assert_eq!(s, 201, "{b}");
+}
+
+#[tokio::test]
+async fn basic_credentials_are_raw_bytes_unless_configured_form_encoded() {
+    // seed 004: "The client sends an HTTP request that includes a basic authorization header"
+    use base64::Engine;
+    let secret = "fake pos+/=:@%~secret";
+    let basic = |pair: &str| {
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(pair)
+        )
+    };
+    let raw = basic(&format!("sandbox-pos-client:{secret}"));
+    let form = basic("sandbox-pos-client:fake+pos%2B%2F%3D%3A%40%25%7Esecret");
+    for form_encoded in [false, true] {
+        let mut config = ssoflow_sandbox::Config::default();
+        config.pos_api.client_secret = secret.into();
+        config.pos_api.basic_form_encoded = form_encoded;
+        let sb = sandbox_with(config).await;
+        let c = client();
+        assert_eq!(create(&c, &sb, "admin", "pw").await.0, 201);
+        for (header, right) in [(&raw, !form_encoded), (&form, form_encoded)] {
+            let (s, _, b) = send(
+                c.post(url(&sb, "/auth/token"))
+                    .header("authorization", header.as_str())
+                    .json(&json!({"user_name": "admin", "password": "pw"})),
+            )
+            .await;
+            let want = if right { 201 } else { 401 };
+            assert_eq!(s, want, "form_encoded={form_encoded} {header}: {b}");
+        }
+    }
+}

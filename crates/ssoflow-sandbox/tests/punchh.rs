@@ -147,6 +147,7 @@ async fn bad_or_missing_digest_is_412() {
     let base = || {
         c.post(&url)
             .header("Content-Type", "application/json")
+            .header("Accept", "application/json")
             .header("User-Agent", "test")
             .body(SSO_BODY)
     };
@@ -175,30 +176,138 @@ async fn bad_or_missing_digest_is_412() {
     assert_eq!(s, 200, "{b}");
 }
 
+/// The four headers seeds 001 and 002 mark "required", with valid values for the SSO call.
+fn required_headers() -> Vec<(&'static str, String)> {
+    vec![
+        (
+            "x-pch-digest",
+            ssoflow_sandbox::punchh_digest(
+                "SECRET_GOES_HERE",
+                "/api/auth/sso",
+                SSO_BODY.as_bytes(),
+            ),
+        ),
+        ("Content-Type", "application/json".into()),
+        ("Accept", "application/json".into()),
+        (
+            "User-Agent",
+            "Punchh/OnlineOrder/1.0/Web/BrowserVersion/OS_Type".into(),
+        ),
+    ]
+}
+
+/// `POST /api/auth/sso` with the required headers, `name` left out (or given `value`). Raw
+/// HTTP/1.1: reqwest would add an `Accept: */*` of its own.
+async fn sso_with(sb: &SandboxHandle, name: &str, value: Option<&str>) -> (u16, Value) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut head = format!(
+        "POST /punchh/api/auth/sso HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        sb.addr(),
+        SSO_BODY.len()
+    );
+    for (n, v) in required_headers() {
+        let v = if n.eq_ignore_ascii_case(name) {
+            match value {
+                Some(value) => value.to_owned(),
+                None => continue,
+            }
+        } else {
+            v
+        };
+        head.push_str(&format!("{n}: {v}\r\n"));
+    }
+    let mut tcp = tokio::net::TcpStream::connect(sb.addr())
+        .await
+        .expect("connect");
+    tcp.write_all(format!("{head}\r\n{SSO_BODY}").as_bytes())
+        .await
+        .expect("write");
+    let mut out = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), tcp.read_to_end(&mut out))
+        .await
+        .expect("answer in time")
+        .expect("read");
+    let text = String::from_utf8(out).expect("utf-8");
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .expect("status");
+    let (_, body) = text.split_once("\r\n\r\n").expect("head and body");
+    (
+        status,
+        serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body}")),
+    )
+}
+
 #[tokio::test]
-async fn user_agent_and_content_type_are_required() {
+async fn all_four_required_headers_pass() {
+    let sb = sandbox().await;
+    let (s, b) = sso_with(&sb, "none", None).await;
+    assert_eq!(s, 200, "{b}");
+}
+
+#[tokio::test]
+async fn missing_digest_is_412() {
+    // seed 001: "x-pch-digest ... Type: string ... required ... The signature for the API call"
+    let sb = sandbox().await;
+    let (s, b) = sso_with(&sb, "x-pch-digest", None).await;
+    assert_errors_base(s, &b, 412, Some("Invalid signature"));
+}
+
+#[tokio::test]
+async fn missing_user_agent_is_400() {
+    // seed 001: "User-Agent ... Type: string ... required"
+    let sb = sandbox().await;
+    let (s, b) = sso_with(&sb, "User-Agent", None).await;
+    assert_errors_base(s, &b, 400, Some("The User-Agent header is required"));
+    let (s, b) = sso_with(&sb, "User-Agent", Some(" ")).await;
+    assert_errors_base(s, &b, 400, Some("The User-Agent header is required"));
+}
+
+#[tokio::test]
+async fn missing_accept_is_400_and_a_non_json_accept_406() {
+    // seed 001: "Accept ... Type: string ... required ... Advertises which content types the
+    // client is able to understand"
+    let sb = sandbox().await;
+    let (s, b) = sso_with(&sb, "Accept", None).await;
+    assert_errors_base(s, &b, 400, Some("The Accept header is required"));
+    let (s, b) = sso_with(&sb, "Accept", Some("text/html")).await;
+    assert_errors_base(s, &b, 406, Some("Accept must admit application/json"));
+    for ok in ["*/*", "application/*", "text/html, application/json;q=0.9"] {
+        let (s, b) = sso_with(&sb, "Accept", Some(ok)).await;
+        assert_eq!(s, 200, "{ok}: {b}");
+    }
+}
+
+#[tokio::test]
+async fn missing_content_type_is_400_and_another_type_415() {
+    // seed 001: "Content-Type ... Type: string ... required ... Set this header to application/json."
+    let sb = sandbox().await;
+    let (s, b) = sso_with(&sb, "Content-Type", None).await;
+    assert_errors_base(s, &b, 400, Some("The Content-Type header is required"));
+    let (s, b) = sso_with(&sb, "Content-Type", Some("text/plain")).await;
+    assert_errors_base(s, &b, 415, Some("Content-Type must be application/json"));
+    let (s, b) = sso_with(&sb, "Content-Type", Some("application/json; charset=utf-8")).await;
+    assert_eq!(s, 200, "{b}");
+}
+
+#[tokio::test]
+async fn content_type_is_required_on_a_call_without_a_body_too() {
+    // seed 002: "Content-Type ... Type: string ... required ... Set this header to application/json."
     let sb = sandbox().await;
     let c = client();
-    let url = format!("{}/api/auth/sso", sb.credentials().punchh.base_url);
-    let digest =
-        ssoflow_sandbox::punchh_digest("SECRET_GOES_HERE", "/api/auth/sso", SSO_BODY.as_bytes());
-    let (s, _, b) = send(
-        c.post(&url)
-            .header("x-pch-digest", &digest)
-            .header("Content-Type", "application/json")
-            .body(SSO_BODY),
-    )
-    .await;
-    assert_errors_base(s, &b, 400, None);
-    let (s, _, b) = send(
-        c.post(&url)
-            .header("x-pch-digest", &digest)
-            .header("User-Agent", "t")
-            .header("Content-Type", "text/plain")
-            .body(SSO_BODY),
-    )
-    .await;
-    assert_errors_base(s, &b, 415, None);
+    let creds = &sb.credentials().punchh;
+    let req = c
+        .get(format!("{}/api/auth/users", creds.base_url))
+        .header(
+            "x-pch-digest",
+            ssoflow_sandbox::punchh_digest(&creds.signing_secret, "/api/auth/users", b""),
+        )
+        .header("Accept", "application/json")
+        .header("User-Agent", "t");
+    let (s, _, b) = send(req).await;
+    assert_errors_base(s, &b, 400, Some("The Content-Type header is required"));
 }
 
 #[tokio::test]
@@ -430,6 +539,124 @@ async fn user_info_errors() {
     let auth_token = sso["user"]["authentication_token"].as_str().expect("token");
     let (s, _, _) =
         send(punchh_signed(&c, Method::GET, &sb, "/api/auth/users", body).bearer_auth(auth_token))
+            .await;
+    assert_eq!(s, 200);
+}
+
+#[tokio::test]
+async fn client_secret_and_signing_secret_are_two_settings() {
+    // seed 002: "client_secret ... OAuth client secret of the business"; the x-pch-digest key is
+    // configured on its own.
+    let mut config = ssoflow_sandbox::Config::default();
+    config.punchh.secret = "fake-oauth-client-secret".into();
+    config.punchh.signing_secret = Some("fake-signing-secret".into());
+    let sb = sandbox_with(config).await;
+    let creds = &sb.credentials().punchh;
+    assert_eq!(creds.secret, "fake-oauth-client-secret");
+    assert_eq!(creds.signing_secret, "fake-signing-secret");
+    let c = client();
+    // Signed with the signing secret, carrying the client secret: accepted.
+    let code = authorize(&c, &sb, "s1").await;
+    let (s, _, b) = send(punchh_signed(
+        &c,
+        Method::POST,
+        &sb,
+        "/oauth/token",
+        &token_body(&sb, &code),
+    ))
+    .await;
+    assert_eq!(s, 200, "{b}");
+    // Signed with the client secret: 412.
+    let code = authorize(&c, &sb, "s2").await;
+    let body = token_body(&sb, &code);
+    let wrong_key =
+        ssoflow_sandbox::punchh_digest("fake-oauth-client-secret", "/oauth/token", body.as_bytes());
+    let (s, _, b) = send(
+        c.post(format!("{}/oauth/token", creds.base_url))
+            .header("x-pch-digest", wrong_key)
+            .header("Accept", "application/json")
+            .header("Content-Type", "application/json")
+            .header("User-Agent", "t")
+            .body(body),
+    )
+    .await;
+    assert_errors_base(s, &b, 412, Some("Invalid signature"));
+    // The signing secret in the body in place of the client secret: invalid_client.
+    let code = authorize(&c, &sb, "s3").await;
+    let mut body: Value = serde_json::from_str(&token_body(&sb, &code)).expect("json");
+    body["client_secret"] = json!("fake-signing-secret");
+    let (s, _, b) = send(punchh_signed(
+        &c,
+        Method::POST,
+        &sb,
+        "/oauth/token",
+        &body.to_string(),
+    ))
+    .await;
+    assert_eq!(
+        (s, b["error"].as_str()),
+        (401, Some("invalid_client")),
+        "{b}"
+    );
+}
+
+#[tokio::test]
+async fn the_user_level_endpoint_takes_only_the_user_level_token() {
+    // seed 002: "supply it to the Fetch User Information API to retrieve a user-level
+    // authentication or access token. You can then use that user-level token to authenticate API
+    // calls for the remainder of the user's session."
+    let sb = sandbox().await;
+    let c = client();
+    let code = authorize(&c, &sb, "st").await;
+    let (s, _, tokens) = send(punchh_signed(
+        &c,
+        Method::POST,
+        &sb,
+        "/oauth/token",
+        &token_body(&sb, &code),
+    ))
+    .await;
+    assert_eq!(s, 200, "{tokens}");
+    let client_level = tokens["access_token"].as_str().expect("token");
+    let body = r#"{"client":"CLIENT_GOES_HERE"}"#;
+    let (s, _, user) = send(
+        punchh_signed(&c, Method::GET, &sb, "/api/auth/users", body).bearer_auth(client_level),
+    )
+    .await;
+    assert_eq!(s, 200, "{user}");
+    let user_level = user["authentication_token"].as_str().expect("token");
+    assert_ne!(user_level, client_level);
+
+    let (s, _, me) =
+        send(punchh_signed(&c, Method::GET, &sb, "/api/sandbox/me", "").bearer_auth(user_level))
+            .await;
+    assert_eq!(s, 200, "{me}");
+    assert_eq!(me["id"], 111_111_111);
+    assert_eq!(me["email"], "test@example.com");
+    let (s, _, b) =
+        send(punchh_signed(&c, Method::GET, &sb, "/api/sandbox/me", "").bearer_auth(client_level))
+            .await;
+    assert_errors_base(s, &b, 401, None);
+    let (s, _, b) = send(punchh_signed(&c, Method::GET, &sb, "/api/sandbox/me", "")).await;
+    assert_errors_base(s, &b, 401, None);
+    // The SSO's client-level token is refused too; its user's token is accepted.
+    let (_, _, sso) = send(punchh_signed(
+        &c,
+        Method::POST,
+        &sb,
+        "/api/auth/sso",
+        SSO_BODY,
+    ))
+    .await;
+    let sso_access = sso["token"]["access_token"].as_str().expect("token");
+    let (s, _, _) =
+        send(punchh_signed(&c, Method::GET, &sb, "/api/sandbox/me", "").bearer_auth(sso_access))
+            .await;
+    assert_eq!(s, 401);
+    let sso_user = sso["user"]["authentication_token"].as_str().expect("token");
+    assert_ne!(sso_user, sso_access);
+    let (s, _, _) =
+        send(punchh_signed(&c, Method::GET, &sb, "/api/sandbox/me", "").bearer_auth(sso_user))
             .await;
     assert_eq!(s, 200);
 }

@@ -1,8 +1,10 @@
 //! Punchh: the SSO access token, authorization-code SSO and user information (PROTOCOLS.md §2,
 //! seeds 001 and 002).
 //!
-//! Every call is signed: `x-pch-digest` is the lowercase hex `HMAC(secret, uri + body)` of the
-//! path and query after the base URL and the exact body bytes sent (see [`digest`]). Every call
+//! Every call is signed: `x-pch-digest` is the lowercase hex `HMAC(signing secret, uri + body)`
+//! of the path and query after the base URL and the exact body bytes sent (see [`digest`]). The
+//! signing secret is a setting of its own ([`Config::with_signing_secret`]); it defaults to the
+//! OAuth client secret, which is what `POST /oauth/token` carries as `client_secret`. Every call
 //! also carries `Accept: application/json`, `Content-Type: application/json` and a `User-Agent`.
 //! A refused digest is HTTP 412, reported as [`Error::Digest`]; other refusals are
 //! [`Error::Provider`] (`{"errors":{"base":[…]}}`) or [`Error::OAuth`] (`{"error":…}`).
@@ -11,7 +13,9 @@
 //! - [`sso`]: trade a mobile/web SSO `security_token` for an access token and the [`User`];
 //! - [`authorize_url`] → the user signs in on the Punchh-hosted form → [`parse_callback`] →
 //!   [`code_for_token`]: the authorization-code flow, yielding a [`TokenSet`](crate::TokenSet);
-//! - [`user_info`]: the signed-in [`User`] for an access token.
+//! - [`user_info`]: the signed-in [`User`] for an access token. The user object carries the
+//!   user-level token ([`User::user_token`]); sign the rest of the user's session with it through
+//!   [`Config::user_request`].
 
 mod digest;
 mod oauth;
@@ -42,7 +46,7 @@ pub const DEFAULT_USER_AGENT: &str = "Punchh/OnlineOrder/1.0/Web/BrowserVersion/
 pub const BASE_URL_CAP: usize = 256;
 /// Capacity of the business client key and of the OAuth client id.
 pub const CLIENT_CAP: usize = 128;
-/// Capacity of the secret (the digest key, also the OAuth client secret).
+/// Capacity of the OAuth client secret and of the signing (digest) secret, each.
 pub const SECRET_CAP: usize = 256;
 /// Capacity of the `User-Agent`.
 pub const USER_AGENT_CAP: usize = 128;
@@ -52,7 +56,8 @@ pub const USER_AGENT_CAP: usize = 128;
 pub struct Config {
     base_url: heapless::String<BASE_URL_CAP>,
     client: heapless::String<CLIENT_CAP>,
-    secret: Secret<SECRET_CAP>,
+    client_secret: Secret<SECRET_CAP>,
+    signing_secret: Secret<SECRET_CAP>,
     client_id: heapless::String<CLIENT_CAP>,
     user_agent: heapless::String<USER_AGENT_CAP>,
     algorithm: Option<Algorithm>,
@@ -61,10 +66,12 @@ pub struct Config {
 
 impl Config {
     /// Settings for the Punchh server at `base_url` (e.g. `https://sandbox.punchh.com`; checked:
-    /// `https://`, or `http://` to loopback), the business `client` key and its `secret`.
+    /// `https://`, or `http://` to loopback), the business `client` key and its OAuth client
+    /// `secret` (seed 002: `client_secret`, "OAuth client secret of the business").
     ///
-    /// The OAuth client id defaults to `client`; the `User-Agent` to [`DEFAULT_USER_AGENT`]; the
-    /// digest algorithm is chosen by path ([`Algorithm::for_path`]).
+    /// The OAuth client id defaults to `client`; the `x-pch-digest` signing secret to `secret`
+    /// ([`with_signing_secret`](Self::with_signing_secret)); the `User-Agent` to
+    /// [`DEFAULT_USER_AGENT`]; the digest algorithm is chosen by path ([`Algorithm::for_path`]).
     pub fn new(base_url: &str, client: &str, secret: &str) -> Result<Self, Error> {
         crate::http::check_url(base_url)?;
         if client.is_empty() {
@@ -76,7 +83,8 @@ impl Config {
         let mut c = Config {
             base_url: heapless::String::new(),
             client: heapless::String::new(),
-            secret: Secret::empty(),
+            client_secret: Secret::empty(),
+            signing_secret: Secret::empty(),
             client_id: heapless::String::new(),
             user_agent: heapless::String::new(),
             algorithm: None,
@@ -85,7 +93,8 @@ impl Config {
         crate::json::fill(&mut [
             (&mut c.base_url, base_url, "base_url"),
             (&mut c.client, client, "client"),
-            (&mut c.secret, secret, "secret"),
+            (&mut c.client_secret, secret, "secret"),
+            (&mut c.signing_secret, secret, "secret"),
             (&mut c.client_id, client, "client_id"),
             (&mut c.user_agent, DEFAULT_USER_AGENT, "user_agent"),
         ])?;
@@ -99,6 +108,20 @@ impl Config {
         }
         self.client_id.clear();
         crate::json::fill(&mut [(&mut self.client_id, client_id, "client_id")])?;
+        Ok(self)
+    }
+
+    /// Sign `x-pch-digest` with this secret instead of the OAuth client secret (not empty).
+    ///
+    /// The client secret still goes in the `client_secret` member of `POST /oauth/token`; the
+    /// signing secret never leaves the process (only HMACs made with it do).
+    pub fn with_signing_secret(mut self, signing_secret: &str) -> Result<Self, Error> {
+        if signing_secret.is_empty() {
+            return Err(Error::InvalidInput {
+                what: "signing_secret",
+            });
+        }
+        self.signing_secret = Secret::new(signing_secret, "signing_secret")?;
         Ok(self)
     }
 
@@ -194,9 +217,39 @@ impl Config {
             .and_then(|u| core::str::from_utf8(u).ok())
             .unwrap_or("");
         let algorithm = self.algorithm.unwrap_or_else(|| Algorithm::for_path(uri));
-        let signature = digest(self.secret.expose(), algorithm, uri, rb.written_body());
+        let signature = digest(
+            self.signing_secret.expose(),
+            algorithm,
+            uri,
+            rb.written_body(),
+        );
         rb.header("x-pch-digest", &signature);
         rb.finish()
+    }
+
+    /// Write a signed Punchh call on the user's behalf: the four required headers (`Accept`,
+    /// `Content-Type: application/json`, `User-Agent`, `x-pch-digest`) and
+    /// `Authorization: Bearer <user_token>`, the user-level token of [`User::user_token`].
+    ///
+    /// Seed 002: supply the client-level access token "to the Fetch User Information API to
+    /// retrieve a user-level authentication or access token. You can then use that user-level
+    /// token to authenticate API calls for the remainder of the user's session."
+    ///
+    /// `path_and_query` follows the base URL (`/api/…`); `body` members are strings (`None`: no
+    /// body). A `user_token` that is empty or does not fit in a header is
+    /// [`Error::InvalidInput`]` { what: "user_token" }`.
+    pub fn user_request<'b>(
+        &self,
+        buf: &'b mut [u8],
+        method: Method,
+        path_and_query: &str,
+        body: Option<&[(&str, &str)]>,
+        user_token: &str,
+    ) -> Result<Request<'b>, Error> {
+        if !check_token_chars(user_token.as_bytes()) {
+            return Err(Error::InvalidInput { what: "user_token" });
+        }
+        self.signed_request(buf, method, path_and_query, Some(user_token), body)
     }
 
     /// Read a 2xx answer with `read` (see [`read_or_refusal`]): 412 is [`Error::Digest`], other

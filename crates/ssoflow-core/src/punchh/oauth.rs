@@ -102,7 +102,7 @@ impl Exchange for CodeForToken<'_> {
             Some(&[
                 ("code", self.code),
                 ("client_id", c.client_id()),
-                ("client_secret", c.secret.expose()),
+                ("client_secret", c.client_secret.expose()),
                 ("grant_type", "authorization_code"),
                 ("redirect_uri", self.redirect_uri),
             ]),
@@ -225,6 +225,59 @@ mod tests {
             std::str::from_utf8(r.body)
                 .unwrap()
                 .contains(r#""client_id":"oauth-app""#)
+        );
+    }
+
+    #[test]
+    fn client_secret_in_the_body_signing_secret_in_the_digest() {
+        // seed 002: "client_secret ... OAuth client secret of the business"; the x-pch-digest
+        // key is a setting of its own (defaulting to the client secret).
+        let c = seed_config()
+            .with_signing_secret("fake-signing-secret")
+            .unwrap();
+        let body = r#"{"code":"TOKEN_GOES_HERE","client_id":"CLIENT_GOES_HERE","client_secret":"SECRET_GOES_HERE","grant_type":"authorization_code","redirect_uri":"https://redirect-uri.com/auth"}"#;
+        let want = digest(
+            "fake-signing-secret",
+            Algorithm::Sha1,
+            "/oauth/token",
+            body.as_bytes(),
+        );
+        golden(
+            &mut code_for_token(&c, "TOKEN_GOES_HERE", "https://redirect-uri.com/auth").unwrap(),
+            &std::format!(
+                "POST https://SERVER_NAME_GOES_HERE.punchh.com/oauth/token\n\
+                 Accept: application/json\n\
+                 Content-Type: application/json\n\
+                 User-Agent: Punchh/OnlineOrder/1.0/Web/BrowserVersion/OS_Type\n\
+                 x-pch-digest: {want}\n\
+                 \n\
+                 {body}"
+            ),
+        );
+        assert_ne!(
+            want,
+            digest(
+                "SECRET_GOES_HERE",
+                Algorithm::Sha1,
+                "/oauth/token",
+                body.as_bytes()
+            )
+        );
+        let debug = std::format!("{c:?}");
+        assert!(!debug.contains("fake-signing-secret"), "{debug}");
+        assert!(!debug.contains("SECRET_GOES_HERE"), "{debug}");
+        assert_eq!(
+            seed_config().with_signing_secret("").unwrap_err(),
+            Error::InvalidInput {
+                what: "signing_secret"
+            }
+        );
+        let long = "k".repeat(crate::punchh::SECRET_CAP + 1);
+        assert_eq!(
+            seed_config().with_signing_secret(&long).unwrap_err(),
+            Error::Capacity {
+                field: "signing_secret"
+            }
         );
     }
 

@@ -1,4 +1,8 @@
 //! The Punchh user object, and `GET /api/auth/users` (user information for an access token).
+//!
+//! Seed 002: the client-level access token from `/oauth/token` goes "to the Fetch User
+//! Information API to retrieve a user-level authentication or access token"; that user-level
+//! token ([`User::user_token`]) then signs the user's calls ([`Config::user_request`]).
 
 use super::Config;
 use crate::json::{JsonError, Parser, Seen, note_error_member};
@@ -11,7 +15,8 @@ pub const EMAIL_CAP: usize = 254;
 pub const NAME_CAP: usize = 64;
 /// Capacity of a phone number.
 pub const PHONE_CAP: usize = 32;
-/// Capacity of the user's `authentication_token` (an opaque token).
+/// Capacity of each of the user's user-level tokens, `authentication_token` and `access_token`
+/// (opaque tokens).
 pub const AUTH_TOKEN_CAP: usize = 256;
 
 /// A Punchh user: the members an ordering application needs out of the ~40 Punchh sends
@@ -30,8 +35,12 @@ pub struct User {
     pub last_name: heapless::String<NAME_CAP>,
     /// Phone number, when the user gave one.
     pub phone: Option<heapless::String<PHONE_CAP>>,
-    /// The user-level token for later calls on the user's behalf, when sent.
+    /// The user-level `authentication_token` for later calls on the user's behalf, when sent
+    /// (`null` or `""` read as absent).
     pub authentication_token: Option<Secret<AUTH_TOKEN_CAP>>,
+    /// The user-level `access_token`, when sent (seed 001's example has `"access_token": null`,
+    /// read as absent).
+    pub access_token: Option<Secret<AUTH_TOKEN_CAP>>,
 }
 
 impl User {
@@ -40,6 +49,15 @@ impl User {
         let mut user = User::empty();
         user_from_json(body, &mut user, None).map_err(|e| e.into_error(body))?;
         Ok(user)
+    }
+
+    /// The user-level token to sign the rest of the user's session with
+    /// ([`Config::user_request`]): the user's `access_token` when Punchh sent one, else the
+    /// `authentication_token`; `None` when neither came.
+    pub fn user_token(&self) -> Option<&Secret<AUTH_TOKEN_CAP>> {
+        self.access_token
+            .as_ref()
+            .or(self.authentication_token.as_ref())
     }
 
     /// An empty user: the slot an answer is read into.
@@ -51,6 +69,7 @@ impl User {
             last_name: heapless::String::new(),
             phone: None,
             authentication_token: None,
+            access_token: None,
         }
     }
 }
@@ -75,6 +94,7 @@ pub(super) fn read_user(
     const LAST: u32 = 1 << 3;
     const PHONE: u32 = 1 << 4;
     const TOKEN: u32 = 1 << 5;
+    const ACCESS: u32 = 1 << 6;
     let mut seen = Seen::new();
     p.object("user", |p, key| match key {
         b"id" => {
@@ -116,6 +136,14 @@ pub(super) fn read_user(
             let token = u.authentication_token.insert(Secret::empty());
             p.string_into(token, "user.authentication_token")
         }
+        b"access_token" => {
+            seen.first(ACCESS, "user.access_token")?;
+            if p.null() {
+                return Ok(());
+            }
+            let token = u.access_token.insert(Secret::empty());
+            p.string_into(token, "user.access_token")
+        }
         b"error" => match error.as_deref_mut() {
             Some(flag) => note_error_member(p, flag),
             None => p.skip(),
@@ -123,19 +151,22 @@ pub(super) fn read_user(
         _ => p.skip(),
     })?;
     seen.required(ID, "user.id")?;
-    // An empty token is no token; anything else must fit in a header.
-    if u.authentication_token
-        .as_ref()
-        .is_some_and(Secret::is_empty)
-    {
-        u.authentication_token = None;
+    check_user_token(&mut u.authentication_token, "user.authentication_token")?;
+    check_user_token(&mut u.access_token, "user.access_token")
+}
+
+/// An empty token is no token; anything else must fit in a header.
+fn check_user_token(
+    token: &mut Option<Secret<AUTH_TOKEN_CAP>>,
+    what: &'static str,
+) -> Result<(), JsonError> {
+    if token.as_ref().is_some_and(Secret::is_empty) {
+        *token = None;
     }
-    if let Some(t) = &u.authentication_token {
-        if !check_token_chars(t.as_bytes()) {
-            return Err(JsonError::Malformed("user.authentication_token"));
-        }
+    match token {
+        Some(t) if !check_token_chars(t.as_bytes()) => Err(JsonError::Malformed(what)),
+        _ => Ok(()),
     }
-    Ok(())
 }
 
 /// `GET /api/auth/users` with the access token and a JSON body `{"client":…}` (one exchange).
@@ -254,6 +285,13 @@ mod tests {
         assert_eq!(u.first_name, "FIRST_NAME_GOES_HERE");
         assert_eq!(u.last_name, "LAST_NAME_GOES_HERE");
         assert_eq!(u.phone, None);
+        // seed 001: "authentication_token": "AUTHENTICATION_TOKEN_GOES_HERE" and
+        // "access_token": null — the user-level token is the authentication token.
+        assert_eq!(u.access_token, None);
+        assert_eq!(
+            u.user_token().unwrap().expose(),
+            "AUTHENTICATION_TOKEN_GOES_HERE"
+        );
         assert_eq!(
             u.authentication_token.unwrap().expose(),
             "AUTHENTICATION_TOKEN_GOES_HERE"
@@ -266,6 +304,94 @@ mod tests {
                 "done"
             ]
         );
+    }
+
+    #[test]
+    fn user_level_tokens_are_secrets() {
+        // seed 002: "retrieve a user-level authentication or access token"
+        let u = user(
+            r#"{"id":1,"authentication_token":"user-auth-tok","access_token":"user-access-tok"}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            u.authentication_token.as_ref().unwrap().expose(),
+            "user-auth-tok"
+        );
+        assert_eq!(u.access_token.as_ref().unwrap().expose(), "user-access-tok");
+        // The access token wins when both are sent.
+        assert_eq!(u.user_token().unwrap().expose(), "user-access-tok");
+        let debug = std::format!("{u:?}");
+        assert!(!debug.contains("user-auth-tok"), "{debug}");
+        assert!(!debug.contains("user-access-tok"), "{debug}");
+        assert!(debug.contains("Secret(***)"), "{debug}");
+        let u = user(r#"{"id":1,"access_token":""}"#).unwrap();
+        assert_eq!(
+            (u.access_token.is_none(), u.user_token().is_none()),
+            (true, true)
+        );
+        for body in [
+            r#"{"id":1,"access_token":"a b"}"#,
+            r#"{"id":1,"access_token":7}"#,
+            r#"{"id":1,"access_token":"a","access_token":"b"}"#,
+        ] {
+            match user(body) {
+                Err(Error::Malformed { what, .. }) => assert_eq!(what, "user.access_token"),
+                other => panic!("{body}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn user_request_signs_with_the_user_level_token() {
+        // seed 002: "You can then use that user-level token to authenticate API calls for the
+        // remainder of the user's session."
+        let c = seed_config()
+            .with_signing_secret("fake-signing-secret")
+            .unwrap();
+        let mut buf = [0u8; 1024];
+        let r = c
+            .user_request(
+                &mut buf,
+                Method::Get,
+                "/api/auth/users/me?x=1",
+                Some(&[("client", "CLIENT_GOES_HERE")]),
+                "AUTHENTICATION_TOKEN_GOES_HERE",
+            )
+            .unwrap();
+        let body = r#"{"client":"CLIENT_GOES_HERE"}"#;
+        let want = crate::punchh::digest(
+            "fake-signing-secret",
+            crate::punchh::Algorithm::Sha1,
+            "/api/auth/users/me?x=1",
+            body.as_bytes(),
+        );
+        assert_eq!(
+            crate::testing::render(&r),
+            std::format!(
+                "GET https://SERVER_NAME_GOES_HERE.punchh.com/api/auth/users/me?x=1\n\
+                 Accept: application/json\n\
+                 Authorization: Bearer AUTHENTICATION_TOKEN_GOES_HERE\n\
+                 Content-Type: application/json\n\
+                 User-Agent: Punchh/OnlineOrder/1.0/Web/BrowserVersion/OS_Type\n\
+                 x-pch-digest: {want}\n\
+                 \n\
+                 {body}"
+            )
+        );
+        // No body: Content-Type is still sent, the digest covers the uri alone.
+        let mut buf = [0u8; 1024];
+        let r = c
+            .user_request(&mut buf, Method::Post, "/api/x", None, "tok")
+            .unwrap();
+        assert_eq!(r.header("content-type").unwrap(), b"application/json");
+        for bad in ["", "a b", "a\r\nb"] {
+            let mut buf = [0u8; 1024];
+            assert_eq!(
+                c.user_request(&mut buf, Method::Get, "/api/x", None, bad)
+                    .unwrap_err(),
+                Error::InvalidInput { what: "user_token" }
+            );
+        }
     }
 
     fn user(body: &str) -> Result<User, Error> {

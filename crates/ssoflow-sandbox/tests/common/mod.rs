@@ -106,7 +106,8 @@ pub fn par_headers(req: reqwest::RequestBuilder, application_key: &str) -> reqwe
         .header("Accept", "application/json")
 }
 
-/// A signed Punchh request: `x-pch-digest`, JSON content type, a User-Agent.
+/// A signed Punchh request: `x-pch-digest` (with the signing secret), `Accept` and
+/// `Content-Type: application/json` (even without a body), a User-Agent.
 pub fn punchh_signed(
     client: &reqwest::Client,
     method: reqwest::Method,
@@ -115,19 +116,18 @@ pub fn punchh_signed(
     body: &str,
 ) -> reqwest::RequestBuilder {
     let creds = &sandbox.credentials().punchh;
-    let digest = ssoflow_sandbox::punchh_digest(&creds.secret, uri, body.as_bytes());
+    let digest = ssoflow_sandbox::punchh_digest(&creds.signing_secret, uri, body.as_bytes());
     let mut req = client
         .request(method, format!("{}{uri}", creds.base_url))
         .header("x-pch-digest", digest)
         .header("Accept", "application/json")
+        .header("Content-Type", "application/json")
         .header(
             "User-Agent",
             "Punchh/OnlineOrder/1.0/Web/BrowserVersion/OS_Type",
         );
     if !body.is_empty() {
-        req = req
-            .header("Content-Type", "application/json")
-            .body(body.to_owned());
+        req = req.body(body.to_owned());
     }
     req
 }

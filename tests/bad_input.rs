@@ -414,7 +414,7 @@ fn cases(other: SocketAddr) -> Vec<Case> {
             b"Internal Server Error",
         )),
         [
-            "provider(500)",
+            "provider(500)+retry_after(3s)",
             "provider(500)+retry_after(3s)",
             "provider(500)",
             "provider(500)",
@@ -443,7 +443,7 @@ fn cases(other: SocketAddr) -> Vec<Case> {
             b"<html>Bad Gateway</html>",
         )),
         [
-            "provider(502)",
+            "provider(502)+retry_after(10s)",
             "provider(502)+retry_after(10s)",
             "provider(502)",
             "provider(502)",
@@ -471,7 +471,7 @@ fn cases(other: SocketAddr) -> Vec<Case> {
             br#"{"error":"temporarily_unavailable"}"#,
         ))),
         [
-            "oauth(503,temporarily_unavailable)",
+            "oauth(503,temporarily_unavailable)+retry_after(120s)",
             "oauth(503,temporarily_unavailable)+retry_after(120s)",
             "oauth(503,temporarily_unavailable)",
             "oauth(503,temporarily_unavailable)",
@@ -1280,7 +1280,7 @@ fn cases(other: SocketAddr) -> Vec<Case> {
         Sandbox(r#"{"path":"/oauth2/token","kind":"status","status":503,"retry_after":5}"#),
         vec![],
         [
-            "oauth(503,sandbox_fault)",
+            "oauth(503,sandbox_fault)+retry_after(5s)",
             "oauth(503,sandbox_fault)+retry_after(5s)",
             "oauth(503,sandbox_fault)",
             "oauth(503,sandbox_fault)",
@@ -1581,6 +1581,9 @@ fn ureq_outcome(case: &Case, r: Result<Got, ssoflow_ureq::Error>) -> String {
     match r {
         Ok(got) => ok_outcome(case, &got),
         Err(ssoflow_ureq::Error::Core(e)) => core_kind(&e),
+        Err(ssoflow_ureq::Error::RetryAfter { error, after }) => {
+            format!("{}+retry_after({}s)", core_kind(&error), after.as_secs())
+        }
         Err(e) => e.kind().to_owned(),
     }
 }
@@ -1604,12 +1607,10 @@ fn ureq_case(env: &Env, d: &ssoflow_ureq::Driver, case: &Case) -> Result<Got, ss
         Kind::Storm => {
             let cl = env.client(case);
             let url = env.api(case);
-            let session = ssoflow_ureq::SharedSession::default();
-            let r = d.send_authorized(
-                &session,
-                |_previous| oauth2::client_credentials(&cl, None),
-                |t: &TokenSet, buf| protected(buf, &url, t),
-            )?;
+            let session =
+                ssoflow_ureq::SharedSession::new(oauth2::ClientCredentials::new(&cl, None));
+            let r =
+                d.send_authorized(&session, &(), |t: &TokenSet, buf| protected(buf, &url, t))?;
             Ok(Got::Status(r.status))
         }
     }

@@ -398,20 +398,14 @@ fn token_exchange_rfc8693() {
 fn protected(
     d: &Driver,
     sb: &SandboxHandle,
-    cl: &Client,
-    session: &SharedSession<TokenSet>,
+    session: &SharedSession<oauth2::Password<'_>>,
 ) -> Result<OwnedResponse, Error> {
-    let c = sb.credentials().oauth2.clone();
-    let url = format!("{}/userinfo", c.base_url);
-    d.send_authorized(
-        session,
-        |_previous| oauth2::password(cl, &c.username, &c.password, None),
-        |t: &TokenSet, buf| {
-            let mut rb = RequestBuilder::new(buf, Method::Get, &url, "");
-            rb.bearer(t.access.value.expose());
-            rb.finish()
-        },
-    )
+    let url = format!("{}/userinfo", sb.credentials().oauth2.base_url);
+    d.send_authorized(session, &(), |t: &TokenSet, buf| {
+        let mut rb = RequestBuilder::new(buf, Method::Get, &url, "");
+        rb.bearer(t.access.value.expose());
+        rb.finish()
+    })
 }
 
 #[test]
@@ -419,16 +413,18 @@ fn refresh_on_401_exactly_one_re_sign_in() {
     with_timeout(TEST_TIMEOUT, || {
         let sb = sandbox();
         let cl = client(&sb);
+        let c = sb.credentials().oauth2.clone();
         let d = driver();
-        let session = SharedSession::default();
-        let r = protected(&d, &sb, &cl, &session).unwrap();
+        let session =
+            SharedSession::new(oauth2::Password::new(&cl, &c.username, &c.password, None).unwrap());
+        let r = protected(&d, &sb, &session).unwrap();
         assert_eq!(r.status, 200);
         assert!(String::from_utf8_lossy(&r.body).contains("johndoe"));
-        protected(&d, &sb, &cl, &session).unwrap();
+        protected(&d, &sb, &session).unwrap();
         assert_eq!((calls(&sb, TOKEN), calls(&sb, USERINFO)), (1, 2));
 
         fault(&sb, r#"{"path":"/oauth2/userinfo","kind":"unauthorized"}"#);
-        assert_eq!(protected(&d, &sb, &cl, &session).unwrap().status, 200);
+        assert_eq!(protected(&d, &sb, &session).unwrap().status, 200);
         assert_eq!(
             (calls(&sb, TOKEN), calls(&sb, USERINFO)),
             (2, 4),
@@ -436,7 +432,7 @@ fn refresh_on_401_exactly_one_re_sign_in() {
         );
 
         sb.advance_clock(Duration::from_secs(3601));
-        assert_eq!(protected(&d, &sb, &cl, &session).unwrap().status, 200);
+        assert_eq!(protected(&d, &sb, &session).unwrap().status, 200);
         assert_eq!((calls(&sb, TOKEN), calls(&sb, USERINFO)), (3, 6));
 
         fault(
@@ -444,14 +440,14 @@ fn refresh_on_401_exactly_one_re_sign_in() {
             r#"{"path":"/oauth2/userinfo","kind":"unauthorized","count":2}"#,
         );
         assert_eq!(
-            core_err(protected(&d, &sb, &cl, &session)),
+            core_err(protected(&d, &sb, &session)),
             CoreError::Unauthorized
         );
         assert_eq!((calls(&sb, TOKEN), calls(&sb, USERINFO)), (4, 8));
 
         // The call that ended Unauthorized left the session's token marked stale: the next
         // call signs in again first.
-        assert_eq!(protected(&d, &sb, &cl, &session).unwrap().status, 200);
+        assert_eq!(protected(&d, &sb, &session).unwrap().status, 200);
         assert_eq!(calls(&sb, TOKEN), 5);
 
         // Eight threads, one 401: one re-sign-in between them.
@@ -459,7 +455,7 @@ fn refresh_on_401_exactly_one_re_sign_in() {
         fault(&sb, r#"{"path":"/oauth2/userinfo","kind":"unauthorized"}"#);
         std::thread::scope(|s| {
             for _ in 0..8 {
-                s.spawn(|| assert_eq!(protected(&d, &sb, &cl, &session).unwrap().status, 200));
+                s.spawn(|| assert_eq!(protected(&d, &sb, &session).unwrap().status, 200));
             }
         });
         assert_eq!(

@@ -15,7 +15,7 @@ use common::{
     TEST_TIMEOUT, calls, core_err, driver, driver_with_timeout, fault, ordering_app, sandbox,
     sandbox_with, seed, with_timeout,
 };
-use ssoflow::par_ordering::{self, RequestIds, SignIn};
+use ssoflow::par_ordering::{self, CustomerSignIn, RequestIds, SignIn};
 use ssoflow::session::HasAccessToken;
 use ssoflow::{Error as CoreError, Expiry, Instant, Method};
 use ssoflow_sandbox::{Config, SandboxHandle};
@@ -53,23 +53,19 @@ fn sign_in(d: &Driver, cfg: &par_ordering::Config, subject: &str) -> Result<Sign
 fn me(
     d: &Driver,
     cfg: &par_ordering::Config,
-    session: &SharedSession<SignIn>,
+    session: &SharedSession<CustomerSignIn<'_>>,
     subject: &str,
 ) -> Result<OwnedResponse, Error> {
     let mut ids = RequestIds::new(seed());
-    d.send_authorized(
-        session,
-        |_previous| par_ordering::sign_in(cfg, None, subject, RequestIds::new(seed())),
-        |t: &SignIn, buf| {
-            cfg.protected_request(
-                buf,
-                Method::Get,
-                "/api/customers/me",
-                t.access_token().value.expose(),
-                &mut ids,
-            )
-        },
-    )
+    d.send_authorized(session, subject, |t: &SignIn, buf| {
+        cfg.protected_request(
+            buf,
+            Method::Get,
+            "/api/customers/me",
+            t.access_token().value.expose(),
+            &mut ids,
+        )
+    })
 }
 
 fn is_uuid(s: &str) -> bool {
@@ -291,7 +287,7 @@ fn expired_menu_token_401_then_exactly_one_re_sign_in() {
         let cfg = config(&sb);
         let d = driver();
         let subject = subject(&sb);
-        let session = SharedSession::default();
+        let session = SharedSession::new(CustomerSignIn::new(&cfg));
         let r = me(&d, &cfg, &session, &subject).expect("first call signs in");
         assert_eq!(r.status, 200);
         let account = r.with_core(par_ordering::read_customer_account).unwrap();
@@ -324,7 +320,7 @@ fn forced_401_re_signs_in_once_and_a_second_401_is_unauthorized() {
         let cfg = config(&sb);
         let d = driver();
         let subject = subject(&sb);
-        let session = SharedSession::default();
+        let session = SharedSession::new(CustomerSignIn::new(&cfg));
         me(&d, &cfg, &session, &subject).unwrap();
         assert_eq!(calls(&sb, SIGN_IN), 1);
 
@@ -422,17 +418,13 @@ fn dlc_token_authorizes_punchh_specific_calls_with_one_re_sign_in_after_expiry()
         let sb = sandbox_with(linked, None);
         let cfg = config(&sb);
         let d = driver();
-        let session = SharedSession::default();
+        let session = SharedSession::new(CustomerSignIn::new(&cfg));
         let subject = subject(&sb);
         let mut ids = RequestIds::new(seed());
         let mut loyalty = || {
-            d.send_authorized(
-                &session,
-                |_previous| par_ordering::sign_in(&cfg, None, &subject, RequestIds::new(seed())),
-                |t: &SignIn, buf| {
-                    cfg.dlc_request(buf, Method::Get, "/api/customers/me/loyalty", t, &mut ids)
-                },
-            )
+            d.send_authorized(&session, subject.as_str(), |t: &SignIn, buf| {
+                cfg.dlc_request(buf, Method::Get, "/api/customers/me/loyalty", t, &mut ids)
+            })
         };
         assert_eq!(loyalty().expect("signed in, then the call").status, 200);
         assert_eq!(calls(&sb, SIGN_IN), 1);
@@ -589,7 +581,7 @@ fn faults_500_503_drop_truncate_and_delay_are_typed() {
         assert_eq!(r.retry_after(), Some(Duration::from_secs(7)));
 
         // A 503 on a protected call is returned as it is: no re-sign-in, no retry.
-        let session = SharedSession::default();
+        let session = SharedSession::new(CustomerSignIn::new(&cfg));
         me(&d, &cfg, &session, &subject).unwrap();
         let signs = calls(&sb, SIGN_IN);
         fault(

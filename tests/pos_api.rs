@@ -25,6 +25,7 @@ use ssoflow_ureq::{Driver, Error, OwnedResponse, SharedSession};
 
 const LOGIN: &str = "POST /pos/auth/token";
 const ME: &str = "GET /pos/admin/me";
+const REFRESH: &str = "POST /pos/auth/refresh-token";
 const PASSWORD: &str = "correct horse battery staple";
 
 fn config(sb: &SandboxHandle) -> pos_api::Config {
@@ -162,18 +163,20 @@ fn refresh_rotates_and_the_old_refresh_token_is_refused() {
     });
 }
 
-/// `GET /admin/me` through a session whose sign-in is the ROPC login.
+/// `GET /admin/me` through a session whose sign-in is the admin recipe (login, then refresh).
 fn me(
     d: &Driver,
     cfg: &pos_api::Config,
-    session: &SharedSession<TokenSet>,
-    user: &str,
+    session: &SharedSession<pos_api::Admin<'_>>,
 ) -> Result<OwnedResponse, Error> {
-    d.send_authorized(
-        session,
-        |_previous| pos_api::login(cfg, user, PASSWORD),
-        |t: &TokenSet, buf| pos_api::admin_request(cfg, t.access.value.expose(), buf),
-    )
+    d.send_authorized(session, &(), |t: &TokenSet, buf| {
+        pos_api::admin_request(cfg, t.access.value.expose(), buf)
+    })
+}
+
+/// Sign-ins so far: logins and refreshes.
+fn sign_ins(sb: &ssoflow_sandbox::SandboxHandle) -> (u64, u64) {
+    (calls(sb, LOGIN), calls(sb, REFRESH))
 }
 
 #[test]
@@ -184,40 +187,44 @@ fn protected_call_refresh_on_401_exactly_one_re_login() {
         let d = driver();
         d.run(pos_api::create_account(&cfg, "dave-admin", PASSWORD).unwrap())
             .unwrap();
-        let session = SharedSession::default();
-        let r = me(&d, &cfg, &session, "dave-admin").unwrap();
+        let session =
+            SharedSession::new(pos_api::Admin::new(&cfg, "dave-admin", PASSWORD).unwrap());
+        let r = me(&d, &cfg, &session).unwrap();
         assert_eq!(
             r.with_core(pos_api::read_admin).unwrap().user_name,
             "dave-admin"
         );
-        me(&d, &cfg, &session, "dave-admin").unwrap();
-        assert_eq!((calls(&sb, LOGIN), calls(&sb, ME)), (1, 2));
+        me(&d, &cfg, &session).unwrap();
+        assert_eq!((sign_ins(&sb), calls(&sb, ME)), ((1, 0), 2));
 
+        // A 401: exactly one renewal, with the refresh token (seed 004: "you can refresh the
+        // access token by sending a POST call to the /auth/refresh-token endpoint").
         fault(&sb, r#"{"path":"/pos/admin/me","kind":"unauthorized"}"#);
-        assert_eq!(me(&d, &cfg, &session, "dave-admin").unwrap().status, 200);
+        assert_eq!(me(&d, &cfg, &session).unwrap().status, 200);
         assert_eq!(
-            (calls(&sb, LOGIN), calls(&sb, ME)),
-            (2, 4),
-            "exactly one re-login"
+            (sign_ins(&sb), calls(&sb, ME)),
+            ((1, 1), 4),
+            "exactly one renewal"
         );
 
         // The access token expires on the sandbox clock: the same single renewal.
         sb.advance_clock(Duration::from_secs(3601));
-        assert_eq!(me(&d, &cfg, &session, "dave-admin").unwrap().status, 200);
-        assert_eq!((calls(&sb, LOGIN), calls(&sb, ME)), (3, 6));
+        assert_eq!(me(&d, &cfg, &session).unwrap().status, 200);
+        let (logins, refreshes) = sign_ins(&sb);
+        assert_eq!(logins + refreshes, 3, "one renewal");
+        assert_eq!(calls(&sb, ME), 6);
 
         fault(
             &sb,
             r#"{"path":"/pos/admin/me","kind":"unauthorized","count":2}"#,
         );
-        assert_eq!(
-            core_err(me(&d, &cfg, &session, "dave-admin")),
-            CoreError::Unauthorized
-        );
-        assert_eq!((calls(&sb, LOGIN), calls(&sb, ME)), (4, 8));
+        assert_eq!(core_err(me(&d, &cfg, &session)), CoreError::Unauthorized);
+        let (logins, refreshes) = sign_ins(&sb);
+        assert_eq!((logins + refreshes, calls(&sb, ME)), (4, 8));
 
         // A sign-in that fails is reported as it is, and the session stays usable.
-        let e = core_err(me(&d, &cfg, &SharedSession::default(), "nobody"));
+        let nobody = SharedSession::new(pos_api::Admin::new(&cfg, "nobody", PASSWORD).unwrap());
+        let e = core_err(me(&d, &cfg, &nobody));
         assert_eq!(oauth(&e), (401, "unauthorized".into()));
     });
 }

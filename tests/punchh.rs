@@ -16,12 +16,11 @@ mod drivers;
 use std::time::Duration;
 
 use common::{
-    TEST_TIMEOUT, calls, core_err, driver, driver_with_timeout, fault, map_flow, sandbox,
-    with_timeout,
+    TEST_TIMEOUT, calls, core_err, driver, driver_with_timeout, fault, sandbox, with_timeout,
 };
 use drivers::DRIVERS;
 use ssoflow::punchh::{self, Algorithm};
-use ssoflow::{AccessToken, Error as CoreError, Expiry, Method};
+use ssoflow::{Error as CoreError, Expiry, Method};
 use ssoflow_sandbox::SandboxHandle;
 use ssoflow_ureq::{Driver, Error, SharedSession};
 
@@ -75,7 +74,7 @@ fn sso_access_token_and_user() {
         let login = d
             .run(punchh::sso(&cfg, &c.security_token).unwrap())
             .expect("sso");
-        assert!(!login.access_token.expose().is_empty());
+        assert!(!login.access_token.value.expose().is_empty());
         assert_eq!(login.user.id, 111_111_111);
         assert_eq!(login.user.email, "test@example.com");
         assert_eq!(login.user.first_name, "Jane");
@@ -86,7 +85,7 @@ fn sso_access_token_and_user() {
 
         // The SSO token is accepted for user information.
         let user = d
-            .run(punchh::user_info(&cfg, login.access_token.expose()).unwrap())
+            .run(punchh::user_info(&cfg, login.access_token.value.expose()).unwrap())
             .expect("user info");
         assert_eq!(user, login.user);
         // So is the user's own authentication_token.
@@ -315,7 +314,7 @@ fn user_info_refusals_and_the_mobile_sha256_path() {
                 &mut buf,
                 Method::Get,
                 "/api2/mobile/users/profile",
-                Some(login.access_token.expose()),
+                Some(login.access_token.value.expose()),
                 Some(&[("client", &c.client)]),
             )
             .unwrap();
@@ -326,34 +325,21 @@ fn user_info_refusals_and_the_mobile_sha256_path() {
     });
 }
 
-/// `GET /api/auth/users` through a session whose sign-in is the SSO flow.
+/// `GET /api/auth/users` through a session whose sign-in is the SSO recipe.
 fn protected_user(
     d: &Driver,
     cfg: &punchh::Config,
-    session: &SharedSession<AccessToken>,
-    security_token: &str,
+    session: &SharedSession<punchh::Sso<'_>>,
 ) -> Result<ssoflow_ureq::OwnedResponse, Error> {
-    d.send_authorized(
-        session,
-        |_previous| {
-            punchh::sso(cfg, security_token).map(|f| {
-                map_flow(f, |login: punchh::SsoLogin| AccessToken {
-                    value: ssoflow::Secret::new(login.access_token.expose(), "token")
-                        .expect("fits"),
-                    expiry: Expiry::Unknown,
-                })
-            })
-        },
-        |t: &AccessToken, buf| {
-            cfg.signed_request(
-                buf,
-                Method::Get,
-                "/api/auth/users",
-                Some(t.value.expose()),
-                Some(&[("client", cfg.client())]),
-            )
-        },
-    )
+    d.send_authorized(session, &(), |t: &punchh::SsoLogin, buf| {
+        cfg.signed_request(
+            buf,
+            Method::Get,
+            "/api/auth/users",
+            Some(t.access_token.value.expose()),
+            Some(&[("client", cfg.client())]),
+        )
+    })
 }
 
 #[test]
@@ -363,8 +349,8 @@ fn forced_401_on_user_info_re_signs_in_exactly_once() {
         let c = sb.credentials().punchh.clone();
         let cfg = config(&sb);
         let d = driver();
-        let session = SharedSession::default();
-        let r = protected_user(&d, &cfg, &session, &c.security_token).unwrap();
+        let session = SharedSession::new(punchh::Sso::new(&cfg, &c.security_token).unwrap());
+        let r = protected_user(&d, &cfg, &session).unwrap();
         assert_eq!(r.status, 200);
         assert_eq!(calls(&sb, SSO), 1);
 
@@ -372,7 +358,7 @@ fn forced_401_on_user_info_re_signs_in_exactly_once() {
             &sb,
             r#"{"path":"/punchh/api/auth/users","kind":"unauthorized"}"#,
         );
-        let r = protected_user(&d, &cfg, &session, &c.security_token).unwrap();
+        let r = protected_user(&d, &cfg, &session).unwrap();
         assert_eq!(r.status, 200);
         assert_eq!(punchh::User::from_json(&r.body).unwrap().id, 111_111_111);
         assert_eq!(calls(&sb, SSO), 2, "exactly one re-sign-in");
@@ -382,7 +368,7 @@ fn forced_401_on_user_info_re_signs_in_exactly_once() {
             &sb,
             r#"{"path":"/punchh/api/auth/users","kind":"unauthorized","count":2}"#,
         );
-        let e = core_err(protected_user(&d, &cfg, &session, &c.security_token));
+        let e = core_err(protected_user(&d, &cfg, &session));
         assert_eq!(e, CoreError::Unauthorized);
         assert_eq!(calls(&sb, SSO), 3);
         assert_eq!(calls(&sb, USERS), 5);

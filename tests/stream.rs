@@ -325,22 +325,16 @@ fn client_authentication_errors_and_expired_api_token() {
 fn generate(
     d: &Driver,
     cfg: &stream::Config,
-    session: &SharedSession<TokenSet>,
+    session: &SharedSession<stream::ApiToken<'_>>,
 ) -> Result<stream::SsoLoginToken, Error> {
     let who = user("org-session", "s@chain.example");
-    let response = d.send_authorized(
-        session,
-        |_previous| stream::api_token(cfg),
-        |t: &TokenSet, buf| {
-            // The flow writes the request; its response is read by a fresh flow below.
-            match stream::generate_session(cfg, t.access.value.expose(), &who)?
-                .poll(d.now(), buf)?
-            {
-                Step::Send(r) => Ok(r),
-                Step::Done(_) => Err(CoreError::State),
-            }
-        },
-    )?;
+    let response = d.send_authorized(session, &(), |t: &TokenSet, buf| {
+        // The flow writes the request; its response is read by a fresh flow below.
+        match stream::generate_session(cfg, t.access.value.expose(), &who)?.poll(d.now(), buf)? {
+            Step::Send(r) => Ok(r),
+            Step::Done(_) => Err(CoreError::State),
+        }
+    })?;
     let mut flow = stream::generate_session(cfg, "x", &who)?;
     let mut scratch = vec![0u8; 8192];
     let _ = flow.poll(d.now(), &mut scratch)?;
@@ -357,7 +351,7 @@ fn forced_401_renews_the_api_token_exactly_once() {
         let sb = sandbox();
         let cfg = config(&sb);
         let d = driver();
-        let session = SharedSession::default();
+        let session = SharedSession::new(cfg.api_token_recipe());
         generate(&d, &cfg, &session).expect("first call gets an API token");
         generate(&d, &cfg, &session).expect("reused");
         assert_eq!(calls(&sb, TOKEN), 1);

@@ -14,7 +14,7 @@ use std::fmt::Debug;
 use libfuzzer_sys::fuzz_target;
 use ssoflow_core::oauth2::{self, ACCESS_TOKEN_TYPE, Pkce};
 use ssoflow_core::par_ordering::{self, RequestIds};
-use ssoflow_core::session::{Access, Call, Session, Verdict};
+use ssoflow_core::session::{Access, AfterFailure, Call, Session, Ticket, Verdict};
 use ssoflow_core::stream::{Role, SessionRequest};
 use ssoflow_core::{
     AccessToken, Error, Expiry, Flow, Instant, Response, Secret, Step, TokenSet, pos_api, punchh,
@@ -152,6 +152,7 @@ fn sign_in_once(
 struct Caller {
     signing: bool,
     call: Option<(Call, u32)>,
+    ticket: Option<Ticket>,
 }
 
 fn session_model(recs: &[Record<'_>]) {
@@ -162,6 +163,10 @@ fn session_model(recs: &[Record<'_>]) {
     let mut now = 0u64;
     let mut generation = 0u64;
     let mut stale: Option<u64> = None;
+    // The token in hand arrived already due for renewal: it is used until a 401.
+    let mut arrived_due = false;
+    // The last sign-in failed transiently and a retry is due.
+    let mut backing_off = false;
     for rec in recs.iter().skip(1) {
         now = now.saturating_add(rec.flags.advance_ms);
         let t = Instant::from_millis(now);
@@ -173,20 +178,31 @@ fn session_model(recs: &[Record<'_>]) {
             callers[c].signing = false;
             match sign_in_once(&client, rec, t) {
                 Ok(tokens) => {
-                    generation = session.signed_in(tokens);
+                    arrived_due = tokens.access.expiry.needs_refresh(t, skew);
+                    generation = session.signed_in(t, tokens);
                     assert_eq!(generation, session.generation());
+                    backing_off = false;
                 }
-                Err(_) => session.sign_in_failed(),
+                Err(e) => {
+                    let entropy = u32::from(rec.status);
+                    match session.sign_in_failed(t, e, entropy) {
+                        AfterFailure::RetryAt(at) => {
+                            assert!(at >= t, "a retry in the past");
+                            backing_off = true;
+                        }
+                        AfterFailure::Failed(_) => backing_off = false,
+                    }
+                }
             }
             continue;
         }
-        let access = match session.access(t) {
+        let access = match session.access(t, callers[c].ticket.take()) {
             Access::Ready {
                 token,
                 generation: g,
             } => {
                 assert!(
-                    !token.access.expiry.needs_refresh(t, 0),
+                    arrived_due || !token.access.expiry.needs_refresh(t, 0),
                     "Ready with an expired token"
                 );
                 Some(g)
@@ -197,15 +213,18 @@ fn session_model(recs: &[Record<'_>]) {
                     "two callers told to sign in"
                 );
                 callers[c].signing = true;
+                backing_off = false;
                 None
             }
-            Access::Wait => {
+            Access::Wait { ticket, until } => {
                 assert!(
-                    callers.iter().any(|x| x.signing),
-                    "Wait while nobody signs in"
+                    callers.iter().any(|x| x.signing) || (backing_off && until.is_some()),
+                    "Wait while nobody signs in and no retry is due"
                 );
+                callers[c].ticket = Some(ticket);
                 None
             }
+            Access::Failed(_) => None,
         };
         let Some(g) = access else { continue };
         assert_eq!(

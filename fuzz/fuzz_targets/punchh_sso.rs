@@ -12,7 +12,10 @@ pub fn swapped(l: &SsoLogin) -> SsoLogin {
         .authentication_token
         .map(|_| Secret::new("y", "y").unwrap());
     SsoLogin {
-        access_token: Secret::new("x", "x").unwrap(),
+        access_token: ssoflow_core::AccessToken {
+            value: Secret::new("x", "x").unwrap(),
+            expiry: l.access_token.expiry,
+        },
         user,
     }
 }
@@ -32,7 +35,7 @@ fuzz_target!(|data: &[u8]| {
         match out {
             Outcome::Done(l) => {
                 assert_ne!(recs[0].status, 412);
-                assert_token(l.access_token.expose(), "sso access_token");
+                assert_token(l.access_token.value.expose(), "sso access_token");
                 if let Some(t) = &l.user.authentication_token {
                     assert_token(t.expose(), "authentication_token");
                 }
@@ -40,7 +43,7 @@ fuzz_target!(|data: &[u8]| {
                 if let Ok(v) = serde_json::from_slice::<serde_json::Value>(recs[0].body) {
                     assert_eq!(
                         v["token"]["access_token"].as_str(),
-                        Some(l.access_token.expose())
+                        Some(l.access_token.value.expose())
                     );
                     assert_eq!(v["user"]["id"].as_u64(), Some(l.user.id));
                 }

@@ -137,10 +137,11 @@ impl<F: Flow, T, G: FnOnce(F::Output) -> T> Flow for MapFlow<F, G> {
     }
 }
 
-/// The error's core part, or a panic naming what came instead.
+/// The error's core part (with or without a `Retry-After`), or a panic naming what came
+/// instead.
 pub fn core_err<T: std::fmt::Debug>(r: Result<T, Error>) -> CoreError {
     match r {
-        Err(Error::Core(e)) => e,
+        Err(Error::Core(e) | Error::RetryAfter { error: e, .. }) => e,
         other => panic!("expected a core error, got {other:?}"),
     }
 }

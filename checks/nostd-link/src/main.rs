@@ -78,8 +78,9 @@ extern "C" fn main(_argc: i32, _argv: *const *const u8) -> i32 {
         n += usize::from(status) + body.len();
     }
     let mut s: session::Session<ssoflow_core::AccessToken> = session::Session::new(1000);
-    if let session::Access::SignIn { .. } = s.access(Instant::from_millis(black_box(5))) {
-        s.sign_in_failed();
+    let now = Instant::from_millis(black_box(5));
+    if let session::Access::SignIn { .. } = s.access(now, None) {
+        let _ = s.sign_in_failed(now, ssoflow_core::Error::Unauthorized, black_box(7));
     }
     black_box(n) as i32 & 0
 }

@@ -7,9 +7,11 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::rc::Rc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant as StdInstant};
 
+use ssoflow_core::recipe::Recipe;
 use ssoflow_core::session::HasAccessToken;
 use ssoflow_core::{Error as CoreError, Flow, Instant, Method, RequestBuilder, Response, Step};
 use ssoflow_core::{oauth2, par_ordering, pos_api, punchh, stream};
@@ -53,6 +55,41 @@ impl<F: Flow> Flow for Observed<'_, F> {
     }
 }
 
+/// A recipe whose flows record their exchanges ([`Observed`]).
+struct Logged<R> {
+    inner: R,
+    log: Rc<Log>,
+}
+
+impl<R: Recipe> Recipe for Logged<R> {
+    type Key = R::Key;
+    type Output = R::Output;
+    type Flow<'r>
+        = Observed<'r, R::Flow<'r>>
+    where
+        Self: 'r,
+        R::Key: 'r;
+
+    fn flow<'r>(
+        &'r self,
+        key: &'r R::Key,
+        previous: Option<&R::Output>,
+        entropy: [u8; 16],
+    ) -> Result<Self::Flow<'r>, CoreError> {
+        Ok(Observed {
+            inner: self.inner.flow(key, previous, entropy)?,
+            log: &self.log,
+        })
+    }
+
+    fn keep<'r>(&'r self, flow: &Self::Flow<'r>) {
+        self.inner.keep(&flow.inner);
+    }
+}
+
+/// The PAR customer sessions of the demo: sign-ins logged for the step lines.
+type ParSession<'a> = SharedSession<Logged<par_ordering::CustomerSignIn<'a>>>;
+
 /// The demo ordering app's customers, by their id at its identity provider.
 type Customers = Arc<Mutex<HashMap<String, Customer>>>;
 
@@ -94,7 +131,7 @@ fn start_ordering_app(
 struct Demo {
     driver: Driver,
     sandbox: SandboxHandle,
-    log: Log,
+    log: Rc<Log>,
     /// The PAR M2M token, fetched once and reused by every sign-in.
     m2m: RefCell<Option<ssoflow_core::AccessToken>>,
     ok: usize,
@@ -172,11 +209,23 @@ impl Demo {
     fn par_me(
         &self,
         par: &par_ordering::Config,
-        session: &SharedSession<par_ordering::SignIn>,
+        session: &ParSession<'_>,
         subject: &str,
     ) -> Result<par_ordering::CustomerAccount, Failure> {
         let response = self.par_get(par, session, subject, "/api/customers/me", false)?;
         Ok(response.with_core(par_ordering::read_customer_account)?)
+    }
+
+    /// A PAR customer session for this demo: signs in with the demo's M2M token.
+    fn par_session<'a>(&self, par: &'a par_ordering::Config) -> ParSession<'a> {
+        let mut recipe = par_ordering::CustomerSignIn::new(par);
+        if let Some(m2m) = self.m2m.borrow().clone() {
+            recipe = recipe.with_m2m_token(m2m);
+        }
+        SharedSession::new(Logged {
+            inner: recipe,
+            log: self.log.clone(),
+        })
     }
 
     /// `GET path` with the menu token (and the DLC token when `dlc`), with refresh-on-401
@@ -184,39 +233,31 @@ impl Demo {
     fn par_get(
         &self,
         par: &par_ordering::Config,
-        session: &SharedSession<par_ordering::SignIn>,
+        session: &ParSession<'_>,
         subject: &str,
         path: &str,
         dlc: bool,
     ) -> Result<ssoflow_ureq::OwnedResponse, Failure> {
         let mut ids = par_ordering::RequestIds::new(entropy());
         let what = format!("GET /par{path}");
-        let response = self.driver.send_authorized(
-            session,
-            |_previous| {
-                let ids = par_ordering::RequestIds::new(entropy());
-                let m2m = self.m2m.borrow().clone();
-                par_ordering::sign_in(par, m2m, subject, ids).map(|inner| Observed {
-                    inner,
-                    log: &self.log,
-                })
-            },
-            |t: &par_ordering::SignIn, buf| {
-                let mut log = self.log.borrow_mut();
-                // The driver builds the call again only after a 401 (and a re-sign-in).
-                if let Some(earlier) = log.iter_mut().rev().find(|(w, s)| *w == what && *s == 0) {
-                    earlier.1 = 401;
-                }
-                log.push((what.clone(), 0));
-                drop(log);
-                if dlc {
-                    par.dlc_request(buf, Method::Get, path, t, &mut ids)
-                } else {
-                    let menu = t.access_token().value.expose();
-                    par.protected_request(buf, Method::Get, path, menu, &mut ids)
-                }
-            },
-        )?;
+        let response =
+            self.driver
+                .send_authorized(session, subject, |t: &par_ordering::SignIn, buf| {
+                    let mut log = self.log.borrow_mut();
+                    // The driver builds the call again only after a 401 (and a re-sign-in).
+                    if let Some(earlier) = log.iter_mut().rev().find(|(w, s)| *w == what && *s == 0)
+                    {
+                        earlier.1 = 401;
+                    }
+                    log.push((what.clone(), 0));
+                    drop(log);
+                    if dlc {
+                        par.dlc_request(buf, Method::Get, path, t, &mut ids)
+                    } else {
+                        let menu = t.access_token().value.expose();
+                        par.protected_request(buf, Method::Get, path, menu, &mut ids)
+                    }
+                })?;
         if let Some(last) = self.log.borrow_mut().last_mut() {
             last.1 = response.status;
         }
@@ -276,7 +317,7 @@ pub fn run() -> Result<(), Failure> {
     let mut d = Demo {
         driver: Driver::default(),
         sandbox,
-        log: RefCell::new(Vec::new()),
+        log: Rc::new(RefCell::new(Vec::new())),
         m2m: RefCell::new(None),
         ok: 0,
         failures: Vec::new(),
@@ -363,7 +404,7 @@ fn par_ordering_steps(
             Ok(_) => Err(unexpected("an unknown customer token was accepted")),
         }
     });
-    let session = SharedSession::default();
+    let session = d.par_session(&par);
     d.step("par", "protected call (signs in first)", |d| {
         let me = d.par_me(&par, &session, subject)?;
         Ok(format!("{} {} {}", me.first_name, me.last_name, me.email))
@@ -396,7 +437,7 @@ fn par_ordering_steps(
     );
 
     // An identity-provider token the sandbox resolves through the demo app's /customer-info.
-    let idp_session = SharedSession::default();
+    let idp_session = d.par_session(&par);
     d.step("par", "sign-in via /customer-info (registers)", |d| {
         let me = d.par_me(&par, &idp_session, idp_token)?;
         if me.email != "alice@example.com" {
@@ -436,7 +477,7 @@ fn punchh_steps(d: &mut Demo, creds: &ssoflow_sandbox::Credentials) -> Result<()
             "user {} <{}>, token {}",
             login.user.id,
             login.user.email,
-            redact(login.access_token.expose())
+            redact(login.access_token.value.expose())
         ))
     });
     let token = RefCell::new(None);

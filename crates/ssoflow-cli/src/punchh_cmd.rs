@@ -99,11 +99,11 @@ pub fn run(cmd: Command, ctx: &Ctx) -> Result<(), Failure> {
             let login = ctx.driver.run(punchh::sso(&config, &security_token)?)?;
             if ctx.json {
                 print_json(&SsoJson {
-                    access_token: login.access_token.expose(),
+                    access_token: login.access_token.value.expose(),
                     user: UserJson::of(&login.user),
                 });
             } else {
-                let mut fields = vec![("access_token", redact(login.access_token.expose()))];
+                let mut fields = vec![("access_token", redact(login.access_token.value.expose()))];
                 fields.extend(user_fields(&login.user));
                 print_fields(&fields);
             }

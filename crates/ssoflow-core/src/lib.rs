@@ -66,6 +66,7 @@ mod hash;
 pub mod http;
 pub mod json;
 mod quirks;
+pub mod recipe;
 mod secret;
 pub mod session;
 mod time;

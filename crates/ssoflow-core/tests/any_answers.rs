@@ -73,10 +73,10 @@ proptest! {
         let mut sent = 0;
         for (i, status) in statuses.iter().enumerate() {
             let now = Instant::from_millis(i as u64);
-            let generation = match session.access(now) {
+            let generation = match session.access(now, None) {
                 Access::Ready { generation, .. } => generation,
-                Access::SignIn { .. } => session.signed_in(AccessToken { value: Secret::new("t", "t").unwrap(), expiry: Expiry::Unknown }),
-                Access::Wait => unreachable!("one caller never waits"),
+                Access::SignIn { .. } => session.signed_in(now, AccessToken { value: Secret::new("t", "t").unwrap(), expiry: Expiry::Unknown }),
+                Access::Wait { .. } | Access::Failed(_) => unreachable!("one caller never waits, nothing fails"),
             };
             sent += 1;
             match call.on_status(&mut session, generation, *status) {

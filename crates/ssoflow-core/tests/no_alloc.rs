@@ -65,8 +65,8 @@ fn full_flows_allocate_nothing() {
             &mut buf,
         );
         let mut session = session::Session::new(1000);
-        let _ = session.access(Instant::from_millis(3));
-        let generation = session.signed_in(s);
+        let _ = session.access(Instant::from_millis(3), None);
+        let generation = session.signed_in(Instant::from_millis(3), s);
         let mut call = session::Call::new();
         let verdict = call.on_status(&mut session, generation, 401).unwrap();
         outputs = Some((t, r, p, verdict));
@@ -113,7 +113,7 @@ fn punchh_stream_and_pos_flows_allocate_nothing() {
             &mut buf,
         );
         let user = run(
-            punchh::user_info(&punchh, login.access_token.expose()).unwrap(),
+            punchh::user_info(&punchh, login.access_token.value.expose()).unwrap(),
             &[(200, user_body(PUNCHH_SSO))],
             &mut buf,
         );

@@ -126,7 +126,7 @@ impl Driver<'_> {
         loop {
             let now = clock.now();
             if !fresh {
-                match session.access(now) {
+                match session.access(now, None) {
                     Access::Ready { .. } => {}
                     Access::SignIn { previous } => {
                         let result = match sign_in.start(previous) {
@@ -135,17 +135,19 @@ impl Driver<'_> {
                         };
                         match result {
                             Ok(token) => {
-                                session.signed_in(token);
+                                session.signed_in(now, token);
                                 fresh = true;
                                 continue;
                             }
                             Err(e) => {
-                                session.sign_in_failed();
+                                session.sign_in_abandoned();
                                 return Err(e);
                             }
                         }
                     }
-                    Access::Wait => return Err(Error::Core(ssoflow_core::Error::State)),
+                    Access::Wait { .. } | Access::Failed(_) => {
+                        return Err(Error::Core(ssoflow_core::Error::State));
+                    }
                 }
             }
             let generation = session.generation();

@@ -394,7 +394,7 @@ impl<'a> Driver<'a> {
         loop {
             let now = clock.now();
             if !fresh {
-                match session.access(now) {
+                match session.access(now, None) {
                     Access::Ready { .. } => {}
                     Access::SignIn { previous } => {
                         let result = match sign_in.start(previous) {
@@ -403,19 +403,21 @@ impl<'a> Driver<'a> {
                         };
                         match result {
                             Ok(token) => {
-                                session.signed_in(token);
+                                session.signed_in(now, token);
                                 // Use this token even if it is already due for renewal: it is
                                 // the freshest there is (a ttl below the skew would loop).
                                 fresh = true;
                                 continue;
                             }
                             Err(e) => {
-                                session.sign_in_failed();
+                                session.sign_in_abandoned();
                                 return Err(e);
                             }
                         }
                     }
-                    Access::Wait => return Err(Error::Core(ssoflow_core::Error::State)),
+                    Access::Wait { .. } | Access::Failed(_) => {
+                        return Err(Error::Core(ssoflow_core::Error::State));
+                    }
                 }
             }
             let generation = session.generation();

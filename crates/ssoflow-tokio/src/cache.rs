@@ -458,30 +458,34 @@ where
         if let (Some(waited), Some((failed, error))) = (waited, &entry.failure) {
             if *failed >= waited {
                 let error = error.clone();
-                return match entry.session.access(now) {
+                return match entry.session.access(now, None) {
                     Access::Ready { token, generation } => {
                         Ok(Next::Ready(lease(token, generation)))
                     }
                     Access::SignIn { .. } => {
-                        entry.session.sign_in_failed();
+                        entry.session.sign_in_abandoned();
                         Err(error)
                     }
-                    Access::Wait => Err(error),
+                    Access::Wait { .. } | Access::Failed(_) => Err(error),
                 };
             }
         }
         loop {
-            match entry.session.access(now) {
+            match entry.session.access(now, None) {
                 Access::Ready { token, generation } => {
                     return Ok(Next::Ready(lease(token, generation)));
                 }
-                Access::Wait if entry.cooling => {
+                Access::Wait { .. } if entry.cooling => {
                     if let Some((_, error)) = &entry.failure {
                         return Err(error.clone());
                     }
                     return Ok(Next::Wait(entry.done.subscribe(), entry.attempts));
                 }
-                Access::Wait => return Ok(Next::Wait(entry.done.subscribe(), entry.attempts)),
+                Access::Wait { .. } => {
+                    return Ok(Next::Wait(entry.done.subscribe(), entry.attempts));
+                }
+                // This cache never reports failures to the session (it shares them itself).
+                Access::Failed(e) => return Err(Error::Core(e)),
                 Access::SignIn { previous } => {
                     let previous = previous.map(|p| p.0.clone());
                     let started = if rounds >= MAX_ROUNDS {
@@ -498,7 +502,7 @@ where
                     let (runtime, f) = match started {
                         Ok(started) => started,
                         Err(e) => {
-                            entry.session.sign_in_failed();
+                            entry.session.sign_in_abandoned();
                             return Err(e);
                         }
                     };
@@ -555,7 +559,8 @@ impl<K: Hash + Eq + Clone, T: HasAccessToken> Completion<K, T> {
         self.finished = true;
         let value = Held(Arc::new(value));
         self.with_entry(|e| {
-            let generation = e.session.signed_in(value);
+            let now = self.inner.config.clock.now();
+            let generation = e.session.signed_in(now, value);
             tracing::info!(generation, "signed in");
             e.failure = None;
             e.in_flight = false;
@@ -569,7 +574,7 @@ impl<K: Hash + Eq + Clone, T: HasAccessToken> Completion<K, T> {
         let attempt = self.attempt;
         self.with_entry(|e| {
             tracing::warn!(error = %error, "sign-in failed");
-            e.session.sign_in_failed();
+            e.session.sign_in_abandoned();
             e.failure = Some((attempt, error));
             e.in_flight = false;
             e.cooling = false;
@@ -592,7 +597,7 @@ impl<K: Hash + Eq + Clone, T: HasAccessToken> Completion<K, T> {
     fn end_cooldown(&mut self) {
         self.finished = true;
         self.with_entry(|e| {
-            e.session.sign_in_failed();
+            e.session.sign_in_abandoned();
             e.in_flight = false;
             e.cooling = false;
             e.wake();
@@ -611,7 +616,7 @@ impl<K: Hash + Eq + Clone, T: HasAccessToken> Drop for Completion<K, T> {
             if !e.cooling {
                 e.failure = Some((attempt, Error::Closed));
             }
-            e.session.sign_in_failed();
+            e.session.sign_in_abandoned();
             e.in_flight = false;
             e.cooling = false;
             e.wake();

@@ -21,6 +21,13 @@ pub enum Error {
         /// The cap, in bytes.
         limit: usize,
     },
+    /// A transient refusal (5xx, 429) whose answer said how long to wait (`Retry-After`).
+    RetryAfter {
+        /// The refusal.
+        error: ssoflow_core::Error,
+        /// How long the server asked to wait.
+        after: std::time::Duration,
+    },
 }
 
 impl Error {
@@ -28,7 +35,7 @@ impl Error {
     /// `transport`, `timeout` or `too_large`.
     pub fn kind(&self) -> &'static str {
         match self {
-            Error::Core(e) => e.kind(),
+            Error::Core(e) | Error::RetryAfter { error: e, .. } => e.kind(),
             Error::Transport { .. } => "transport",
             Error::Timeout => "timeout",
             Error::TooLarge { .. } => "too_large",
@@ -60,7 +67,25 @@ impl Error {
             Error::Core(C::Malformed { .. } | C::Capacity { .. } | C::BufferTooSmall { .. })
             | Error::TooLarge { .. } => 5,
             Error::Core(C::InvalidInput { .. }) => 2,
+            Error::RetryAfter { error, .. } => Error::Core(error.clone()).exit_code(),
             Error::Core(_) => 1,
+        }
+    }
+
+    /// How long the server asked to wait (`Retry-After`), if it said.
+    pub fn retry_after(&self) -> Option<std::time::Duration> {
+        match self {
+            Error::RetryAfter { after, .. } => Some(*after),
+            _ => None,
+        }
+    }
+
+    /// `error` as read from `response`: with its `Retry-After` when it is transient and the
+    /// answer said how long to wait.
+    pub(crate) fn from_answer(error: ssoflow_core::Error, response: &crate::OwnedResponse) -> Self {
+        match response.retry_after() {
+            Some(after) if error.is_transient() => Error::RetryAfter { error, after },
+            _ => Error::Core(error),
         }
     }
 
@@ -68,7 +93,7 @@ impl Error {
     pub fn is_transient(&self) -> bool {
         match self {
             Error::Core(e) => e.is_transient(),
-            Error::Transport { .. } | Error::Timeout => true,
+            Error::RetryAfter { .. } | Error::Transport { .. } | Error::Timeout => true,
             Error::TooLarge { .. } => false,
         }
     }
@@ -76,7 +101,7 @@ impl Error {
     /// The core error, if this is one.
     pub fn as_core(&self) -> Option<&ssoflow_core::Error> {
         match self {
-            Error::Core(e) => Some(e),
+            Error::Core(e) | Error::RetryAfter { error: e, .. } => Some(e),
             _ => None,
         }
     }
@@ -157,6 +182,9 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::Core(e) => fmt::Display::fmt(e, f),
+            Error::RetryAfter { error, after } => {
+                write!(f, "{error} (retry after {} s)", after.as_secs())
+            }
             Error::Transport { detail } => write!(f, "transport failure: {detail}"),
             Error::Timeout => f.write_str("timed out"),
             Error::TooLarge { limit } => write!(f, "response larger than {limit} bytes"),
@@ -173,7 +201,7 @@ impl fmt::Debug for Error {
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            Error::Core(e) => Some(e),
+            Error::Core(e) | Error::RetryAfter { error: e, .. } => Some(e),
             _ => None,
         }
     }

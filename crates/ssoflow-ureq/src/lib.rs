@@ -48,6 +48,16 @@ pub use redact::{redact_headers, redact_url};
 pub use response::OwnedResponse;
 pub use session::SharedSession;
 
+/// 16 bytes from the OS random source, for a sign-in's request ids and PKCE. A failing source
+/// is an error, never all-zero randomness.
+pub(crate) fn entropy() -> Result<[u8; 16], Error> {
+    let mut b = [0u8; 16];
+    getrandom::fill(&mut b).map_err(|e| Error::Transport {
+        detail: format!("the OS random source failed: {e}"),
+    })?;
+    Ok(b)
+}
+
 /// Settings shared by every std driver and the CLI.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Config {
@@ -170,7 +180,9 @@ impl Driver {
                 }
                 Err(e) => return Err(e.into()),
             };
-            response.with_core(|r| flow.handle(self.now(), r))?;
+            response
+                .with_core(|r| flow.handle(self.now(), r))
+                .map_err(|e| Error::from_answer(e, &response))?;
         }
     }
 

@@ -1,97 +1,100 @@
-//! A core [`Session`] behind a lock, and protected calls with refresh-on-401.
+//! A core [`Session`] and its [`Recipe`] behind a lock: protected calls with sign-in,
+//! renewal, backoff and refresh-on-401.
 //!
-//! The core decides everything (who signs in, when to retry, when to give up); this module adds
-//! the mutex, the condition variable that waiting callers sleep on, and the I/O — always done
-//! with the lock released.
+//! The core decides everything (who signs in, when to retry and after how long, when a failure
+//! is shared, when to give up); this module adds the mutex, the condition variable waiting
+//! callers sleep on, and the I/O — always done with the lock released.
 
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
 
-use ssoflow_core::session::{Access, Call, DEFAULT_SKEW_MS, HasAccessToken, Session, Verdict};
-use ssoflow_core::{Flow, Request};
+use ssoflow_core::Request;
+use ssoflow_core::recipe::Recipe;
+use ssoflow_core::session::{Access, AfterFailure, Call, Failure, Policy, Session, Verdict};
 
 use crate::{Driver, Error, OwnedResponse};
 
-/// One [`Session`] shared by threads: the session behind a mutex, and a condition variable on
-/// which callers told to `Wait` sleep until the sign-in in flight ends.
+impl Failure for Error {
+    fn is_transient(&self) -> bool {
+        Error::is_transient(self)
+    }
+
+    fn retry_after_ms(&self) -> Option<u64> {
+        self.retry_after()
+            .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+    }
+}
+
+/// One [`Session`] shared by threads, with the [`Recipe`] it signs in with: the session behind
+/// a mutex, and a condition variable on which callers told to wait sleep until the sign-in in
+/// flight ends.
 ///
 /// Share it by reference (or in an `Arc`) and pass it to [`Driver::send_authorized`].
 #[derive(Debug)]
-pub struct SharedSession<T> {
-    session: Mutex<Session<T>>,
+pub struct SharedSession<R: Recipe> {
+    recipe: R,
+    session: Mutex<Session<R::Output, Error>>,
     changed: Condvar,
 }
 
-impl<T: HasAccessToken> SharedSession<T> {
-    /// An empty session renewing tokens `skew_ms` before they expire.
-    pub fn new(skew_ms: u64) -> Self {
-        Self::from_session(Session::new(skew_ms))
+impl<R: Recipe> SharedSession<R> {
+    /// A session signing in with `recipe` under the default [`Policy`].
+    pub fn new(recipe: R) -> Self {
+        Self::with_policy(recipe, Policy::DEFAULT)
     }
 
-    /// Share an existing session.
-    pub fn from_session(session: Session<T>) -> Self {
+    /// A session signing in with `recipe` under `policy`.
+    pub fn with_policy(recipe: R, policy: Policy) -> Self {
         SharedSession {
-            session: Mutex::new(session),
+            recipe,
+            session: Mutex::new(Session::with_policy(policy)),
             changed: Condvar::new(),
         }
     }
 
+    /// The recipe.
+    pub fn recipe(&self) -> &R {
+        &self.recipe
+    }
+
     /// Lock the session (e.g. to read the current token or sign out). A lock poisoned by a
     /// panicking thread is taken over: the session's state is always consistent.
-    pub fn lock(&self) -> MutexGuard<'_, Session<T>> {
+    pub fn lock(&self) -> MutexGuard<'_, Session<R::Output, Error>> {
         self.session.lock().unwrap_or_else(PoisonError::into_inner)
     }
-
-    fn wait<'a>(&self, guard: MutexGuard<'a, Session<T>>) -> MutexGuard<'a, Session<T>> {
-        self.changed
-            .wait(guard)
-            .unwrap_or_else(PoisonError::into_inner)
-    }
 }
 
-impl<T: HasAccessToken> Default for SharedSession<T> {
-    /// An empty session with the core's default skew.
-    fn default() -> Self {
-        Self::new(DEFAULT_SKEW_MS)
-    }
-}
-
-impl<T: HasAccessToken> From<Session<T>> for SharedSession<T> {
-    fn from(session: Session<T>) -> Self {
-        Self::from_session(session)
-    }
-}
-
-/// The sign-in this caller was told to run. If it is dropped without [`succeed`](Self::succeed)
-/// (an error, or a panic in the flow) the session hears `sign_in_failed` and the waiters wake,
-/// so nobody waits forever.
-struct PendingSignIn<'s, T: HasAccessToken> {
-    shared: &'s SharedSession<T>,
+/// The sign-in this caller was told to run. If it is dropped unresolved (a panic in the flow)
+/// the session hears `sign_in_abandoned` and the waiters wake, so nobody waits forever.
+struct PendingSignIn<'s, R: Recipe> {
+    shared: &'s SharedSession<R>,
     armed: bool,
 }
 
-impl<T: HasAccessToken> PendingSignIn<'_, T> {
-    fn succeed(mut self, token: T) {
-        self.armed = false;
-        self.shared.lock().signed_in(token);
-        self.shared.changed.notify_all();
-    }
-}
-
-impl<T: HasAccessToken> Drop for PendingSignIn<'_, T> {
+impl<R: Recipe> Drop for PendingSignIn<'_, R> {
     fn drop(&mut self) {
         if self.armed {
-            self.shared.lock().sign_in_failed();
+            self.shared.lock().sign_in_abandoned();
             self.shared.changed.notify_all();
         }
     }
 }
 
+/// A random number for the backoff's jitter.
+fn jitter() -> u32 {
+    let mut b = [0u8; 4];
+    // Without randomness the jitter is only less spread out; the backoff still holds.
+    let _ = getrandom::fill(&mut b);
+    u32::from_le_bytes(b)
+}
+
 impl Driver {
     /// Send a protected request with the session's token, signing in when needed.
     ///
-    /// - No usable token: one caller (across all threads sharing `session`) runs
-    ///   `sign_in(previous)` — `previous` is the last sign-in result, e.g. to use its refresh
-    ///   token — while the others wait; then every caller uses the new token.
+    /// - No usable token: one caller (across all threads sharing `session`) runs the recipe's
+    ///   flow for `key` while the others wait; then every caller uses the new token. A
+    ///   transient failure is retried after the policy's backoff (or `Retry-After`); a final one
+    ///   is handed to every caller that waited, and nobody re-runs it during the cooldown.
     /// - `build(token, buf)` writes the protected request (vendor headers come from the core's
     ///   helpers, e.g. `par_ordering::Config::protected_request`).
     /// - A 401 answer: the token is dropped once however many callers saw it, one re-sign-in
@@ -100,24 +103,23 @@ impl Driver {
     ///
     /// Every other answer, success or not, is returned as it is. The lock is never held during
     /// I/O.
-    pub fn send_authorized<T, F, S, B>(
+    pub fn send_authorized<R, B>(
         &self,
-        session: &SharedSession<T>,
-        mut sign_in: S,
+        session: &SharedSession<R>,
+        key: &R::Key,
         mut build: B,
     ) -> Result<OwnedResponse, Error>
     where
-        T: HasAccessToken,
-        F: Flow<Output = T>,
-        S: FnMut(Option<&T>) -> Result<F, ssoflow_core::Error>,
-        B: for<'b> FnMut(&T, &'b mut [u8]) -> Result<Request<'b>, ssoflow_core::Error>,
+        R: Recipe,
+        B: for<'b> FnMut(&R::Output, &'b mut [u8]) -> Result<Request<'b>, ssoflow_core::Error>,
     {
         let mut call = Call::new();
+        let mut ticket = None;
         let mut buf = vec![0u8; self.config.request_buffer];
         let mut grow_to: Option<usize> = None;
         let mut guard = session.lock();
         loop {
-            // Grow at most once per request written; a flow asking twice would be a core bug.
+            // Grow at most once per request written; a builder asking twice would be a bug.
             let grown = match grow_to.take() {
                 Some(n) => {
                     buf.resize(n, 0);
@@ -126,7 +128,7 @@ impl Driver {
                 None => false,
             };
             let len = buf.len();
-            match guard.access(self.now()) {
+            match guard.access(self.now(), ticket.take()) {
                 Access::Ready { token, generation } => {
                     let request = match build(token, &mut buf) {
                         Ok(r) => r,
@@ -149,17 +151,70 @@ impl Driver {
                     }
                 }
                 Access::SignIn { previous } => {
-                    let flow = sign_in(previous);
+                    let flow = match crate::entropy() {
+                        Ok(entropy) => session.recipe.flow(key, previous, entropy),
+                        Err(e) => {
+                            guard.sign_in_abandoned();
+                            return Err(e);
+                        }
+                    };
                     let pending = PendingSignIn {
                         shared: session,
                         armed: true,
                     };
                     drop(guard);
-                    let token = self.run(flow?)?;
-                    pending.succeed(token);
+                    let result = match flow {
+                        Ok(mut flow) => {
+                            let result = self.run_mut(&mut flow);
+                            session.recipe.keep(&flow);
+                            result
+                        }
+                        Err(e) => Err(Error::Core(e)),
+                    };
                     guard = session.lock();
+                    let mut pending = pending;
+                    pending.armed = false;
+                    let wait_until = match result {
+                        Ok(token) => {
+                            guard.signed_in(self.now(), token);
+                            None
+                        }
+                        Err(e) => match guard.sign_in_failed(self.now(), e, jitter()) {
+                            AfterFailure::RetryAt(at) => Some(at),
+                            AfterFailure::Failed(e) => {
+                                drop(guard);
+                                session.changed.notify_all();
+                                return Err(e);
+                            }
+                        },
+                    };
+                    session.changed.notify_all();
+                    if let Some(at) = wait_until {
+                        // Back off without the lock; then ask again (this caller or a waiter
+                        // whose deadline also passed runs the retry).
+                        drop(guard);
+                        std::thread::sleep(Duration::from_millis(at.millis_since(self.now())));
+                        guard = session.lock();
+                    }
                 }
-                Access::Wait => guard = session.wait(guard),
+                Access::Wait { ticket: t, until } => {
+                    ticket = Some(t);
+                    guard = match until {
+                        None => session
+                            .changed
+                            .wait(guard)
+                            .unwrap_or_else(PoisonError::into_inner),
+                        Some(at) => {
+                            let left = Duration::from_millis(at.millis_since(self.now()));
+                            session
+                                .changed
+                                .wait_timeout(guard, left)
+                                .unwrap_or_else(PoisonError::into_inner)
+                                .0
+                        }
+                    };
+                }
+                Access::Failed(e) => return Err(e),
             }
         }
     }

@@ -4,7 +4,6 @@
 
 mod common;
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use common::{calls, fault, get, oauth_client, sandbox};
@@ -116,7 +115,7 @@ fn punchh_get_with_a_body_is_sent_and_signed() {
         .unwrap();
     // `GET /api/auth/users` carries `{"client":…}`: without the body the sandbox answers 400.
     let user = driver
-        .run(punchh::user_info(&config, login.access_token.expose()).unwrap())
+        .run(punchh::user_info(&config, login.access_token.value.expose()).unwrap())
         .unwrap();
     assert_eq!(user.id, login.user.id);
     assert_eq!(calls(&sb, "GET /punchh/api/auth/users"), 1);
@@ -229,26 +228,22 @@ fn a_redirect_is_returned_not_followed() {
     assert_eq!(calls(&sb, USERINFO), 0);
 }
 
-/// Sign in with client credentials; protected call: `GET /oauth2/userinfo`.
+/// A session signing in with client credentials.
+fn session(client: &oauth2::Client) -> SharedSession<oauth2::ClientCredentials<'_>> {
+    SharedSession::new(oauth2::ClientCredentials::new(client, None))
+}
+
+/// Protected call: `GET /oauth2/userinfo` through `session`.
 fn protected_call(
     driver: &Driver,
-    session: &SharedSession<TokenSet>,
-    client: &oauth2::Client,
+    session: &SharedSession<oauth2::ClientCredentials<'_>>,
     userinfo: &str,
-    sign_ins: &AtomicUsize,
 ) -> Result<ssoflow_ureq::OwnedResponse, Error> {
-    driver.send_authorized(
-        session,
-        |_previous| {
-            sign_ins.fetch_add(1, Ordering::SeqCst);
-            oauth2::client_credentials(client, None)
-        },
-        |token, buf| {
-            let mut rb = RequestBuilder::new(buf, Method::Get, userinfo, "");
-            rb.bearer(token.access.value.expose());
-            rb.finish()
-        },
-    )
+    driver.send_authorized(session, &(), |token: &TokenSet, buf| {
+        let mut rb = RequestBuilder::new(buf, Method::Get, userinfo, "");
+        rb.bearer(token.access.value.expose());
+        rb.finish()
+    })
 }
 
 #[test]
@@ -257,10 +252,9 @@ fn a_401_causes_exactly_one_sign_in_and_one_retry() {
     let client = oauth_client(&sb);
     let userinfo = format!("{}/userinfo", sb.credentials().oauth2.base_url);
     let driver = Driver::default();
-    let session = SharedSession::default();
-    let sign_ins = AtomicUsize::new(0);
+    let session = session(&client);
 
-    let first = protected_call(&driver, &session, &client, &userinfo, &sign_ins).unwrap();
+    let first = protected_call(&driver, &session, &userinfo).unwrap();
     assert_eq!(first.status, 200);
     assert_eq!(calls(&sb, TOKEN), 1);
 
@@ -268,7 +262,7 @@ fn a_401_causes_exactly_one_sign_in_and_one_retry() {
         &sb,
         json!({"path": "/oauth2/userinfo", "kind": "unauthorized"}),
     );
-    let second = protected_call(&driver, &session, &client, &userinfo, &sign_ins).unwrap();
+    let second = protected_call(&driver, &session, &userinfo).unwrap();
     assert_eq!(second.status, 200);
     assert_eq!(calls(&sb, TOKEN), 2, "exactly one re-sign-in");
     assert_eq!(
@@ -276,7 +270,6 @@ fn a_401_causes_exactly_one_sign_in_and_one_retry() {
         3,
         "one call, then the 401 and its retry"
     );
-    assert_eq!(sign_ins.load(Ordering::SeqCst), 2);
     assert_eq!(session.lock().generation(), 2);
 }
 
@@ -286,13 +279,12 @@ fn two_401s_in_a_row_are_unauthorized_not_a_loop() {
     let client = oauth_client(&sb);
     let userinfo = format!("{}/userinfo", sb.credentials().oauth2.base_url);
     let driver = Driver::default();
-    let session = SharedSession::default();
-    let sign_ins = AtomicUsize::new(0);
+    let session = session(&client);
     fault(
         &sb,
         json!({"path": "/oauth2/userinfo", "kind": "unauthorized", "count": 2}),
     );
-    let err = protected_call(&driver, &session, &client, &userinfo, &sign_ins).unwrap_err();
+    let err = protected_call(&driver, &session, &userinfo).unwrap_err();
     assert_eq!(err, Error::Core(ssoflow_core::Error::Unauthorized));
     assert_eq!(err.exit_code(), 3);
     assert_eq!(calls(&sb, TOKEN), 2);
@@ -300,22 +292,46 @@ fn two_401s_in_a_row_are_unauthorized_not_a_loop() {
 }
 
 #[test]
-fn a_failed_sign_in_is_reported_and_the_session_recovers() {
+fn a_transient_sign_in_failure_is_retried_after_a_backoff() {
     let sb = sandbox();
     let client = oauth_client(&sb);
     let userinfo = format!("{}/userinfo", sb.credentials().oauth2.base_url);
     let driver = Driver::default();
-    let session = SharedSession::default();
-    let sign_ins = AtomicUsize::new(0);
+    let session = session(&client);
     fault(
         &sb,
         json!({"path": "/oauth2/token", "kind": "status", "status": 503}),
     );
-    let err = protected_call(&driver, &session, &client, &userinfo, &sign_ins).unwrap_err();
-    assert_eq!(err.as_core().and_then(|e| e.status()), Some(503));
-    let ok = protected_call(&driver, &session, &client, &userinfo, &sign_ins).unwrap();
+    let ok = protected_call(&driver, &session, &userinfo).unwrap();
     assert_eq!(ok.status, 200);
-    assert_eq!(sign_ins.load(Ordering::SeqCst), 2);
+    assert_eq!(calls(&sb, TOKEN), 2, "the 503, then the retry");
+}
+
+#[test]
+fn a_final_sign_in_failure_is_shared_and_not_rerun_during_the_cooldown() {
+    let sb = sandbox();
+    let wrong = oauth2::Client::new(
+        &format!("{}/token", sb.credentials().oauth2.base_url),
+        &sb.credentials().oauth2.client_id,
+    )
+    .unwrap()
+    .with_secret("not-the-secret")
+    .unwrap();
+    let userinfo = format!("{}/userinfo", sb.credentials().oauth2.base_url);
+    let driver = Driver::default();
+    let session = session(&wrong);
+    std::thread::scope(|s| {
+        for _ in 0..8 {
+            s.spawn(|| {
+                let e = protected_call(&driver, &session, &userinfo).unwrap_err();
+                assert_eq!(e.as_core().and_then(|e| e.status()), Some(401), "{e}");
+            });
+        }
+    });
+    // Eight callers, one refused sign-in: the others got its error (waiting, or during the
+    // cooldown), nobody ran it again.
+    assert_eq!(calls(&sb, TOKEN), 1);
+    assert_eq!(calls(&sb, USERINFO), 0);
 }
 
 #[test]
@@ -324,20 +340,17 @@ fn eight_threads_share_one_sign_in() {
     let client = oauth_client(&sb);
     let userinfo = format!("{}/userinfo", sb.credentials().oauth2.base_url);
     let driver = Driver::default();
-    let session = SharedSession::default();
-    let sign_ins = AtomicUsize::new(0);
+    let session = session(&client);
     std::thread::scope(|s| {
         for _ in 0..8 {
             s.spawn(|| {
                 for _ in 0..50 {
-                    let r = protected_call(&driver, &session, &client, &userinfo, &sign_ins)
-                        .expect("protected call");
+                    let r = protected_call(&driver, &session, &userinfo).expect("protected call");
                     assert_eq!(r.status, 200);
                 }
             });
         }
     });
-    assert_eq!(sign_ins.load(Ordering::SeqCst), 1);
     assert_eq!(calls(&sb, TOKEN), 1);
     assert_eq!(calls(&sb, USERINFO), 400);
 }

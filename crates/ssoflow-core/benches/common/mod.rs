@@ -371,7 +371,7 @@ pub fn check_equivalence(setup: &mut Setup) {
     );
     let s = setup.punchh_sso();
     let (_, b) = punchh_sso_baseline();
-    assert_eq!(s.access_token.expose(), b.token.access_token);
+    assert_eq!(s.access_token.value.expose(), b.token.access_token);
     assert_eq!(s.user.id, b.user.id);
     assert_eq!(Some(s.user.email.as_str()), b.user.email.as_deref());
     let s = setup.oauth2_token();

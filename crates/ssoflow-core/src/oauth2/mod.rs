@@ -6,6 +6,7 @@
 mod authorization_code;
 mod client_credentials;
 mod password;
+mod recipe;
 mod refresh;
 mod token_exchange;
 
@@ -14,6 +15,7 @@ pub use authorization_code::{
 };
 pub use client_credentials::client_credentials;
 pub use password::password;
+pub use recipe::{ClientCredentials, Password, Refreshing, TokenExchange};
 pub use refresh::refresh;
 pub use token_exchange::{ACCESS_TOKEN_TYPE, TOKEN_EXCHANGE_GRANT, token_exchange};
 

@@ -1,14 +1,18 @@
 //! The M2M token: `POST /api/oauth/tokens` with HTTP Basic client credentials.
 
+use core::borrow::BorrowMut;
+
 use super::{Config, RequestIds, read_envelope};
 use crate::oauth2::TokenMembers;
+use crate::recipe::Recipe;
 use crate::{AccessToken, Error, Exchange, Instant, Method, OneShot, Quirks, Request, Response};
 
-/// The M2M token request (one exchange).
+/// The M2M token request (one exchange). `I` is where its request ids come from: the caller's
+/// [`RequestIds`] (borrowed) or its own.
 #[derive(Debug)]
-pub struct M2mRequest<'c> {
+pub struct M2mRequest<'c, I = &'c mut RequestIds> {
     config: &'c Config,
-    ids: &'c mut RequestIds,
+    ids: I,
 }
 
 /// Fetch an M2M token for the application.
@@ -16,11 +20,11 @@ pub fn m2m_token<'c>(config: &'c Config, ids: &'c mut RequestIds) -> OneShot<M2m
     OneShot::new(M2mRequest { config, ids })
 }
 
-impl Exchange for M2mRequest<'_> {
+impl<I: BorrowMut<RequestIds>> Exchange for M2mRequest<'_, I> {
     type Output = AccessToken;
 
     fn request<'b>(&mut self, _now: Instant, buf: &'b mut [u8]) -> Result<Request<'b>, Error> {
-        write_request(self.config, self.ids, buf)
+        write_request(self.config, self.ids.borrow_mut(), buf)
     }
 
     fn response(&mut self, now: Instant, response: Response<'_>) -> Result<AccessToken, Error> {
@@ -38,6 +42,41 @@ impl Exchange for M2mRequest<'_> {
             *out = None;
         }
         read
+    }
+}
+
+/// The application's M2M token as a sign-in [`Recipe`]: a new token for every renewal (PAR
+/// issues no refresh token; `expires_in` is 86 399 s in seed 000).
+#[derive(Clone, Copy, Debug)]
+pub struct M2m<'c> {
+    config: &'c Config,
+}
+
+impl<'c> M2m<'c> {
+    /// Sign the application of `config` in.
+    pub fn new(config: &'c Config) -> Self {
+        M2m { config }
+    }
+}
+
+impl Recipe for M2m<'_> {
+    type Key = ();
+    type Output = AccessToken;
+    type Flow<'r>
+        = OneShot<M2mRequest<'r, RequestIds>>
+    where
+        Self: 'r;
+
+    fn flow<'r>(
+        &'r self,
+        _key: &'r (),
+        _previous: Option<&AccessToken>,
+        entropy: [u8; 16],
+    ) -> Result<Self::Flow<'r>, Error> {
+        Ok(OneShot::new(M2mRequest {
+            config: self.config,
+            ids: RequestIds::new(entropy),
+        }))
     }
 }
 

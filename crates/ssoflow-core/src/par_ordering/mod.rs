@@ -14,9 +14,10 @@ pub use customer_info::{
     CustomerDetails, CustomerInfo, CustomerInfoRequest, TestSubject, parse_customer_info_request,
     parse_test_subject, serve_customer_info, write_customer_info,
 };
-pub use m2m::{M2mRequest, m2m_token};
+pub use m2m::{M2m, M2mRequest, m2m_token};
 pub use sign_in::{
-    ACCOUNT_ID_CAP, CustomerAccount, SignIn, SignInFlow, read_customer_account, sign_in,
+    ACCOUNT_ID_CAP, CustomerAccount, CustomerSignIn, SignIn, SignInFlow, read_customer_account,
+    sign_in,
 };
 
 use crate::json::{JsonError, Parser, set_once};

@@ -16,8 +16,11 @@
 //! token (refreshed there if needed), not one captured at start-up. A refused subject token is
 //! [`Error::SubjectTokenRefused`], never retried with the same token.
 
+use core::marker::PhantomData;
+
 use super::{Config, RequestIds, m2m, read_envelope};
 use crate::json::{JsonError, Parser, Seen, Text, text};
+use crate::recipe::Recipe;
 use crate::session::HasAccessToken;
 use crate::token::check_token_chars;
 use crate::{AccessToken, Error, Expiry, Flow, Instant, Method, Response, Step};
@@ -166,6 +169,67 @@ impl SignInFlow<'_> {
     /// The M2M token the flow holds (fetched or given), to reuse for the next sign-in.
     pub fn m2m(&self) -> Option<&AccessToken> {
         self.m2m.as_ref()
+    }
+}
+
+/// The customer sign-in as a [`Recipe`]: the key is the customer's identity-provider access
+/// token (the subject token), asked of the caller on every sign-in, so a re-sign-in uses the
+/// token the caller holds *then*; the M2M token is kept from one sign-in to the next and
+/// fetched again only when it is refused (401) or expired.
+///
+/// `K` is how callers hold the subject token (`str`, `String`, …).
+#[derive(Debug)]
+pub struct CustomerSignIn<'c, K: ?Sized = str> {
+    config: &'c Config,
+    m2m: spin::Mutex<Option<AccessToken>>,
+    key: PhantomData<fn(&K)>,
+}
+
+impl<'c, K: ?Sized> CustomerSignIn<'c, K> {
+    /// Sign customers in to the application of `config`.
+    pub fn new(config: &'c Config) -> Self {
+        CustomerSignIn {
+            config,
+            m2m: spin::Mutex::new(None),
+            key: PhantomData,
+        }
+    }
+
+    /// Start with an M2M token fetched elsewhere (e.g. the application's own [`M2m`](super::M2m) session).
+    pub fn with_m2m_token(self, token: AccessToken) -> Self {
+        *self.m2m.lock() = Some(token);
+        self
+    }
+
+    /// The M2M token kept for the next sign-in, if any.
+    pub fn m2m_token(&self) -> Option<AccessToken> {
+        self.m2m.lock().clone()
+    }
+}
+
+impl<K: AsRef<str> + ?Sized> Recipe for CustomerSignIn<'_, K> {
+    type Key = K;
+    type Output = SignIn;
+    type Flow<'r>
+        = SignInFlow<'r>
+    where
+        Self: 'r,
+        K: 'r;
+
+    fn flow<'r>(
+        &'r self,
+        key: &'r K,
+        _previous: Option<&SignIn>,
+        entropy: [u8; 16],
+    ) -> Result<SignInFlow<'r>, Error> {
+        let m2m = self.m2m.lock().clone();
+        sign_in(self.config, m2m, key.as_ref(), RequestIds::new(entropy))
+    }
+
+    fn keep<'r>(&'r self, flow: &SignInFlow<'r>) {
+        // The token the flow ended with: the one it reused, a fresh one, or none when the
+        // old one was refused and no new one came.
+        *self.m2m.lock() = flow.m2m().cloned();
     }
 }
 
@@ -518,6 +582,47 @@ mod tests {
                 .ends_with(".MAE4JOlvR6mq_Bmx4Sqj1zYO8s4_b9IIjZIhce6B5Ao")
         );
         assert_eq!(transcript.len(), 3);
+    }
+
+    #[test]
+    fn the_recipe_keeps_the_m2m_token_until_it_is_refused() {
+        let c = config();
+        let recipe: CustomerSignIn<'_> = CustomerSignIn::new(&c);
+        // First sign-in: fetches the M2M token and keeps it.
+        let mut flow = recipe.flow(SUBJECT, None, [1; 16]).unwrap();
+        let (out, t) = drive_at(
+            &mut flow,
+            &[(200, M2M), (200, SEED_SIGN_IN.as_bytes())],
+            Instant::from_millis(0),
+        );
+        assert!(out.is_ok());
+        assert_eq!(t.len(), 5);
+        recipe.keep(&flow);
+        assert_eq!(recipe.m2m_token().unwrap().value.expose(), "m2m");
+        // A re-sign-in (the subject asked again) reuses it: one exchange, no M2M call.
+        let mut flow = recipe.flow("another-subject", None, [2; 16]).unwrap();
+        let (out, t) = drive_at(
+            &mut flow,
+            &[(200, SEED_SIGN_IN.as_bytes())],
+            Instant::from_millis(0),
+        );
+        assert!(out.is_ok());
+        assert_eq!(
+            t[0],
+            "send POST https://api-public-playground.menu.app/api/sts/users/sign-in"
+        );
+        recipe.keep(&flow);
+        // Refused (401): a fresh one, kept in its place.
+        let fresh = br#"{"status":"OK","code":200,"data":{"oauth_token":{"access_token":"m2m-2","token_type":"bearer","expires_in":86399}}}"#;
+        let mut flow = recipe.flow(SUBJECT, None, [3; 16]).unwrap();
+        let (out, _) = drive_at(
+            &mut flow,
+            &[(401, DENIED), (200, fresh), (200, SEED_SIGN_IN.as_bytes())],
+            Instant::from_millis(0),
+        );
+        assert!(out.is_ok());
+        recipe.keep(&flow);
+        assert_eq!(recipe.m2m_token().unwrap().value.expose(), "m2m-2");
     }
 
     #[test]

@@ -10,11 +10,17 @@
 //!   [`Error::InvalidInput`]` { what: "client_id" }`; a `:` in the secret is fine;
 //! - [`refresh`]: `POST /auth/refresh-token` with `Authorization: Bearer <refresh_token>` → 201
 //!   a new pair; the old refresh token stops working (rotation: never refresh one token twice);
-//! - [`admin_request`] / [`read_admin`]: the protected `GET /admin/me`, for refresh-on-401.
+//! - [`admin_request`] / [`read_admin`]: the protected `GET /admin/me`, for refresh-on-401;
+//! - [`Admin`]: the sign-in [`Recipe`](crate::recipe::Recipe) for sessions (login, refresh,
+//!   login again when a refresh is refused).
 //!
 //! Success is **201**, not 200: it is accepted whatever the [`Quirks`] say; other 2xx statuses
 //! follow [`Quirks::any_2xx`]. Refusals are [`Error::OAuth`] when the body has an `error` member
 //! (`{"error":"conflict","message":…}`), else [`Error::Provider`], with the HTTP status.
+
+mod admin;
+
+pub use admin::Admin;
 
 use crate::json::{JsonError, Parser, required, set_once};
 use crate::oauth2::{read_error, read_token_response_into};

@@ -26,7 +26,7 @@ pub use digest::{Algorithm, DIGEST_HEX_LEN, digest};
 pub use oauth::{
     CodeForToken, CodeForTokenFlow, authorize_url, code_for_token, state_from_entropy,
 };
-pub use sso::{SsoFlow, SsoLogin, SsoRequest, sso};
+pub use sso::{Sso, SsoFlow, SsoLogin, SsoRequest, sso};
 pub use user::{
     AUTH_TOKEN_CAP, EMAIL_CAP, NAME_CAP, PHONE_CAP, User, UserInfo, UserInfoFlow, user_info,
 };

@@ -3,16 +3,66 @@
 use super::Config;
 use super::user::{User, read_user};
 use crate::json::{JsonError, Parser, Seen, note_error_member};
+use crate::recipe::Recipe;
+use crate::session::HasAccessToken;
 use crate::token::check_token_chars;
-use crate::{Error, Exchange, Instant, Method, OneShot, Request, Response, Secret, TOKEN_CAP};
+use crate::{AccessToken, Error, Exchange, Instant, Method, OneShot, Request, Response, Secret};
 
 /// What an SSO login yields: the access token and the user it belongs to.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SsoLogin {
-    /// The access token (`token.access_token`); send it as `Authorization: Bearer …`.
-    pub access_token: Secret<TOKEN_CAP>,
+    /// The access token (`token.access_token`); send it as `Authorization: Bearer …`. Its
+    /// expiry is unknown (the answer gives no lifetime): a 401 tells.
+    pub access_token: AccessToken,
     /// The signed-in user.
     pub user: User,
+}
+
+impl HasAccessToken for SsoLogin {
+    fn access_token(&self) -> &AccessToken {
+        &self.access_token
+    }
+}
+
+/// The SSO login as a sign-in [`Recipe`]: the same security token for every renewal (seed
+/// 001: "Generates authentication token using the security token").
+#[derive(Clone, Copy, Debug)]
+pub struct Sso<'c> {
+    config: &'c Config,
+    security_token: &'c str,
+}
+
+impl<'c> Sso<'c> {
+    /// Sign in with `security_token`.
+    pub fn new(config: &'c Config, security_token: &'c str) -> Result<Self, Error> {
+        if security_token.is_empty() {
+            return Err(Error::InvalidInput {
+                what: "security_token",
+            });
+        }
+        Ok(Sso {
+            config,
+            security_token,
+        })
+    }
+}
+
+impl Recipe for Sso<'_> {
+    type Key = ();
+    type Output = SsoLogin;
+    type Flow<'r>
+        = SsoFlow<'r>
+    where
+        Self: 'r;
+
+    fn flow<'r>(
+        &'r self,
+        _key: &'r (),
+        _previous: Option<&SsoLogin>,
+        _entropy: [u8; 16],
+    ) -> Result<SsoFlow<'r>, Error> {
+        sso(self.config, self.security_token)
+    }
 }
 
 /// The SSO request (one exchange).
@@ -66,7 +116,10 @@ impl Exchange for SsoRequest<'_> {
         out: &mut Option<SsoLogin>,
     ) -> Result<(), Error> {
         let login = out.insert(SsoLogin {
-            access_token: Secret::empty(),
+            access_token: AccessToken {
+                value: Secret::empty(),
+                expiry: crate::Expiry::Unknown,
+            },
             user: User::empty(),
         });
         let read = self
@@ -93,7 +146,7 @@ fn read_sso(body: &[u8], out: &mut SsoLogin, error: &mut bool) -> Result<(), Jso
             p.object("token", |p, key| match key {
                 b"access_token" => {
                     access.first(1, "token.access_token")?;
-                    p.string_into(&mut out.access_token, "token.access_token")
+                    p.string_into(&mut out.access_token.value, "token.access_token")
                 }
                 _ => p.skip(),
             })?;
@@ -108,7 +161,7 @@ fn read_sso(body: &[u8], out: &mut SsoLogin, error: &mut bool) -> Result<(), Jso
     })?;
     p.finish()?;
     seen.required(TOKEN, "token")?;
-    if !check_token_chars(out.access_token.as_bytes()) {
+    if !check_token_chars(out.access_token.value.as_bytes()) {
         return Err(JsonError::Malformed("token.access_token"));
     }
     seen.required(USER, "user")
@@ -192,7 +245,7 @@ mod tests {
             &[(200, SEED_SSO.as_bytes())],
         );
         let login = out.unwrap();
-        assert_eq!(login.access_token.expose(), "ACCESS_TOKEN_GOES_HERE");
+        assert_eq!(login.access_token.value.expose(), "ACCESS_TOKEN_GOES_HERE");
         assert_eq!(login.user.id, 111_111_111);
         assert_eq!(login.user.email, "test@example.com");
         assert_eq!(login.user.first_name, "FIRST_NAME_GOES_HERE");
@@ -291,7 +344,7 @@ mod tests {
             }
         }
         let mut big = std::string::String::from(r#"{"token":{"access_token":""#);
-        big.push_str(&"a".repeat(TOKEN_CAP + 1));
+        big.push_str(&"a".repeat(crate::TOKEN_CAP + 1));
         big.push_str(r#""},"user":{"id":1}}"#);
         assert_eq!(
             run(200, &big),

@@ -112,6 +112,18 @@ pub fn api_token(config: &Config) -> Result<TokenFlow<'_>, Error> {
     oauth2::client_credentials(&config.oauth, None)
 }
 
+/// The API client token as a sign-in [`Recipe`](crate::recipe::Recipe) (seed 003: "request a
+/// token using your created API"; never exposed to the browser): client credentials again for
+/// every renewal.
+pub type ApiToken<'c> = oauth2::ClientCredentials<'c>;
+
+impl Config {
+    /// The recipe that keeps this API client's token.
+    pub fn api_token_recipe(&self) -> ApiToken<'_> {
+        oauth2::ClientCredentials::new(&self.oauth, None)
+    }
+}
+
 /// A user's role in their organization.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]

@@ -141,7 +141,7 @@ pub async fn punchh_sso<C: Conn>(c: &mut C, sb: &SandboxHandle) {
         .unwrap();
     assert!(!login.user.email.is_empty());
     let user = c
-        .run(punchh::user_info(&config, login.access_token.expose()).unwrap())
+        .run(punchh::user_info(&config, login.access_token.value.expose()).unwrap())
         .await
         .unwrap();
     assert_eq!(user.email, login.user.email);

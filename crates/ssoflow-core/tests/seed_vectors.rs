@@ -10,7 +10,7 @@
 //! intent. Every assertion quotes the seed line it relies on; the vectors come from the seeds,
 //! not from PROTOCOLS.md.
 //!
-//! [`fixtures_are_verbatim_copies_of_the_seeds`] checks each fixture is a substring of its seed
+//! `fixtures_are_verbatim_copies_of_the_seeds` checks each fixture is a substring of its seed
 //! file when the seeds are beside the checkout (`$CARGO_MANIFEST_DIR/../../../shared/seeds`, as
 //! in CI). Without them it prints `SKIPPED: seeds not beside the checkout` and passes: the
 //! fixtures are committed, so the other tests never need the seeds.

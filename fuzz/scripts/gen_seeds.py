@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Write the seed corpora under fuzz/seeds/<target>/ from the vendors' example payloads
-(the shared seeds, as copied into crates/*/tests/fixtures) and a few hand-written edge cases.
+(the shared seeds, as copied verbatim into crates/ssoflow-core/tests/fixtures/seeds and, re-indented,
+into crates/ssoflow-sandbox/tests/fixtures) and a few hand-written edge cases.
 
 Run from the repository root: python3 fuzz/scripts/gen_seeds.py
 """
@@ -10,7 +11,7 @@ import pathlib
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 OUT = ROOT / "fuzz" / "seeds"
-FIX = ROOT / "crates" / "ssoflow-core" / "tests" / "fixtures"
+FIX = ROOT / "crates" / "ssoflow-core" / "tests" / "fixtures" / "seeds"
 SANDBOX_FIX = ROOT / "crates" / "ssoflow-sandbox" / "tests" / "fixtures"
 SEP = b"\n==>\n"
 
@@ -52,13 +53,13 @@ OAUTH_ERR = b'{"error":"invalid_grant","error_description":"bad \\"code\\" \\ud8
 PROVIDER_ERR = b'{"errors":{"base":["Invalid security token"]}}'
 ERR_IN_200 = b'{"error":"invalid_client","access_token":"leaked-SECRET-value"}'
 DEEP = b'{"x":' + b"[" * 40 + b"]" * 40 + b',"access_token":"a"}'
-PAR_M2M = fixture("par_m2m.json")
-PAR_SIGN_IN = fixture("par_sign_in.json")
-PAR_SIGN_IN_DLC = fixture("par_sign_in_dlc.json")
+PAR_M2M = fixture("000_m2m_response.json")
+PAR_SIGN_IN = fixture("000_sign_in_response.json")
+PAR_SIGN_IN_DLC = fixture("000_sign_in_response_dlc.json")
 PAR_DENIED = b'{"status":"ERROR","code":401,"message":"Unauthenticated"}'
 PAR_M2M_ZERO = b'{"status":"OK","code":200,"data":{"oauth_token":{"access_token":"m2m","token_type":"bearer","expires_in":0}}}'
-PUNCHH_SSO = fixture("punchh_sso.json")
-PUNCHH_TOKEN = fixture("punchh_oauth_token.json")
+PUNCHH_SSO = fixture("001_sso_response.json")
+PUNCHH_TOKEN = fixture("002_oauth_token_response.json")
 STREAM_GEN = fixture("stream_generate_session.json")
 STREAM_SESSION = b'{"session":"sess-123","user":{"email":"sarah.manager@restaurantchain.com","full_name":"Sarah Johnson","role":"manager"},"organization":{"id":"5b0b2b0e","provider_org_id":"restaurant_chain_abc_123"}}'
 STREAM_REDEEMED = b'{"error":"sso_token_redeemed","error_description":"the SSO login token was already used"}'

@@ -35,7 +35,7 @@ fn answer() -> impl Strategy<Value = (u16, Vec<u8>)> {
     let json = prop_oneof![
         Just(br#"{"access_token":"a","token_type":"Bearer","expires_in":60,"refresh_token":"r"}"#.to_vec()),
         Just(br#"{"status":"OK","code":200,"data":{"oauth_token":{"access_token":"m","expires_in":0}}}"#.to_vec()),
-        Just(include_bytes!("fixtures/par_sign_in_dlc.json").to_vec()),
+        Just(include_bytes!("fixtures/seeds/000_sign_in_response_dlc.json").to_vec()),
         Just(br#"{"status":"ERROR","code":422}"#.to_vec()),
         Just(br#"{"error":"invalid_grant"}"#.to_vec()),
         proptest::collection::vec(any::<u8>(), 0..256),

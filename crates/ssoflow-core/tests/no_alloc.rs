@@ -5,11 +5,11 @@ use ssoflow_core::{
     Flow, Instant, Response, Step, oauth2, par_ordering, pos_api, punchh, session, stream,
 };
 
-const M2M: &[u8] = include_bytes!("fixtures/par_m2m.json");
-const SIGN_IN: &[u8] = include_bytes!("fixtures/par_sign_in_dlc.json");
+const M2M: &[u8] = include_bytes!("fixtures/seeds/000_m2m_response.json");
+const SIGN_IN: &[u8] = include_bytes!("fixtures/seeds/000_sign_in_response_dlc.json");
 const TOKEN: &[u8] = br#"{"access_token":"2YotnFZFEjr1zCsicMWpAA","token_type":"Bearer","expires_in":3600,"refresh_token":"tGzv3JOkF0XG5Qx2TlKWIA"}"#;
-const PUNCHH_SSO: &[u8] = include_bytes!("fixtures/punchh_sso.json");
-const PUNCHH_TOKEN: &[u8] = include_bytes!("fixtures/punchh_oauth_token.json");
+const PUNCHH_SSO: &[u8] = include_bytes!("fixtures/seeds/001_sso_response.json");
+const PUNCHH_TOKEN: &[u8] = include_bytes!("fixtures/seeds/002_oauth_token_response.json");
 const STREAM_SESSION_TOKEN: &[u8] =
     br#"{"sso_login_token":"eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.e30.sig"}"#;
 const STREAM_REDEEMED: &[u8] = br#"{"session":"sess-123","user":{"email":"sarah.manager@restaurantchain.com","full_name":"Sarah Johnson","role":"manager"},"organization":{"id":"5b0b2b0e-9a52-4b6e-9d7e-3f7f3c1c2a10","provider_org_id":"restaurant_chain_abc_123"}}"#;

@@ -24,9 +24,10 @@ use ssoflow_core::{
 };
 
 /// Seed 000: the PAR sign-in answer with a DLC token.
-pub const PAR_SIGN_IN: &[u8] = include_bytes!("../../tests/fixtures/par_sign_in_dlc.json");
+pub const PAR_SIGN_IN: &[u8] =
+    include_bytes!("../../tests/fixtures/seeds/000_sign_in_response_dlc.json");
 /// Seed 001: the Punchh SSO answer with its 40-member user.
-pub const PUNCHH_SSO: &[u8] = include_bytes!("../../tests/fixtures/punchh_sso.json");
+pub const PUNCHH_SSO: &[u8] = include_bytes!("../../tests/fixtures/seeds/001_sso_response.json");
 /// RFC 6749 §5.1's example answer, with a scope.
 pub const OAUTH_TOKEN: &[u8] = br#"{"access_token":"2YotnFZFEjr1zCsicMWpAA","token_type":"Bearer","expires_in":3600,"refresh_token":"tGzv3JOkF0XG5Qx2TlKWIA","scope":"orders"}"#;
 /// Seed 004's token answer (HTTP 201).

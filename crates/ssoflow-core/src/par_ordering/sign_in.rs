@@ -516,8 +516,9 @@ mod tests {
     use crate::testing::{drive, drive_at};
     use crate::{Expiry, Secret};
 
-    const SEED_SIGN_IN: &str = include_str!("../../tests/fixtures/par_sign_in.json");
-    const SEED_SIGN_IN_DLC: &str = include_str!("../../tests/fixtures/par_sign_in_dlc.json");
+    const SEED_SIGN_IN: &str = include_str!("../../tests/fixtures/seeds/000_sign_in_response.json");
+    const SEED_SIGN_IN_DLC: &str =
+        include_str!("../../tests/fixtures/seeds/000_sign_in_response_dlc.json");
     const M2M: &[u8] = br#"{"status":"OK","code":200,"data":{"oauth_token":{"access_token":"m2m","token_type":"bearer","scope":"webhooks-management","expires_in":86399}}}"#;
     const SUBJECT: &str = "test-1100-jane.doe@partech.com-Jane-Doe-+41767567126";
     const DENIED: &[u8] = br#"{"status":"ERROR","code":401,"message":"Unauthenticated"}"#;

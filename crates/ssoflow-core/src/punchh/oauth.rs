@@ -154,7 +154,8 @@ mod tests {
     use proptest::prelude::*;
 
     /// Seed 002's answer, as published.
-    const SEED_TOKEN: &str = include_str!("../../tests/fixtures/punchh_oauth_token.json");
+    const SEED_TOKEN: &str =
+        include_str!("../../tests/fixtures/seeds/002_oauth_token_response.json");
 
     #[test]
     fn authorize_url_and_callback() {

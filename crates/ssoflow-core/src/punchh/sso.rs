@@ -175,7 +175,7 @@ mod tests {
     use proptest::prelude::*;
 
     /// Seed 001's answer, as published.
-    const SEED_SSO: &str = include_str!("../../tests/fixtures/punchh_sso.json");
+    const SEED_SSO: &str = include_str!("../../tests/fixtures/seeds/001_sso_response.json");
 
     #[test]
     fn golden_request_carries_the_published_digest() {

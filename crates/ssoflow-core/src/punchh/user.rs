@@ -236,7 +236,7 @@ mod tests {
     use crate::testing::{drive, golden};
     use proptest::prelude::*;
 
-    const SEED_SSO: &str = include_str!("../../tests/fixtures/punchh_sso.json");
+    const SEED_SSO: &str = include_str!("../../tests/fixtures/seeds/001_sso_response.json");
 
     /// The seed's `user` object on its own, as `/api/auth/users` answers.
     fn seed_user_body() -> &'static str {

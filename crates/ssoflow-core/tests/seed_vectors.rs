@@ -829,7 +829,7 @@ fn seed_001_sso_response_parses() {
     let (login, _) = run(&mut flow, NOW, &[(200, body.as_bytes())]);
     let login = login.unwrap();
     // `"token": { "access_token": "ACCESS_TOKEN_GOES_HERE" },`
-    assert_eq!(login.access_token.expose(), "ACCESS_TOKEN_GOES_HERE");
+    assert_eq!(login.access_token.value.expose(), "ACCESS_TOKEN_GOES_HERE");
     let user = &login.user;
     // `"id": 111111111,` `"email": "test@example.com",`
     assert_eq!(user.id, 111_111_111);

@@ -5,7 +5,7 @@ use std::fmt;
 use std::io::Write;
 
 use serde::Serialize;
-use ssoflow_core::TokenSet;
+use ssoflow_core::{ErrorClass, TokenSet};
 
 /// Why a command failed: a stable kind, a one-line detail (never a secret) and the exit code.
 #[derive(Debug)]
@@ -29,13 +29,45 @@ impl Failure {
     }
 }
 
+/// The exit code of each error class: **3** refused, **4** transport, **5** malformed, **2**
+/// an unusable input (like a usage error), **1** misuse or a bug.
+pub fn exit_code(class: ErrorClass) -> u8 {
+    match class {
+        ErrorClass::Refused => 3,
+        ErrorClass::Transport => 4,
+        ErrorClass::Malformed => 5,
+        ErrorClass::Input => 2,
+        _ => 1,
+    }
+}
+
 impl From<ssoflow_ureq::Error> for Failure {
     fn from(e: ssoflow_ureq::Error) -> Self {
         Failure {
             kind: e.kind().into(),
-            detail: e.to_string(),
-            code: e.exit_code(),
+            detail: detail(&e.to_string()),
+            code: exit_code(e.class()),
         }
+    }
+}
+
+/// An error's text for the `error: <kind>: <detail>` line: the words that restate the kind
+/// (`provider refused: `, `transport failure: ` …) are dropped, so the kind is named once.
+fn detail(text: &str) -> String {
+    const RESTATED: [&str; 5] = [
+        "provider refused: ",
+        "oauth error ",
+        "malformed response ",
+        "transport failure: ",
+        "invalid input: ",
+    ];
+    let rest = RESTATED
+        .iter()
+        .find_map(|p| text.strip_prefix(p))
+        .unwrap_or(text);
+    match rest {
+        "timed out" => "no answer within the deadline".to_owned(),
+        other => other.to_owned(),
     }
 }
 
@@ -201,6 +233,25 @@ impl tracing::field::Visit for Fields {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_kind_is_named_once() {
+        let e = ssoflow_ureq::Error::Transport {
+            detail: "connection refused".into(),
+        };
+        let f = Failure::from(e);
+        assert_eq!(
+            format!("error: {}: {}", f.kind, f.detail),
+            "error: transport: connection refused"
+        );
+        assert_eq!(f.code, 4);
+        let f = Failure::from(ssoflow_core::Error::Unauthorized);
+        assert_eq!((f.kind.as_str(), f.code), ("unauthorized", 3));
+        assert_eq!(
+            Failure::from(ssoflow_ureq::Error::Timeout).detail,
+            "no answer within the deadline"
+        );
+    }
 
     #[test]
     fn redaction() {

@@ -62,8 +62,13 @@ pub enum Error {
     Digest,
     /// A plain `http://` URL to a host that is not loopback. Use `https://`.
     Insecure,
-    /// A method was called out of order (e.g. `handle` without a request outstanding).
+    /// A method was called out of order (e.g. `handle` without a request outstanding): misuse.
     State,
+    /// An invariant of ssoflow itself did not hold (a bug; please report it with `what`).
+    Internal {
+        /// Which invariant.
+        what: &'static str,
+    },
     /// The authorization callback's `state` does not match the one sent: possible CSRF, stop.
     StateMismatch,
     /// A Stream one-time login token was already redeemed (`sso_token_redeemed`): generate a new one.
@@ -75,7 +80,61 @@ pub enum Error {
     },
 }
 
+/// What kind of failure an [`Error`] is, for callers that act on the kind rather than the
+/// detail (the CLI's exit codes, a retry policy, metrics). Small and `Copy`; more classes may
+/// come.
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum ErrorClass {
+    /// The provider refused: credentials, tokens or inputs it does not accept (fix them).
+    Refused,
+    /// The answer could not be understood, or a value did not fit its capacity.
+    Malformed,
+    /// The bytes did not get there and back (connection, TLS, timeout), or were refused before
+    /// sending (`http://` to a host that is not loopback).
+    Transport,
+    /// A caller-supplied value is unusable (empty, or characters a request cannot carry).
+    Input,
+    /// The API was used out of order, or given a buffer too small for the request.
+    Misuse,
+    /// An invariant of ssoflow did not hold: a bug.
+    Internal,
+}
+
+impl ErrorClass {
+    /// A short, stable name: `refused`, `malformed`, `transport`, `input`, `misuse`, `internal`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            ErrorClass::Refused => "refused",
+            ErrorClass::Malformed => "malformed",
+            ErrorClass::Transport => "transport",
+            ErrorClass::Input => "input",
+            ErrorClass::Misuse => "misuse",
+            ErrorClass::Internal => "internal",
+        }
+    }
+}
+
 impl Error {
+    /// The error's class.
+    pub const fn class(&self) -> ErrorClass {
+        match self {
+            Error::Provider { .. }
+            | Error::OAuth { .. }
+            | Error::Unauthorized
+            | Error::SubjectTokenRefused { .. }
+            | Error::Digest
+            | Error::StateMismatch
+            | Error::SsoTokenRedeemed => ErrorClass::Refused,
+            Error::Malformed { .. } | Error::Capacity { .. } => ErrorClass::Malformed,
+            Error::Insecure => ErrorClass::Transport,
+            Error::InvalidInput { .. } => ErrorClass::Input,
+            Error::State | Error::BufferTooSmall { .. } => ErrorClass::Misuse,
+            Error::Internal { .. } => ErrorClass::Internal,
+        }
+    }
+
     pub(crate) fn malformed(what: &'static str, body: &[u8]) -> Self {
         Error::Malformed {
             what,
@@ -117,6 +176,7 @@ impl Error {
             Error::Digest => "digest",
             Error::Insecure => "insecure",
             Error::State => "state",
+            Error::Internal { .. } => "internal",
             Error::StateMismatch => "state_mismatch",
             Error::SsoTokenRedeemed => "sso_token_redeemed",
             Error::InvalidInput { .. } => "invalid_input",
@@ -172,6 +232,7 @@ impl fmt::Display for Error {
             Error::Digest => f.write_str("x-pch-digest refused (HTTP 412)"),
             Error::Insecure => f.write_str("refusing plain http:// to a non-loopback host"),
             Error::State => f.write_str("flow method called out of order"),
+            Error::Internal { what } => write!(f, "internal error (a bug in ssoflow): {what}"),
             Error::StateMismatch => f.write_str("callback state does not match (possible CSRF)"),
             Error::SsoTokenRedeemed => f.write_str("sso_token_redeemed: login token already used"),
             Error::InvalidInput { what } => write!(f, "invalid input: {what}"),

@@ -41,7 +41,7 @@ pub(crate) fn response_via_slot<E: Exchange>(
 ) -> Result<E::Output, Error> {
     let mut out = None;
     exchange.response_into(now, response, &mut out)?;
-    out.ok_or(Error::State)
+    out.ok_or(NO_OUTPUT)
 }
 
 /// Runs one [`Exchange`] as a [`Flow`]: `Send` once, then `Done`.
@@ -81,9 +81,14 @@ impl<E: Exchange> OneShot<E> {
 pub(crate) fn take_output<'b, T>(slot: &mut Option<T>) -> Result<Step<'b, T>, Error> {
     match slot.take() {
         Some(out) => Ok(Step::Done(out)),
-        None => Err(Error::State),
+        None => Err(NO_OUTPUT),
     }
 }
+
+/// A read that succeeded without leaving its output: a bug in the exchange.
+pub(crate) const NO_OUTPUT: Error = Error::Internal {
+    what: "an answer was read but no output was kept",
+};
 
 /// `Step::Send` around a written request; not inlined for the same reason as [`take_output`].
 #[inline(never)]

@@ -37,6 +37,11 @@ pub struct Header<'a> {
     pub value: &'a [u8],
 }
 
+/// What the builder wrote is not where it recorded it: a bug in the builder.
+const INTERNAL_WRITE: Error = Error::Internal {
+    what: "a request part outside what was written",
+};
+
 /// Header names whose values are credentials: never printed.
 fn is_secret_header(name: &str) -> bool {
     [
@@ -423,7 +428,9 @@ impl<'b> RequestBuilder<'b> {
     /// Finish: the request view, or `BufferTooSmall { required }`.
     pub fn finish(self) -> Result<Request<'b>, Error> {
         if self.too_many_headers {
-            return Err(Error::State);
+            return Err(Error::Internal {
+                what: "more headers than a request holds",
+            });
         }
         if self.len > self.buf.len() {
             return Err(Error::BufferTooSmall { required: self.len });
@@ -432,18 +439,18 @@ impl<'b> RequestBuilder<'b> {
         let url = buf
             .get(self.url)
             .and_then(|u| core::str::from_utf8(u).ok())
-            .ok_or(Error::State)?;
+            .ok_or(INTERNAL_WRITE)?;
         let mut headers = heapless::Vec::new();
         for (name, value) in self.headers {
             let value = match value {
                 Value::Static(v) => v.as_bytes(),
-                Value::Written(range) => buf.get(range).ok_or(Error::State)?,
+                Value::Written(range) => buf.get(range).ok_or(INTERNAL_WRITE)?,
             };
             headers
                 .push(Header { name, value })
-                .map_err(|_| Error::State)?;
+                .map_err(|_| INTERNAL_WRITE)?;
         }
-        let body = buf.get(self.body).ok_or(Error::State)?;
+        let body = buf.get(self.body).ok_or(INTERNAL_WRITE)?;
         Ok(Request {
             method: self.method,
             url,

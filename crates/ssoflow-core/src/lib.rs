@@ -81,7 +81,7 @@ pub mod stream;
 #[cfg(test)]
 pub(crate) mod testing;
 
-pub use error::{Error, Excerpt};
+pub use error::{Error, ErrorClass, Excerpt};
 pub use exchange::{Exchange, OneShot};
 pub use http::{Header, Method, Request, RequestBuilder, Response};
 pub use quirks::Quirks;

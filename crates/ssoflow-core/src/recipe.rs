@@ -85,6 +85,11 @@ fn refused(e: &Error) -> bool {
     !e.is_transient() && e.status().is_some_and(|s| (400..500).contains(&s))
 }
 
+/// The refresh state without a refresh token: a bug in [`RenewFlow`].
+const NO_REFRESH: Error = Error::Internal {
+    what: "a refresh without a refresh token",
+};
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum RenewState {
     Refresh,
@@ -137,10 +142,7 @@ impl<'r, G: Renewable> RenewFlow<'r, G> {
     }
 
     fn refresh_token(&self) -> Result<&str, Error> {
-        self.refresh
-            .as_ref()
-            .map(Secret::expose)
-            .ok_or(Error::State)
+        self.refresh.as_ref().map(Secret::expose).ok_or(NO_REFRESH)
     }
 }
 
@@ -183,7 +185,7 @@ impl<G: Renewable> Flow for RenewFlow<'_, G> {
                     .refresh
                     .as_ref()
                     .map(Secret::expose)
-                    .ok_or(Error::State)?;
+                    .ok_or(NO_REFRESH)?;
                 self.grants
                     .refresh(token)?
                     .response_into(now, response, &mut self.output)
@@ -201,7 +203,7 @@ impl<G: Renewable> Flow for RenewFlow<'_, G> {
             }
             Ok(()) => {
                 self.state = RenewState::Finished;
-                Err(Error::State)
+                Err(crate::exchange::NO_OUTPUT)
             }
             Err(e) if self.state == RenewState::AwaitRefresh && refused(&e) => {
                 // The refresh token is spent or revoked: log in again, if there is a login.

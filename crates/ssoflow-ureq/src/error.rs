@@ -42,33 +42,14 @@ impl Error {
         }
     }
 
-    /// The process exit code the `ssoflow` CLI uses for this error:
-    ///
-    /// - `3` the provider refused (`provider`, `oauth`, `unauthorized`, `digest`,
-    ///   `sso_token_redeemed`, `state_mismatch`);
-    /// - `4` transport failure (`transport`, `timeout`, `insecure`);
-    /// - `5` malformed or oversized answer (`malformed`, `capacity`, `too_large`,
-    ///   `buffer_too_small`);
-    /// - `2` an unusable input (`invalid_input`, like a usage error);
-    /// - `1` anything else (`state`: a bug).
-    pub fn exit_code(&self) -> u8 {
-        use ssoflow_core::Error as C;
+    /// The error's class: the core's for `Core` and `RetryAfter`; `Transport` for transport
+    /// failures and timeouts; `Malformed` for an answer over the size cap.
+    pub fn class(&self) -> ssoflow_core::ErrorClass {
+        use ssoflow_core::ErrorClass;
         match self {
-            Error::Core(
-                C::Provider { .. }
-                | C::OAuth { .. }
-                | C::Unauthorized
-                | C::SubjectTokenRefused { .. }
-                | C::Digest
-                | C::SsoTokenRedeemed
-                | C::StateMismatch,
-            ) => 3,
-            Error::Core(C::Insecure) | Error::Transport { .. } | Error::Timeout => 4,
-            Error::Core(C::Malformed { .. } | C::Capacity { .. } | C::BufferTooSmall { .. })
-            | Error::TooLarge { .. } => 5,
-            Error::Core(C::InvalidInput { .. }) => 2,
-            Error::RetryAfter { error, .. } => Error::Core(error.clone()).exit_code(),
-            Error::Core(_) => 1,
+            Error::Core(e) | Error::RetryAfter { error: e, .. } => e.class(),
+            Error::Transport { .. } | Error::Timeout => ErrorClass::Transport,
+            Error::TooLarge { .. } => ErrorClass::Malformed,
         }
     }
 
@@ -213,22 +194,27 @@ mod tests {
     use ssoflow_core::Error as C;
 
     #[test]
-    fn exit_codes() {
-        assert_eq!(Error::Core(C::Unauthorized).exit_code(), 3);
-        assert_eq!(Error::Core(C::Digest).exit_code(), 3);
-        assert_eq!(Error::Core(C::StateMismatch).exit_code(), 3);
-        assert_eq!(Error::Core(C::SsoTokenRedeemed).exit_code(), 3);
-        assert_eq!(Error::Core(C::Insecure).exit_code(), 4);
-        assert_eq!(Error::Timeout.exit_code(), 4);
-        assert_eq!(transport("x").exit_code(), 4);
-        assert_eq!(Error::TooLarge { limit: 1 }.exit_code(), 5);
-        assert_eq!(Error::Core(C::Capacity { field: "f" }).exit_code(), 5);
+    fn classes() {
+        use ssoflow_core::ErrorClass as K;
+        assert_eq!(Error::Core(C::Unauthorized).class(), K::Refused);
+        assert_eq!(Error::Core(C::Digest).class(), K::Refused);
+        assert_eq!(Error::Core(C::StateMismatch).class(), K::Refused);
+        assert_eq!(Error::Core(C::SsoTokenRedeemed).class(), K::Refused);
+        assert_eq!(Error::Core(C::Insecure).class(), K::Transport);
+        assert_eq!(Error::Timeout.class(), K::Transport);
+        assert_eq!(transport("x").class(), K::Transport);
+        assert_eq!(Error::TooLarge { limit: 1 }.class(), K::Malformed);
         assert_eq!(
-            Error::Core(C::BufferTooSmall { required: 9 }).exit_code(),
-            5
+            Error::Core(C::Capacity { field: "f" }).class(),
+            K::Malformed
         );
-        assert_eq!(Error::Core(C::InvalidInput { what: "x" }).exit_code(), 2);
-        assert_eq!(Error::Core(C::State).exit_code(), 1);
+        assert_eq!(
+            Error::Core(C::BufferTooSmall { required: 9 }).class(),
+            K::Misuse
+        );
+        assert_eq!(Error::Core(C::InvalidInput { what: "x" }).class(), K::Input);
+        assert_eq!(Error::Core(C::State).class(), K::Misuse);
+        assert_eq!(Error::Core(C::Internal { what: "x" }).class(), K::Internal);
         assert_eq!(Error::Timeout.kind(), "timeout");
         assert_eq!(Error::TooLarge { limit: 1 }.kind(), "too_large");
         assert_eq!(Error::Core(C::Unauthorized).kind(), "unauthorized");

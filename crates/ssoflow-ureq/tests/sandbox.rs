@@ -135,7 +135,7 @@ fn a_500_is_a_typed_transient_error() {
     let core = err.as_core().expect("a core error");
     assert_eq!(core.status(), Some(500), "{err}");
     assert!(err.is_transient());
-    assert_eq!(err.exit_code(), 3);
+    assert_eq!(err.class(), ssoflow_core::ErrorClass::Refused);
 }
 
 #[test]
@@ -163,7 +163,7 @@ fn a_dropped_connection_is_a_transport_error() {
         .run(oauth2::client_credentials(&client, None).unwrap())
         .unwrap_err();
     assert!(matches!(err, Error::Transport { .. }), "{err:?}");
-    assert_eq!(err.exit_code(), 4);
+    assert_eq!(err.class(), ssoflow_core::ErrorClass::Transport);
 }
 
 #[test]
@@ -195,7 +195,7 @@ fn a_slow_answer_hits_the_overall_deadline() {
         .unwrap_err();
     assert_eq!(err, Error::Timeout);
     assert!(started.elapsed() < Duration::from_millis(2400));
-    assert_eq!(err.exit_code(), 4);
+    assert_eq!(err.class(), ssoflow_core::ErrorClass::Transport);
 }
 
 #[test]
@@ -286,7 +286,7 @@ fn two_401s_in_a_row_are_unauthorized_not_a_loop() {
     );
     let err = protected_call(&driver, &session, &userinfo).unwrap_err();
     assert_eq!(err, Error::Core(ssoflow_core::Error::Unauthorized));
-    assert_eq!(err.exit_code(), 3);
+    assert_eq!(err.class(), ssoflow_core::ErrorClass::Refused);
     assert_eq!(calls(&sb, TOKEN), 2);
     assert_eq!(calls(&sb, USERINFO), 2);
 }

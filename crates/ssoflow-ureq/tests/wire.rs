@@ -60,7 +60,7 @@ fn a_body_over_the_cap_is_too_large_never_truncated() {
             .send(&get(&mut buf, &format!("{base}/big")))
             .unwrap_err();
         assert_eq!(err, Error::TooLarge { limit: 64 * 1024 });
-        assert_eq!(err.exit_code(), 5);
+        assert_eq!(err.class(), ssoflow_core::ErrorClass::Malformed);
         server.join().unwrap();
     }
 }
@@ -123,7 +123,7 @@ fn plain_http_to_a_remote_host_is_refused_before_connecting() {
         .send(&get(&mut buf, "http://example.com/oauth/token"))
         .unwrap_err();
     assert_eq!(err, Error::Core(ssoflow_core::Error::Insecure));
-    assert_eq!(err.exit_code(), 4);
+    assert_eq!(err.class(), ssoflow_core::ErrorClass::Transport);
     assert!(started.elapsed() < Duration::from_millis(500));
 }
 

@@ -8,6 +8,7 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
+use super::TOO_MANY_PARAMS;
 use super::{Client, TokenFlow, TokenRequest};
 use crate::{Error, Method, OneShot, RequestBuilder, Secret, form};
 
@@ -105,10 +106,10 @@ pub fn authorize_url<'b>(
         ("code_challenge_method", "S256"),
     ];
     for p in base {
-        params.push(p).map_err(|_| Error::State)?;
+        params.push(p).map_err(|_| TOO_MANY_PARAMS)?;
     }
     if let Some(s) = scope {
-        params.push(("scope", s)).map_err(|_| Error::State)?;
+        params.push(("scope", s)).map_err(|_| TOO_MANY_PARAMS)?;
     }
     let mut rb = RequestBuilder::new(buf, Method::Get, authorize_endpoint, "");
     rb.query(&params);

@@ -113,6 +113,11 @@ impl Client {
 /// Most form parameters any grant sends.
 const MAX_PARAMS: usize = 9;
 
+/// A grant with more parameters than [`MAX_PARAMS`]: a bug in the grant's code.
+pub(crate) const TOO_MANY_PARAMS: Error = Error::Internal {
+    what: "more form parameters than a grant sends",
+};
+
 /// One token-endpoint request: the client plus the grant's form parameters.
 #[derive(Debug)]
 pub struct TokenRequest<'c> {
@@ -133,10 +138,10 @@ impl<'c> TokenRequest<'c> {
     ) -> Result<Self, Error> {
         let mut out = heapless::Vec::new();
         out.push(("grant_type", grant_type))
-            .map_err(|_| Error::State)?;
+            .map_err(|_| TOO_MANY_PARAMS)?;
         for (k, v) in params {
             if let Some(v) = v {
-                out.push((*k, *v)).map_err(|_| Error::State)?;
+                out.push((*k, *v)).map_err(|_| TOO_MANY_PARAMS)?;
             }
         }
         Ok(TokenRequest {

@@ -316,7 +316,9 @@ impl Flow for SignInFlow<'_> {
 impl SignInFlow<'_> {
     #[inline(never)]
     fn write_sign_in<'b>(&mut self, buf: &'b mut [u8]) -> Result<crate::Request<'b>, Error> {
-        let m2m = self.m2m.as_ref().ok_or(Error::State)?;
+        let m2m = self.m2m.as_ref().ok_or(Error::Internal {
+            what: "a sign-in without an M2M token",
+        })?;
         let mut rb =
             self.config
                 .request(buf, Method::Post, "/api/sts/users/sign-in", &mut self.ids);

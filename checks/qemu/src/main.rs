@@ -2,7 +2,7 @@
 //! `ssoflow_embedded_io::Driver` over an in-memory stream that answers recorded HTTP responses.
 //!
 //! For each flow (one function each, in `flows.rs`) the image
-//! - paints the stack below `main`'s frame with a pattern, calls the flow, and finds the deepest
+//! - paints the stack below the caller's frame with a pattern, calls the flow, and finds the deepest
 //!   word that no longer holds the pattern: the flow's stack high-water mark. The flow keeps its
 //!   state, its configuration and the driver's buffer (`DEFAULT_BUF`) on the stack, so the
 //!   figure is state + buffers + call depth (plus the small in-memory stream's handle);
@@ -255,18 +255,20 @@ pub type FlowFn = fn(&mut Wire) -> Result<(), ssoflow_embedded_io::Error>;
 
 /// What each word of the painted stack holds until something writes it.
 const PAINT: u32 = 0x5AFE_C0DE;
-/// Bytes painted below `main`'s stack pointer: the most a flow may use (four times the budget).
+/// Bytes painted below the stack pointer: the most a flow may use (four times the 12 KiB state +
+/// buffer budget).
 const PAINT_SPAN: usize = 48 * 1024;
-/// Bytes right below `main`'s stack pointer left unpainted: the painting loop's own frame.
+/// Bytes right below the stack pointer left unpainted: the painting loop's own frame.
 const PAINT_GUARD: usize = 256;
 
 /// Read (`write: None`) or write one word of the stack region below the current stack pointer.
 ///
 /// The one `unsafe` of the image. Stack painting has to touch memory that no Rust object owns:
-/// the words below `main`'s frame that the next flow's frames will occupy. `addr` is always a
-/// word-aligned address inside `[top - PAINT_SPAN, top - PAINT_GUARD)`, where `top` is `main`'s
-/// stack pointer: RAM (SSRAM2/3, 4 MiB, see `memory.x`) above `.bss` and below every live
-/// frame of the caller, and no flow is running while it is accessed. Volatile, so neither the
+/// the words below `measure`'s frame that the next flow's frames will occupy. `addr` is always
+/// a word-aligned address inside `[top - PAINT_SPAN, top - PAINT_GUARD)`, where `top` is the
+/// stack pointer in `measure`: RAM (SSRAM2/3, 4 MiB, see `memory.x`) above `.bss` and below
+/// every live frame (the painting loop's own fits in the guard), and no flow is running while it
+/// is accessed. Volatile, so neither the
 /// painting nor the scan is optimised away or reordered around the flow call.
 #[allow(unsafe_code)]
 #[inline(never)]
@@ -325,7 +327,8 @@ fn calibration(_: &mut Wire) -> Result<(), ssoflow_embedded_io::Error> {
     Ok(())
 }
 
-/// Paint, run `run`, scan: the bytes below `main`'s stack pointer `run` used, if measurable.
+/// Paint, run `run`, scan: the bytes below this function's stack pointer `run` used, if
+/// measurable. `run`'s frame starts right there: everything it uses is counted.
 #[inline(never)]
 fn measure(
     wire: &mut Wire,
@@ -339,7 +342,7 @@ fn measure(
 
 #[entry]
 fn main() -> ! {
-    // `main`'s frame (and the wire in it) is above everything painted below.
+    // `main`'s frame (and the wire in it) is above everything `measure` paints.
     let mut wire = Wire::new();
     let mut failed = 0u32;
     hprintln!(

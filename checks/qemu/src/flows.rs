@@ -135,11 +135,11 @@ fn oauth2_authorization_code(w: &mut Wire) -> Result<(), Error> {
 
 // ── PAR Ordering (seed 000) ──────────────────────────────────────────────────────────────────
 
-const PAR_M2M: &[u8] = include_bytes!("../../../crates/ssoflow-core/tests/fixtures/par_m2m.json");
+const PAR_M2M: &[u8] = include_bytes!("../../../crates/ssoflow-core/tests/fixtures/seeds/000_m2m_response.json");
 const PAR_SIGN_IN: &[u8] =
-    include_bytes!("../../../crates/ssoflow-core/tests/fixtures/par_sign_in.json");
+    include_bytes!("../../../crates/ssoflow-core/tests/fixtures/seeds/000_sign_in_response.json");
 const PAR_SIGN_IN_DLC: &[u8] =
-    include_bytes!("../../../crates/ssoflow-core/tests/fixtures/par_sign_in_dlc.json");
+    include_bytes!("../../../crates/ssoflow-core/tests/fixtures/seeds/000_sign_in_response_dlc.json");
 const PAR_ME: &[u8] = br#"{"status":"OK","code":200,"data":{"customer_account":{"id":"01e6d2c9-976b-4953-91e6-3dade887a4c7","first_name":"Jane","last_name":"Doe","email":"jane.doe@partech.com"}}}"#;
 const PAR_401: &[u8] = br#"{"status":"ERROR","code":401,"message":"Unauthenticated."}"#;
 
@@ -218,9 +218,9 @@ fn par_sign_in_session(w: &mut Wire) -> Result<(), Error> {
 // ── Punchh (seeds 001, 002) ──────────────────────────────────────────────────────────────────
 
 const PUNCHH_SSO: &[u8] =
-    include_bytes!("../../../crates/ssoflow-core/tests/fixtures/punchh_sso.json");
+    include_bytes!("../../../crates/ssoflow-core/tests/fixtures/seeds/001_sso_response.json");
 const PUNCHH_TOKEN: &[u8] =
-    include_bytes!("../../../crates/ssoflow-core/tests/fixtures/punchh_oauth_token.json");
+    include_bytes!("../../../crates/ssoflow-core/tests/fixtures/seeds/002_oauth_token_response.json");
 /// The seed's `user` object on its own (what `/api/auth/users` answers), cut from the SSO seed.
 const PUNCHH_USER: &[u8] = br#"{"created_at":"2015-08-18T13:53:06Z","email":"test@example.com","first_name":"FIRST_NAME_GOES_HERE","id":111111111,"last_name":"LAST_NAME_GOES_HERE","authentication_token":"AUTHENTICATION_TOKEN_GOES_HERE","phone":null,"access_token":null}"#;
 
@@ -248,7 +248,7 @@ fn punchh_sso(w: &mut Wire) -> Result<(), Error> {
     let mut driver = Driver::new(&mut buf);
     let c = punchh_config()?;
     let login = driver.run(w, &mut now, punchh::sso(&c, "SECURITY_TOKEN_GOES_HERE")?)?;
-    w.value("access", login.access_token.expose());
+    w.value("access", login.access_token.value.expose());
     punchh_user(w, &login.user);
     Ok(())
 }

@@ -73,13 +73,12 @@ fuzz_target!(|data: &[u8]| {
     let headers = rec.header_views();
     let response = Response::new(rec.status, rec.body).with_headers(&headers);
     let bits = rec.flags.advance_ms / 1000;
-    let mixed = Quirks {
-        expires_in_as_string: bits & 1 != 0,
-        missing_token_type: bits & 2 != 0,
-        error_in_success_body: bits & 4 != 0,
-        any_2xx: bits & 8 != 0,
-        keep_refresh_token: bits & 16 != 0,
-    };
+    let mixed = Quirks::DEFAULT
+        .with_expires_in_as_string(bits & 1 != 0)
+        .with_missing_token_type(bits & 2 != 0)
+        .with_error_in_success_body(bits & 4 != 0)
+        .with_any_2xx(bits & 8 != 0)
+        .with_keep_refresh_token(bits & 16 != 0);
     let mut results = Vec::new();
     for q in [Quirks::DEFAULT, Quirks::STRICT, mixed] {
         let r = read_token_response(now, response, q);
@@ -97,7 +96,7 @@ fuzz_target!(|data: &[u8]| {
             "STRICT accepts what DEFAULT refuses"
         );
     }
-    if mixed.error_in_success_body {
+    if mixed.error_in_success_body() {
         if let Ok(m) = &results[2] {
             assert_eq!(
                 results[0].as_ref().ok(),

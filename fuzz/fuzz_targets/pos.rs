@@ -60,7 +60,7 @@ fuzz_target!(|data: &[u8]| {
                     assert_eq!(r.expose(), sent);
                 } else if serde_json::from_slice::<serde_json::Value>(r0.body).is_ok() {
                     assert!(
-                        quirks.keep_refresh_token,
+                        quirks.keep_refresh_token(),
                         "STRICT kept an old refresh token"
                     );
                     assert_eq!(r.expose(), OLD_REFRESH);

@@ -12,36 +12,16 @@ pub trait Exchange {
     /// Write the request into `buf`.
     fn request<'b>(&mut self, now: Instant, buf: &'b mut [u8])
     -> Result<crate::Request<'b>, Error>;
-    /// Read the answer.
-    fn response(&mut self, now: Instant, response: Response<'_>) -> Result<Self::Output, Error>;
-
-    /// Read the answer into `out`, where [`OneShot`] keeps it until it is handed over.
-    ///
-    /// The default calls [`response`](Self::response) and moves the result in. Exchanges with
-    /// big outputs (a [`TokenSet`](crate::TokenSet) is 3 KiB of fixed-capacity storage) override
-    /// it to parse straight into `out`, so the answer is never copied between parser, flow and
-    /// caller. On `Err`, `out` is left `None`.
+    /// Read the answer into `out` (`None` on entry), where [`OneShot`] keeps it until it is
+    /// handed over: the answer is parsed where it will stay, never copied between parser, flow
+    /// and caller (a [`TokenSet`](crate::TokenSet) is 3 KiB of fixed-capacity storage). On
+    /// `Err`, leave `out` `None`.
     fn response_into(
         &mut self,
         now: Instant,
         response: Response<'_>,
         out: &mut Option<Self::Output>,
-    ) -> Result<(), Error> {
-        *out = Some(self.response(now, response)?);
-        Ok(())
-    }
-}
-
-/// [`Exchange::response`] for an exchange that reads in place: its
-/// [`response_into`](Exchange::response_into) into a fresh slot.
-pub(crate) fn response_via_slot<E: Exchange>(
-    exchange: &mut E,
-    now: Instant,
-    response: Response<'_>,
-) -> Result<E::Output, Error> {
-    let mut out = None;
-    exchange.response_into(now, response, &mut out)?;
-    out.ok_or(NO_OUTPUT)
+    ) -> Result<(), Error>;
 }
 
 /// Runs one [`Exchange`] as a [`Flow`]: `Send` once, then `Done`.

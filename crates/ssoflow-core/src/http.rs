@@ -42,17 +42,20 @@ const INTERNAL_WRITE: Error = Error::Internal {
     what: "a request part outside what was written",
 };
 
-/// Header names whose values are credentials: never printed.
-fn is_secret_header(name: &str) -> bool {
-    [
-        "authorization",
-        "dlc-authorization",
-        "x-pch-digest",
-        "cookie",
-        "set-cookie",
-    ]
-    .iter()
-    .any(|h| name.eq_ignore_ascii_case(h))
+/// Header names whose values are credentials: never printed or logged, by the core or any
+/// driver (the one list every driver's redaction uses).
+pub const SECRET_HEADERS: [&str; 6] = [
+    "authorization",
+    "proxy-authorization",
+    "dlc-authorization",
+    "x-pch-digest",
+    "cookie",
+    "set-cookie",
+];
+
+/// Whether a header's value is a credential (its name is in [`SECRET_HEADERS`], any case).
+pub fn is_secret_header(name: &str) -> bool {
+    SECRET_HEADERS.iter().any(|h| name.eq_ignore_ascii_case(h))
 }
 
 impl fmt::Debug for Header<'_> {
@@ -155,8 +158,7 @@ impl<'a> Response<'a> {
 
     /// `Retry-After` in seconds, when given as a number of seconds.
     pub fn retry_after_secs(&self) -> Option<u64> {
-        let v = core::str::from_utf8(self.header("retry-after")?).ok()?;
-        v.trim().parse().ok()
+        parse_retry_after(self.header("retry-after")?)
     }
 }
 
@@ -168,6 +170,14 @@ impl fmt::Debug for Response<'_> {
             .field("body", &crate::Excerpt::of(self.body))
             .finish()
     }
+}
+
+/// A `Retry-After` value in seconds, when it is a number of seconds (RFC 9110 §10.2.3; the
+/// HTTP-date form is not read: without a wall clock the core cannot use it). The one parser
+/// every driver uses.
+pub fn parse_retry_after(value: &[u8]) -> Option<u64> {
+    let v = core::str::from_utf8(value).ok()?;
+    v.trim().parse().ok()
 }
 
 /// Split `scheme://authority/path?query` into its three parts.

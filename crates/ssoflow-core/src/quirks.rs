@@ -4,20 +4,17 @@
 ///
 /// [`Quirks::DEFAULT`] accepts what real servers send (PROTOCOLS.md §5); [`Quirks::STRICT`]
 /// accepts only the RFC. Requests are the same under both: `Accept: application/json` is always
-/// sent and the token is always sent as `Bearer`.
+/// sent and the token is always sent as `Bearer`. Change a switch with its `const` setter
+/// (`Quirks::STRICT.with_any_2xx(true)`); the fields are private so that a new switch never
+/// breaks a caller (httparse's `ParserConfig` does the same).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Quirks {
-    /// `expires_in` may be a JSON string of digits (`"3600"`). Default: on.
-    pub expires_in_as_string: bool,
-    /// `token_type` may be missing (it then means `Bearer`). Any case is always accepted. Default: on.
-    pub missing_token_type: bool,
-    /// An `error` member in a 2xx body is a refusal, not a token. Default: on.
-    pub error_in_success_body: bool,
-    /// Any 2xx status is success (vendors answer 201). Default: on; off accepts only 200.
-    pub any_2xx: bool,
-    /// A refresh answer without `refresh_token` keeps the old one. Default: on; off is an error.
-    pub keep_refresh_token: bool,
+    expires_in_as_string: bool,
+    missing_token_type: bool,
+    error_in_success_body: bool,
+    any_2xx: bool,
+    keep_refresh_token: bool,
 }
 
 impl Quirks {
@@ -39,6 +36,63 @@ impl Quirks {
         any_2xx: false,
         keep_refresh_token: false,
     };
+
+    /// `expires_in` may be a JSON string of digits (`"3600"`). Default: on.
+    pub const fn with_expires_in_as_string(mut self, on: bool) -> Self {
+        self.expires_in_as_string = on;
+        self
+    }
+
+    /// `token_type` may be missing (it then means `Bearer`); any case is always accepted.
+    /// Default: on.
+    pub const fn with_missing_token_type(mut self, on: bool) -> Self {
+        self.missing_token_type = on;
+        self
+    }
+
+    /// An `error` member in a 2xx body is a refusal, not a token. Default: on (also in
+    /// `STRICT`: it is always the safe reading).
+    pub const fn with_error_in_success_body(mut self, on: bool) -> Self {
+        self.error_in_success_body = on;
+        self
+    }
+
+    /// Any 2xx status is success (vendors answer 201). Default: on; off accepts only 200.
+    pub const fn with_any_2xx(mut self, on: bool) -> Self {
+        self.any_2xx = on;
+        self
+    }
+
+    /// A refresh answer without `refresh_token` keeps the old one. Default: on; off is an error.
+    pub const fn with_keep_refresh_token(mut self, on: bool) -> Self {
+        self.keep_refresh_token = on;
+        self
+    }
+
+    /// Whether `expires_in` may be a string of digits.
+    pub const fn expires_in_as_string(&self) -> bool {
+        self.expires_in_as_string
+    }
+
+    /// Whether `token_type` may be missing.
+    pub const fn missing_token_type(&self) -> bool {
+        self.missing_token_type
+    }
+
+    /// Whether an `error` member in a 2xx body is a refusal.
+    pub const fn error_in_success_body(&self) -> bool {
+        self.error_in_success_body
+    }
+
+    /// Whether any 2xx status is success.
+    pub const fn any_2xx(&self) -> bool {
+        self.any_2xx
+    }
+
+    /// Whether a refresh answer without `refresh_token` keeps the old one.
+    pub const fn keep_refresh_token(&self) -> bool {
+        self.keep_refresh_token
+    }
 
     /// Whether `status` counts as success.
     pub fn is_success(&self, status: u16) -> bool {

@@ -3,24 +3,13 @@
 
 use ssoflow_core::Header;
 
-/// Header names whose values are credentials.
-const SECRET_HEADERS: [&str; 5] = [
-    "authorization",
-    "dlc-authorization",
-    "x-pch-digest",
-    "cookie",
-    "set-cookie",
-];
-
 /// Query keys whose values are credentials (exact names).
 const SECRET_KEYS: [&str; 6] = ["code", "state", "password", "assertion", "session", "jwt"];
 /// Parts of query keys whose values are credentials (`*token*`, `*secret*`, `*key*`).
 const SECRET_KEY_PARTS: [&str; 3] = ["token", "secret", "key"];
 
-/// Whether a header's value is a credential.
-pub fn is_secret_header(name: &str) -> bool {
-    SECRET_HEADERS.iter().any(|h| name.eq_ignore_ascii_case(h))
-}
+/// Whether a header's value is a credential: the core's one list.
+pub use ssoflow_core::http::is_secret_header;
 
 fn is_secret_key(key: &str) -> bool {
     let key = key.to_ascii_lowercase();

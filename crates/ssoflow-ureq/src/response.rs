@@ -57,8 +57,7 @@ impl OwnedResponse {
 
     /// `Retry-After` as a duration, when the server gave a number of seconds.
     pub fn retry_after(&self) -> Option<Duration> {
-        let secs: u64 = self.header_str("retry-after")?.trim().parse().ok()?;
-        Some(Duration::from_secs(secs))
+        ssoflow_core::http::parse_retry_after(self.header("retry-after")?).map(Duration::from_secs)
     }
 
     /// Whether the status is 2xx.

@@ -186,10 +186,6 @@ impl Exchange for TokenRequest<'_> {
         rb.finish()
     }
 
-    fn response(&mut self, now: Instant, response: Response<'_>) -> Result<TokenSet, Error> {
-        crate::exchange::response_via_slot(self, now, response)
-    }
-
     fn response_into(
         &mut self,
         now: Instant,
@@ -216,7 +212,7 @@ impl TokenRequest<'_> {
         read_token_response_into(now, response, self.client.quirks, set)?;
         if set.refresh.is_none() {
             if let Some(old) = self.keep_refresh {
-                if !self.client.quirks.keep_refresh_token {
+                if !self.client.quirks.keep_refresh_token() {
                     return Err(Error::malformed("refresh_token", response.body));
                 }
                 set.refresh
@@ -342,7 +338,7 @@ impl<'a> TokenMembers<'a> {
             }
             b"expires_in" if p.null() => Ok(()),
             b"expires_in" => {
-                let v = p.u64_or_string("expires_in", self.quirks.expires_in_as_string)?;
+                let v = p.u64_or_string("expires_in", self.quirks.expires_in_as_string())?;
                 self.seen.first(Self::EXPIRES, "expires_in")?;
                 *self.expires_in = Some(v);
                 Ok(())
@@ -364,7 +360,7 @@ impl<'a> TokenMembers<'a> {
                     p.string_into(&mut crate::json::text(scope), "scope")
                 }
             },
-            b"error" if self.quirks.error_in_success_body => {
+            b"error" if self.quirks.error_in_success_body() => {
                 self.seen.first(Self::ERROR, "error")?;
                 p.string::<48>("error").map(drop)
             }
@@ -386,7 +382,7 @@ impl<'a> TokenMembers<'a> {
         let bearer = if self.seen.has(Self::TYPE) {
             self.token_type.eq_ignore_ascii_case("bearer")
         } else {
-            self.quirks.missing_token_type
+            self.quirks.missing_token_type()
         };
         if !bearer {
             return Err(JsonError::Malformed("token_type"));

@@ -27,22 +27,25 @@ impl<I: BorrowMut<RequestIds>> Exchange for M2mRequest<'_, I> {
         write_request(self.config, self.ids.borrow_mut(), buf)
     }
 
-    fn response(&mut self, now: Instant, response: Response<'_>) -> Result<AccessToken, Error> {
-        crate::exchange::response_via_slot(self, now, response)
-    }
-
     fn response_into(
         &mut self,
         now: Instant,
         response: Response<'_>,
         out: &mut Option<AccessToken>,
     ) -> Result<(), Error> {
-        let read = read_response_into(now, response, out.insert(AccessToken::empty()));
+        let read = read_response_into(self.config, now, response, out.insert(AccessToken::empty()));
         if read.is_err() {
             *out = None;
         }
         read
     }
+}
+
+/// PAR Ordering's fixed deviations when reading the M2M token object: refusals come in the
+/// envelope (`"status":"ERROR"`), so no `error` member is looked for inside `oauth_token`, and
+/// the envelope's 2xx decides success. The rest follows the configured quirks.
+pub const fn m2m_quirks(quirks: Quirks) -> Quirks {
+    quirks.with_error_in_success_body(false).with_any_2xx(true)
 }
 
 /// The application's M2M token as a sign-in [`Recipe`]: a new token for every renewal (PAR
@@ -100,19 +103,14 @@ pub(super) fn write_request<'b>(
 /// the OAuth 2.0 token reader (`expires_in` may be a string, `token_type` may be missing).
 #[inline(never)]
 pub(super) fn read_response_into(
+    config: &Config,
     now: Instant,
     response: Response<'_>,
     out: &mut AccessToken,
 ) -> Result<(), Error> {
-    const M2M: Quirks = Quirks {
-        expires_in_as_string: true,
-        missing_token_type: true,
-        error_in_success_body: false,
-        any_2xx: true,
-        keep_refresh_token: true,
-    };
     let mut expires_in = None;
-    let mut read = TokenMembers::new(M2M, out, &mut expires_in, None, None);
+    let quirks = m2m_quirks(config.quirks());
+    let mut read = TokenMembers::new(quirks, out, &mut expires_in, None, None);
     read_envelope(response, &mut |p, key| match key {
         b"oauth_token" => p.object("oauth_token", |p, key| read.member(p, key)),
         _ => p.skip(),

@@ -14,14 +14,14 @@ pub use customer_info::{
     CustomerDetails, CustomerInfo, CustomerInfoRequest, TestSubject, parse_customer_info_request,
     parse_test_subject, serve_customer_info, write_customer_info,
 };
-pub use m2m::{M2m, M2mRequest, m2m_token};
+pub use m2m::{M2m, M2mRequest, m2m_quirks, m2m_token};
 pub use sign_in::{
     ACCOUNT_ID_CAP, CustomerAccount, CustomerSignIn, SignIn, SignInFlow, read_customer_account,
     sign_in,
 };
 
 use crate::json::{JsonError, Parser, set_once};
-use crate::{Error, Excerpt, Method, Request, RequestBuilder, Response, Secret};
+use crate::{Error, Excerpt, Method, Quirks, Request, RequestBuilder, Response, Secret};
 
 /// The API version sent when none is configured.
 pub const DEFAULT_API_VERSION: &str = "4.38.0";
@@ -38,6 +38,7 @@ pub struct Config {
     api_version: heapless::String<16>,
     scope: heapless::String<64>,
     role_id: Option<heapless::String<64>>,
+    quirks: Quirks,
 }
 
 /// Values that go into headers: visible ASCII and spaces only, never CR/LF.
@@ -70,6 +71,7 @@ impl Config {
             api_version: heapless::String::new(),
             scope: heapless::String::new(),
             role_id: None,
+            quirks: Quirks::DEFAULT,
         };
         crate::json::fill(&mut [
             (&mut c.base_url, base_url, "base_url"),
@@ -103,6 +105,18 @@ impl Config {
         let role = self.role_id.insert(heapless::String::new());
         crate::json::fill(&mut [(role, v, "role_id")])?;
         Ok(self)
+    }
+
+    /// Choose which server quirks to accept when reading the M2M token (default
+    /// [`Quirks::DEFAULT`]; PAR's fixed deviations are applied on top: [`m2m_quirks`]).
+    pub fn with_quirks(mut self, quirks: Quirks) -> Self {
+        self.quirks = quirks;
+        self
+    }
+
+    /// The quirks in force.
+    pub fn quirks(&self) -> Quirks {
+        self.quirks
     }
 
     /// The API base URL.

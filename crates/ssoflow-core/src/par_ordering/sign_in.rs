@@ -271,8 +271,12 @@ impl Flow for SignInFlow<'_> {
         let state = core::mem::replace(&mut self.state, State::Finished);
         match state {
             State::AwaitM2m => {
-                let read =
-                    m2m::read_response_into(now, response, self.m2m.insert(AccessToken::empty()));
+                let read = m2m::read_response_into(
+                    self.config,
+                    now,
+                    response,
+                    self.m2m.insert(AccessToken::empty()),
+                );
                 if read.is_err() {
                     self.m2m = None;
                 }

@@ -144,10 +144,7 @@ impl Config {
             return Err(read_error(response));
         }
         // The status is already accepted: let the shared reader take any 2xx.
-        let quirks = Quirks {
-            any_2xx: true,
-            ..self.quirks
-        };
+        let quirks = self.quirks.with_any_2xx(true);
         read_token_response_into(now, response, quirks, out)
     }
 
@@ -236,8 +233,14 @@ impl Exchange for CreateAccount<'_> {
         rb.finish()
     }
 
-    fn response(&mut self, _now: Instant, response: Response<'_>) -> Result<Account, Error> {
-        read_account(self.config, response)
+    fn response_into(
+        &mut self,
+        _now: Instant,
+        response: Response<'_>,
+        out: &mut Option<Account>,
+    ) -> Result<(), Error> {
+        *out = Some(read_account(self.config, response)?);
+        Ok(())
     }
 }
 
@@ -281,10 +284,6 @@ impl Exchange for Login<'_> {
         rb.basic_auth(&c.client_id, c.client_secret.expose(), form_encode);
         rb.json_body(&[("user_name", self.user_name), ("password", self.password)]);
         rb.finish()
-    }
-
-    fn response(&mut self, now: Instant, response: Response<'_>) -> Result<TokenSet, Error> {
-        crate::exchange::response_via_slot(self, now, response)
     }
 
     fn response_into(
@@ -338,10 +337,6 @@ impl Exchange for Refresh<'_> {
         rb.finish()
     }
 
-    fn response(&mut self, now: Instant, response: Response<'_>) -> Result<TokenSet, Error> {
-        crate::exchange::response_via_slot(self, now, response)
-    }
-
     fn response_into(
         &mut self,
         now: Instant,
@@ -363,7 +358,7 @@ fn keep_old_refresh(
     if set.refresh.is_some() {
         return Ok(());
     }
-    if !config.quirks.keep_refresh_token {
+    if !config.quirks.keep_refresh_token() {
         return Err(Error::malformed("refresh_token", body));
     }
     set.refresh

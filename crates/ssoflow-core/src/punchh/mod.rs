@@ -261,7 +261,7 @@ impl Config {
         read: impl FnOnce(&mut bool) -> Result<(), JsonError>,
     ) -> Result<(), Error> {
         self.check_status(response)?;
-        if read_or_refusal(response.body, self.quirks.error_in_success_body, read)? {
+        if read_or_refusal(response.body, self.quirks.error_in_success_body(), read)? {
             return Err(read_error(response));
         }
         Ok(())

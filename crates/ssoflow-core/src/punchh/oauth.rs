@@ -109,10 +109,6 @@ impl Exchange for CodeForToken<'_> {
         )
     }
 
-    fn response(&mut self, now: Instant, response: Response<'_>) -> Result<TokenSet, Error> {
-        crate::exchange::response_via_slot(self, now, response)
-    }
-
     fn response_into(
         &mut self,
         now: Instant,

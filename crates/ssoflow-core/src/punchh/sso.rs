@@ -105,10 +105,6 @@ impl Exchange for SsoRequest<'_> {
         )
     }
 
-    fn response(&mut self, now: Instant, response: Response<'_>) -> Result<SsoLogin, Error> {
-        crate::exchange::response_via_slot(self, now, response)
-    }
-
     fn response_into(
         &mut self,
         _now: Instant,

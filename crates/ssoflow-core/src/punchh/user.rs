@@ -208,10 +208,6 @@ impl Exchange for UserInfo<'_> {
         )
     }
 
-    fn response(&mut self, now: Instant, response: Response<'_>) -> Result<User, Error> {
-        crate::exchange::response_via_slot(self, now, response)
-    }
-
     fn response_into(
         &mut self,
         _now: Instant,

@@ -91,6 +91,13 @@ impl Config {
         self
     }
 
+    /// Choose which server quirks to accept when reading answers (default
+    /// [`Quirks::DEFAULT`](crate::Quirks::DEFAULT)): the API token's and generate-session's.
+    pub fn with_quirks(mut self, quirks: crate::Quirks) -> Self {
+        self.oauth = self.oauth.with_quirks(quirks);
+        self
+    }
+
     /// The API base URL (no trailing `/`).
     pub fn base_url(&self) -> &str {
         &self.base_url
@@ -212,7 +219,7 @@ fn read_checked(
     if !quirks.is_success(response.status) {
         return Err(read_stream_error(response));
     }
-    if read_or_refusal(response.body, quirks.error_in_success_body, read)? {
+    if read_or_refusal(response.body, quirks.error_in_success_body(), read)? {
         return Err(read_stream_error(response));
     }
     Ok(())

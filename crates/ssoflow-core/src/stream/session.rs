@@ -176,10 +176,6 @@ impl Exchange for GenerateSession<'_> {
         rb.finish()
     }
 
-    fn response(&mut self, now: Instant, response: Response<'_>) -> Result<SsoLoginToken, Error> {
-        crate::exchange::response_via_slot(self, now, response)
-    }
-
     fn response_into(
         &mut self,
         _now: Instant,
@@ -260,10 +256,6 @@ impl Exchange for Redeem<'_> {
 
     fn request<'b>(&mut self, _now: Instant, buf: &'b mut [u8]) -> Result<Request<'b>, Error> {
         RequestBuilder::new(buf, Method::Get, self.url, "").finish()
-    }
-
-    fn response(&mut self, now: Instant, response: Response<'_>) -> Result<StreamSession, Error> {
-        crate::exchange::response_via_slot(self, now, response)
     }
 
     fn response_into(

@@ -169,7 +169,7 @@ impl fmt::Debug for Response<'_> {
 ///
 /// By hand, over bytes: `str::split_once` with a string pattern pulls in the two-way searcher
 /// (firmware flash) for a three-byte needle.
-fn split_url(url: &str) -> Option<(&str, &str, &str)> {
+pub(crate) fn split_url(url: &str) -> Option<(&str, &str, &str)> {
     let colon = url.as_bytes().windows(3).position(|w| w == b"://")?;
     let scheme = url.get(..colon)?;
     let rest = url.get(colon + 3..)?;

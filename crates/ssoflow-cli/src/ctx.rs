@@ -26,11 +26,15 @@ impl Ctx {
         let mut builder = Driver::builder().config(Config::default());
         if let Some(ca) = ca_cert {
             let pem = std::fs::read(&ca.path).map_err(|e| {
-                Failure::usage(format!("cannot read {} {}: {e}", ca.from, ca.path.display()))
+                Failure::usage(format!(
+                    "cannot read {} {}: {e}",
+                    ca.from,
+                    ca.path.display()
+                ))
             })?;
-            builder = builder.add_root_certificates_pem(&pem).map_err(|e| {
-                Failure::usage(format!("{} {}: {e}", ca.from, ca.path.display()))
-            })?;
+            builder = builder
+                .add_root_certificates_pem(&pem)
+                .map_err(|e| Failure::usage(format!("{} {}: {e}", ca.from, ca.path.display())))?;
         }
         let driver = builder.build().map_err(|e| Failure::usage(e.to_string()))?;
         Ok(Ctx {

@@ -280,7 +280,9 @@ pub fn run(args: Args) -> Result<(), Failure> {
             .add_root_certificates_pem(ca.as_bytes())
             .map_err(|e| internal(format!("sandbox CA: {e}")))?;
     }
-    let driver = driver.build().map_err(|e| internal(format!("driver: {e}")))?;
+    let driver = driver
+        .build()
+        .map_err(|e| internal(format!("driver: {e}")))?;
     let creds = sandbox.credentials().clone();
     println!(
         "ssoflow demo: sandbox at {}, ordering app at {app_url}",

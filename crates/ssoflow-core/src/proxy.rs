@@ -145,6 +145,10 @@ mod tests {
         assert!(no_proxy_matches("*", "anything.example"));
         assert!(!no_proxy_matches("", "anything.example"));
         assert!(!uses_proxy("https://a.internal.example:8443/t", Env, list));
-        assert!(uses_proxy("https://a.internal.example:8443/t", Explicit, list));
+        assert!(uses_proxy(
+            "https://a.internal.example:8443/t",
+            Explicit,
+            list
+        ));
     }
 }

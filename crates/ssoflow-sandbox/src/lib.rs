@@ -28,6 +28,13 @@
 //!   close), or `unauthorized` (the vendor's own 401). `DELETE /__sandbox/faults` clears the queue.
 //! - `GET /__sandbox/stats` → `{"calls":{"POST /oauth2/token":3,…}}`: every request but the hooks'
 //!   own, faulted ones included. `POST /__sandbox/stats/reset` zeroes them.
+//!
+//! # TLS and proxies
+//!
+//! [`SandboxBuilder::tls`] serves HTTPS with a certificate and CA made at start;
+//! [`SandboxBuilder::tls_files`] serves given files. [`tls::TestCa`] makes test certificates (a
+//! leaf for another name, an expired one), and [`proxy::ConnectProxy`] is a tiny `CONNECT` proxy
+//! that counts tunnels and keeps what crossed it, for the drivers' proxy tests.
 
 #![allow(
     clippy::result_large_err,
@@ -62,6 +69,7 @@ mod hooks;
 mod oauth2;
 mod par;
 mod pos;
+pub mod proxy;
 mod punchh;
 mod state;
 mod stream;
@@ -75,8 +83,8 @@ pub use config::{
 pub use punchh::digest as punchh_digest;
 
 use hooks::FaultKind;
-use tls::{CaFile, Tls, TlsSetting};
 use state::{AppState, Shared};
+use tls::{CaFile, Tls, TlsSetting};
 use util::json_response;
 
 /// Largest request body accepted; larger ones are answered 413.

@@ -51,6 +51,8 @@ mod driver;
 mod error;
 mod http;
 mod net;
+#[cfg(test)]
+mod proxy_env_tests;
 mod transport;
 
 pub use cache::{CacheConfig, Lease, TokenCache};

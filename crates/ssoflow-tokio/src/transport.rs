@@ -119,8 +119,19 @@ impl TransportBuilder {
 
     /// The transport. A proxy URL that is not `http://` is `InvalidInput`.
     pub fn build(self) -> Result<ReqwestTransport, Error> {
+        let route = self
+            .proxy
+            .resolve()
+            .map_err(|what| Error::Core(ssoflow_core::Error::InvalidInput { what }))?;
+        self.build_routed(route)
+    }
+
+    /// The transport, with `route` as the proxy in force.
+    pub(crate) fn build_routed(
+        self,
+        route: Option<crate::net::ProxyRoute>,
+    ) -> Result<ReqwestTransport, Error> {
         let invalid = |what| Error::Core(ssoflow_core::Error::InvalidInput { what });
-        let route = self.proxy.resolve().map_err(invalid)?;
         let config = self.config;
         let mut builder = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())

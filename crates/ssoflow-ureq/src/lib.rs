@@ -36,6 +36,8 @@
 
 mod error;
 mod net;
+#[cfg(test)]
+mod proxy_env_tests;
 mod redact;
 mod response;
 mod session;
@@ -235,8 +237,7 @@ impl Driver {
         let tls = tls_config(roots);
         Driver {
             agent: agent_with(&config, tls.clone(), None),
-            proxied: proxy
-                .map(|(proxy, route)| (agent_with(&config, tls, Some(proxy)), route)),
+            proxied: proxy.map(|(proxy, route)| (agent_with(&config, tls, Some(proxy)), route)),
             config,
             origin: std::time::Instant::now(),
         }

@@ -28,8 +28,7 @@ impl Roots {
     pub(crate) fn add_pem(&mut self, pem: &[u8]) -> Result<(), &'static str> {
         let before = self.extra.len();
         for cert in CertificateDer::pem_slice_iter(pem) {
-            self.extra
-                .push(cert.map_err(|_| "root certificate (PEM)")?);
+            self.extra.push(cert.map_err(|_| "root certificate (PEM)")?);
         }
         if self.extra.len() == before {
             return Err("root certificate (PEM): no certificate found");
@@ -41,7 +40,10 @@ impl Roots {
     pub(crate) fn platform_certs() -> Vec<CertificateDer<'static>> {
         let found = rustls_native_certs::load_native_certs();
         if !found.errors.is_empty() {
-            tracing::debug!(errors = found.errors.len(), "some platform roots could not be read");
+            tracing::debug!(
+                errors = found.errors.len(),
+                "some platform roots could not be read"
+            );
         }
         found.certs
     }
@@ -54,13 +56,15 @@ pub(crate) fn tls_problem(e: &(dyn std::error::Error + 'static)) -> Option<Strin
         if let Some(r) = err.downcast_ref::<rustls::Error>() {
             return Some(describe_tls(r));
         }
-        // An io::Error's `source` skips the error it wraps: look inside.
-        if let Some(r) = err
+        // An io::Error's `source` skips the error it wraps (itself maybe an io::Error
+        // wrapping the rustls one): look inside.
+        if let Some(inner) = err
             .downcast_ref::<std::io::Error>()
             .and_then(|io| io.get_ref())
-            .and_then(|inner| inner.downcast_ref::<rustls::Error>())
         {
-            return Some(describe_tls(r));
+            if let Some(found) = tls_problem(inner) {
+                return Some(found);
+            }
         }
         current = err.source();
     }
@@ -117,12 +121,24 @@ pub(crate) enum ProxyChoice {
 impl ProxyChoice {
     /// The route in force, reading the environment when that is the choice.
     pub(crate) fn resolve(&self) -> Result<Option<ProxyRoute>, &'static str> {
+        self.resolve_with(&|name| std::env::var(name).ok())
+    }
+
+    /// [`resolve`](Self::resolve) with `var` as the environment (tests cannot set the real one:
+    /// `set_var` is unsafe).
+    pub(crate) fn resolve_with(
+        &self,
+        var: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Option<ProxyRoute>, &'static str> {
         use ssoflow_core::proxy::Source;
         let (url, source) = match self {
             ProxyChoice::Off => return Ok(None),
             ProxyChoice::Explicit(url) => (url.clone(), Source::Explicit),
             ProxyChoice::Environment => {
-                match env_first(&["https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"]) {
+                match env_first(
+                    var,
+                    &["https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"],
+                ) {
                     Some(url) => (url, Source::Environment),
                     None => return Ok(None),
                 }
@@ -133,10 +149,13 @@ impl ProxyChoice {
         } else {
             format!("http://{url}")
         };
-        if !url.get(..7).is_some_and(|s| s.eq_ignore_ascii_case("http://")) {
+        if !url
+            .get(..7)
+            .is_some_and(|s| s.eq_ignore_ascii_case("http://"))
+        {
             return Err("proxy url: only http:// proxies (CONNECT) are supported");
         }
-        let no_proxy = env_first(&["no_proxy", "NO_PROXY"]).unwrap_or_default();
+        let no_proxy = env_first(var, &["no_proxy", "NO_PROXY"]).unwrap_or_default();
         Ok(Some(ProxyRoute {
             url,
             source,
@@ -152,9 +171,10 @@ impl ProxyRoute {
     }
 }
 
-fn env_first(names: &[&str]) -> Option<String> {
+/// The first of `names` set (not blank) in `var`.
+fn env_first(var: &dyn Fn(&str) -> Option<String>, names: &[&str]) -> Option<String> {
     names
         .iter()
-        .find_map(|n| std::env::var(n).ok().filter(|v| !v.trim().is_empty()))
+        .find_map(|n| var(n).filter(|v| !v.trim().is_empty()))
         .map(|v| v.trim().to_owned())
 }

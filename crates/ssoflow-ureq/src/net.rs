@@ -81,9 +81,14 @@ pub(crate) fn describe_tls(e: &rustls::Error) -> String {
         C::Expired | C::ExpiredContext { .. } => "certificate expired".to_owned(),
         C::NotValidYet | C::NotValidYetContext { .. } => "certificate not valid yet".to_owned(),
         C::NotValidForName => "certificate not valid for name".to_owned(),
-        C::NotValidForNameContext { expected, .. } => {
-            format!("certificate not valid for name {}", expected.to_str())
-        }
+        C::NotValidForNameContext {
+            expected,
+            presented,
+        } => format!(
+            "certificate not valid for name {} (it is for {})",
+            expected.to_str(),
+            presented.join(", ")
+        ),
         C::UnknownIssuer => {
             "certificate has an unknown issuer (no trusted root signed it)".to_owned()
         }

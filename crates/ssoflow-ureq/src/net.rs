@@ -103,7 +103,7 @@ pub(crate) fn describe_tls(e: &rustls::Error) -> String {
 }
 
 /// The proxy in force for a driver: its URL, where it came from, and `NO_PROXY`.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub(crate) struct ProxyRoute {
     /// `http://[user:pass@]host:port` of the CONNECT proxy.
     pub(crate) url: String,
@@ -112,7 +112,7 @@ pub(crate) struct ProxyRoute {
 }
 
 /// How a driver finds its proxy.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Default)]
 pub(crate) enum ProxyChoice {
     /// `HTTPS_PROXY` / `https_proxy`, else `ALL_PROXY` / `all_proxy`; `NO_PROXY` / `no_proxy`.
     #[default]
@@ -182,4 +182,51 @@ fn env_first(var: &dyn Fn(&str) -> Option<String>, names: &[&str]) -> Option<Str
         .iter()
         .find_map(|n| var(n).filter(|v| !v.trim().is_empty()))
         .map(|v| v.trim().to_owned())
+}
+
+/// `url` without its `user:password@` (proxy credentials are never printed).
+fn redact_proxy(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            format!("{}***@{}", &url[..scheme + 3], &url[at + 1..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+impl std::fmt::Debug for ProxyRoute {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProxyRoute")
+            .field("url", &redact_proxy(&self.url))
+            .field("source", &self.source)
+            .field("no_proxy", &self.no_proxy)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for ProxyChoice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ProxyChoice::Environment => f.write_str("Environment"),
+            ProxyChoice::Explicit(url) => write!(f, "Explicit({:?})", redact_proxy(url)),
+            ProxyChoice::Off => f.write_str("Off"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn proxy_credentials_are_never_printed() {
+        let choice = ProxyChoice::Explicit("http://user:hunter2@proxy.example:3128".into());
+        let route = choice.resolve_with(&|_| None).unwrap().unwrap();
+        let printed = format!("{choice:?} {route:?}");
+        assert!(
+            !printed.contains("hunter2") && !printed.contains("user"),
+            "{printed}"
+        );
+        assert!(printed.contains("proxy.example:3128"), "{printed}");
+    }
 }

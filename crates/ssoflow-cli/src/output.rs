@@ -31,9 +31,14 @@ impl Failure {
 
 impl From<ssoflow_ureq::Error> for Failure {
     fn from(e: ssoflow_ureq::Error) -> Self {
+        let mut detail = e.to_string();
+        if matches!(e, ssoflow_ureq::Error::Transport { .. }) && detail.contains("unknown issuer") {
+            // What a user with a company (or sandbox) CA needs to know next.
+            detail.push_str("; to trust its CA, pass --ca-cert FILE or set SSL_CERT_FILE");
+        }
         Failure {
             kind: e.kind().into(),
-            detail: e.to_string(),
+            detail,
             code: e.exit_code(),
         }
     }

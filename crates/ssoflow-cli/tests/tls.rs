@@ -123,7 +123,10 @@ fn without_the_ca_exit_4_names_the_unknown_issuer() {
     client_credentials(&sb, None)
         .assert()
         .code(4)
-        .stderr(predicate::str::contains("unknown issuer"));
+        .stderr(predicate::str::contains("unknown issuer"))
+        .stderr(predicate::str::contains(
+            "--ca-cert FILE or set SSL_CERT_FILE",
+        ));
 }
 
 #[test]

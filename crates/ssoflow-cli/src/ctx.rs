@@ -1,5 +1,7 @@
 //! What every command shares: the output mode, the driver, secrets from the environment, entropy.
 
+use std::path::{Path, PathBuf};
+
 use ssoflow_ureq::{Config, Driver};
 
 use crate::output::Failure;
@@ -17,12 +19,54 @@ pub struct Ctx {
 }
 
 impl Ctx {
-    /// A context for this invocation.
-    pub fn new(json: bool, verbose: bool) -> Self {
-        Ctx {
+    /// A context for this invocation, trusting Mozilla's roots plus the certificates of
+    /// `ca_cert` (`--ca-cert`, else `SSL_CERT_FILE` when set); the proxy comes from the
+    /// environment (`HTTPS_PROXY`, `NO_PROXY`; never for loopback).
+    pub fn new(json: bool, verbose: bool, ca_cert: Option<&CaCert>) -> Result<Self, Failure> {
+        let mut builder = Driver::builder().config(Config::default());
+        if let Some(ca) = ca_cert {
+            let pem = std::fs::read(&ca.path).map_err(|e| {
+                Failure::usage(format!(
+                    "cannot read {} {}: {e}",
+                    ca.from,
+                    ca.path.display()
+                ))
+            })?;
+            builder = builder
+                .add_root_certificates_pem(&pem)
+                .map_err(|e| Failure::usage(format!("{} {}: {e}", ca.from, ca.path.display())))?;
+        }
+        let driver = builder.build().map_err(|e| Failure::usage(e.to_string()))?;
+        Ok(Ctx {
             json,
             verbose,
-            driver: Driver::new(Config::default()),
+            driver,
+        })
+    }
+}
+
+/// A CA file to trust, and where its name came from (for messages).
+pub struct CaCert {
+    /// The PEM file.
+    pub path: PathBuf,
+    /// `--ca-cert` or `SSL_CERT_FILE`.
+    pub from: &'static str,
+}
+
+impl CaCert {
+    /// `--ca-cert` when given, else `SSL_CERT_FILE` when set and not empty.
+    pub fn choose(flag: Option<&Path>) -> Option<CaCert> {
+        match flag {
+            Some(path) => Some(CaCert {
+                path: path.to_owned(),
+                from: "--ca-cert",
+            }),
+            None => std::env::var_os("SSL_CERT_FILE")
+                .filter(|v| !v.is_empty())
+                .map(|v| CaCert {
+                    path: PathBuf::from(v),
+                    from: "SSL_CERT_FILE",
+                }),
         }
     }
 }

@@ -278,8 +278,17 @@ impl Demo {
     }
 }
 
+/// `ssoflow demo` options.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Run everything over HTTPS: the sandbox serves a certificate made at start, and the
+    /// driver trusts the CA that signed it (and nothing is ever left unverified).
+    #[arg(long)]
+    tls: bool,
+}
+
 /// Run the demo; returns the exit code.
-pub fn run() -> Result<(), Failure> {
+pub fn run(args: Args) -> Result<(), Failure> {
     let started = StdInstant::now();
     let customers: Customers = Arc::new(Mutex::new(HashMap::new()));
     let idp_token = ALICE_TOKEN;
@@ -303,8 +312,18 @@ pub fn run() -> Result<(), Failure> {
         .config(config)
         .test_hooks(true)
         .customer_info_url(app_url.clone())
+        .tls(args.tls)
         .start_blocking()
         .map_err(|e| internal(format!("sandbox: {e}")))?;
+    let mut driver = Driver::builder();
+    if let Some(ca) = sandbox.ca_cert_pem() {
+        driver = driver
+            .add_root_certificates_pem(ca.as_bytes())
+            .map_err(|e| internal(format!("sandbox CA: {e}")))?;
+    }
+    let driver = driver
+        .build()
+        .map_err(|e| internal(format!("driver: {e}")))?;
     let creds = sandbox.credentials().clone();
     println!(
         "ssoflow demo: sandbox at {}, ordering app at {app_url}",
@@ -315,7 +334,7 @@ pub fn run() -> Result<(), Failure> {
         "", "provider", "step", "http", "time"
     );
     let mut d = Demo {
-        driver: Driver::default(),
+        driver,
         sandbox,
         log: Rc::new(RefCell::new(Vec::new())),
         m2m: RefCell::new(None),

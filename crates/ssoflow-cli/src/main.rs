@@ -45,7 +45,11 @@ Exit codes:
   1  internal error (a bug) or the sandbox could not start
   2  usage: bad flags, a missing environment variable, an unusable input
   3  the provider refused (HTTP error, OAuth error, unauthorized, digest, state mismatch, token redeemed)
-  4  transport failure: connection, TLS, DNS, timeout, plain http:// to a remote host
+  4  transport failure: connection, TLS (the certificate problem is named), DNS, timeout,
+     plain http:// to a remote host
+
+HTTPS trusts Mozilla's roots plus --ca-cert FILE (else SSL_CERT_FILE). HTTPS_PROXY (or ALL_PROXY)
+tunnels https:// requests by CONNECT, except to loopback and NO_PROXY hosts; http:// never uses a proxy.
   5  malformed or oversized response";
 
 /// Shown after the help of every subcommand.
@@ -83,6 +87,12 @@ struct Cli {
     #[arg(long, short, global = true)]
     verbose: bool,
 
+    /// Also trust the CA certificates in FILE (PEM) for HTTPS, besides Mozilla's roots (for a
+    /// company CA, or the sandbox's "ca_cert"). Without it, SSL_CERT_FILE is used when set.
+    /// Certificate verification is never switched off.
+    #[arg(long, global = true, value_name = "FILE")]
+    ca_cert: Option<std::path::PathBuf>,
+
     #[command(subcommand)]
     command: Command,
 }
@@ -92,7 +102,7 @@ enum Command {
     /// The main job: start the sandbox in-process and run every flow of every provider end to
     /// end through the blocking driver; one line per step, a summary, exit 0 only if every step
     /// behaved as expected.
-    Demo,
+    Demo(demo::Args),
     /// Run the local sandbox emulating every provider; print its ready line (JSON) and serve
     /// until SIGINT or SIGTERM.
     Sandbox(sandbox_cmd::Args),
@@ -115,7 +125,7 @@ enum Command {
 
 fn dispatch(command: Command, ctx: &Ctx) -> Result<(), Failure> {
     match command {
-        Command::Demo => demo::run(),
+        Command::Demo(args) => demo::run(args),
         Command::Sandbox(args) => sandbox_cmd::run(args, ctx),
         Command::Oauth2(cmd) => oauth2_cmd::run(cmd, ctx),
         Command::Par(cmd) => par_cmd::run(cmd, ctx),
@@ -131,7 +141,18 @@ fn main() -> ExitCode {
     if cli.verbose {
         output::install_verbose_logging();
     }
-    let ctx = Ctx::new(cli.json, cli.verbose);
+    // The demo and the sandbox make their own certificates: only network commands read a CA.
+    let network = !matches!(cli.command, Command::Demo(_) | Command::Sandbox(_));
+    let ca_cert = network
+        .then(|| ctx::CaCert::choose(cli.ca_cert.as_deref()))
+        .flatten();
+    let ctx = match Ctx::new(cli.json, cli.verbose, ca_cert.as_ref()) {
+        Ok(ctx) => ctx,
+        Err(failure) => {
+            output::print_failure(&failure, cli.json);
+            return ExitCode::from(failure.code);
+        }
+    };
     match dispatch(cli.command, &ctx) {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {

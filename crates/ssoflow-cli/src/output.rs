@@ -43,9 +43,14 @@ pub fn exit_code(class: ErrorClass) -> u8 {
 
 impl From<ssoflow_ureq::Error> for Failure {
     fn from(e: ssoflow_ureq::Error) -> Self {
+        let mut text = e.to_string();
+        if matches!(e, ssoflow_ureq::Error::Transport { .. }) && text.contains("unknown issuer") {
+            // What a user with a company (or sandbox) CA needs to know next.
+            text.push_str("; to trust its CA, pass --ca-cert FILE or set SSL_CERT_FILE");
+        }
         Failure {
             kind: e.kind().into(),
-            detail: detail(&e.to_string()),
+            detail: detail(&text),
             code: exit_code(e.class()),
         }
     }

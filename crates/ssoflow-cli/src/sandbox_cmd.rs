@@ -15,7 +15,9 @@ use crate::output::Failure;
 #[command(after_help = "\
 Prints one line of JSON on stdout once it is listening, with every base URL and demo credential:
   {\"listening\":\"http://127.0.0.1:PORT\",\"par_ordering\":{…},\"punchh\":{…},\"stream\":{…},\"pos_api\":{…},\"oauth2\":{…}}
-then serves until SIGINT or SIGTERM and exits 0.")]
+then serves until SIGINT or SIGTERM and exits 0.
+With --tls the URLs are https:// and the line also has \"ca_cert\": the path of the CA to trust
+(e.g. `ssoflow --ca-cert PATH oauth2 …`); the file is removed when the sandbox stops.")]
 pub struct Args {
     /// Address to listen on (port 0: any free port).
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:0")]
@@ -28,13 +30,31 @@ pub struct Args {
     /// Enable the /__sandbox/ test hooks (clock, faults, call counts).
     #[arg(long)]
     test_hooks: bool,
+
+    /// Serve HTTPS with a certificate made at start for localhost, 127.0.0.1 and ::1, signed by
+    /// a CA also made at start (its PEM path is in the ready line as "ca_cert").
+    #[arg(long)]
+    tls: bool,
+
+    /// Serve HTTPS with this certificate chain (PEM, leaf first) instead of a generated one
+    /// (needs --key).
+    #[arg(long, value_name = "FILE", requires = "key")]
+    cert: Option<PathBuf>,
+
+    /// The private key (PEM) of --cert.
+    #[arg(long, value_name = "FILE", requires = "cert")]
+    key: Option<PathBuf>,
 }
 
 /// Start, print the ready line, wait for a signal, stop.
 pub fn run(args: Args, _ctx: &Ctx) -> Result<(), Failure> {
     let mut builder = ssoflow_sandbox::Sandbox::builder()
         .listen(args.listen)
-        .test_hooks(args.test_hooks);
+        .test_hooks(args.test_hooks)
+        .tls(args.tls);
+    if let (Some(cert), Some(key)) = (&args.cert, &args.key) {
+        builder = builder.tls_files(cert, key);
+    }
     if let Some(path) = &args.config {
         builder = builder.config_file(path).map_err(|e| Failure {
             kind: "config".into(),

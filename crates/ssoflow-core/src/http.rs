@@ -184,7 +184,7 @@ pub fn parse_retry_after(value: &[u8]) -> Option<u64> {
 ///
 /// By hand, over bytes: `str::split_once` with a string pattern pulls in the two-way searcher
 /// (firmware flash) for a three-byte needle.
-fn split_url(url: &str) -> Option<(&str, &str, &str)> {
+pub(crate) fn split_url(url: &str) -> Option<(&str, &str, &str)> {
     let colon = url.as_bytes().windows(3).position(|w| w == b"://")?;
     let scheme = url.get(..colon)?;
     let rest = url.get(colon + 3..)?;

@@ -65,6 +65,7 @@ pub mod form;
 mod hash;
 pub mod http;
 pub mod json;
+pub mod proxy;
 mod quirks;
 pub mod recipe;
 mod secret;

@@ -294,8 +294,14 @@ impl<T: HasAccessToken, E: Failure> Session<T, E> {
             }
             _ => (false, false),
         };
-        // A still-valid token is served whatever the renewal is doing.
-        if valid && (!due || !matches!(self.renewal, Renewal::Idle)) {
+        // A still-valid token is served while it is fresh, or while a renewal is running,
+        // backing off or cooling down; a renewal whose backoff has ended starts now.
+        let busy = match self.renewal {
+            Renewal::Idle => false,
+            Renewal::Running | Renewal::CoolingDown { .. } => true,
+            Renewal::Backoff { until } => now < until,
+        };
+        if valid && (!due || busy) {
             return self.ready();
         }
         // The run this caller waited for failed: it gets that run's error.
@@ -666,6 +672,24 @@ mod tests {
         assert!(matches!(s.access(t(22_000), None), Access::SignIn { .. }));
         // A Retry-After above the cap is cut to it (60 s).
         assert_eq!(Policy::DEFAULT.backoff_ms(0, Some(3_600_000), 0), 60_000);
+    }
+
+    #[test]
+    fn a_renewal_that_failed_transiently_is_retried_after_its_backoff_while_the_token_is_valid() {
+        let mut s: S = session(10_000);
+        let _ = s.access(t(0), None);
+        s.signed_in(t(0), token("a", Expiry::At(t(60_000))));
+        assert!(matches!(s.access(t(50_000), None), Access::SignIn { .. }));
+        let AfterFailure::RetryAt(at) = s.sign_in_failed(t(50_000), BUSY, 0) else {
+            panic!("retry expected")
+        };
+        // During the backoff the valid token is served; once it has passed, one caller retries.
+        assert!(matches!(s.access(t(50_001), None), Access::Ready { .. }));
+        assert!(matches!(
+            s.access(at, None),
+            Access::SignIn { previous: Some(_) }
+        ));
+        assert!(matches!(s.access(at, None), Access::Ready { .. }));
     }
 
     #[test]

@@ -28,6 +28,13 @@
 //!   close), or `unauthorized` (the vendor's own 401). `DELETE /__sandbox/faults` clears the queue.
 //! - `GET /__sandbox/stats` → `{"calls":{"POST /oauth2/token":3,…}}`: every request but the hooks'
 //!   own, faulted ones included. `POST /__sandbox/stats/reset` zeroes them.
+//!
+//! # TLS and proxies
+//!
+//! [`SandboxBuilder::tls`] serves HTTPS with a certificate and CA made at start;
+//! [`SandboxBuilder::tls_files`] serves given files. [`tls::TestCa`] makes test certificates (a
+//! leaf for another name, an expired one), and [`proxy::ConnectProxy`] is a tiny `CONNECT` proxy
+//! that counts tunnels and keeps what crossed it, for the drivers' proxy tests.
 
 #![allow(
     clippy::result_large_err,
@@ -37,7 +44,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::net::{Ipv4Addr, SocketAddr};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -62,9 +69,11 @@ mod hooks;
 mod oauth2;
 mod par;
 mod pos;
+pub mod proxy;
 mod punchh;
 mod state;
 mod stream;
+pub mod tls;
 mod util;
 
 pub use config::{
@@ -75,6 +84,7 @@ pub use punchh::digest as punchh_digest;
 
 use hooks::FaultKind;
 use state::{AppState, Shared};
+use tls::{CaFile, Tls, TlsSetting};
 use util::json_response;
 
 /// Largest request body accepted; larger ones are answered 413.
@@ -97,6 +107,7 @@ impl Sandbox {
             config: Config::default(),
             listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
             test_hooks: false,
+            tls: TlsSetting::Off,
         }
     }
 }
@@ -107,6 +118,7 @@ pub struct SandboxBuilder {
     config: Config,
     listen: SocketAddr,
     test_hooks: bool,
+    tls: TlsSetting,
 }
 
 impl SandboxBuilder {
@@ -131,6 +143,29 @@ impl SandboxBuilder {
     /// Enables the `/__sandbox/` test hooks (default off).
     pub fn test_hooks(mut self, on: bool) -> Self {
         self.test_hooks = on;
+        self
+    }
+
+    /// Serves HTTPS (default off) with a certificate made at start for `localhost`, `127.0.0.1`
+    /// and `::1`, signed by a CA also made at start. The CA's PEM is written to a temporary file
+    /// the handle owns ([`SandboxHandle::ca_cert_path`], removed when the handle is dropped) and
+    /// named in the ready line (`"ca_cert"`). Base URLs become `https://127.0.0.1:PORT/…`.
+    pub fn tls(mut self, on: bool) -> Self {
+        self.tls = if on {
+            TlsSetting::Generated
+        } else {
+            TlsSetting::Off
+        };
+        self
+    }
+
+    /// Serves HTTPS with this certificate chain (PEM, leaf first) and private key (PEM) instead
+    /// of a generated one; no CA is made (the ready line has no `"ca_cert"`).
+    pub fn tls_files(mut self, cert: impl Into<PathBuf>, key: impl Into<PathBuf>) -> Self {
+        self.tls = TlsSetting::Files {
+            cert: cert.into(),
+            key: key.into(),
+        };
         self
     }
 
@@ -187,14 +222,21 @@ impl SandboxBuilder {
 
     /// Binds the listener and builds the server future (which stops when the shutdown signal fires).
     async fn bind(self) -> std::io::Result<(Running, impl Future<Output = ()> + Send + 'static)> {
+        let tls = Tls::new(&self.tls)?;
         let listener = TcpListener::bind(self.listen).await?;
         let mut addr = listener.local_addr()?;
         if addr.ip().is_unspecified() {
             addr.set_ip(Ipv4Addr::LOCALHOST.into());
         }
-        let base_url = format!("http://{addr}");
-        let credentials = Credentials::new(&self.config, &base_url);
-        let shared = Arc::new(Shared::new(self.config, base_url)?);
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let base_url = format!("{scheme}://{addr}");
+        let (acceptor, ca) = match tls {
+            Some(Tls { acceptor, ca }) => (Some(acceptor), ca),
+            None => (None, None),
+        };
+        let mut credentials = Credentials::new(&self.config, &base_url);
+        credentials.ca_cert = ca.as_ref().map(|c| c.path.display().to_string());
+        let shared = Arc::new(Shared::new(self.config, base_url.clone())?);
         let app = App {
             router: router(shared.clone(), self.test_hooks),
             shared: shared.clone(),
@@ -202,30 +244,36 @@ impl SandboxBuilder {
         let (shutdown_tx, shutdown_rx) = oneshot::channel();
         let running = Running {
             addr,
+            base_url,
             credentials,
             shared,
             shutdown_tx,
+            ca,
         };
-        Ok((running, serve(listener, app, shutdown_rx)))
+        Ok((running, serve(listener, acceptor, app, shutdown_rx)))
     }
 }
 
 /// A bound, not yet handed-out sandbox.
 struct Running {
     addr: SocketAddr,
+    base_url: String,
     credentials: Credentials,
     shared: AppState,
     shutdown_tx: oneshot::Sender<()>,
+    ca: Option<CaFile>,
 }
 
 impl Running {
     fn into_handle(self, thread: Option<std::thread::JoinHandle<()>>) -> SandboxHandle {
         SandboxHandle {
             addr: self.addr,
+            base_url: self.base_url,
             credentials: self.credentials,
             shared: self.shared,
             shutdown_tx: Some(self.shutdown_tx),
             thread,
+            ca: self.ca,
         }
     }
 }
@@ -233,10 +281,13 @@ impl Running {
 /// A running sandbox. Dropping it (or [`SandboxHandle::shutdown`]) stops the server.
 pub struct SandboxHandle {
     addr: SocketAddr,
+    base_url: String,
     credentials: Credentials,
     shared: AppState,
     shutdown_tx: Option<oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
+    /// Declared last: the CA file is removed after the server has stopped.
+    ca: Option<CaFile>,
 }
 
 impl fmt::Debug for SandboxHandle {
@@ -248,9 +299,25 @@ impl fmt::Debug for SandboxHandle {
 }
 
 impl SandboxHandle {
-    /// `http://127.0.0.1:PORT`.
+    /// `http://127.0.0.1:PORT` (`https://` with TLS).
     pub fn base_url(&self) -> String {
-        format!("http://{}", self.addr)
+        self.base_url.clone()
+    }
+
+    /// Whether the sandbox serves HTTPS.
+    pub fn is_tls(&self) -> bool {
+        self.base_url.starts_with("https:")
+    }
+
+    /// The generated CA's certificate (PEM), when [`SandboxBuilder::tls`] made one: what a
+    /// client must trust to reach this sandbox.
+    pub fn ca_cert_pem(&self) -> Option<&str> {
+        self.ca.as_ref().map(|c| c.pem.as_str())
+    }
+
+    /// The file holding [`ca_cert_pem`](Self::ca_cert_pem) (removed when the handle is dropped).
+    pub fn ca_cert_path(&self) -> Option<&Path> {
+        self.ca.as_ref().map(|c| c.path.as_path())
     }
 
     /// The bound address.
@@ -298,8 +365,11 @@ impl Drop for SandboxHandle {
 /// Everything a client needs to talk to the sandbox; serializes to the ready line.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Credentials {
-    /// `http://127.0.0.1:PORT`.
+    /// `http://127.0.0.1:PORT` (`https://` with TLS).
     pub listening: String,
+    /// With a generated TLS certificate: the path of the CA's PEM, to trust.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ca_cert: Option<String>,
     /// PAR Ordering.
     pub par_ordering: ParCredentials,
     /// Punchh.
@@ -374,6 +444,7 @@ impl Credentials {
     fn new(c: &Config, base: &str) -> Self {
         Self {
             listening: base.to_owned(),
+            ca_cert: None,
             par_ordering: ParCredentials {
                 base_url: format!("{base}/par"),
                 application_key: c.par_ordering.application_key.clone(),
@@ -592,7 +663,14 @@ async fn truncated(resp: Response) -> Response {
 }
 
 /// Accepts connections until the shutdown signal, then lets in-flight requests finish (5 s at most).
-async fn serve(listener: TcpListener, app: App, mut shutdown: oneshot::Receiver<()>) {
+///
+/// With `tls`, each accepted stream completes a TLS handshake (10 s at most) before HTTP.
+async fn serve(
+    listener: TcpListener,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    app: App,
+    mut shutdown: oneshot::Receiver<()>,
+) {
     let graceful = GracefulShutdown::new();
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new());
@@ -610,10 +688,24 @@ async fn serve(listener: TcpListener, app: App, mut shutdown: oneshot::Receiver<
                 let _ = stream.set_nodelay(true);
                 let app = app.clone();
                 let service = hyper::service::service_fn(move |req| app.clone().handle(req));
-                let conn = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
-                tokio::spawn(async move {
-                    let _ = conn.await;
-                });
+                match &tls {
+                    None => {
+                        let conn = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+                        tokio::spawn(async move {
+                            let _ = conn.await;
+                        });
+                    }
+                    Some(acceptor) => {
+                        let (acceptor, http, watcher) = (acceptor.clone(), http.clone(), graceful.watcher());
+                        tokio::spawn(async move {
+                            let handshake = tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream));
+                            // A failed handshake (the client refused our certificate) just ends here.
+                            if let Ok(Ok(stream)) = handshake.await {
+                                let _ = watcher.watch(http.serve_connection(TokioIo::new(stream), service)).await;
+                            }
+                        });
+                    }
+                }
             }
             _ = &mut shutdown => break,
         }

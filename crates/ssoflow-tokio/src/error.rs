@@ -129,6 +129,11 @@ pub(crate) fn from_reqwest(e: &reqwest::Error) -> Error {
     if e.is_timeout() {
         return Error::Timeout;
     }
+    // A certificate problem is named as such (the chain's own text says "invalid peer
+    // certificate: UnknownIssuer" at best).
+    if let Some(detail) = crate::net::tls_problem(e) {
+        return Error::Transport { detail };
+    }
     let what = if e.is_connect() {
         "connect"
     } else if e.is_body() || e.is_decode() {

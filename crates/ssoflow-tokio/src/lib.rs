@@ -50,6 +50,9 @@ mod clock;
 mod driver;
 mod error;
 mod http;
+mod net;
+#[cfg(test)]
+mod proxy_env_tests;
 mod transport;
 
 pub use cache::{CacheConfig, Lease, TokenCache};
@@ -57,7 +60,9 @@ pub use clock::Clock;
 pub use driver::{Driver, REQUEST_BUFFER};
 pub use error::Error;
 pub use http::{LENT_HEADERS, OwnedRequest, OwnedResponse};
-pub use transport::{BoxFuture, Config, DEFAULT_MAX_RESPONSE_BYTES, ReqwestTransport, Transport};
+pub use transport::{
+    BoxFuture, Config, DEFAULT_MAX_RESPONSE_BYTES, ReqwestTransport, Transport, TransportBuilder,
+};
 
 /// The core crate, re-exported so applications need one dependency.
 pub use ssoflow_core;

@@ -64,23 +64,120 @@ pub struct ReqwestTransport {
     deadline_in_client: bool,
 }
 
-impl ReqwestTransport {
-    /// A client with these limits.
-    pub fn new(config: Config) -> Result<Self, Error> {
-        let client = reqwest::Client::builder()
+/// Builds a [`ReqwestTransport`] with TLS trust and proxy options (see
+/// [`ReqwestTransport::builder`]); the same options, with the same meaning, as
+/// `ssoflow_ureq::DriverBuilder`.
+#[derive(Clone, Debug, Default)]
+pub struct TransportBuilder {
+    config: Config,
+    roots: crate::net::Roots,
+    proxy: crate::net::ProxyChoice,
+}
+
+impl TransportBuilder {
+    /// The limits ([`Config::default`] otherwise).
+    pub fn config(mut self, config: Config) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Also trust the root certificates in `pem` (one or more `CERTIFICATE` blocks), e.g. a
+    /// company CA or the sandbox's. They are added to Mozilla's roots, which stay trusted.
+    /// Nothing in the PEM, or an unreadable block, is `InvalidInput`. Verification is never
+    /// switched off: there is no option for it.
+    pub fn add_root_certificates_pem(mut self, pem: &[u8]) -> Result<Self, Error> {
+        self.roots
+            .add_pem(pem)
+            .map_err(|what| Error::Core(ssoflow_core::Error::InvalidInput { what }))?;
+        Ok(self)
+    }
+
+    /// Also trust the platform's certificate store (default off; read with
+    /// `rustls-native-certs`: on Linux the same files OpenSSL reads, `SSL_CERT_FILE` and
+    /// `SSL_CERT_DIR` included).
+    pub fn platform_roots(mut self, on: bool) -> Self {
+        self.roots.platform = on;
+        self
+    }
+
+    /// Tunnel every `https://` request, loopback included, through the HTTP proxy at `url`
+    /// (`http://[user:pass@]host:port`, by `CONNECT`), whatever the environment says.
+    /// Without this the environment decides: `HTTPS_PROXY` (or `ALL_PROXY`) for `https://`
+    /// URLs, except loopback hosts and hosts `NO_PROXY` matches; `http://` never goes through a
+    /// proxy (see [`ssoflow_core::proxy`]). reqwest's own reading of the environment is
+    /// always replaced by this rule.
+    pub fn proxy(mut self, url: impl Into<String>) -> Self {
+        self.proxy = crate::net::ProxyChoice::Explicit(url.into());
+        self
+    }
+
+    /// Use no proxy at all, whatever the environment says.
+    pub fn no_proxy(mut self) -> Self {
+        self.proxy = crate::net::ProxyChoice::Off;
+        self
+    }
+
+    /// The transport. A proxy URL that is not `http://` is `InvalidInput`.
+    pub fn build(self) -> Result<ReqwestTransport, Error> {
+        let route = self
+            .proxy
+            .resolve()
+            .map_err(|what| Error::Core(ssoflow_core::Error::InvalidInput { what }))?;
+        self.build_routed(route)
+    }
+
+    /// The transport, with `route` as the proxy in force.
+    pub(crate) fn build_routed(
+        self,
+        route: Option<crate::net::ProxyRoute>,
+    ) -> Result<ReqwestTransport, Error> {
+        let invalid = |what| Error::Core(ssoflow_core::Error::InvalidInput { what });
+        let config = self.config;
+        let mut builder = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(config.connect_timeout)
             .timeout(config.timeout)
             .user_agent(config.user_agent.clone())
             .tcp_nodelay(true)
-            .pool_idle_timeout(Duration::from_secs(90))
-            .build()
-            .map_err(|e| from_reqwest(&e))?;
+            .pool_idle_timeout(Duration::from_secs(90));
+        let platform = if self.roots.platform {
+            crate::net::Roots::platform_certs()
+        } else {
+            Vec::new()
+        };
+        for der in platform.iter().chain(&self.roots.extra) {
+            let cert =
+                reqwest::Certificate::from_der(der).map_err(|_| invalid("root certificate"))?;
+            builder = builder.add_root_certificate(cert);
+        }
+        builder = match route {
+            None => builder.no_proxy(),
+            Some(route) => {
+                let proxy_url =
+                    reqwest::Url::parse(&route.url).map_err(|_| invalid("proxy url"))?;
+                builder.proxy(reqwest::Proxy::custom(move |url| {
+                    route.applies(url.as_str()).then(|| proxy_url.clone())
+                }))
+            }
+        };
+        let client = builder.build().map_err(|e| from_reqwest(&e))?;
         Ok(ReqwestTransport {
             client,
             config,
             deadline_in_client: true,
         })
+    }
+}
+
+impl ReqwestTransport {
+    /// A client with these limits, Mozilla's roots and the proxy from the environment.
+    pub fn new(config: Config) -> Result<Self, Error> {
+        Self::builder().config(config).build()
+    }
+
+    /// A builder: extra root certificates, the platform's store, an explicit proxy.
+    pub fn builder() -> TransportBuilder {
+        TransportBuilder::default()
     }
 
     /// Use your own reqwest client (its redirect policy and timeouts are yours to set; the

@@ -96,7 +96,7 @@ impl Error {
             U::LargeResponseHeader(n, _) => Error::TooLarge { limit: n },
             U::Io(io) if io.kind() == std::io::ErrorKind::TimedOut => Error::Timeout,
             U::Io(io) => Error::Transport {
-                detail: io_detail(&io),
+                detail: crate::net::tls_problem(&io).unwrap_or_else(|| io_detail(&io)),
             },
             U::HostNotFound => transport("host not found"),
             U::ConnectionFailed => transport("connection failed"),
@@ -104,7 +104,7 @@ impl Error {
                 detail: format!("tls: {m}"),
             },
             U::Rustls(r) => Error::Transport {
-                detail: format!("tls: {r}"),
+                detail: crate::net::describe_tls(&r),
             },
             U::Protocol(p) => Error::Transport {
                 detail: format!("http: {p}"),

@@ -35,6 +35,9 @@
 #![allow(clippy::result_large_err, clippy::large_enum_variant)]
 
 mod error;
+mod net;
+#[cfg(test)]
+mod proxy_env_tests;
 mod redact;
 mod response;
 mod session;
@@ -94,8 +97,118 @@ impl Default for Config {
 /// `Driver` is `Send + Sync`: share one between threads.
 pub struct Driver {
     agent: ureq::Agent,
+    /// The agent for URLs that go through the proxy, and its route.
+    proxied: Option<(ureq::Agent, net::ProxyRoute)>,
     config: Config,
     origin: std::time::Instant,
+}
+
+/// Builds a [`Driver`] with TLS trust and proxy options (see [`Driver::builder`]).
+#[derive(Clone, Debug, Default)]
+pub struct DriverBuilder {
+    config: Config,
+    roots: net::Roots,
+    proxy: net::ProxyChoice,
+}
+
+impl DriverBuilder {
+    /// The limits ([`Config::default`] otherwise).
+    pub fn config(mut self, config: Config) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Also trust the root certificates in `pem` (one or more `CERTIFICATE` blocks), e.g. a
+    /// company CA or the sandbox's (`SandboxHandle::ca_cert_pem`). They are added to Mozilla's
+    /// roots, which stay trusted. Nothing in the PEM, or an unreadable block, is
+    /// `InvalidInput`. Verification is never switched off: there is no option for it.
+    pub fn add_root_certificates_pem(mut self, pem: &[u8]) -> Result<Self, Error> {
+        self.roots
+            .add_pem(pem)
+            .map_err(|what| Error::Core(ssoflow_core::Error::InvalidInput { what }))?;
+        Ok(self)
+    }
+
+    /// Also trust the platform's certificate store (default off; read with
+    /// `rustls-native-certs`: on Linux the same files OpenSSL reads, `SSL_CERT_FILE` and
+    /// `SSL_CERT_DIR` included).
+    pub fn platform_roots(mut self, on: bool) -> Self {
+        self.roots.platform = on;
+        self
+    }
+
+    /// Tunnel every `https://` request, loopback included, through the HTTP proxy at `url`
+    /// (`http://[user:pass@]host:port`, by `CONNECT`), whatever the environment says.
+    /// Without this the environment decides: `HTTPS_PROXY` (or `ALL_PROXY`) for `https://`
+    /// URLs, except loopback hosts and hosts `NO_PROXY` matches; `http://` never goes through a
+    /// proxy (see [`ssoflow_core::proxy`]).
+    pub fn proxy(mut self, url: impl Into<String>) -> Self {
+        self.proxy = net::ProxyChoice::Explicit(url.into());
+        self
+    }
+
+    /// Use no proxy at all, whatever the environment says.
+    pub fn no_proxy(mut self) -> Self {
+        self.proxy = net::ProxyChoice::Off;
+        self
+    }
+
+    /// The driver. A proxy URL that is not `http://` is `InvalidInput`.
+    pub fn build(self) -> Result<Driver, Error> {
+        let invalid = |what| Error::Core(ssoflow_core::Error::InvalidInput { what });
+        let proxy = match self.proxy.resolve().map_err(invalid)? {
+            Some(route) => {
+                let proxy = ureq::Proxy::new(&route.url).map_err(|_| invalid("proxy url"))?;
+                Some((proxy, route))
+            }
+            None => None,
+        };
+        Ok(Driver::assemble(self.config, &self.roots, proxy))
+    }
+}
+
+/// ureq's TLS settings for `roots`: rustls with ring; Mozilla's roots alone when nothing is
+/// added (ureq's own default), else them plus the platform's and the extra ones.
+fn tls_config(roots: &net::Roots) -> ureq::tls::TlsConfig {
+    use ureq::tls::{Certificate, RootCerts, TlsConfig, TlsProvider};
+    let root_certs = if roots.extra.is_empty() && !roots.platform {
+        RootCerts::WebPki
+    } else {
+        let platform = if roots.platform {
+            net::Roots::platform_certs()
+        } else {
+            Vec::new()
+        };
+        webpki_root_certs::TLS_SERVER_ROOT_CERTS
+            .iter()
+            .chain(&platform)
+            .chain(&roots.extra)
+            .map(|der| Certificate::from_der(der).to_owned())
+            .collect::<Vec<_>>()
+            .into()
+    };
+    TlsConfig::builder()
+        .provider(TlsProvider::Rustls)
+        .root_certs(root_certs)
+        .build()
+}
+
+/// An agent with `config`'s limits, `tls` and `proxy` (ureq's own reading of the environment
+/// is always replaced: the proxy rule is ssoflow's, the same in every std driver).
+fn agent_with(
+    config: &Config,
+    tls: ureq::tls::TlsConfig,
+    proxy: Option<ureq::Proxy>,
+) -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .timeout_connect(Some(config.connect_timeout))
+        .timeout_global(Some(config.timeout))
+        .tls_config(tls)
+        .proxy(proxy)
+        .build()
+        .new_agent()
 }
 
 impl std::fmt::Debug for Driver {
@@ -114,19 +227,42 @@ impl Default for Driver {
 
 impl Driver {
     /// A driver with `config`: HTTP statuses are answers (not errors), redirects are never
-    /// followed, and the timeouts of `config` apply.
+    /// followed, and the timeouts of `config` apply. Trusts Mozilla's roots; the proxy comes
+    /// from the environment (an unusable proxy URL there is ignored: use [`Driver::builder`] to
+    /// be told).
     pub fn new(config: Config) -> Self {
-        let agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .max_redirects(0)
-            .timeout_connect(Some(config.connect_timeout))
-            .timeout_global(Some(config.timeout))
-            .build()
-            .new_agent();
+        let proxy = net::ProxyChoice::Environment
+            .resolve()
+            .ok()
+            .flatten()
+            .and_then(|route| Some((ureq::Proxy::new(&route.url).ok()?, route)));
+        Driver::assemble(config, &net::Roots::default(), proxy)
+    }
+
+    fn assemble(
+        config: Config,
+        roots: &net::Roots,
+        proxy: Option<(ureq::Proxy, net::ProxyRoute)>,
+    ) -> Driver {
+        let tls = tls_config(roots);
         Driver {
-            agent,
+            agent: agent_with(&config, tls.clone(), None),
+            proxied: proxy.map(|(proxy, route)| (agent_with(&config, tls, Some(proxy)), route)),
             config,
             origin: std::time::Instant::now(),
+        }
+    }
+
+    /// A builder: extra root certificates, the platform's store, an explicit proxy.
+    pub fn builder() -> DriverBuilder {
+        DriverBuilder::default()
+    }
+
+    /// The agent a request to `url` goes through (the proxied one when the proxy applies).
+    fn agent_for(&self, url: &str) -> &ureq::Agent {
+        match &self.proxied {
+            Some((agent, route)) if route.applies(url) => agent,
+            _ => &self.agent,
         }
     }
 
@@ -135,7 +271,7 @@ impl Driver {
         &self.config
     }
 
-    /// The underlying agent, for calls outside ssoflow with the same settings.
+    /// The underlying agent (the direct one), for calls outside ssoflow with the same settings.
     pub fn agent(&self) -> &ureq::Agent {
         &self.agent
     }
@@ -235,11 +371,11 @@ impl Driver {
         let sent = if request.body.is_empty() && request.method == Method::Get {
             // No body at all (no `Content-Length: 0` on a plain GET).
             let req = builder.body(()).map_err(|_| invalid("url"))?;
-            self.agent.run(req)
+            self.agent_for(request.url).run(req)
         } else {
             // ureq sends the body of any method given one through the http crate's API.
             let req = builder.body(request.body).map_err(|_| invalid("url"))?;
-            self.agent.run(req)
+            self.agent_for(request.url).run(req)
         };
         let mut response = sent.map_err(|e| Error::from_ureq(e, self.config.max_response_bytes))?;
         let status = response.status().as_u16();

@@ -1,0 +1,232 @@
+//! Configuring the connection: trusted roots, TLS error messages, the proxy.
+//!
+//! Kept identical in ssoflow-ureq and ssoflow-tokio (same rules, same messages).
+
+use rustls::pki_types::CertificateDer;
+use rustls::pki_types::pem::PemObject;
+
+/// Root certificates and the platform store, as builder options take them.
+///
+/// The default trust is Mozilla's roots (webpki); extra roots are *added* to them, and so is
+/// the platform's store when asked for. The platform's store is read with
+/// `rustls-native-certs` rather than used through `rustls-platform-verifier`: it yields plain
+/// root certificates, so webpki roots, the platform's and extra ones combine into one store that
+/// both std drivers build the same way (the platform verifier replaces the verifier and, through
+/// ureq, cannot take extra roots). On Linux it reads the same files OpenSSL does
+/// (`SSL_CERT_FILE`, `SSL_CERT_DIR`, the distribution's bundle). Verification is never switched
+/// off: there is no option for it.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Roots {
+    /// Extra trusted roots (DER).
+    pub(crate) extra: Vec<CertificateDer<'static>>,
+    /// Also trust the platform's store.
+    pub(crate) platform: bool,
+}
+
+impl Roots {
+    /// Add every certificate of `pem`; none, or an unreadable one, is an error.
+    pub(crate) fn add_pem(&mut self, pem: &[u8]) -> Result<(), &'static str> {
+        let before = self.extra.len();
+        for cert in CertificateDer::pem_slice_iter(pem) {
+            self.extra.push(cert.map_err(|_| "root certificate (PEM)")?);
+        }
+        if self.extra.len() == before {
+            return Err("root certificate (PEM): no certificate found");
+        }
+        Ok(())
+    }
+
+    /// The platform's roots (empty if it has none or they cannot be read).
+    pub(crate) fn platform_certs() -> Vec<CertificateDer<'static>> {
+        let found = rustls_native_certs::load_native_certs();
+        if !found.errors.is_empty() {
+            tracing::debug!(
+                errors = found.errors.len(),
+                "some platform roots could not be read"
+            );
+        }
+        found.certs
+    }
+}
+
+/// The certificate problem behind a transport error, if it was one, in words a user can act on.
+pub(crate) fn tls_problem(e: &(dyn std::error::Error + 'static)) -> Option<String> {
+    let mut current = Some(e);
+    while let Some(err) = current {
+        if let Some(r) = err.downcast_ref::<rustls::Error>() {
+            return Some(describe_tls(r));
+        }
+        // An io::Error's `source` skips the error it wraps (itself maybe an io::Error
+        // wrapping the rustls one): look inside.
+        if let Some(inner) = err
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+        {
+            if let Some(found) = tls_problem(inner) {
+                return Some(found);
+            }
+        }
+        current = err.source();
+    }
+    None
+}
+
+/// A rustls error in words: the certificate problem named first.
+pub(crate) fn describe_tls(e: &rustls::Error) -> String {
+    use rustls::CertificateError as C;
+    let rustls::Error::InvalidCertificate(c) = e else {
+        return format!("tls: {e}");
+    };
+    let what = match c {
+        C::Expired | C::ExpiredContext { .. } => "certificate expired".to_owned(),
+        C::NotValidYet | C::NotValidYetContext { .. } => "certificate not valid yet".to_owned(),
+        C::NotValidForName => "certificate not valid for name".to_owned(),
+        C::NotValidForNameContext {
+            expected,
+            presented,
+        } => format!(
+            "certificate not valid for name {} (it is for {})",
+            expected.to_str(),
+            presented.join(", ")
+        ),
+        C::UnknownIssuer => {
+            "certificate has an unknown issuer (no trusted root signed it)".to_owned()
+        }
+        C::Revoked => "certificate revoked".to_owned(),
+        C::BadSignature => "certificate has a bad signature".to_owned(),
+        C::InvalidPurpose | C::InvalidPurposeContext { .. } => {
+            "certificate not valid for a TLS server".to_owned()
+        }
+        other => format!("invalid certificate: {other:?}"),
+    };
+    format!("tls: {what}")
+}
+
+/// The proxy in force for a driver: its URL, where it came from, and `NO_PROXY`.
+#[derive(Clone)]
+pub(crate) struct ProxyRoute {
+    /// `http://[user:pass@]host:port` of the CONNECT proxy.
+    pub(crate) url: String,
+    pub(crate) source: ssoflow_core::proxy::Source,
+    pub(crate) no_proxy: String,
+}
+
+/// How a driver finds its proxy.
+#[derive(Clone, Default)]
+pub(crate) enum ProxyChoice {
+    /// `HTTPS_PROXY` / `https_proxy`, else `ALL_PROXY` / `all_proxy`; `NO_PROXY` / `no_proxy`.
+    #[default]
+    Environment,
+    /// This proxy for every `https://` URL, loopback included.
+    Explicit(String),
+    /// No proxy at all.
+    Off,
+}
+
+impl ProxyChoice {
+    /// The route in force, reading the environment when that is the choice.
+    pub(crate) fn resolve(&self) -> Result<Option<ProxyRoute>, &'static str> {
+        self.resolve_with(&|name| std::env::var(name).ok())
+    }
+
+    /// [`resolve`](Self::resolve) with `var` as the environment (tests cannot set the real one:
+    /// `set_var` is unsafe).
+    pub(crate) fn resolve_with(
+        &self,
+        var: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Option<ProxyRoute>, &'static str> {
+        use ssoflow_core::proxy::Source;
+        let (url, source) = match self {
+            ProxyChoice::Off => return Ok(None),
+            ProxyChoice::Explicit(url) => (url.clone(), Source::Explicit),
+            ProxyChoice::Environment => {
+                match env_first(
+                    var,
+                    &["https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"],
+                ) {
+                    Some(url) => (url, Source::Environment),
+                    None => return Ok(None),
+                }
+            }
+        };
+        let url = if url.contains("://") {
+            url
+        } else {
+            format!("http://{url}")
+        };
+        if !url
+            .get(..7)
+            .is_some_and(|s| s.eq_ignore_ascii_case("http://"))
+        {
+            return Err("proxy url: only http:// proxies (CONNECT) are supported");
+        }
+        let no_proxy = env_first(var, &["no_proxy", "NO_PROXY"]).unwrap_or_default();
+        Ok(Some(ProxyRoute {
+            url,
+            source,
+            no_proxy,
+        }))
+    }
+}
+
+impl ProxyRoute {
+    /// Whether a request to `url` goes through this proxy ([`ssoflow_core::proxy::uses_proxy`]).
+    pub(crate) fn applies(&self, url: &str) -> bool {
+        ssoflow_core::proxy::uses_proxy(url, self.source, &self.no_proxy)
+    }
+}
+
+/// The first of `names` set (not blank) in `var`.
+fn env_first(var: &dyn Fn(&str) -> Option<String>, names: &[&str]) -> Option<String> {
+    names
+        .iter()
+        .find_map(|n| var(n).filter(|v| !v.trim().is_empty()))
+        .map(|v| v.trim().to_owned())
+}
+
+/// `url` without its `user:password@` (proxy credentials are never printed).
+fn redact_proxy(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            format!("{}***@{}", &url[..scheme + 3], &url[at + 1..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+impl std::fmt::Debug for ProxyRoute {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProxyRoute")
+            .field("url", &redact_proxy(&self.url))
+            .field("source", &self.source)
+            .field("no_proxy", &self.no_proxy)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for ProxyChoice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ProxyChoice::Environment => f.write_str("Environment"),
+            ProxyChoice::Explicit(url) => write!(f, "Explicit({:?})", redact_proxy(url)),
+            ProxyChoice::Off => f.write_str("Off"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn proxy_credentials_are_never_printed() {
+        let choice = ProxyChoice::Explicit("http://user:hunter2@proxy.example:3128".into());
+        let route = choice.resolve_with(&|_| None).unwrap().unwrap();
+        let printed = format!("{choice:?} {route:?}");
+        assert!(
+            !printed.contains("hunter2") && !printed.contains("user"),
+            "{printed}"
+        );
+        assert!(printed.contains("proxy.example:3128"), "{printed}");
+    }
+}

@@ -127,7 +127,11 @@ struct Erased<'a, O>(Box<dyn KeptFlow<Output = O> + Send + 'a>);
 impl<O> Flow for Erased<'_, O> {
     type Output = O;
 
-    fn poll<'b>(&mut self, now: Instant, buf: &'b mut [u8]) -> Result<Step<'b, O>, ssoflow_core::Error> {
+    fn poll<'b>(
+        &mut self,
+        now: Instant,
+        buf: &'b mut [u8],
+    ) -> Result<Step<'b, O>, ssoflow_core::Error> {
         self.0.poll(now, buf)
     }
 
@@ -158,9 +162,11 @@ where
         Ok(flow) => flow,
         Err(e) => return Box::pin(std::future::ready(Err(Error::Core(e)))),
     };
+    // The span names the recipe's flow, not the box it travels in.
+    let span = tracing::info_span!("ssoflow.flow", flow = std::any::type_name::<R::Flow<'a>>());
     let mut flow = Erased(Box::new(Kept { recipe, flow }));
     Box::pin(async move {
-        let result = driver.drive(&mut flow).await;
+        let result = driver.drive_loop(&mut flow).instrument(span).await;
         flow.0.keep();
         result
     })
@@ -575,14 +581,12 @@ where
     /// Tasks waiting for `key`'s sign-in right now (the one running it not counted; for
     /// metrics and tests).
     pub fn waiting(&self, key: &K) -> usize {
-        peek(&self.inner.lock(), key)
-            .map_or(0, |e| e.changed.receiver_count())
+        peek(&self.inner.lock(), key).map_or(0, |e| e.changed.receiver_count())
     }
 
     /// Whether a sign-in for `key` is running (or backing off before a retry) right now.
     pub fn signing_in(&self, key: &K) -> bool {
-        peek(&self.inner.lock(), key)
-            .is_some_and(|e| e.session.signing_in())
+        peek(&self.inner.lock(), key).is_some_and(|e| e.session.signing_in())
     }
 
     async fn acquire<'a>(&'a self, key: &'a K) -> Result<Lease<R::Output>, Error>
@@ -627,7 +631,11 @@ where
     }
 
     /// Wait until woken, or until `until` when given.
-    async fn wait(&self, mut rx: watch::Receiver<u64>, until: Option<Instant>) -> Result<(), Error> {
+    async fn wait(
+        &self,
+        mut rx: watch::Receiver<u64>,
+        until: Option<Instant>,
+    ) -> Result<(), Error> {
         match until {
             // An error means the entry is gone: the next look makes a new one.
             None => {
@@ -671,7 +679,13 @@ where
         let (entropy, jitter) = randomness()?;
         tracing::info!("sign-in started");
         let key_ref: &'a R::Key = key.borrow();
-        let real = run_recipe(&*inner.recipe, &inner.driver, key_ref, previous.as_deref(), entropy);
+        let real = run_recipe(
+            &*inner.recipe,
+            &inner.driver,
+            key_ref,
+            previous.as_deref(),
+            entropy,
+        );
         let run = match &inner.store {
             Some(store) => store.sign_in(key_ref, previous, real),
             None => real,

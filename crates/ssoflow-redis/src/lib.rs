@@ -93,4 +93,4 @@ mod store;
 pub use codec::{Codec, TimeBase};
 pub use crypto::EncryptionKey;
 pub use error::StoreError;
-pub use store::{KeyNames, RedisConfig, RedisStore, Stats};
+pub use store::{KeyNames, RedisConfig, RedisStore, Shared, Stats};

@@ -689,9 +689,7 @@ impl Inner {
                     waited_ms = millis(started.elapsed()),
                     "another replica's sign-in is taking too long: signing in directly"
                 );
-                return self
-                    .direct(&names, sign_in, Direct::WaitedTooLong)
-                    .await;
+                return self.direct(&names, sign_in, Direct::WaitedTooLong).await;
             }
             tokio::time::sleep(pause).await;
             delay = (delay * 2).min(self.config.poll_max);
@@ -711,12 +709,7 @@ impl Inner {
 
     /// Run the real sign-in holding the lock (extended meanwhile); store the result and
     /// release the lock in one step. A failed sign-in releases the lock for the next replica.
-    async fn hold<T, Fut>(
-        &self,
-        names: &KeyNames,
-        owner: &str,
-        sign_in: Fut,
-    ) -> Result<T, Error>
+    async fn hold<T, Fut>(&self, names: &KeyNames, owner: &str, sign_in: Fut) -> Result<T, Error>
     where
         T: Codec + HasAccessToken,
         Fut: Future<Output = Result<T, Error>>,
@@ -754,12 +747,7 @@ impl Inner {
     }
 
     /// The real sign-in without the lock; its result is shared if Redis works.
-    async fn direct<T, Fut>(
-        &self,
-        names: &KeyNames,
-        sign_in: Fut,
-        why: Direct,
-    ) -> Result<T, Error>
+    async fn direct<T, Fut>(&self, names: &KeyNames, sign_in: Fut, why: Direct) -> Result<T, Error>
     where
         T: Codec + HasAccessToken,
         Fut: Future<Output = Result<T, Error>>,

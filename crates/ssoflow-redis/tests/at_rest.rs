@@ -4,7 +4,6 @@
 
 mod common;
 
-
 use common::{CUSTOMER, Replica, SIGN_IN, TOKENS, calls, key, redis_or_skip, sandbox};
 use ssoflow_core::par_ordering::SignIn;
 use ssoflow_core::{AccessToken, Expiry};

@@ -41,7 +41,8 @@ fn a_replica_dying_mid_sign_in_holds_the_others_up_only_for_the_lock_ttl() {
     // The doomed replica takes the lock; its sign-in never completes (its token request
     // never gets an answer).
     let (entered, signing) = mpsc::channel::<()>();
-    let driver = Driver::with_transport(Hanging(Mutex::new(entered))).with_clock(doomed.clock.clone());
+    let driver =
+        Driver::with_transport(Hanging(Mutex::new(entered))).with_clock(doomed.clock.clone());
     let cache = TokenCache::with_store(
         driver,
         par_ordering::M2m::new(doomed.par),

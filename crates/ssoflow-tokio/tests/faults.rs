@@ -48,7 +48,7 @@ async fn the_driver_reports_retry_after_and_never_parses_a_cut_body() {
     let run = || async {
         let mut ids = RequestIds::new([1; 16]);
         env.driver
-            .run(par_ordering::m2m_token(&env.par, &mut ids))
+            .run(par_ordering::m2m_token(env.par, &mut ids))
             .await
     };
     env.fault(json!({"path": TOKEN_PATH, "kind": "status", "status": 429, "retry_after": 7}))

@@ -1924,23 +1924,17 @@ async fn tokio_case(
         }
         Kind::Storm => {
             use ssoflow_tokio::{CacheConfig, OwnedRequest, TokenCache};
-            let cl = Arc::new(env.client(case));
+            let cl = env.client(case);
             let url = env.api(case);
-            let cache: TokenCache<(), TokenSet> = TokenCache::new(CacheConfig {
-                clock: d.clock().clone(),
-                ..CacheConfig::default()
-            });
-            let signer = d.clone();
+            let cache = TokenCache::new(
+                d.clone(),
+                oauth2::ClientCredentials::new(&cl, None),
+                CacheConfig::default(),
+            );
             let r = cache
-                .send_authorized(
-                    d,
-                    &(),
-                    move |_previous| {
-                        let (d, cl) = (signer.clone(), cl.clone());
-                        async move { d.run(oauth2::client_credentials(&cl, None)?).await }
-                    },
-                    |t: &TokenSet| OwnedRequest::write_with(|buf| protected(buf, &url, t)),
-                )
+                .send_authorized(&(), |t: &TokenSet| {
+                    OwnedRequest::write_with(|buf| protected(buf, &url, t))
+                })
                 .await?;
             Ok(Got::Status(r.status))
         }

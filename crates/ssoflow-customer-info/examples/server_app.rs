@@ -2,8 +2,9 @@
 //!
 //! It serves PAR Ordering's `/customer-info` callback from its own in-memory customers, answering
 //! only a call that carries the customer's own identity-provider access token; signs a customer
-//! in to PAR Ordering (token exchange, sharing one M2M token); and calls the protected
-//! `GET /api/customers/me` through a `TokenCache` with refresh-on-401.
+//! in to PAR Ordering (token exchange; the `CustomerSignIn` recipe keeps one M2M token between
+//! sign-ins); and calls the protected `GET /api/customers/me` through a `TokenCache` keyed by
+//! the customer's identity-provider token, with refresh-on-401.
 //!
 //! ```text
 //! cargo run -p ssoflow-customer-info --example server_app                 # in-process sandbox
@@ -18,16 +19,15 @@
 #![allow(clippy::result_large_err)]
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use serde_json::Value;
-use ssoflow_core::par_ordering::{self, RequestIds, SignIn};
-use ssoflow_core::{AccessToken, Method};
+use ssoflow_core::Method;
+use ssoflow_core::par_ordering::{self, CustomerSignIn, RequestIds, SignIn};
 use ssoflow_customer_info::{BearerToken, Customer, CustomerInfoEndpoint, RateLimit, Refusal};
 use ssoflow_sandbox::{Sandbox, SandboxHandle};
-use ssoflow_tokio::{BoxFuture, CacheConfig, Driver, Error, OwnedRequest, TokenCache};
+use ssoflow_tokio::{CacheConfig, Driver, Error, OwnedRequest, TokenCache};
 
 /// Customers by their id at our identity provider.
 type Customers = Arc<RwLock<HashMap<String, Customer>>>;
@@ -98,88 +98,44 @@ async fn serve_customer_info(
     Ok(url)
 }
 
-/// Everything the app shares between requests.
+/// Everything the app shares between requests. The PAR configuration lives as long as the
+/// process (leaked once at start-up): the recipe borrows it, and requests run in spawned tasks.
 #[derive(Clone)]
 struct App {
-    driver: Driver,
-    par: Arc<par_ordering::Config>,
-    m2m: TokenCache<(), AccessToken>,
-    customers: TokenCache<String, SignIn>,
-    sign_ins: Arc<AtomicU64>,
+    par: &'static par_ordering::Config,
+    /// One session per customer, keyed by the customer's identity-provider token.
+    customers: TokenCache<String, CustomerSignIn<'static>>,
 }
 
 impl App {
-    /// How to get the M2M token (run only by the cache, at most once at a time).
-    fn m2m_sign_in(
-        &self,
-    ) -> impl Fn(Option<Arc<AccessToken>>) -> BoxFuture<'static, Result<AccessToken, Error>>
-    + Send
-    + Sync
-    + 'static {
-        let (driver, par) = (self.driver.clone(), self.par.clone());
-        move |_| {
-            let (driver, par) = (driver.clone(), par.clone());
-            Box::pin(async move {
-                let mut ids = RequestIds::new(rand::random());
-                driver.run(par_ordering::m2m_token(&par, &mut ids)).await
-            })
-        }
-    }
-
-    /// How to sign a customer in with their identity provider's token.
-    fn customer_sign_in(
-        &self,
-        subject_token: &str,
-    ) -> impl Fn(Option<Arc<SignIn>>) -> BoxFuture<'static, Result<SignIn, Error>> + Send + Sync + 'static
-    {
-        let app = self.clone();
-        let subject = subject_token.to_owned();
-        move |_previous| {
-            let (app, subject) = (app.clone(), subject.clone());
-            Box::pin(async move {
-                app.sign_ins.fetch_add(1, Ordering::SeqCst);
-                let machine = app.m2m.lease(&(), app.m2m_sign_in()).await?;
-                let mut flow = par_ordering::sign_in(
-                    &app.par,
-                    Some(machine.value.as_ref().clone()),
-                    &subject,
-                    RequestIds::new(rand::random()),
-                )?;
-                let result = app.driver.drive(&mut flow).await;
-                if flow.m2m().map(|t| t.value.expose()) != Some(machine.value.value.expose()) {
-                    // The flow had to fetch a new M2M token: the cached one was refused.
-                    app.m2m.report_unauthorized(&(), machine.generation);
-                }
-                result
-            })
-        }
-    }
-
-    /// `GET /api/customers/me` for `customer`, with refresh-on-401.
-    async fn me(&self, customer: &str, subject_token: &str) -> Result<Value, Error> {
-        let par = self.par.clone();
+    /// `GET /api/customers/me` for the customer holding `subject_token`, with refresh-on-401.
+    async fn me(&self, subject_token: &String) -> Result<Value, Error> {
+        let par = self.par;
         let response = self
             .customers
-            .send_authorized(
-                &self.driver,
-                &customer.to_owned(),
-                self.customer_sign_in(subject_token),
-                move |s: &SignIn| {
-                    let mut ids = RequestIds::new(rand::random());
-                    OwnedRequest::write_with(|buf| {
-                        par.protected_request(
-                            buf,
-                            Method::Get,
-                            "/api/customers/me",
-                            s.menu_token.value.expose(),
-                            &mut ids,
-                        )
-                    })
-                },
-            )
+            .send_authorized(subject_token, move |s: &SignIn| {
+                let mut ids = RequestIds::new(rand::random());
+                OwnedRequest::write_with(|buf| {
+                    par.protected_request(
+                        buf,
+                        Method::Get,
+                        "/api/customers/me",
+                        s.menu_token.value.expose(),
+                        &mut ids,
+                    )
+                })
+            })
             .await?;
         let body: Value = serde_json::from_slice(&response.body).unwrap_or(Value::Null);
         Ok(body["data"]["customer_account"].clone())
+    }
+
+    /// Sign-ins so far for the customer holding `subject_token` (the session's generation).
+    async fn sign_ins(&self, subject_token: &String) -> u64 {
+        self.customers
+            .lease(subject_token)
+            .await
+            .map_or(0, |l| l.generation)
     }
 }
 
@@ -238,21 +194,18 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         ),
     };
 
-    let driver = Driver::new()?;
-    let cache_config = CacheConfig {
-        clock: driver.clock().clone(),
-        ..CacheConfig::default()
-    };
+    let par: &'static par_ordering::Config = Box::leak(Box::new(par));
     let app = App {
-        driver,
-        par: Arc::new(par),
-        m2m: TokenCache::new(cache_config.clone()),
-        customers: TokenCache::new(cache_config),
-        sign_ins: Arc::new(AtomicU64::new(0)),
+        par,
+        customers: TokenCache::new(
+            Driver::new()?,
+            CustomerSignIn::new(par),
+            CacheConfig::default(),
+        ),
     };
 
     println!("\n1. sign in {customer} and call GET /api/customers/me");
-    let account = app.me(&customer, &subject).await?;
+    let account = app.me(&subject).await?;
     let field = |k: &str| account[k].as_str().unwrap_or("?").to_owned();
     println!(
         "   -> account {}: {} {} <{}>",
@@ -265,8 +218,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("\n2. 200 concurrent requests share the cached menu token");
     let calls: Vec<_> = (0..200)
         .map(|_| {
-            let (app, customer, subject) = (app.clone(), customer.clone(), subject.clone());
-            tokio::spawn(async move { app.me(&customer, &subject).await })
+            let (app, subject) = (app.clone(), subject.clone());
+            tokio::spawn(async move { app.me(&subject).await })
         })
         .collect();
     let mut ok = 0;
@@ -277,7 +230,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     println!(
         "   -> {ok}/200 answered; sign-ins so far: {}",
-        app.sign_ins.load(Ordering::SeqCst)
+        app.sign_ins(&subject).await
     );
 
     println!("\n3. the menu token expires at the provider: refresh-on-401");
@@ -292,11 +245,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     } else if !force_401(&app, &ready).await {
         println!("   (the external sandbox has no test hooks: skipped)");
     }
-    let before = app.sign_ins.load(Ordering::SeqCst);
+    let before = app.sign_ins(&subject).await;
     let calls: Vec<_> = (0..50)
         .map(|_| {
-            let (app, customer, subject) = (app.clone(), customer.clone(), subject.clone());
-            tokio::spawn(async move { app.me(&customer, &subject).await })
+            let (app, subject) = (app.clone(), subject.clone());
+            tokio::spawn(async move { app.me(&subject).await })
         })
         .collect();
     let mut last = Value::Null;
@@ -305,12 +258,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     println!(
         "   -> 50 calls answered after {} re-sign-in(s); email now <{}>",
-        app.sign_ins.load(Ordering::SeqCst) - before,
+        app.sign_ins(&subject).await - before,
         last["email"].as_str().unwrap_or("?")
     );
     println!(
         "\ndone: {} customer sign-in(s) in all",
-        app.sign_ins.load(Ordering::SeqCst)
+        app.sign_ins(&subject).await
     );
     Ok(())
 }
@@ -328,5 +281,5 @@ async fn force_401(app: &App, ready: &Value) -> bool {
     request.body = br#"{"path":"/par/api/customers/me","kind":"unauthorized","count":1}"#
         .to_vec()
         .into();
-    matches!(app.driver.send(request).await, Ok(r) if r.status == 201)
+    matches!(app.customers.driver().send(request).await, Ok(r) if r.status == 201)
 }

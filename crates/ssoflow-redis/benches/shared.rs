@@ -4,7 +4,7 @@
 //!    concurrent callers each; each replica its own runtime, cache and store): target 1.
 //! 2. Latency of `TokenCache::get` answered from memory (local hit) versus from Redis (the
 //!    replica's local cache cold, Redis warm: GET + AES-GCM open + decode + the cache's own
-//!    sign-in task), versus a real sign-in at the sandbox over loopback for scale.
+//!    sign-in), versus a real sign-in at the sandbox over loopback for scale.
 //!
 //! Needs `redis-server` (installed with apt-get if missing; skipped otherwise).
 //! `SSOFLOW_BENCH_N` (default 2 000) sets the number of samples of the Redis and provider runs.
@@ -16,7 +16,9 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::{Replica, TOKENS, calls, fleet, key, redis_or_skip, sandbox};
-use ssoflow_core::AccessToken;
+use std::sync::Arc;
+
+use ssoflow_core::par_ordering::M2m;
 use ssoflow_redis::RedisConfig;
 use ssoflow_tokio::TokenCache;
 
@@ -55,15 +57,14 @@ fn main() {
     println!("\n== TokenCache::get latency (one caller at a time, loopback Redis and sandbox)");
     let sandbox = sandbox();
     let r = Replica::new(&redis.url(), &sandbox, &key(), RedisConfig::default());
-    let sign_in = r.store.shared_sign_in("par-m2m", r.m2m_sign_in());
     r.rt.block_on(async {
-        r.m2m.get(&(), sign_in.clone()).await.expect("warm");
+        r.m2m.get(&()).await.expect("warm");
         let signed_in = calls(&sandbox, TOKENS);
 
         let mut local = Vec::with_capacity(100_000);
         for _ in 0..100_000 {
             let t = Instant::now();
-            let token = r.m2m.get(&(), sign_in.clone()).await.expect("local hit");
+            let token = r.m2m.get(&()).await.expect("local hit");
             local.push(t.elapsed());
             std::hint::black_box(token);
         }
@@ -71,9 +72,14 @@ fn main() {
 
         let mut shared = Vec::with_capacity(n);
         for _ in 0..n {
-            let cold: TokenCache<(), AccessToken> = TokenCache::new(r.m2m.config().clone());
+            let cold = TokenCache::with_store(
+                r.driver.clone(),
+                M2m::new(r.par),
+                Arc::new(r.store.shared("par-m2m")),
+                r.m2m.config().clone(),
+            );
             let t = Instant::now();
-            let token = cold.get(&(), sign_in.clone()).await.expect("redis hit");
+            let token = cold.get(&()).await.expect("redis hit");
             shared.push(t.elapsed());
             std::hint::black_box(token);
         }
@@ -82,9 +88,9 @@ fn main() {
 
         let mut provider = Vec::with_capacity(n);
         for _ in 0..n {
-            let cold: TokenCache<(), AccessToken> = TokenCache::new(r.m2m.config().clone());
+            let cold = TokenCache::new(r.driver.clone(), M2m::new(r.par), r.m2m.config().clone());
             let t = Instant::now();
-            let token = cold.get(&(), r.m2m_sign_in()).await.expect("sign-in");
+            let token = cold.get(&()).await.expect("sign-in");
             provider.push(t.elapsed());
             std::hint::black_box(token);
         }

@@ -4,10 +4,11 @@
 //! # Shape
 //!
 //! Two layers. The in-process [`TokenCache`](ssoflow_tokio::TokenCache) stays in front: hits
-//! are answered from memory, and per process at most one sign-in runs per key. That sign-in is
-//! the closure [`RedisStore::shared_sign_in`] builds around the real one, so per process at
-//! most one task talks to Redis per key, and across processes a Redis lock lets exactly one
-//! replica run the real sign-in:
+//! are answered from memory, and per process at most one sign-in runs per key. The cache is
+//! built with the store as its [`SharedStore`](ssoflow_tokio::SharedStore)
+//! ([`RedisStore::shared`]), which that one sign-in consults around the recipe's flow, so per
+//! process at most one task talks to Redis per key, and across processes a Redis lock lets
+//! exactly one replica run the recipe:
 //!
 //! 1. `GET <namespace>:tok:{<digest>}` — a token is there, opens with the application key, is
 //!    not within `skew` of its expiry and is not the very token this process is replacing (due,
@@ -56,31 +57,25 @@
 //!
 //! ```no_run
 //! use std::sync::Arc;
-//! use ssoflow_core::{par_ordering::{self, RequestIds}, AccessToken};
+//! use ssoflow_core::par_ordering;
 //! use ssoflow_redis::{EncryptionKey, RedisConfig, RedisStore};
 //! use ssoflow_tokio::{CacheConfig, Driver, TokenCache};
 //!
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 //! let driver = Driver::new()?;
-//! let config = Arc::new(par_ordering::Config::new(
-//!     "https://api-public-playground.menu.app", "app-key", "client-id", "client-secret")?);
-//! let cache_config = CacheConfig { clock: driver.clock().clone(), ..CacheConfig::default() };
-//! let m2m: TokenCache<(), AccessToken> = TokenCache::new(cache_config.clone());
+//! let par = par_ordering::Config::new(
+//!     "https://api-public-playground.menu.app", "app-key", "client-id", "client-secret")?;
+//! let cache_config = CacheConfig::default();
 //! let key = EncryptionKey::from_hex(&std::env::var("TOKEN_CACHE_KEY")?)?;
 //! // Same clock and skew as the cache in front of it.
-//! let store = RedisStore::new("redis://127.0.0.1:6379", &key, RedisConfig::matching(&cache_config))?;
+//! let store = RedisStore::new(
+//!     "redis://127.0.0.1:6379", &key, RedisConfig::matching(&cache_config, &driver))?;
 //!
-//! // Build once, clone per call: the real sign-in runs once per expiry across the fleet.
-//! let sign_in = store.shared_sign_in("par-m2m", move |_previous| {
-//!     let (driver, config) = (driver.clone(), config.clone());
-//!     async move {
-//!         let mut ids = RequestIds::new(rand_seed());
-//!         driver.run(par_ordering::m2m_token(&config, &mut ids)).await
-//!     }
-//! });
-//! let token = m2m.get(&(), sign_in.clone()).await?;
+//! // The recipe runs once per expiry across the fleet.
+//! let m2m = TokenCache::with_store(
+//!     driver, par_ordering::M2m::new(&par), Arc::new(store.shared("par-m2m")), cache_config);
+//! let token = m2m.get(&()).await?;
 //! # let _ = token; Ok(()) }
-//! # fn rand_seed() -> [u8; 16] { [0; 16] }
 //! ```
 #![forbid(unsafe_code)]
 #![allow(clippy::result_large_err)]
@@ -93,4 +88,4 @@ mod store;
 pub use codec::{Codec, TimeBase};
 pub use crypto::EncryptionKey;
 pub use error::StoreError;
-pub use store::{KeyNames, RedisConfig, RedisStore, Stats};
+pub use store::{KeyNames, RedisConfig, RedisStore, Shared, Stats};

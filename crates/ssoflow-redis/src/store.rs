@@ -14,7 +14,7 @@ use redis::Script;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use ssoflow_core::Expiry;
 use ssoflow_core::session::{DEFAULT_SKEW_MS, HasAccessToken};
-use ssoflow_tokio::{BoxFuture, CacheConfig, Clock, Error};
+use ssoflow_tokio::{BoxFuture, CacheConfig, Clock, Driver, Error, SharedStore};
 use tokio::sync::OnceCell;
 use tokio::time::Instant as TokioInstant;
 use zeroize::Zeroizing;
@@ -79,12 +79,12 @@ impl Default for RedisConfig {
 }
 
 impl RedisConfig {
-    /// The defaults, with the clock and skew of the `TokenCache` this store sits behind (the
-    /// two must agree: see [`skew`](Self::skew) and [`clock`](Self::clock)).
-    pub fn matching(cache: &CacheConfig) -> Self {
+    /// The defaults, with the skew of the `TokenCache` this store sits behind and the clock of
+    /// its driver (they must agree: see [`skew`](Self::skew) and [`clock`](Self::clock)).
+    pub fn matching(cache: &CacheConfig, driver: &Driver) -> Self {
         RedisConfig {
-            skew: cache.skew,
-            clock: cache.clock.clone(),
+            skew: Duration::from_millis(cache.policy.skew_ms()),
+            clock: driver.clock().clone(),
             ..RedisConfig::default()
         }
     }
@@ -170,8 +170,8 @@ struct Inner {
 
 /// A token store shared by every replica through Redis: one sign-in per expiry for the fleet.
 ///
-/// Put it *behind* each process's [`TokenCache`](ssoflow_tokio::TokenCache): wrap the real
-/// sign-in with [`shared_sign_in`](Self::shared_sign_in) and give that to the cache. The cache
+/// Put it *behind* each process's [`TokenCache`](ssoflow_tokio::TokenCache): build the cache
+/// with [`shared`](Self::shared) as its store (`TokenCache::with_store`). The cache
 /// still answers hits from memory and runs at most one sign-in per key per process; that
 /// sign-in asks Redis first, and across processes a lock lets exactly one replica run the real
 /// one. Redis down: sign-ins go direct, nothing fails. Cheap to clone.
@@ -237,38 +237,37 @@ impl RedisStore {
         &self.inner.config
     }
 
-    /// Wrap `sign_in` (the real one) into the sign-in to give a `TokenCache` for `key`.
+    /// The [`SharedStore`] to build a `TokenCache` with (`TokenCache::with_store`) when every
+    /// key of that cache is one token fleet-wide named `name` (e.g. `"par-m2m"` for the
+    /// application's own token).
     ///
-    /// `key` names the token fleet-wide (e.g. `"par-m2m"`, or a customer id); it is hashed with
-    /// a key derived from the [`EncryptionKey`] before it reaches Redis. The returned closure:
+    /// The name is hashed with a key derived from the [`EncryptionKey`] before it reaches
+    /// Redis. For the one task per process that the cache lets sign in for a key, the store:
     /// 1. hands out the stored token when one is there, not within `skew` of expiry, and not the
     ///    one this process is replacing (the `previous` the cache passes in: due, or refused
     ///    with a 401);
-    /// 2. else takes the fleet's lock for `key` (`SET NX PX`), looks again, runs `sign_in`
-    ///    (extending the lock meanwhile), stores the result sealed with a Redis TTL of its
-    ///    remaining lifetime minus `skew`, and releases the lock if still its owner;
+    /// 2. else takes the fleet's lock for the name (`SET NX PX`), looks again, runs the
+    ///    recipe (extending the lock meanwhile), stores the result sealed with a Redis TTL of
+    ///    its remaining lifetime minus `skew`, and releases the lock if still its owner;
     /// 3. else waits for the holder's token (polling with backoff and jitter); a holder that
     ///    died loses the lock after `lock_ttl`, and the next look takes it over.
     ///
-    /// Redis unreachable or slow (every command has a deadline): `sign_in` runs directly and
-    /// its result is not shared; logged once per outage. The closure is `Clone`: build it once
-    /// and clone it per call to skip the (small) cost of building it.
-    pub fn shared_sign_in<T, F, Fut>(
+    /// Redis unreachable or slow (every command has a deadline): the recipe runs directly and
+    /// its result is not shared; logged once per outage.
+    pub fn shared<K: ?Sized>(&self, name: impl AsRef<[u8]>) -> Shared<K> {
+        let name: Arc<[u8]> = Arc::from(name.as_ref());
+        self.shared_by(move |_: &K| name.to_vec())
+    }
+
+    /// Like [`shared`](Self::shared), with each key of the cache named by `name(key)` fleet-wide
+    /// (e.g. a customer's id for a cache keyed by that customer's identity-provider token).
+    pub fn shared_by<K: ?Sized>(
         &self,
-        key: impl AsRef<[u8]>,
-        sign_in: F,
-    ) -> impl Fn(Option<Arc<T>>) -> BoxFuture<'static, Result<T, Error>> + Clone + Send + Sync + 'static
-    where
-        T: Codec + HasAccessToken + Send + Sync + 'static,
-        F: Fn(Option<Arc<T>>) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = Result<T, Error>> + Send + 'static,
-    {
-        let inner = self.inner.clone();
-        let key: Arc<[u8]> = Arc::from(key.as_ref());
-        let sign_in = Arc::new(sign_in);
-        move |previous: Option<Arc<T>>| -> BoxFuture<'static, Result<T, Error>> {
-            let (inner, key, sign_in) = (inner.clone(), key.clone(), sign_in.clone());
-            Box::pin(async move { inner.shared(&key, previous, &*sign_in).await })
+        name: impl Fn(&K) -> Vec<u8> + Send + Sync + 'static,
+    ) -> Shared<K> {
+        Shared {
+            inner: self.inner.clone(),
+            name: Box::new(name),
         }
     }
 
@@ -334,6 +333,38 @@ impl RedisStore {
             outages: get(&c.outages),
             unreadable: get(&c.unreadable),
         }
+    }
+}
+
+/// A [`RedisStore`] as the [`SharedStore`] of one `TokenCache`: see [`RedisStore::shared`].
+pub struct Shared<K: ?Sized> {
+    inner: Arc<Inner>,
+    name: Box<NameFn<K>>,
+}
+
+type NameFn<K> = dyn Fn(&K) -> Vec<u8> + Send + Sync;
+
+impl<K: ?Sized> fmt::Debug for Shared<K> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Shared")
+            .field("config", &self.inner.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<K, T> SharedStore<K, T> for Shared<K>
+where
+    K: ?Sized + Sync,
+    T: Codec + HasAccessToken + Send + Sync + 'static,
+{
+    fn sign_in<'a>(
+        &'a self,
+        key: &'a K,
+        previous: Option<Arc<T>>,
+        real: BoxFuture<'a, Result<T, Error>>,
+    ) -> BoxFuture<'a, Result<T, Error>> {
+        let name = (self.name)(key);
+        Box::pin(async move { self.inner.shared(&name, previous, real).await })
     }
 }
 
@@ -604,26 +635,25 @@ impl Inner {
     }
 
     /// The shared sign-in: a stored token, else one replica signs in for all.
-    async fn shared<T, F, Fut>(
+    async fn shared<T, Fut>(
         &self,
         key: &[u8],
         previous: Option<Arc<T>>,
-        sign_in: &F,
+        sign_in: Fut,
     ) -> Result<T, Error>
     where
         T: Codec + HasAccessToken,
-        F: Fn(Option<Arc<T>>) -> Fut,
         Fut: Future<Output = Result<T, Error>>,
     {
         let names = self.names::<T>(key);
         if !self.usable() {
-            return self.direct(&names, previous, sign_in, Direct::Down).await;
+            return self.direct(&names, sign_in, Direct::Down).await;
         }
         // 1. A token another replica stored.
         match self.fresh(&names, previous.as_deref()).await {
             Ok(Some(token)) => return Ok(self.hit(&names, token)),
             Ok(None) => {}
-            Err(_) => return self.direct(&names, previous, sign_in, Direct::Down).await,
+            Err(_) => return self.direct(&names, sign_in, Direct::Down).await,
         }
         let owner = format!("{:032x}", rand::random::<u128>());
         let started = TokioInstant::now();
@@ -639,12 +669,12 @@ impl Inner {
                             let _ = self.release(&names, &owner).await;
                             Ok(self.hit(&names, token))
                         }
-                        Ok(None) => self.hold(&names, &owner, previous, sign_in).await,
-                        Err(_) => self.direct(&names, previous, sign_in, Direct::Down).await,
+                        Ok(None) => self.hold(&names, &owner, sign_in).await,
+                        Err(_) => self.direct(&names, sign_in, Direct::Down).await,
                     };
                 }
                 Ok(false) => {}
-                Err(_) => return self.direct(&names, previous, sign_in, Direct::Down).await,
+                Err(_) => return self.direct(&names, sign_in, Direct::Down).await,
             }
             // 3. Wait for the holder's token.
             if !waiting {
@@ -659,16 +689,14 @@ impl Inner {
                     waited_ms = millis(started.elapsed()),
                     "another replica's sign-in is taking too long: signing in directly"
                 );
-                return self
-                    .direct(&names, previous, sign_in, Direct::WaitedTooLong)
-                    .await;
+                return self.direct(&names, sign_in, Direct::WaitedTooLong).await;
             }
             tokio::time::sleep(pause).await;
             delay = (delay * 2).min(self.config.poll_max);
             match self.fresh(&names, previous.as_deref()).await {
                 Ok(Some(token)) => return Ok(self.hit(&names, token)),
                 Ok(None) => {}
-                Err(_) => return self.direct(&names, previous, sign_in, Direct::Down).await,
+                Err(_) => return self.direct(&names, sign_in, Direct::Down).await,
             }
         }
     }
@@ -681,23 +709,16 @@ impl Inner {
 
     /// Run the real sign-in holding the lock (extended meanwhile); store the result and
     /// release the lock in one step. A failed sign-in releases the lock for the next replica.
-    async fn hold<T, F, Fut>(
-        &self,
-        names: &KeyNames,
-        owner: &str,
-        previous: Option<Arc<T>>,
-        sign_in: &F,
-    ) -> Result<T, Error>
+    async fn hold<T, Fut>(&self, names: &KeyNames, owner: &str, sign_in: Fut) -> Result<T, Error>
     where
         T: Codec + HasAccessToken,
-        F: Fn(Option<Arc<T>>) -> Fut,
         Fut: Future<Output = Result<T, Error>>,
     {
         bump(&self.counters.locked_sign_ins);
         tracing::debug!(key = %names.lock, "holding the sign-in lock: signing in for the fleet");
         // If this future is dropped (runtime shutdown) the lock is left to expire: `lock_ttl`.
         let result = {
-            let signing = AssertUnwindSafe(sign_in(previous)).catch_unwind();
+            let signing = AssertUnwindSafe(sign_in).catch_unwind();
             let keeping = self.keep_lock(names, owner);
             tokio::pin!(signing, keeping);
             tokio::select! {
@@ -726,20 +747,13 @@ impl Inner {
     }
 
     /// The real sign-in without the lock; its result is shared if Redis works.
-    async fn direct<T, F, Fut>(
-        &self,
-        names: &KeyNames,
-        previous: Option<Arc<T>>,
-        sign_in: &F,
-        why: Direct,
-    ) -> Result<T, Error>
+    async fn direct<T, Fut>(&self, names: &KeyNames, sign_in: Fut, why: Direct) -> Result<T, Error>
     where
         T: Codec + HasAccessToken,
-        F: Fn(Option<Arc<T>>) -> Fut,
         Fut: Future<Output = Result<T, Error>>,
     {
         bump(&self.counters.direct_sign_ins);
-        let result = sign_in(previous).await;
+        let result = sign_in.await;
         if let (Direct::WaitedTooLong, Ok(token)) = (why, &result) {
             let _ = self.put(names, token, None).await;
         }

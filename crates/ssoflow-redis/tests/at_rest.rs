@@ -4,43 +4,15 @@
 
 mod common;
 
-use std::sync::Arc;
-
-use common::{Replica, SIGN_IN, TOKENS, calls, key, redis_or_skip, sandbox};
-use ssoflow_core::par_ordering::{self, RequestIds, SignIn};
+use common::{CUSTOMER, Replica, SIGN_IN, TOKENS, calls, key, redis_or_skip, sandbox};
+use ssoflow_core::par_ordering::SignIn;
 use ssoflow_core::{AccessToken, Expiry};
 use ssoflow_redis::{EncryptionKey, RedisConfig, StoreError};
 use ssoflow_sandbox::PAR_TEST_SUBJECT_TOKEN;
-use ssoflow_tokio::{BoxFuture, Error, Lease};
-
-/// The customer key the application uses: the customer's email (it must not reach Redis).
-const CUSTOMER: &str = "jane.doe@partech.com";
-
-/// PAR customer sign-in for the playground's test customer, through the shared store.
-fn customer_sign_in(
-    r: &Replica,
-) -> impl Fn(Option<Arc<SignIn>>) -> BoxFuture<'static, Result<SignIn, Error>>
-+ Clone
-+ Send
-+ Sync
-+ 'static {
-    let (driver, par) = (r.driver.clone(), r.par.clone());
-    r.store.shared_sign_in(CUSTOMER, move |_previous| {
-        let (driver, par) = (driver.clone(), par.clone());
-        async move {
-            let flow = par_ordering::sign_in(
-                &par,
-                None,
-                PAR_TEST_SUBJECT_TOKEN,
-                RequestIds::new(rand::random()),
-            )?;
-            driver.run(flow).await
-        }
-    })
-}
+use ssoflow_tokio::Lease;
 
 fn lease(r: &Replica) -> Lease<SignIn> {
-    r.rt.block_on(r.customers.lease(&CUSTOMER.to_owned(), customer_sign_in(r)))
+    r.rt.block_on(r.customers.lease(&PAR_TEST_SUBJECT_TOKEN.to_owned()))
         .expect("customer token")
 }
 
@@ -170,7 +142,7 @@ fn a_401_seen_by_every_replica_causes_one_re_sign_in_for_the_fleet() {
     // Every replica's next call with that token is refused.
     for (r, l) in replicas.iter().zip(&first) {
         r.customers
-            .report_unauthorized(&CUSTOMER.to_owned(), l.generation);
+            .report_unauthorized(&PAR_TEST_SUBJECT_TOKEN.to_owned(), l.generation);
     }
     let second: Vec<_> = replicas.iter().map(lease).collect();
     assert_eq!(calls(&sandbox, SIGN_IN), 2, "{:?}", sandbox.stats());

@@ -3,13 +3,26 @@
 
 mod common;
 
-use std::sync::{Arc, mpsc};
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 use common::{Replica, TOKENS, calls, key, one_token, redis_or_skip, sandbox};
 use ssoflow_core::AccessToken;
+use ssoflow_core::par_ordering;
 use ssoflow_redis::RedisConfig;
-use ssoflow_tokio::Error;
+use ssoflow_tokio::{
+    BoxFuture, CacheConfig, Driver, Error, OwnedRequest, OwnedResponse, TokenCache, Transport,
+};
+
+/// A transport that announces each request and never answers it.
+struct Hanging(Mutex<mpsc::Sender<()>>);
+
+impl Transport for Hanging {
+    fn send(&self, _: OwnedRequest) -> BoxFuture<'_, Result<OwnedResponse, Error>> {
+        let _ = self.0.lock().unwrap().send(());
+        Box::pin(std::future::pending())
+    }
+}
 
 #[test]
 fn a_replica_dying_mid_sign_in_holds_the_others_up_only_for_the_lock_ttl() {
@@ -25,20 +38,18 @@ fn a_replica_dying_mid_sign_in_holds_the_others_up_only_for_the_lock_ttl() {
     let doomed = Replica::new(&redis.url(), &sandbox, &key(), config.clone());
     let survivor = Replica::new(&redis.url(), &sandbox, &key(), config);
 
-    // The doomed replica takes the lock; its sign-in never completes.
+    // The doomed replica takes the lock; its sign-in never completes (its token request
+    // never gets an answer).
     let (entered, signing) = mpsc::channel::<()>();
-    let hanging = move |_previous: Option<Arc<AccessToken>>| {
-        let entered = entered.clone();
-        async move {
-            let _ = entered.send(());
-            std::future::pending::<Result<AccessToken, Error>>().await
-        }
-    };
-    let sign_in = doomed.store.shared_sign_in("par-m2m", hanging);
-    let cache = doomed.m2m.clone();
-    doomed
-        .rt
-        .spawn(async move { cache.get(&(), sign_in).await });
+    let driver =
+        Driver::with_transport(Hanging(Mutex::new(entered))).with_clock(doomed.clock.clone());
+    let cache = TokenCache::with_store(
+        driver,
+        par_ordering::M2m::new(doomed.par),
+        Arc::new(doomed.store.shared("par-m2m")),
+        CacheConfig::default(),
+    );
+    doomed.rt.spawn(async move { cache.get(&()).await });
     signing
         .recv_timeout(Duration::from_secs(10))
         .expect("the doomed replica started signing in");

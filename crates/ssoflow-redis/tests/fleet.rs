@@ -61,10 +61,9 @@ fn eight_replicas_of_a_thousand_callers_make_one_token_request_per_expiry() {
     let third = one_token(&on_all(&replicas, |r| {
         vec![r.rt.block_on(async {
             // The renewal runs behind the still-valid token: wait (bounded) until it landed.
-            let sign_in = r.store.shared_sign_in("par-m2m", r.m2m_sign_in());
             let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
             loop {
-                let t = r.m2m.get(&(), sign_in.clone()).await;
+                let t = r.m2m.get(&()).await;
                 let renewed = t.as_ref().map_or(true, |t| t.value.expose() != second);
                 if renewed || tokio::time::Instant::now() > deadline {
                     return t;

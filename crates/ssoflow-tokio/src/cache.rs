@@ -1,12 +1,20 @@
-//! [`TokenCache`]: one token per key shared by every task, renewed single-flight.
+//! [`TokenCache`]: one token per key shared by every task, signed in single-flight with a
+//! [`Recipe`].
 //!
-//! The decisions — who signs in, who waits, when a token is due, what a 401 means — are the
-//! core's [`Session`] and [`Call`]. This module adds only what a runtime must: a lock around
-//! each key's session, a way to wait for the sign-in somebody else is running, and a task to
-//! run it in, so that a caller that gives up (a dropped future, a timed-out request) neither
-//! cancels the sign-in for the others nor leaves the key stuck.
+//! The decisions — who signs in, who waits, when a token is due, what a 401 means, when and
+//! after how long a failed sign-in is retried, when a failure is shared — are the core's
+//! [`Session`] and [`Call`], under a [`Policy`]. This module adds only what a runtime must: a
+//! lock around each key's session, a way to wait for the sign-in somebody else is running (a
+//! `watch` channel, and a timer for a retry that is due later), and the I/O, always done with
+//! the lock released.
+//!
+//! The sign-in runs **in the task that was told to sign in**, not in a spawned task: its flow
+//! borrows the recipe and the key, so a spawned task would need `'static` recipes (a PAR
+//! recipe borrows its `Config`). If that task gives up (its future is dropped: a timeout, a
+//! client that went away, a runtime shutting down), a guard tells the session the sign-in was
+//! abandoned and wakes the waiters: the next one runs it.
 
-use std::future::Future;
+use std::borrow::Borrow;
 use std::hash::Hash;
 use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -14,54 +22,154 @@ use std::time::Duration;
 
 use futures_util::FutureExt;
 use lru::LruCache;
-use rand::Rng;
-use ssoflow_core::session::{Access, Call, DEFAULT_SKEW_MS, HasAccessToken, Session, Verdict};
-use ssoflow_core::{AccessToken, Excerpt, Instant};
+use rand::TryRngCore;
+use ssoflow_core::recipe::Recipe;
+use ssoflow_core::session::{
+    Access, AfterFailure, Call, Failure, HasAccessToken, Policy, Session, Verdict,
+};
+use ssoflow_core::{AccessToken, Flow, Instant, Response, Step};
 use tokio::sync::watch;
 use tracing::Instrument;
 
-use crate::{Clock, Driver, Error, OwnedRequest, OwnedResponse};
+use crate::{BoxFuture, Driver, Error, OwnedRequest, OwnedResponse};
+
+impl Failure for Error {
+    fn is_transient(&self) -> bool {
+        Error::is_transient(self)
+    }
+
+    fn retry_after_ms(&self) -> Option<u64> {
+        self.retry_after()
+            .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+    }
+}
 
 /// How a [`TokenCache`] renews, retries and bounds itself.
+///
+/// The clock is the [`Driver`]'s: the one its flows compute expiries with.
 #[derive(Clone, Debug)]
 pub struct CacheConfig {
-    /// Renew this long before expiry; callers keep the still-valid token meanwhile
-    /// (default [`DEFAULT_SKEW_MS`], 10 s). Keep it below the tokens' lifetime.
-    pub skew: Duration,
+    /// Renewal margin, retries, backoff, `Retry-After` cap and failure cooldown (default
+    /// [`Policy::DEFAULT`]: renew 10 s before expiry, two retries after 100 ms then 200 ms with
+    /// jitter, `Retry-After` honoured up to 60 s, a final failure shared for 1 s).
+    pub policy: Policy,
     /// Most keys held (default 10 000). The least recently used idle key goes first; a key
     /// with a sign-in running or tasks waiting is never evicted (the cache may then exceed
     /// `capacity` briefly rather than break them).
     pub capacity: usize,
     /// A key unused this long is dropped (default 10 min).
     pub idle_ttl: Duration,
-    /// Retries of a sign-in that failed transiently (5xx, 429, transport, timeout); default 2.
-    pub max_retries: u32,
-    /// First retry delay; doubled each retry, with jitter (default 100 ms).
-    pub base_backoff: Duration,
-    /// Longest delay callers are kept waiting for a retry (default 5 s). A `Retry-After` longer
-    /// than this ends the attempt at once: waiting callers get the error, and no new sign-in
-    /// for the key starts until the `Retry-After` has passed (callers holding a still-valid
-    /// token keep using it).
-    pub max_backoff: Duration,
-    /// Longest `Retry-After` honoured (default 60 s); longer ones are cut to this.
-    pub max_retry_after: Duration,
-    /// The clock expiries are checked on: share it with the [`Driver`] that runs the flows.
-    pub clock: Clock,
 }
 
 impl Default for CacheConfig {
     fn default() -> Self {
         CacheConfig {
-            skew: Duration::from_millis(DEFAULT_SKEW_MS),
+            policy: Policy::DEFAULT,
             capacity: 10_000,
             idle_ttl: Duration::from_secs(600),
-            max_retries: 2,
-            base_backoff: Duration::from_millis(100),
-            max_backoff: Duration::from_secs(5),
-            max_retry_after: Duration::from_secs(60),
-            clock: Clock::new(),
         }
     }
+}
+
+/// A place a sign-in's result may come from besides the provider, consulted around the
+/// recipe's flow by the one task per key told to sign in: `ssoflow-redis` shares sign-ins
+/// across a fleet of processes this way.
+///
+/// `real` is the recipe's sign-in (not started yet): await it to sign in for real, or drop
+/// it when the result came from elsewhere. `previous` is the result being replaced (due for
+/// renewal, or refused with a 401), if any: do not hand it back.
+pub trait SharedStore<K: ?Sized, T>: Send + Sync {
+    /// The sign-in for `key`.
+    fn sign_in<'a>(
+        &'a self,
+        key: &'a K,
+        previous: Option<Arc<T>>,
+        real: BoxFuture<'a, Result<T, Error>>,
+    ) -> BoxFuture<'a, Result<T, Error>>;
+}
+
+/// A recipe's flow with the recipe to tell when it has ended.
+struct Kept<'a, R: Recipe> {
+    recipe: &'a R,
+    flow: R::Flow<'a>,
+}
+
+/// A flow whose recipe keeps what it learnt, behind a `dyn`.
+trait KeptFlow: Flow {
+    fn keep(&self);
+}
+
+impl<R: Recipe> Flow for Kept<'_, R> {
+    type Output = R::Output;
+
+    fn poll<'b>(
+        &mut self,
+        now: Instant,
+        buf: &'b mut [u8],
+    ) -> Result<Step<'b, R::Output>, ssoflow_core::Error> {
+        self.flow.poll(now, buf)
+    }
+
+    fn handle(&mut self, now: Instant, response: Response<'_>) -> Result<(), ssoflow_core::Error> {
+        self.flow.handle(now, response)
+    }
+}
+
+impl<R: Recipe> KeptFlow for Kept<'_, R> {
+    fn keep(&self) {
+        self.recipe.keep(&self.flow);
+    }
+}
+
+/// A [`KeptFlow`] of any recipe, as one `Send` type.
+struct Erased<'a, O>(Box<dyn KeptFlow<Output = O> + Send + 'a>);
+
+impl<O> Flow for Erased<'_, O> {
+    type Output = O;
+
+    fn poll<'b>(
+        &mut self,
+        now: Instant,
+        buf: &'b mut [u8],
+    ) -> Result<Step<'b, O>, ssoflow_core::Error> {
+        self.0.poll(now, buf)
+    }
+
+    fn handle(&mut self, now: Instant, response: Response<'_>) -> Result<(), ssoflow_core::Error> {
+        self.0.handle(now, response)
+    }
+}
+
+/// Run `recipe`'s flow for `key` to its output; the recipe keeps what the flow learnt.
+///
+/// The flow is made here, outside any `async` block, and held behind a `dyn … + Send`: a
+/// recipe's flow type held across an `.await` would make the cache's futures unprovably
+/// `Send` (the compiler asks it of the flow for every lifetime, not the one it has), so
+/// `tokio::spawn` would refuse them.
+fn run_recipe<'a, R>(
+    recipe: &'a R,
+    driver: &'a Driver,
+    key: &'a R::Key,
+    previous: Option<&R::Output>,
+    entropy: [u8; 16],
+) -> BoxFuture<'a, Result<R::Output, Error>>
+where
+    R: Recipe + Sync,
+    R::Output: Send,
+    R::Flow<'a>: Send,
+{
+    let flow = match recipe.flow(key, previous, entropy) {
+        Ok(flow) => flow,
+        Err(e) => return Box::pin(std::future::ready(Err(Error::Core(e)))),
+    };
+    // The span names the recipe's flow, not the box it travels in.
+    let span = tracing::info_span!("ssoflow.flow", flow = std::any::type_name::<R::Flow<'a>>());
+    let mut flow = Erased(Box::new(Kept { recipe, flow }));
+    Box::pin(async move {
+        let result = driver.drive_loop(&mut flow).instrument(span).await;
+        flow.0.keep();
+        result
+    })
 }
 
 /// A token handed out by the cache, with the generation to report a 401 against.
@@ -83,20 +191,21 @@ impl<T> Clone for Lease<T> {
 }
 
 /// Shares one sign-in result per key among all tasks: single-flight sign-in, proactive
-/// renewal, refresh-on-401, bounded retries with backoff, bounded memory.
+/// renewal, refresh-on-401, bounded retries with backoff, one failure shared by its waiters,
+/// bounded memory.
 ///
-/// `K` is what a token is for: `()` for an application's one machine token, a customer id for
-/// that customer's token. `T` is what the sign-in produces (`AccessToken`, `TokenSet`,
-/// `par_ordering::SignIn`, …). Cheap to clone: clones share the entries.
+/// Built from a [`Driver`] and a [`Recipe`] (and optionally a [`SharedStore`]). `K` is what a token is
+/// for and must borrow as the recipe's key: `()` for an application's own token, the
+/// customer's identity-provider token (a `String`) for `par_ordering::CustomerSignIn`. Cheap
+/// to clone: clones share the driver, the recipe and the entries.
 ///
-/// The `sign_in` closure given to [`get`](Self::get) runs in a spawned task, at most one per
-/// key at a time. It receives the previous result, if any (e.g. to use its refresh token), and
-/// may be called again for a retry.
-pub struct TokenCache<K, T> {
-    inner: Arc<Inner<K, T>>,
+/// The recipe may borrow (`par_ordering::M2m<'c>` holds a `&'c Config`): nothing here needs it
+/// to be `'static`. Keep the configuration in a `static`, a `OnceLock`, or beside the cache.
+pub struct TokenCache<K, R: Recipe> {
+    inner: Arc<Inner<K, R>>,
 }
 
-impl<K, T> Clone for TokenCache<K, T> {
+impl<K, R: Recipe> Clone for TokenCache<K, R> {
     fn clone(&self) -> Self {
         TokenCache {
             inner: self.inner.clone(),
@@ -104,7 +213,7 @@ impl<K, T> Clone for TokenCache<K, T> {
     }
 }
 
-impl<K, T> std::fmt::Debug for TokenCache<K, T> {
+impl<K, R: Recipe> std::fmt::Debug for TokenCache<K, R> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TokenCache")
             .field("config", &self.inner.config)
@@ -112,12 +221,15 @@ impl<K, T> std::fmt::Debug for TokenCache<K, T> {
     }
 }
 
-struct Inner<K, T> {
+struct Inner<K, R: Recipe> {
+    driver: Driver,
+    recipe: Arc<R>,
+    store: Option<Arc<dyn SharedStore<R::Key, R::Output>>>,
     config: CacheConfig,
-    entries: Mutex<LruCache<K, Entry<T>>>,
+    entries: Mutex<LruCache<K, Entry<R::Output>>>,
 }
 
-/// The session's value: the caller's result behind an `Arc`, handed out by cloning.
+/// The session's value: the sign-in result behind an `Arc`, handed out by cloning.
 struct Held<T>(Arc<T>);
 
 impl<T: HasAccessToken> HasAccessToken for Held<T> {
@@ -126,50 +238,33 @@ impl<T: HasAccessToken> HasAccessToken for Held<T> {
     }
 }
 
-/// One key: its session and the bookkeeping for waiting on its sign-in.
+/// One key: its session and the channel its waiters are woken on.
 struct Entry<T> {
-    session: Session<Held<T>>,
-    /// Bumped whenever an attempt ends (or its failure is published); waiters subscribe.
-    done: watch::Sender<u64>,
-    /// Sign-in attempts started so far; the running one is number `attempts`.
-    attempts: u64,
-    /// A sign-in task owns this key's session right now.
-    in_flight: bool,
-    /// The running task has published its failure and is holding off until `Retry-After`.
-    cooling: bool,
+    session: Session<Held<T>, Error>,
+    /// Bumped whenever a sign-in ends (or is abandoned); waiters subscribe under the lock.
+    changed: watch::Sender<u64>,
     /// Highest generation reported unauthorized (only to log the first report of each).
     refused: u64,
-    /// The last failed attempt and its error, shared with everyone who waited for it.
-    failure: Option<(u64, Error)>,
     last_used: Instant,
 }
 
 impl<T: HasAccessToken> Entry<T> {
-    fn new(skew: Duration, now: Instant) -> Self {
+    fn new(policy: Policy, now: Instant) -> Self {
         Entry {
-            session: Session::new(u64::try_from(skew.as_millis()).unwrap_or(u64::MAX)),
-            done: watch::Sender::new(0),
-            attempts: 0,
-            in_flight: false,
-            cooling: false,
+            session: Session::with_policy(policy),
+            changed: watch::Sender::new(0),
             refused: 0,
-            failure: None,
             last_used: now,
         }
     }
-}
 
-impl<T> Entry<T> {
-    /// Someone depends on this entry staying put.
+    /// Someone depends on this entry staying put: a sign-in runs (or backs off), or tasks wait.
     fn busy(&self) -> bool {
-        self.in_flight || self.done.receiver_count() > 0
+        self.session.signing_in() || self.changed.receiver_count() > 0
     }
 
     /// Log the first 401 report of the current generation (the one that drops the token).
-    fn note_refused(&mut self, generation: u64)
-    where
-        T: HasAccessToken,
-    {
+    fn note_refused(&mut self, generation: u64) {
         if generation == self.session.generation() && generation > self.refused {
             self.refused = generation;
             tracing::info!(generation, "token refused (401): signing in again");
@@ -177,45 +272,12 @@ impl<T> Entry<T> {
     }
 
     fn wake(&self) {
-        self.done.send_modify(|n| *n = n.wrapping_add(1));
+        self.changed.send_modify(|n| *n = n.wrapping_add(1));
     }
 }
 
 /// Most entries looked at to find an idle one to evict, or idle ones to drop, per call.
 const SCAN: usize = 64;
-/// A caller told to sign in again this many times after waiting gives up (the provider keeps
-/// handing out tokens that are already due).
-const MAX_ROUNDS: u32 = 3;
-
-/// What one look at the session said.
-enum Next<T> {
-    Ready(Lease<T>),
-    Wait(watch::Receiver<u64>, u64),
-}
-
-/// The caller's sign-in closure, put behind an `Arc` only when a task needs it.
-struct SignInFn<F> {
-    owned: Option<F>,
-    shared: Option<Arc<F>>,
-}
-
-impl<F> SignInFn<F> {
-    fn new(f: F) -> Self {
-        SignInFn {
-            owned: Some(f),
-            shared: None,
-        }
-    }
-
-    fn shared(&mut self) -> Result<Arc<F>, Error> {
-        if let Some(f) = &self.shared {
-            return Ok(f.clone());
-        }
-        let f = Arc::new(self.owned.take().ok_or(Error::Closed)?);
-        self.shared = Some(f.clone());
-        Ok(f)
-    }
-}
 
 fn lease<T>(token: &Held<T>, generation: u64) -> Lease<T> {
     Lease {
@@ -224,17 +286,29 @@ fn lease<T>(token: &Held<T>, generation: u64) -> Lease<T> {
     }
 }
 
-impl<K, T> Inner<K, T>
+/// What one look at the session said, when it was not an answer.
+enum Next<T> {
+    /// Wait to be woken, or until this instant.
+    Wait(watch::Receiver<u64>, Option<Instant>),
+    /// Run the sign-in, from this previous result.
+    SignIn(Option<Arc<T>>),
+}
+
+impl<K, R> Inner<K, R>
 where
     K: Hash + Eq + Clone,
-    T: HasAccessToken,
+    R: Recipe,
 {
-    fn lock(&self) -> MutexGuard<'_, LruCache<K, Entry<T>>> {
+    fn lock(&self) -> MutexGuard<'_, LruCache<K, Entry<R::Output>>> {
         self.entries.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    fn now(&self) -> Instant {
+        self.driver.now()
+    }
+
     /// Drop idle entries from the least recently used end (at most `limit`).
-    fn sweep(&self, entries: &mut LruCache<K, Entry<T>>, now: Instant, limit: usize) {
+    fn sweep(&self, entries: &mut LruCache<K, Entry<R::Output>>, now: Instant, limit: usize) {
         let idle_ms = u64::try_from(self.config.idle_ttl.as_millis()).unwrap_or(u64::MAX);
         for _ in 0..limit {
             match entries.peek_lru() {
@@ -249,10 +323,10 @@ where
     /// The entry for `key`, made (evicting an idle one when full) if missing; marked used.
     fn entry<'m>(
         &self,
-        entries: &'m mut LruCache<K, Entry<T>>,
+        entries: &'m mut LruCache<K, Entry<R::Output>>,
         key: &K,
         now: Instant,
-    ) -> Result<&'m mut Entry<T>, Error> {
+    ) -> Result<&'m mut Entry<R::Output>, Error> {
         self.sweep(entries, now, SCAN);
         if !entries.contains(key) {
             if entries.len() >= self.config.capacity.max(1) {
@@ -266,7 +340,7 @@ where
                     entries.pop(&victim);
                 }
             }
-            entries.put(key.clone(), Entry::new(self.config.skew, now));
+            entries.put(key.clone(), Entry::new(self.config.policy, now));
         }
         let entry = entries.get_mut(key).ok_or(Error::Closed)?;
         if now > entry.last_used {
@@ -276,15 +350,97 @@ where
     }
 }
 
-impl<K, T> TokenCache<K, T>
+/// The sign-in this task was told to run. Dropped unresolved (the task's future was dropped,
+/// or the sign-in panicked), it tells the session the sign-in was abandoned and wakes the
+/// waiters, so the next one runs it.
+struct Pending<'a, K: Hash + Eq + Clone, R: Recipe> {
+    inner: &'a Inner<K, R>,
+    key: &'a K,
+    armed: bool,
+}
+
+impl<K: Hash + Eq + Clone, R: Recipe> Drop for Pending<'_, K, R> {
+    fn drop(&mut self) {
+        if self.armed {
+            let mut entries = self.inner.lock();
+            if let Some(e) = entries.peek_mut(self.key) {
+                tracing::warn!("sign-in abandoned before it finished; a waiter takes over");
+                e.session.sign_in_abandoned();
+                e.wake();
+            }
+        }
+    }
+}
+
+/// 16 bytes for the flow and 4 for the backoff's jitter, from the OS random source. A failing
+/// source is an error, never all-zero randomness.
+fn randomness() -> Result<([u8; 16], u32), Error> {
+    let mut b = [0u8; 20];
+    rand::rngs::OsRng
+        .try_fill_bytes(&mut b)
+        .map_err(|e| Error::Transport {
+            detail: format!("the OS random source failed: {e}"),
+        })?;
+    let mut entropy = [0u8; 16];
+    entropy.copy_from_slice(&b[..16]);
+    Ok((entropy, u32::from_le_bytes([b[16], b[17], b[18], b[19]])))
+}
+
+/// `SignIn` for `ssoflow_core::par_ordering::SignIn` (for the sign-in span).
+fn short_type_name<T>() -> &'static str {
+    let full = std::any::type_name::<T>();
+    let base = full.split('<').next().unwrap_or(full);
+    base.rsplit("::").next().unwrap_or(base)
+}
+
+/// `LruCache::peek_mut` by the cache's own key type (where `K: Borrow<R::Key>` is in scope,
+/// inference would pick the recipe's key).
+fn peek_mut<'m, K: Hash + Eq, V>(entries: &'m mut LruCache<K, V>, key: &K) -> Option<&'m mut V> {
+    entries.peek_mut(key)
+}
+
+/// `LruCache::peek` by the cache's own key type.
+fn peek<'m, K: Hash + Eq, V>(entries: &'m LruCache<K, V>, key: &K) -> Option<&'m V> {
+    entries.peek(key)
+}
+
+impl<K, R> TokenCache<K, R>
 where
-    K: Hash + Eq + Clone + Send + Sync + 'static,
-    T: HasAccessToken + Send + Sync + 'static,
+    K: Borrow<R::Key> + Hash + Eq + Clone,
+    R: Recipe,
 {
-    /// An empty cache.
-    pub fn new(config: CacheConfig) -> Self {
+    /// An empty cache signing in with `recipe` over `driver` (whose clock it reads).
+    pub fn new(driver: Driver, recipe: R, config: CacheConfig) -> Self {
+        Self::with_shared_recipe(driver, Arc::new(recipe), config)
+    }
+
+    /// An empty cache signing in with a recipe shared with others.
+    pub fn with_shared_recipe(driver: Driver, recipe: Arc<R>, config: CacheConfig) -> Self {
+        Self::build(driver, recipe, None, config)
+    }
+
+    /// An empty cache whose sign-ins go through `store` (e.g. `ssoflow-redis`'s fleet-wide
+    /// one), which runs the recipe only when it has no result to share.
+    pub fn with_store(
+        driver: Driver,
+        recipe: R,
+        store: Arc<dyn SharedStore<R::Key, R::Output>>,
+        config: CacheConfig,
+    ) -> Self {
+        Self::build(driver, Arc::new(recipe), Some(store), config)
+    }
+
+    fn build(
+        driver: Driver,
+        recipe: Arc<R>,
+        store: Option<Arc<dyn SharedStore<R::Key, R::Output>>>,
+        config: CacheConfig,
+    ) -> Self {
         TokenCache {
             inner: Arc::new(Inner {
+                driver,
+                recipe,
+                store,
                 config,
                 entries: Mutex::new(LruCache::unbounded()),
             }),
@@ -296,67 +452,81 @@ where
         &self.inner.config
     }
 
+    /// The driver the sign-ins and protected calls run on.
+    pub fn driver(&self) -> &Driver {
+        &self.inner.driver
+    }
+
+    /// The recipe signed in with.
+    pub fn recipe(&self) -> &Arc<R> {
+        &self.inner.recipe
+    }
+
     /// The token for `key`: the cached one while it is fresh, else the result of the one
-    /// sign-in running for `key` (started by this call if none is).
+    /// sign-in running for `key` (run by this call if none is).
     ///
-    /// A failed sign-in's error goes to every caller that waited for it. While a still-valid
-    /// token is being renewed (or its renewal failed) callers get that token without waiting.
-    pub async fn get<F, Fut>(&self, key: &K, sign_in: F) -> Result<Arc<T>, Error>
+    /// A transient failure (5xx, 429, transport) is retried after the policy's backoff (or
+    /// the server's `Retry-After`); a final one goes to every caller that waited for it, and
+    /// to every caller during the cooldown. While a still-valid token is being renewed (or
+    /// its renewal failed) callers get that token without waiting.
+    pub async fn get<'a>(&'a self, key: &'a K) -> Result<Arc<R::Output>, Error>
     where
-        F: Fn(Option<Arc<T>>) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = Result<T, Error>> + Send + 'static,
+        R: Sync,
+        R::Key: Sync,
+        R::Output: Send + Sync,
+        R::Flow<'a>: Send,
     {
-        let mut sign_in = SignInFn::new(sign_in);
-        Ok(self.acquire(key, &mut sign_in).await?.value)
+        Ok(self.acquire(key).await?.value)
     }
 
     /// Like [`get`](Self::get), with the generation to pass to
     /// [`report_unauthorized`](Self::report_unauthorized) if the token is refused.
-    pub async fn lease<F, Fut>(&self, key: &K, sign_in: F) -> Result<Lease<T>, Error>
+    pub async fn lease<'a>(&'a self, key: &'a K) -> Result<Lease<R::Output>, Error>
     where
-        F: Fn(Option<Arc<T>>) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = Result<T, Error>> + Send + 'static,
+        R: Sync,
+        R::Key: Sync,
+        R::Output: Send + Sync,
+        R::Flow<'a>: Send,
     {
-        let mut sign_in = SignInFn::new(sign_in);
-        self.acquire(key, &mut sign_in).await
+        self.acquire(key).await
     }
 
     /// A call with the token of `generation` was answered 401: that token is not handed out
     /// again. However many tasks report the same generation, one sign-in follows.
     pub fn report_unauthorized(&self, key: &K, generation: u64) {
-        if let Some(e) = self.inner.lock().peek_mut(key) {
+        if let Some(e) = peek_mut(&mut self.inner.lock(), key) {
             e.note_refused(generation);
             e.session.unauthorized(generation);
         }
     }
 
-    /// Send a request built with `key`'s token; on a 401, sign in again (once, however many
-    /// tasks saw that 401) and retry once. A second 401 is `Error::Core(Unauthorized)`.
+    /// Send a request built with `key`'s token over the cache's driver; on a 401, sign in
+    /// again (once, however many tasks saw that 401) and retry once. A second 401 is
+    /// `Error::Core(Unauthorized)`.
     ///
     /// `build` writes the request for a token, e.g. with
     /// [`OwnedRequest::write_with`] and `par_ordering::Config::protected_request`.
-    pub async fn send_authorized<F, Fut, B>(
-        &self,
-        driver: &Driver,
-        key: &K,
-        sign_in: F,
+    pub async fn send_authorized<'a, B>(
+        &'a self,
+        key: &'a K,
         build: B,
     ) -> Result<OwnedResponse, Error>
     where
-        F: Fn(Option<Arc<T>>) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = Result<T, Error>> + Send + 'static,
-        B: Fn(&T) -> Result<OwnedRequest, Error>,
+        R: Sync,
+        R::Key: Sync,
+        R::Output: Send + Sync,
+        R::Flow<'a>: Send,
+        B: Fn(&R::Output) -> Result<OwnedRequest, Error>,
     {
-        let mut sign_in = SignInFn::new(sign_in);
         let mut call = Call::new();
         loop {
-            let Lease { value, generation } = self.acquire(key, &mut sign_in).await?;
+            let Lease { value, generation } = self.acquire(key).await?;
             let request = build(&value)?;
             drop(value);
-            let response = driver.send(request).await?;
+            let response = self.inner.driver.send(request).await?;
             let verdict = {
                 let mut entries = self.inner.lock();
-                match entries.peek_mut(key) {
+                match peek_mut(&mut entries, key) {
                     Some(e) => {
                         if response.status == 401 {
                             e.note_refused(generation);
@@ -364,9 +534,13 @@ where
                         call.on_status(&mut e.session, generation, response.status)
                     }
                     // Evicted meanwhile: the retry signs in afresh anyway.
-                    None => {
-                        call.on_status(&mut Session::<Held<T>>::new(0), generation, response.status)
-                    }
+                    None => call.on_status(
+                        &mut Session::<Held<R::Output>, Error>::with_policy(
+                            self.inner.config.policy,
+                        ),
+                        generation,
+                        response.status,
+                    ),
                 }
             };
             match verdict? {
@@ -378,9 +552,10 @@ where
         }
     }
 
-    /// Forget `key`'s token (sign out); a running sign-in still completes for its waiters.
+    /// Forget `key`'s token (sign out) and any shared failure; a running sign-in still
+    /// completes for its waiters.
     pub fn invalidate(&self, key: &K) {
-        if let Some(e) = self.inner.lock().peek_mut(key) {
+        if let Some(e) = peek_mut(&mut self.inner.lock(), key) {
             e.session.clear();
         }
     }
@@ -398,289 +573,170 @@ where
     /// Drop every entry idle for longer than `idle_ttl` now (this also happens, a few at a
     /// time, on every access).
     pub fn purge_idle(&self) {
-        let now = self.inner.config.clock.now();
+        let now = self.inner.now();
         let mut entries = self.inner.lock();
         self.inner.sweep(&mut entries, now, usize::MAX);
     }
 
-    /// Tasks waiting for `key`'s sign-in right now (for metrics and tests).
+    /// Tasks waiting for `key`'s sign-in right now (the one running it not counted; for
+    /// metrics and tests).
     pub fn waiting(&self, key: &K) -> usize {
-        self.inner
-            .lock()
-            .peek(key)
-            .map_or(0, |e| e.done.receiver_count())
+        peek(&self.inner.lock(), key).map_or(0, |e| e.changed.receiver_count())
     }
 
-    /// Whether a sign-in for `key` is running right now.
+    /// Whether a sign-in for `key` is running (or backing off before a retry) right now.
     pub fn signing_in(&self, key: &K) -> bool {
-        self.inner.lock().peek(key).is_some_and(|e| e.in_flight)
+        peek(&self.inner.lock(), key).is_some_and(|e| e.session.signing_in())
     }
 
-    async fn acquire<F, Fut>(&self, key: &K, sign_in: &mut SignInFn<F>) -> Result<Lease<T>, Error>
+    async fn acquire<'a>(&'a self, key: &'a K) -> Result<Lease<R::Output>, Error>
     where
-        F: Fn(Option<Arc<T>>) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = Result<T, Error>> + Send + 'static,
+        R: Sync,
+        R::Key: Sync,
+        R::Output: Send + Sync,
+        R::Flow<'a>: Send,
     {
-        let mut waited = None;
-        let mut rounds = 0;
+        let inner = &*self.inner;
+        let mut ticket = None;
         loop {
-            let now = self.inner.config.clock.now();
-            let mut done = match self.step(key, now, waited, rounds, sign_in)? {
-                Next::Ready(lease) => return Ok(lease),
-                Next::Wait(done, attempt) => {
-                    waited = Some(attempt);
-                    done
+            let now = inner.now();
+            let next = {
+                let mut entries = inner.lock();
+                let entry = inner.entry(&mut entries, key, now)?;
+                match entry.session.access(now, ticket.take()) {
+                    Access::Ready { token, generation } => return Ok(lease(token, generation)),
+                    Access::Failed(e) => return Err(e),
+                    Access::Wait { ticket: t, until } => {
+                        ticket = Some(t);
+                        // Subscribed under the lock: a sign-in ending after this is seen.
+                        Next::Wait(entry.changed.subscribe(), until)
+                    }
+                    Access::SignIn { previous } => Next::SignIn(previous.map(|p| p.0.clone())),
                 }
             };
-            // Subscribed under the lock: an attempt ending since then is seen at once.
-            done.changed().await.map_err(|_| Error::Closed)?;
-            rounds += 1;
-        }
-    }
-
-    /// One look at `key`'s session under the lock: a token, or what to wait for.
-    fn step<F, Fut>(
-        &self,
-        key: &K,
-        now: Instant,
-        waited: Option<u64>,
-        rounds: u32,
-        sign_in: &mut SignInFn<F>,
-    ) -> Result<Next<T>, Error>
-    where
-        F: Fn(Option<Arc<T>>) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = Result<T, Error>> + Send + 'static,
-    {
-        let mut entries = self.inner.lock();
-        let entry = self.inner.entry(&mut entries, key, now)?;
-        // The attempt this caller waited for failed: everyone who waited shares its error
-        // (unless a still-valid token is at hand).
-        if let (Some(waited), Some((failed, error))) = (waited, &entry.failure) {
-            if *failed >= waited {
-                let error = error.clone();
-                return match entry.session.access(now, None) {
-                    Access::Ready { token, generation } => {
-                        Ok(Next::Ready(lease(token, generation)))
-                    }
-                    Access::SignIn { .. } => {
-                        entry.session.sign_in_abandoned();
-                        Err(error)
-                    }
-                    Access::Wait { .. } | Access::Failed(_) => Err(error),
-                };
-            }
-        }
-        loop {
-            match entry.session.access(now, None) {
-                Access::Ready { token, generation } => {
-                    return Ok(Next::Ready(lease(token, generation)));
-                }
-                Access::Wait { .. } if entry.cooling => {
-                    if let Some((_, error)) = &entry.failure {
-                        return Err(error.clone());
-                    }
-                    return Ok(Next::Wait(entry.done.subscribe(), entry.attempts));
-                }
-                Access::Wait { .. } => {
-                    return Ok(Next::Wait(entry.done.subscribe(), entry.attempts));
-                }
-                // This cache never reports failures to the session (it shares them itself).
-                Access::Failed(e) => return Err(Error::Core(e)),
-                Access::SignIn { previous } => {
-                    let previous = previous.map(|p| p.0.clone());
-                    let started = if rounds >= MAX_ROUNDS {
-                        Err(Error::Core(ssoflow_core::Error::Malformed {
-                            what: "token lifetime (every sign-in returns a token already due)",
-                            excerpt: Excerpt::default(),
-                        }))
-                    } else {
-                        match tokio::runtime::Handle::try_current() {
-                            Err(_) => Err(Error::Closed),
-                            Ok(runtime) => sign_in.shared().map(|f| (runtime, f)),
-                        }
-                    };
-                    let (runtime, f) = match started {
-                        Ok(started) => started,
-                        Err(e) => {
-                            entry.session.sign_in_abandoned();
-                            return Err(e);
-                        }
-                    };
-                    entry.attempts += 1;
-                    entry.in_flight = true;
-                    let completion = Completion {
-                        inner: self.inner.clone(),
-                        key: key.clone(),
-                        attempt: entry.attempts,
-                        finished: false,
-                    };
+            match next {
+                Next::Wait(rx, until) => self.wait(rx, until).await?,
+                Next::SignIn(previous) => {
                     let span = tracing::info_span!(
                         "ssoflow.sign_in",
-                        of = short_type_name::<T>(),
-                        attempt = entry.attempts,
+                        of = short_type_name::<R::Output>(),
                         renewing = previous.is_some()
                     );
-                    runtime.spawn(run_sign_in(completion, f, previous).instrument(span));
-                    // Ask again: a still-valid token is served while it is renewed.
+                    if let Some(lease) = self.sign_in(key, previous).instrument(span).await? {
+                        return Ok(lease);
+                    }
                 }
             }
         }
     }
-}
 
-/// `SignIn` for `ssoflow_core::par_ordering::SignIn` (for the sign-in span).
-fn short_type_name<T>() -> &'static str {
-    let full = std::any::type_name::<T>();
-    let base = full.split('<').next().unwrap_or(full);
-    base.rsplit("::").next().unwrap_or(base)
-}
-
-/// Ends a sign-in attempt exactly once: with its result, or — if the task is dropped (runtime
-/// shutdown, abort) before it finishes — with `Error::Closed`, so the key never stays stuck.
-struct Completion<K: Hash + Eq + Clone, T: HasAccessToken> {
-    inner: Arc<Inner<K, T>>,
-    key: K,
-    attempt: u64,
-    finished: bool,
-}
-
-impl<K: Hash + Eq + Clone, T: HasAccessToken> Completion<K, T> {
-    /// Run `f` on this attempt's entry (it is never evicted while the attempt runs).
-    fn with_entry(&self, f: impl FnOnce(&mut Entry<T>)) {
-        let mut entries = self.inner.lock();
-        if let Some(e) = entries.peek_mut(&self.key) {
-            if e.in_flight && e.attempts == self.attempt {
-                f(e);
+    /// Wait until woken, or until `until` when given.
+    async fn wait(
+        &self,
+        mut rx: watch::Receiver<u64>,
+        until: Option<Instant>,
+    ) -> Result<(), Error> {
+        match until {
+            // An error means the entry is gone: the next look makes a new one.
+            None => {
+                let _ = rx.changed().await;
+            }
+            Some(at) => {
+                let left = Duration::from_millis(at.millis_since(self.inner.now()));
+                if left.is_zero() {
+                    return Ok(());
+                }
+                if tokio::runtime::Handle::try_current().is_err() {
+                    // No timer to back off with.
+                    return Err(Error::Closed);
+                }
+                let _ = tokio::time::timeout(left, rx.changed()).await;
             }
         }
+        Ok(())
     }
 
-    fn succeed(&mut self, value: T) {
-        self.finished = true;
-        let value = Held(Arc::new(value));
-        self.with_entry(|e| {
-            let now = self.inner.config.clock.now();
-            let generation = e.session.signed_in(now, value);
-            tracing::info!(generation, "signed in");
-            e.failure = None;
-            e.in_flight = false;
-            e.cooling = false;
-            e.wake();
-        });
-    }
-
-    fn fail(&mut self, error: Error) {
-        self.finished = true;
-        let attempt = self.attempt;
-        self.with_entry(|e| {
-            tracing::warn!(error = %error, "sign-in failed");
-            e.session.sign_in_abandoned();
-            e.failure = Some((attempt, error));
-            e.in_flight = false;
-            e.cooling = false;
-            e.wake();
-        });
-    }
-
-    /// Hand the failure to the waiters now but keep the key's sign-in slot: no new sign-in
-    /// starts until [`end_cooldown`](Self::end_cooldown).
-    fn start_cooldown(&mut self, error: Error, until: Duration) {
-        let attempt = self.attempt;
-        self.with_entry(|e| {
-            tracing::warn!(error = %error, cooldown_ms = until.as_millis() as u64, "sign-in failed; holding off as asked (Retry-After)");
-            e.failure = Some((attempt, error));
-            e.cooling = true;
-            e.wake();
-        });
-    }
-
-    fn end_cooldown(&mut self) {
-        self.finished = true;
-        self.with_entry(|e| {
-            e.session.sign_in_abandoned();
-            e.in_flight = false;
-            e.cooling = false;
-            e.wake();
-        });
-    }
-}
-
-impl<K: Hash + Eq + Clone, T: HasAccessToken> Drop for Completion<K, T> {
-    fn drop(&mut self) {
-        if self.finished {
-            return;
-        }
-        let attempt = self.attempt;
-        self.with_entry(|e| {
-            tracing::warn!("sign-in task dropped before finishing");
-            if !e.cooling {
-                e.failure = Some((attempt, Error::Closed));
-            }
-            e.session.sign_in_abandoned();
-            e.in_flight = false;
-            e.cooling = false;
-            e.wake();
-        });
-    }
-}
-
-/// The sign-in task: call the closure, retry transient failures with backoff, report once.
-async fn run_sign_in<K, T, F, Fut>(
-    mut completion: Completion<K, T>,
-    sign_in: Arc<F>,
-    previous: Option<Arc<T>>,
-) where
-    K: Hash + Eq + Clone,
-    T: HasAccessToken,
-    F: Fn(Option<Arc<T>>) -> Fut,
-    Fut: Future<Output = Result<T, Error>>,
-{
-    let config = completion.inner.config.clone();
-    tracing::info!("sign-in started");
-    let mut retries = 0;
-    loop {
-        let attempt = AssertUnwindSafe(async { sign_in(previous.clone()).await });
-        let result = attempt.catch_unwind().await.unwrap_or(Err(Error::Panicked));
-        let error = match result {
-            Ok(value) => return completion.succeed(value),
-            Err(e) => e,
+    /// Run the sign-in this task was told to run and report it. `Some` is this caller's
+    /// answer; `None` means "ask the session again" (a retry is due later).
+    async fn sign_in<'a>(
+        &'a self,
+        key: &'a K,
+        previous: Option<Arc<R::Output>>,
+    ) -> Result<Option<Lease<R::Output>>, Error>
+    where
+        R: Sync,
+        R::Key: Sync,
+        R::Output: Send + Sync,
+        R::Flow<'a>: Send,
+    {
+        let inner: &'a Inner<K, R> = &self.inner;
+        let mut pending = Pending {
+            inner,
+            key,
+            armed: true,
         };
-        let retry_after = error.retry_after().map(|d| d.min(config.max_retry_after));
-        if error.is_transient() && retries < config.max_retries {
-            let delay = backoff(&config, retries, retry_after);
-            if delay <= config.max_backoff {
-                tracing::warn!(error = %error, delay_ms = delay.as_millis() as u64, retry = retries + 1, "sign-in failed; retrying");
-                tokio::time::sleep(delay).await;
-                retries += 1;
-                continue;
+        // A failing random source: abandoned (by `pending`), and this caller gets the error.
+        let (entropy, jitter) = randomness()?;
+        tracing::info!("sign-in started");
+        let key_ref: &'a R::Key = key.borrow();
+        let real = run_recipe(
+            &*inner.recipe,
+            &inner.driver,
+            key_ref,
+            previous.as_deref(),
+            entropy,
+        );
+        let run = match &inner.store {
+            Some(store) => store.sign_in(key_ref, previous, real),
+            None => real,
+        };
+        let result = AssertUnwindSafe(run)
+            .catch_unwind()
+            .await
+            .unwrap_or(Err(Error::Panicked));
+        pending.armed = false;
+        let now = inner.now();
+        let mut entries = inner.lock();
+        let Some(entry) = peek_mut(&mut entries, key) else {
+            // Never evicted while signing in; if it were, the result is still this caller's.
+            return result.map(|t| {
+                Some(Lease {
+                    value: Arc::new(t),
+                    generation: 0,
+                })
+            });
+        };
+        let outcome = match result {
+            Ok(value) => {
+                let value = Arc::new(value);
+                let generation = entry.session.signed_in(now, Held(value.clone()));
+                tracing::info!(generation, "signed in");
+                Ok(Some(Lease { value, generation }))
             }
-        }
-        match retry_after {
-            Some(wait) => {
-                completion.start_cooldown(error, wait);
-                tokio::time::sleep(wait).await;
-                return completion.end_cooldown();
-            }
-            None => return completion.fail(error),
-        }
-    }
-}
-
-/// Exponential backoff with jitter (half fixed, half random); at least `Retry-After` when given.
-fn backoff(config: &CacheConfig, retries: u32, retry_after: Option<Duration>) -> Duration {
-    let exp = config
-        .base_backoff
-        .saturating_mul(1u32 << retries.min(16))
-        .min(config.max_backoff);
-    let half = exp / 2;
-    let jitter = if half.is_zero() {
-        Duration::ZERO
-    } else {
-        rand::rng().random_range(Duration::ZERO..=half)
-    };
-    match retry_after {
-        Some(after) => after + jitter,
-        None => half + jitter,
+            Err(e) => match entry.session.sign_in_failed(now, e, jitter) {
+                AfterFailure::RetryAt(at) => {
+                    tracing::warn!(
+                        delay_ms = at.millis_since(now),
+                        "sign-in failed transiently; retrying after a backoff"
+                    );
+                    Ok(None)
+                }
+                AfterFailure::Failed(e) => {
+                    tracing::warn!(error = %e, "sign-in failed");
+                    // A still-valid token is this caller's answer too.
+                    match entry.session.access(now, None) {
+                        Access::Ready { token, generation } => Ok(Some(lease(token, generation))),
+                        Access::SignIn { .. } => {
+                            entry.session.sign_in_abandoned();
+                            Err(e)
+                        }
+                        Access::Wait { .. } | Access::Failed(_) => Err(e),
+                    }
+                }
+            },
+        };
+        entry.wake();
+        outcome
     }
 }
 
@@ -689,21 +745,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn backoff_grows_with_jitter_and_honours_retry_after() {
-        let c = CacheConfig {
-            base_backoff: Duration::from_millis(100),
-            max_backoff: Duration::from_secs(1),
-            ..CacheConfig::default()
-        };
-        for _ in 0..100 {
-            let d0 = backoff(&c, 0, None);
-            assert!(d0 >= Duration::from_millis(50) && d0 <= Duration::from_millis(100));
-            let d3 = backoff(&c, 3, None);
-            assert!(d3 >= Duration::from_millis(400) && d3 <= Duration::from_millis(800));
-            let big = backoff(&c, 30, None);
-            assert!(big <= Duration::from_secs(1));
-            let ra = backoff(&c, 0, Some(Duration::from_secs(2)));
-            assert!(ra >= Duration::from_secs(2) && ra <= Duration::from_millis(2050));
-        }
+    fn randomness_is_fresh() {
+        let (a, _) = randomness().unwrap();
+        let (b, _) = randomness().unwrap();
+        assert_ne!(a, b);
     }
 }

@@ -111,7 +111,7 @@ impl Driver {
 
     /// The one drive loop. It borrows the flow, so the future is small whatever the flow's
     /// size.
-    async fn drive_loop<F: Flow>(&self, flow: &mut F) -> Result<F::Output, Error> {
+    pub(crate) async fn drive_loop<F: Flow>(&self, flow: &mut F) -> Result<F::Output, Error> {
         // Read once before the first request and once per answer (the answer's `now` is also
         // good for the poll that follows it).
         let mut now = self.now();

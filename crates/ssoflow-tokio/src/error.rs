@@ -35,10 +35,11 @@ pub enum Error {
         /// The cap in bytes.
         limit: usize,
     },
-    /// The sign-in could not finish: its runtime shut down (or the call was made outside a
-    /// tokio runtime, so no sign-in task could be spawned).
+    /// The sign-in could not finish: a retry was due later but the call was made outside a
+    /// tokio runtime (no timer to wait with).
     Closed,
-    /// The sign-in closure panicked; the cache stays usable and the next caller signs in again.
+    /// The sign-in (the recipe's flow, or a shared store around it) panicked. The failure is
+    /// shared with the callers that waited for it; the cache stays usable.
     Panicked,
 }
 
@@ -103,8 +104,8 @@ impl fmt::Display for Error {
             Error::Transport { detail } => write!(f, "transport: {detail}"),
             Error::Timeout => f.write_str("request timed out"),
             Error::TooLarge { limit } => write!(f, "response larger than {limit} bytes"),
-            Error::Closed => f.write_str("token cache or runtime shut down during sign-in"),
-            Error::Panicked => f.write_str("sign-in closure panicked"),
+            Error::Closed => f.write_str("no tokio runtime to wait for a sign-in retry with"),
+            Error::Panicked => f.write_str("sign-in panicked"),
         }
     }
 }

@@ -11,10 +11,8 @@ use std::time::Duration;
 
 use common::{Env, SIGN_IN};
 use serde_json::Value;
-use ssoflow_core::par_ordering::SignIn;
 use ssoflow_customer_info::{BearerToken, Customer, Refusal, customer_info_router};
 use ssoflow_sandbox::Sandbox;
-use ssoflow_tokio::TokenCache;
 
 type Customers = Arc<RwLock<HashMap<String, Customer>>>;
 
@@ -62,15 +60,15 @@ async fn the_provider_registers_the_customer_and_syncs_a_changed_email() {
     let customers = customers();
     let url = app(customers.clone()).await;
     let env = Env::with(Sandbox::builder().customer_info_url(url)).await;
-    let m2m = TokenCache::new(env.cache_config());
-    let cache: TokenCache<String, SignIn> = TokenCache::new(env.cache_config());
-    // John's identity-provider token: PAR Ordering asks /customer-info about him, with it.
-    let sign_in = || env.customer_sign_in(&m2m, JOHN_TOKEN);
-    let me = |cache: &TokenCache<String, SignIn>| {
-        let (cache, driver, sign_in, me) = (cache.clone(), env.driver.clone(), sign_in(), env.me());
+    // Keyed by John's identity-provider token: PAR Ordering asks /customer-info about him,
+    // with it.
+    let cache = env.customers();
+    let john = JOHN_TOKEN.to_owned();
+    let me = |cache: &common::Customers| {
+        let (cache, me, john) = (cache.clone(), env.me(), john.clone());
         async move {
             let r = cache
-                .send_authorized(&driver, &UUID.to_owned(), sign_in, me)
+                .send_authorized(&john, me)
                 .await
                 .expect("protected call");
             assert_eq!(r.status, 200);
@@ -78,10 +76,7 @@ async fn the_provider_registers_the_customer_and_syncs_a_changed_email() {
         }
     };
 
-    let first = cache
-        .get(&UUID.to_owned(), sign_in())
-        .await
-        .expect("sign-in");
+    let first = cache.get(&john).await.expect("sign-in");
     assert_eq!(first.customer.email.as_str(), "john.doe@mail.com");
     assert_eq!(first.customer.first_name.as_str(), "John");
     let account = me(&cache).await;
@@ -97,7 +92,7 @@ async fn the_provider_registers_the_customer_and_syncs_a_changed_email() {
     assert_eq!(synced["email"], "john@new.example");
     assert_eq!(synced["id"], account["id"], "same account");
     assert_eq!(env.calls(SIGN_IN), 2);
-    let current = cache.get(&UUID.to_owned(), sign_in()).await.unwrap();
+    let current = cache.get(&john).await.unwrap();
     assert_eq!(current.customer.email.as_str(), "john@new.example");
 }
 
@@ -107,12 +102,9 @@ async fn the_provider_registers_the_customer_and_syncs_a_changed_email() {
 async fn a_token_the_app_did_not_issue_does_not_sign_in() {
     let url = app(customers()).await;
     let env = Env::with(Sandbox::builder().customer_info_url(url)).await;
-    let m2m = TokenCache::new(env.cache_config());
-    let cache: TokenCache<String, SignIn> = TokenCache::new(env.cache_config());
+    let cache = env.customers();
     let forged = JOHN_TOKEN.replace(".c2ln", ".Zm9yZ2Vk");
-    let refused = cache
-        .get(&UUID.to_owned(), env.customer_sign_in(&m2m, &forged))
-        .await;
+    let refused = cache.get(&forged).await;
     let error = refused.expect_err("a forged token signs in");
     assert!(format!("{error:?}").contains("401"), "{error:?}");
 }

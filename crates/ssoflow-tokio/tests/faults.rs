@@ -12,8 +12,8 @@ use axum::routing::get;
 use common::{Env, TOKENS, concurrently, fault, until};
 use futures_util::StreamExt;
 use serde_json::json;
+use ssoflow_core::oauth2;
 use ssoflow_core::par_ordering::{self, RequestIds};
-use ssoflow_core::{AccessToken, oauth2};
 use ssoflow_tokio::{
     CacheConfig, Config, DEFAULT_MAX_RESPONSE_BYTES, Driver, Error, OwnedRequest, TokenCache,
 };
@@ -25,11 +25,11 @@ async fn a_503_with_retry_after_is_retried_after_waiting() {
     let env = Env::new().await;
     env.fault(json!({"path": TOKEN_PATH, "kind": "status", "status": 503, "retry_after": 1}))
         .await;
-    let cache: TokenCache<(), AccessToken> = TokenCache::new(env.cache_config());
+    let cache = env.m2m();
     let started = Instant::now();
     let tokens = concurrently(100, || {
-        let (cache, sign_in) = (cache.clone(), env.m2m_sign_in());
-        async move { cache.get(&(), sign_in).await }
+        let cache = cache.clone();
+        async move { cache.get(&()).await }
     })
     .await;
     assert!(
@@ -48,7 +48,7 @@ async fn the_driver_reports_retry_after_and_never_parses_a_cut_body() {
     let run = || async {
         let mut ids = RequestIds::new([1; 16]);
         env.driver
-            .run(par_ordering::m2m_token(&env.par, &mut ids))
+            .run(par_ordering::m2m_token(env.par, &mut ids))
             .await
     };
     env.fault(json!({"path": TOKEN_PATH, "kind": "status", "status": 429, "retry_after": 7}))
@@ -73,12 +73,12 @@ async fn the_driver_reports_retry_after_and_never_parses_a_cut_body() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_connection_dropped_mid_response_is_retried() {
     let env = Env::new().await;
-    let cache: TokenCache<(), AccessToken> = TokenCache::new(env.cache_config());
+    let cache = env.m2m();
     env.fault(fault(TOKEN_PATH, "truncate")).await;
     env.fault(fault(TOKEN_PATH, "drop")).await;
     let tokens = concurrently(50, || {
-        let (cache, sign_in) = (cache.clone(), env.m2m_sign_in());
-        async move { cache.get(&(), sign_in).await }
+        let cache = cache.clone();
+        async move { cache.get(&()).await }
     })
     .await;
     for t in tokens {
@@ -90,19 +90,20 @@ async fn a_connection_dropped_mid_response_is_retried() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retries_are_bounded_and_the_error_is_shared() {
     let env = Env::new().await;
-    let cache: TokenCache<(), AccessToken> = TokenCache::new(env.cache_config());
+    let cache = env.m2m();
     env.fault(json!({"path": TOKEN_PATH, "kind": "status", "status": 500, "count": 3}))
         .await;
     // Hold the first request until all 20 callers wait for it.
     let (mut arrived, release) = env.transport.gate(TOKEN_PATH);
     let calls: Vec<_> = (0..20)
         .map(|_| {
-            let (cache, sign_in) = (cache.clone(), env.m2m_sign_in());
-            tokio::spawn(async move { cache.get(&(), sign_in).await })
+            let cache = cache.clone();
+            tokio::spawn(async move { cache.get(&()).await })
         })
         .collect();
     arrived.recv().await.expect("first attempt");
-    until("20 waiters", || cache.waiting(&()) == 20).await;
+    // The caller running the sign-in, and 19 waiting for it.
+    until("19 waiters", || cache.waiting(&()) == 19).await;
     env.transport.ungate();
     release.add_permits(1);
     for c in calls {
@@ -111,20 +112,50 @@ async fn retries_are_bounded_and_the_error_is_shared() {
     }
     // One attempt, two retries (the default), then the error went to all 20 callers.
     assert_eq!(env.calls(TOKENS), 3);
-    cache
-        .get(&(), env.m2m_sign_in())
-        .await
-        .expect("next caller signs in");
+    cache.get(&()).await.expect("next caller signs in");
     assert_eq!(env.calls(TOKENS), 4);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_sign_in_is_shared_by_every_waiter_with_one_request() {
+    let env = Env::new().await;
+    // The default policy: a final failure is handed out for 1 s.
+    let cache = TokenCache::new(
+        env.driver.clone(),
+        par_ordering::M2m::new(env.par),
+        CacheConfig::default(),
+    );
+    env.fault(json!({"path": TOKEN_PATH, "kind": "unauthorized"}))
+        .await;
+    let (mut arrived, release) = env.transport.gate(TOKEN_PATH);
+    let calls: Vec<_> = (0..50)
+        .map(|_| {
+            let cache = cache.clone();
+            tokio::spawn(async move { cache.get(&()).await })
+        })
+        .collect();
+    arrived.recv().await.expect("the one request");
+    until("49 waiters", || cache.waiting(&()) == 49).await;
+    env.transport.ungate();
+    release.add_permits(1);
+    for c in calls {
+        assert_eq!(c.await.expect("task").unwrap_err().status(), Some(401));
+    }
+    // During the cooldown the failure is the answer, and the provider is left alone.
+    assert_eq!(cache.get(&()).await.unwrap_err().status(), Some(401));
+    assert_eq!(env.calls(TOKENS), 1);
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    cache.get(&()).await.expect("after the cooldown");
+    assert_eq!(env.calls(TOKENS), 2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_sign_in_is_not_retried() {
     let env = Env::new().await;
-    let cache: TokenCache<(), AccessToken> = TokenCache::new(env.cache_config());
+    let cache = env.m2m();
     env.fault(json!({"path": TOKEN_PATH, "kind": "unauthorized"}))
         .await;
-    let e = cache.get(&(), env.m2m_sign_in()).await.unwrap_err();
+    let e = cache.get(&()).await.unwrap_err();
     assert_eq!(e.status(), Some(401));
     assert_eq!(env.calls(TOKENS), 1);
 }
@@ -132,23 +163,28 @@ async fn a_refused_sign_in_is_not_retried() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_long_retry_after_fails_fast_and_holds_off_new_sign_ins() {
     let env = Env::new().await;
-    let cache: TokenCache<(), AccessToken> = TokenCache::new(CacheConfig {
-        max_backoff: Duration::from_millis(500),
-        ..env.cache_config()
-    });
+    let config = env.cache_config();
+    let cache = TokenCache::new(
+        env.driver.clone(),
+        par_ordering::M2m::new(env.par),
+        CacheConfig {
+            policy: config.policy.with_max_backoff_ms(500),
+            ..config
+        },
+    );
     env.fault(json!({"path": TOKEN_PATH, "kind": "status", "status": 429, "retry_after": 30}))
         .await;
     let started = Instant::now();
     let results = concurrently(20, || {
-        let (cache, sign_in) = (cache.clone(), env.m2m_sign_in());
-        async move { cache.get(&(), sign_in).await }
+        let cache = cache.clone();
+        async move { cache.get(&()).await }
     })
     .await;
     for r in results {
         assert_eq!(r.unwrap_err().retry_after(), Some(Duration::from_secs(30)));
     }
     // Within the Retry-After: callers get the error at once, the provider is left alone.
-    let e = cache.get(&(), env.m2m_sign_in()).await.unwrap_err();
+    let e = cache.get(&()).await.unwrap_err();
     assert_eq!(e.status(), Some(429));
     assert!(started.elapsed() < Duration::from_secs(10));
     assert_eq!(env.calls(TOKENS), 1);
@@ -157,8 +193,8 @@ async fn a_long_retry_after_fails_fast_and_holds_off_new_sign_ins() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_valid_token_keeps_serving_while_the_provider_is_down() {
     let env = Env::new().await;
-    let cache: TokenCache<(), AccessToken> = TokenCache::new(env.cache_config());
-    let token = cache.get(&(), env.m2m_sign_in()).await.expect("token");
+    let cache = env.m2m();
+    let token = cache.get(&()).await.expect("token");
     env.fault(json!({"path": TOKEN_PATH, "kind": "status", "status": 503, "count": 100_000}))
         .await;
 
@@ -166,8 +202,8 @@ async fn a_valid_token_keeps_serving_while_the_provider_is_down() {
     env.advance(Duration::from_secs(86_399 - 5));
     for _ in 0..20 {
         let got = concurrently(50, || {
-            let (cache, sign_in) = (cache.clone(), env.m2m_sign_in());
-            async move { cache.get(&(), sign_in).await }
+            let cache = cache.clone();
+            async move { cache.get(&()).await }
         })
         .await;
         for t in got {
@@ -178,15 +214,12 @@ async fn a_valid_token_keeps_serving_while_the_provider_is_down() {
 
     // Past expiry: no token to hand out, and the provider is still down.
     env.advance(Duration::from_secs(6));
-    let e = cache.get(&(), env.m2m_sign_in()).await.unwrap_err();
+    let e = cache.get(&()).await.unwrap_err();
     assert_eq!(e.status(), Some(503));
     assert!(e.is_transient());
 
     env.clear_faults().await;
-    let renewed = cache
-        .get(&(), env.m2m_sign_in())
-        .await
-        .expect("provider back");
+    let renewed = cache.get(&()).await.expect("provider back");
     assert_ne!(renewed.value.expose(), token.value.expose());
 }
 

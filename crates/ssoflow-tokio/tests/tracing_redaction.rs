@@ -8,9 +8,6 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 
 use common::Env;
-use ssoflow_core::AccessToken;
-use ssoflow_core::par_ordering::SignIn;
-use ssoflow_tokio::TokenCache;
 
 #[derive(Clone, Default)]
 struct Captured(Arc<Mutex<Vec<u8>>>);
@@ -38,17 +35,12 @@ async fn logs_name_the_exchange_never_the_secrets() {
     let _guard = tracing::subscriber::set_default(subscriber);
 
     let env = Env::new().await;
-    let m2m: TokenCache<(), AccessToken> = TokenCache::new(env.cache_config());
-    let customers: TokenCache<String, SignIn> = TokenCache::new(env.cache_config());
+    let m2m = env.m2m();
+    let customers = env.customers();
     let subject = ssoflow_sandbox::PAR_TEST_SUBJECT_TOKEN;
-    let key = "jane".to_owned();
+    let key = subject.to_owned();
     let r = customers
-        .send_authorized(
-            &env.driver,
-            &key,
-            env.customer_sign_in(&m2m, subject),
-            env.me(),
-        )
+        .send_authorized(&key, env.me())
         .await
         .expect("call");
     assert_eq!(r.status, 200);
@@ -56,19 +48,11 @@ async fn logs_name_the_exchange_never_the_secrets() {
     env.fault(serde_json::json!({"path": "/par/api/customers/me", "kind": "unauthorized"}))
         .await;
     customers
-        .send_authorized(
-            &env.driver,
-            &key,
-            env.customer_sign_in(&m2m, subject),
-            env.me(),
-        )
+        .send_authorized(&key, env.me())
         .await
         .expect("call after 401");
-    let machine = m2m.get(&(), env.m2m_sign_in()).await.unwrap();
-    let customer = customers
-        .get(&key, env.customer_sign_in(&m2m, subject))
-        .await
-        .unwrap();
+    let machine = m2m.get(&()).await.unwrap();
+    let customer = customers.get(&key).await.unwrap();
 
     let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
     for expected in [

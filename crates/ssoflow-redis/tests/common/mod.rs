@@ -10,10 +10,14 @@ use std::sync::{Arc, Barrier, OnceLock};
 use std::time::Duration;
 
 use ssoflow_core::AccessToken;
-use ssoflow_core::par_ordering::{self, RequestIds, SignIn};
+use ssoflow_core::par_ordering::{self, CustomerSignIn, M2m};
 use ssoflow_redis::{EncryptionKey, RedisConfig, RedisStore};
 use ssoflow_sandbox::{Sandbox, SandboxHandle};
 use ssoflow_tokio::{CacheConfig, Clock, Driver, Error, TokenCache};
+
+/// The customer's name fleet-wide: the customer's email (it must not reach Redis). The
+/// customers' cache is keyed by the identity-provider token; the store names it by this.
+pub const CUSTOMER: &str = "jane.doe@partech.com";
 
 pub const TOKENS: &str = "POST /par/api/oauth/tokens";
 pub const SIGN_IN: &str = "POST /par/api/sts/users/sign-in";
@@ -215,10 +219,11 @@ pub struct Replica {
     pub rt: tokio::runtime::Runtime,
     pub clock: Clock,
     pub driver: Driver,
-    pub m2m: TokenCache<(), AccessToken>,
-    pub customers: TokenCache<String, SignIn>,
+    pub m2m: TokenCache<(), M2m<'static>>,
+    pub customers: TokenCache<String, CustomerSignIn<'static>>,
     pub store: RedisStore,
-    pub par: Arc<par_ordering::Config>,
+    /// Leaked for the test's life: the recipes borrow it.
+    pub par: &'static par_ordering::Config,
 }
 
 impl Replica {
@@ -239,11 +244,8 @@ impl Replica {
             let _in = rt.enter();
             Driver::new().expect("driver").with_clock(clock.clone())
         };
-        let cache_config = CacheConfig {
-            clock: clock.clone(),
-            ..CacheConfig::default()
-        };
-        let matching = RedisConfig::matching(&cache_config);
+        let cache_config = CacheConfig::default();
+        let matching = RedisConfig::matching(&cache_config, &driver);
         let store = RedisStore::new(
             redis_url,
             key,
@@ -262,45 +264,35 @@ impl Replica {
             &c.client_secret,
         )
         .expect("par config");
+        let par: &'static par_ordering::Config = Box::leak(Box::new(par));
         Replica {
             rt,
-            m2m: TokenCache::new(cache_config.clone()),
-            customers: TokenCache::new(cache_config),
+            m2m: TokenCache::with_store(
+                driver.clone(),
+                M2m::new(par),
+                Arc::new(store.shared("par-m2m")),
+                cache_config.clone(),
+            ),
+            customers: TokenCache::with_store(
+                driver.clone(),
+                CustomerSignIn::new(par),
+                Arc::new(store.shared_by(|_subject: &str| CUSTOMER.as_bytes().to_vec())),
+                cache_config,
+            ),
             clock,
             driver,
             store,
-            par: Arc::new(par),
-        }
-    }
-
-    /// The real M2M sign-in (one token request at the provider).
-    pub fn m2m_sign_in(
-        &self,
-    ) -> impl Fn(
-        Option<Arc<AccessToken>>,
-    ) -> ssoflow_tokio::BoxFuture<'static, Result<AccessToken, Error>>
-    + Clone
-    + Send
-    + Sync
-    + 'static {
-        let (driver, par) = (self.driver.clone(), self.par.clone());
-        move |_previous| {
-            let (driver, par) = (driver.clone(), par.clone());
-            Box::pin(async move {
-                let mut ids = RequestIds::new(rand::random());
-                driver.run(par_ordering::m2m_token(&par, &mut ids)).await
-            })
+            par,
         }
     }
 
     /// `callers` concurrent `get`s of the M2M token through the shared store.
     pub fn get_m2m(&self, callers: usize) -> Vec<Result<Arc<AccessToken>, Error>> {
-        let sign_in = self.store.shared_sign_in("par-m2m", self.m2m_sign_in());
         self.rt.block_on(async {
             let tasks: Vec<_> = (0..callers)
                 .map(|_| {
-                    let (cache, sign_in) = (self.m2m.clone(), sign_in.clone());
-                    tokio::spawn(async move { cache.get(&(), sign_in).await })
+                    let cache = self.m2m.clone();
+                    tokio::spawn(async move { cache.get(&()).await })
                 })
                 .collect();
             let mut out = Vec::with_capacity(callers);

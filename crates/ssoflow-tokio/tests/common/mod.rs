@@ -1,6 +1,7 @@
 //! Shared by the end-to-end tests: a sandbox with test hooks, a driver and caches on one clock,
-//! sign-in closures, fault injection, and a transport that counts answers and can hold
-//! requests at a gate (so "mid-refresh" is a fact of the test, not a matter of timing).
+//! the PAR recipes, fault injection, a transport that counts answers and can hold requests at a
+//! gate (so "mid-refresh" is a fact of the test, not a matter of timing), and a stand-in
+//! sign-in (a `SharedStore` that never runs the recipe) for tests without a provider.
 #![allow(dead_code, clippy::result_large_err)]
 
 use std::collections::BTreeMap;
@@ -10,12 +11,14 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use ssoflow_core::par_ordering::{self, RequestIds, SignIn};
-use ssoflow_core::{AccessToken, Method};
+use ssoflow_core::par_ordering::{self, CustomerSignIn, M2m, RequestIds, SignIn};
+use ssoflow_core::recipe::Recipe;
+use ssoflow_core::session::Policy;
+use ssoflow_core::{AccessToken, Flow, Instant, Method, Response, Step};
 use ssoflow_sandbox::{Sandbox, SandboxHandle};
 use ssoflow_tokio::{
     BoxFuture, CacheConfig, Clock, Config, Driver, Error, OwnedRequest, OwnedResponse,
-    ReqwestTransport, TokenCache, Transport,
+    ReqwestTransport, SharedStore, TokenCache, Transport,
 };
 use tokio::sync::{Semaphore, mpsc, watch};
 
@@ -31,6 +34,8 @@ pub struct Controls {
     /// Requests sent.
     pub sent: AtomicU64,
     gate: Mutex<Option<Gate>>,
+    /// Requests to a path held until the 401 counter reaches a number.
+    hold: Mutex<Option<(String, u64)>>,
 }
 
 struct Gate {
@@ -67,6 +72,11 @@ impl TestTransport {
         (rx, release)
     }
 
+    /// Hold every request to a URL ending in `path` until `n` answers 401 have been seen.
+    pub fn hold_until_401s(&self, path: &str, n: u64) {
+        *self.controls.hold.lock().unwrap() = Some((path.to_owned(), n));
+    }
+
     pub fn ungate(&self) {
         *self.controls.gate.lock().unwrap() = None;
     }
@@ -87,6 +97,13 @@ impl Transport for TestTransport {
             if let Some(release) = held {
                 release.acquire().await.expect("gate open").forget();
             }
+            let hold = self.controls.hold.lock().unwrap().clone();
+            if let Some((path, n)) = hold {
+                if request.url.ends_with(&path) {
+                    let mut seen = self.controls.unauthorized.subscribe();
+                    seen.wait_for(|s| *s >= n).await.expect("counter");
+                }
+            }
             self.controls.sent.fetch_add(1, Ordering::SeqCst);
             let response = self.inner.send(request).await;
             if matches!(&response, Ok(r) if r.status == 401) {
@@ -103,8 +120,12 @@ pub struct Env {
     pub clock: Clock,
     pub driver: Driver,
     pub transport: TestTransport,
-    pub par: Arc<par_ordering::Config>,
+    /// Leaked for the test's life: the recipes borrow it, and the caches go to spawned tasks.
+    pub par: &'static par_ordering::Config,
 }
+
+pub type M2mCache = TokenCache<(), M2m<'static>>;
+pub type Customers = TokenCache<String, CustomerSignIn<'static>>;
 
 impl Env {
     pub async fn new() -> Env {
@@ -114,7 +135,7 @@ impl Env {
     pub async fn with(builder: ssoflow_sandbox::SandboxBuilder) -> Env {
         let sandbox = builder.test_hooks(true).start().await.expect("sandbox");
         let c = &sandbox.credentials().par_ordering;
-        let par = Arc::new(
+        let par: &'static par_ordering::Config = Box::leak(Box::new(
             par_ordering::Config::new(
                 &c.base_url,
                 &c.application_key,
@@ -122,7 +143,7 @@ impl Env {
                 &c.client_secret,
             )
             .expect("par config"),
-        );
+        ));
         let clock = Clock::new();
         let transport = TestTransport::new(Config::default());
         let driver = Driver::with_transport(transport.clone()).with_clock(clock.clone());
@@ -135,15 +156,31 @@ impl Env {
         }
     }
 
-    /// Cache settings for tests: fast retries, the shared clock, no idle eviction within the
-    /// day the tests jump the clock by.
+    /// Cache settings for tests: fast retries, no cooldown after a final failure (its error
+    /// still goes to every caller that waited for it; the cooldown has tests of its own), no
+    /// idle eviction within the day the tests jump the clock by.
     pub fn cache_config(&self) -> CacheConfig {
         CacheConfig {
-            clock: self.clock.clone(),
-            base_backoff: Duration::from_millis(10),
+            policy: Policy::DEFAULT
+                .with_base_backoff_ms(10)
+                .with_failure_cooldown_ms(0),
             idle_ttl: Duration::from_secs(7 * 86_400),
             ..CacheConfig::default()
         }
+    }
+
+    /// The application's M2M token cache.
+    pub fn m2m(&self) -> M2mCache {
+        TokenCache::new(self.driver.clone(), M2m::new(self.par), self.cache_config())
+    }
+
+    /// One session per customer, keyed by the customer's identity-provider token.
+    pub fn customers(&self) -> Customers {
+        TokenCache::new(
+            self.driver.clone(),
+            CustomerSignIn::new(self.par),
+            self.cache_config(),
+        )
     }
 
     /// Move the sandbox's clock and ours together.
@@ -184,34 +221,9 @@ impl Env {
         assert_eq!(response.status, 200);
     }
 
-    /// The sign-in closure for the application's M2M token.
-    pub fn m2m_sign_in(
-        &self,
-    ) -> impl Fn(Option<Arc<AccessToken>>) -> BoxFuture<'static, Result<AccessToken, Error>>
-    + Send
-    + Sync
-    + 'static {
-        m2m_sign_in(self.driver.clone(), self.par.clone())
-    }
-
-    /// The sign-in closure for a customer (token exchange with `subject`), sharing `m2m`.
-    pub fn customer_sign_in(
-        &self,
-        m2m: &TokenCache<(), AccessToken>,
-        subject: &str,
-    ) -> impl Fn(Option<Arc<SignIn>>) -> BoxFuture<'static, Result<SignIn, Error>> + Send + Sync + 'static
-    {
-        customer_sign_in(
-            self.driver.clone(),
-            self.par.clone(),
-            m2m.clone(),
-            subject.to_owned(),
-        )
-    }
-
     /// `GET /par/api/customers/me` with a customer's menu token.
     pub fn me(&self) -> impl Fn(&SignIn) -> Result<OwnedRequest, Error> + Send + Sync + 'static {
-        let par = self.par.clone();
+        let par = self.par;
         move |s: &SignIn| {
             let mut ids = RequestIds::new(rand::random());
             OwnedRequest::write_with(|buf| {
@@ -227,49 +239,82 @@ impl Env {
     }
 }
 
-pub fn m2m_sign_in(
-    driver: Driver,
-    par: Arc<par_ordering::Config>,
-) -> impl Fn(Option<Arc<AccessToken>>) -> BoxFuture<'static, Result<AccessToken, Error>>
-+ Send
-+ Sync
-+ 'static {
-    move |_previous| {
-        let (driver, par) = (driver.clone(), par.clone());
-        Box::pin(async move {
-            let mut ids = RequestIds::new(rand::random());
-            driver.run(par_ordering::m2m_token(&par, &mut ids)).await
-        })
+/// A recipe for tests without a provider: its flow never runs, because the cache is built
+/// with a [`Local`] store that answers instead.
+pub struct Unused<K>(std::marker::PhantomData<fn(&K)>);
+
+pub struct NoFlow;
+
+impl Flow for NoFlow {
+    type Output = AccessToken;
+    fn poll<'b>(
+        &mut self,
+        _: Instant,
+        _: &'b mut [u8],
+    ) -> Result<Step<'b, AccessToken>, ssoflow_core::Error> {
+        Err(ssoflow_core::Error::State)
+    }
+    fn handle(&mut self, _: Instant, _: Response<'_>) -> Result<(), ssoflow_core::Error> {
+        Err(ssoflow_core::Error::State)
     }
 }
 
-pub fn customer_sign_in(
-    driver: Driver,
-    par: Arc<par_ordering::Config>,
-    m2m: TokenCache<(), AccessToken>,
-    subject: String,
-) -> impl Fn(Option<Arc<SignIn>>) -> BoxFuture<'static, Result<SignIn, Error>> + Send + Sync + 'static
+impl<K> Recipe for Unused<K> {
+    type Key = K;
+    type Output = AccessToken;
+    type Flow<'r>
+        = NoFlow
+    where
+        Self: 'r,
+        K: 'r;
+    fn flow<'r>(
+        &'r self,
+        _: &'r K,
+        _: Option<&AccessToken>,
+        _: [u8; 16],
+    ) -> Result<NoFlow, ssoflow_core::Error> {
+        Ok(NoFlow)
+    }
+}
+
+type LocalFn<K> = dyn Fn(&K, Option<Arc<AccessToken>>) -> BoxFuture<'static, Result<AccessToken, Error>>
+    + Send
+    + Sync;
+
+/// A stand-in sign-in: the store answers with `f(key, previous)` and never runs the recipe.
+pub struct Local<K>(Box<LocalFn<K>>);
+
+impl<K: Sync> SharedStore<K, AccessToken> for Local<K> {
+    fn sign_in<'a>(
+        &'a self,
+        key: &'a K,
+        previous: Option<Arc<AccessToken>>,
+        _real: BoxFuture<'a, Result<AccessToken, Error>>,
+    ) -> BoxFuture<'a, Result<AccessToken, Error>> {
+        (self.0)(key, previous)
+    }
+}
+
+/// A cache whose sign-in is `f` (no provider, no I/O).
+pub fn local_cache<K, F, Fut>(config: CacheConfig, f: F) -> TokenCache<K, Unused<K>>
+where
+    K: std::hash::Hash + Eq + Clone + Send + Sync + 'static,
+    F: Fn(&K, Option<Arc<AccessToken>>) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<AccessToken, Error>> + Send + 'static,
 {
-    move |_previous| {
-        let (driver, par, m2m, subject) =
-            (driver.clone(), par.clone(), m2m.clone(), subject.clone());
-        Box::pin(async move {
-            let machine = m2m
-                .lease(&(), m2m_sign_in(driver.clone(), par.clone()))
-                .await?;
-            let mut flow = par_ordering::sign_in(
-                &par,
-                Some(machine.value.as_ref().clone()),
-                &subject,
-                RequestIds::new(rand::random()),
-            )?;
-            let result = driver.drive(&mut flow).await;
-            // The flow fetched a new M2M token after a 401: the cached one is dead.
-            if flow.m2m().map(|t| t.value.expose()) != Some(machine.value.value.expose()) {
-                m2m.report_unauthorized(&(), machine.generation);
-            }
-            result
-        })
+    let f: Box<LocalFn<K>> = Box::new(move |k, p| Box::pin(f(k, p)));
+    TokenCache::with_store(
+        Driver::with_transport(TestTransport::new(Config::default())),
+        Unused(std::marker::PhantomData),
+        Arc::new(Local(f)),
+        config,
+    )
+}
+
+pub fn local_token(v: &str) -> AccessToken {
+    AccessToken {
+        value: ssoflow_core::Secret::new(v, "t").unwrap(),
+        expiry: ssoflow_core::Expiry::Unknown,
     }
 }
 

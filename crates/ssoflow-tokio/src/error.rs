@@ -52,6 +52,19 @@ impl Error {
         }
     }
 
+    /// The error's class: the core's for `Core` and `RetryAfter`; `Transport` for transport
+    /// failures and timeouts; `Malformed` for an answer over the size cap; `Internal` for a
+    /// closed cache or a sign-in that panicked.
+    pub fn class(&self) -> ssoflow_core::ErrorClass {
+        use ssoflow_core::ErrorClass;
+        match self {
+            Error::Core(e) | Error::RetryAfter { error: e, .. } => e.class(),
+            Error::Transport { .. } | Error::Timeout => ErrorClass::Transport,
+            Error::TooLarge { .. } => ErrorClass::Malformed,
+            Error::Closed | Error::Panicked => ErrorClass::Internal,
+        }
+    }
+
     /// `true` when the same call may succeed later: 5xx and 429 answers, transport failures and
     /// timeouts. The token cache retries these (with backoff) a bounded number of times.
     pub fn is_transient(&self) -> bool {

@@ -13,19 +13,8 @@ use ssoflow_core::{Excerpt, Header, Request, Response};
 
 use crate::Error;
 
-/// Header names whose values are credentials: never printed.
-pub(crate) fn is_secret_header(name: &str) -> bool {
-    [
-        "authorization",
-        "proxy-authorization",
-        "dlc-authorization",
-        "x-pch-digest",
-        "cookie",
-        "set-cookie",
-    ]
-    .iter()
-    .any(|h| name.eq_ignore_ascii_case(h))
-}
+/// Header names whose values are credentials: the core's one list.
+pub(crate) use ssoflow_core::http::is_secret_header;
 
 /// Prints header names with values, credential values as `***`.
 struct Redacted<'a>(&'a HeaderMap);
@@ -239,8 +228,7 @@ impl OwnedResponse {
 
     /// `Retry-After`, when given as a number of seconds (the HTTP-date form is ignored).
     pub fn retry_after(&self) -> Option<Duration> {
-        let v = std::str::from_utf8(self.header("retry-after")?).ok()?;
-        v.trim().parse().ok().map(Duration::from_secs)
+        ssoflow_core::http::parse_retry_after(self.header("retry-after")?).map(Duration::from_secs)
     }
 
     /// Lend this response to `f` as a core [`Response`] (e.g. to feed it to `Flow::handle`),

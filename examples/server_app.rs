@@ -1,4 +1,4 @@
-//! A minimal ordering app on ssoflow-tokio and ssoflow-customer-info.
+//! A minimal ordering app on the async driver and the `/customer-info` endpoint.
 //!
 //! It serves PAR Ordering's `/customer-info` callback from its own in-memory customers, answering
 //! only a call that carries the customer's own identity-provider access token; signs a customer
@@ -7,9 +7,9 @@
 //! the customer's identity-provider token, with refresh-on-401.
 //!
 //! ```text
-//! cargo run -p ssoflow-customer-info --example server_app                 # in-process sandbox
-//! cargo run -p ssoflow-customer-info --example server_app -- --sandbox-json "$(ssoflow sandbox | head -1)"
-//! SSOFLOW_SANDBOX='{"listening":…}' cargo run -p ssoflow-customer-info --example server_app
+//! cargo run --example server_app --features tokio,customer-info             # in-process sandbox
+//! cargo run --example server_app --features tokio,customer-info -- --sandbox-json "$(ssoflow sandbox | head -1)"
+//! SSOFLOW_SANDBOX='{"listening":…}' cargo run --example server_app --features tokio,customer-info
 //! ```
 //!
 //! With its own sandbox, the app registers the sandbox's calls to its `/customer-info`, so the
@@ -23,11 +23,11 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use serde_json::Value;
-use ssoflow_core::Method;
-use ssoflow_core::par_ordering::{self, CustomerSignIn, RequestIds, SignIn};
-use ssoflow_customer_info::{BearerToken, Customer, CustomerInfoEndpoint, RateLimit, Refusal};
+use ssoflow::Method;
+use ssoflow::customer_info::{BearerToken, Customer, CustomerInfoEndpoint, RateLimit, Refusal};
+use ssoflow::par_ordering::{self, CustomerSignIn, RequestIds, SignIn};
+use ssoflow::tokio::{CacheConfig, Driver, Error, OwnedRequest, TokenCache};
 use ssoflow_sandbox::{Sandbox, SandboxHandle};
-use ssoflow_tokio::{CacheConfig, Driver, Error, OwnedRequest, TokenCache};
 
 /// Customers by their id at our identity provider.
 type Customers = Arc<RwLock<HashMap<String, Customer>>>;

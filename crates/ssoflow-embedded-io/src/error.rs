@@ -125,3 +125,16 @@ impl defmt::Format for Error {
         }
     }
 }
+
+/// How a [`Session`](ssoflow_core::session::Session) treats a failed sign-in: transport
+/// failures (the stream failed or closed, a peer dribbling bytes) and the core's transient
+/// refusals (5xx, 429) are worth a retry after a backoff; everything else is final.
+impl ssoflow_core::session::Failure for Error {
+    fn is_transient(&self) -> bool {
+        match self {
+            Error::Io(_) | Error::Closed | Error::TooManyReads => true,
+            Error::Core(e) => e.is_transient(),
+            _ => false,
+        }
+    }
+}

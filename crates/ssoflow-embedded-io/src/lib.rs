@@ -80,12 +80,11 @@
 mod asynch;
 mod driver;
 mod error;
+mod loops;
 mod parser;
 mod writer;
 
-pub use driver::{
-    Clock, DEFAULT_BUF, DEFAULT_MAX_READS, Driver, Either, MIN_BUF, ResponseView, STAGING, SignIn,
-};
+pub use driver::{Clock, DEFAULT_BUF, DEFAULT_MAX_READS, Driver, MIN_BUF, ResponseView, STAGING};
 pub use error::Error;
 pub use parser::{MAX_RESPONSE_HEADERS, Parsed, Progress, ResponseParser};
 pub use writer::RequestWriter;

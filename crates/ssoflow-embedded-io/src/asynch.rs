@@ -10,6 +10,7 @@ use ssoflow_core::recipe::Recipe;
 use ssoflow_core::session::Session;
 use ssoflow_core::{Flow, Request};
 
+use crate::driver::NoClock;
 use crate::loops::asynch;
 use crate::{Clock, Driver, Error, ResponseView};
 
@@ -50,7 +51,7 @@ impl Driver<'_> {
         stream: &mut S,
         request: &Request<'_>,
     ) -> Result<ResponseView<'_>, Error> {
-        let parsed = asynch::send_one(self, stream, request).await?;
+        let parsed = asynch::send_one(self, stream, &mut NoClock, request).await?;
         self.view(&parsed)
     }
 
@@ -64,7 +65,7 @@ impl Driver<'_> {
         S: Read + Write + ?Sized,
         B: for<'b> FnMut(&'b mut [u8]) -> Result<Request<'b>, ssoflow_core::Error>,
     {
-        let parsed = asynch::build_and_send(self, stream, build).await?;
+        let parsed = asynch::build_and_send(self, stream, &mut NoClock, build).await?;
         self.view(&parsed)
     }
 

@@ -59,6 +59,16 @@ impl<F: FnMut() -> Instant> Clock for F {
     }
 }
 
+/// The clock of the calls that take none ([`Driver::send`], [`Driver::send_with`]): they
+/// never wait, and their responses never time out.
+pub(crate) struct NoClock;
+
+impl Clock for NoClock {
+    fn now(&mut self) -> Instant {
+        Instant::from_millis(0)
+    }
+}
+
 /// Give the executor a turn once (the default async wait looks at the clock between turns).
 struct YieldNow(bool);
 
@@ -137,6 +147,8 @@ pub struct Driver<'a> {
     split: usize,
     reusable: bool,
     max_reads: usize,
+    /// The longest a response may take, by the caller's clock.
+    timeout_ms: Option<u64>,
 }
 
 /// `Some(required)` when a flow asked for more request room than it had but less than `avail`.
@@ -164,7 +176,18 @@ impl<'a> Driver<'a> {
             split,
             reusable: true,
             max_reads: DEFAULT_MAX_READS,
+            timeout_ms: None,
         }
+    }
+
+    /// Give up on a response `ms` after its request was sent, by the [`Clock`]
+    /// ([`Error::TimedOut`]): a deadline for the whole response, however many reads it takes
+    /// (checked after each read, so a read blocked in the stream overruns it by at most the
+    /// stream's own read timeout). Default: none ([`send`](Self::send) and
+    /// [`send_with`](Self::send_with), which take no clock, never time out).
+    pub fn with_timeout_ms(mut self, ms: u64) -> Self {
+        self.timeout_ms = Some(ms);
+        self
     }
 
     /// Give up on a response after `max_reads` reads ([`Error::TooManyReads`]); default
@@ -244,8 +267,8 @@ impl<'a> Driver<'a> {
         kept
     }
 
-    pub(crate) fn parts(&mut self) -> (&mut [u8], usize) {
-        (self.buf, self.max_reads)
+    pub(crate) fn parts(&mut self) -> (&mut [u8], usize, Option<u64>) {
+        (self.buf, self.max_reads, self.timeout_ms)
     }
 
     /// A response is complete: remember whether the connection stays, and keep what followed
@@ -316,7 +339,7 @@ impl<'a> Driver<'a> {
         stream: &mut S,
         request: &Request<'_>,
     ) -> Result<ResponseView<'_>, Error> {
-        let parsed = blocking::send_one(self, stream, request)?;
+        let parsed = blocking::send_one(self, stream, &mut NoClock, request)?;
         self.view(&parsed)
     }
 
@@ -327,7 +350,7 @@ impl<'a> Driver<'a> {
         S: Read + Write + ?Sized,
         B: for<'b> FnMut(&'b mut [u8]) -> Result<Request<'b>, ssoflow_core::Error>,
     {
-        let parsed = blocking::build_and_send(self, stream, build)?;
+        let parsed = blocking::build_and_send(self, stream, &mut NoClock, build)?;
         self.view(&parsed)
     }
 

@@ -53,30 +53,33 @@ macro_rules! loops {
                     driver.retry_larger(e, limits)?;
                     continue;
                 }
-                let parsed = receive(driver, stream) $($aw)* ?;
+                let parsed = receive(driver, stream, clock) $($aw)* ?;
                 flow.handle(now, driver.view(&parsed)?.response())?;
             }
         }
 
         /// Send a request written elsewhere; read its response.
-        pub(crate) $($kw)? fn send_one<S: Read + Write + ?Sized>(
+        pub(crate) $($kw)? fn send_one<S: Read + Write + ?Sized, C: Clock + ?Sized>(
             driver: &mut Driver<'_>,
             stream: &mut S,
+            clock: &mut C,
             request: &Request<'_>,
         ) -> Result<Parsed, Error> {
             write_request(stream, request, driver.free()?) $($aw)* ?;
-            receive(driver, stream) $($aw)*
+            receive(driver, stream, clock) $($aw)*
         }
 
         /// Write a request with `build` (again with more room on `BufferTooSmall`), send it,
         /// read its response.
-        pub(crate) $($kw)? fn build_and_send<S, B>(
+        pub(crate) $($kw)? fn build_and_send<S, C, B>(
             driver: &mut Driver<'_>,
             stream: &mut S,
+            clock: &mut C,
             mut build: B,
         ) -> Result<Parsed, Error>
         where
             S: Read + Write + ?Sized,
+            C: Clock + ?Sized,
             B: for<'b> FnMut(&'b mut [u8]) -> Result<Request<'b>, ssoflow_core::Error>,
         {
             loop {
@@ -93,7 +96,7 @@ macro_rules! loops {
                 };
                 match failed {
                     Some(e) => driver.retry_larger(e, limits)?,
-                    None => return receive(driver, stream) $($aw)*,
+                    None => return receive(driver, stream, clock) $($aw)*,
                 }
             }
         }
@@ -141,7 +144,7 @@ macro_rules! loops {
                             driver.retry_larger(e, limits)?;
                             continue;
                         }
-                        let parsed = receive(driver, stream) $($aw)* ?;
+                        let parsed = receive(driver, stream, clock) $($aw)* ?;
                         match call.on_status(session, generation, parsed.status())? {
                             Verdict::Done => return Ok(parsed),
                             Verdict::Retry => {}
@@ -199,12 +202,14 @@ macro_rules! loops {
         }
 
         /// Read one response.
-        $($kw)? fn receive<S: Read + ?Sized>(
+        $($kw)? fn receive<S: Read + ?Sized, C: Clock + ?Sized>(
             driver: &mut Driver<'_>,
             stream: &mut S,
+            clock: &mut C,
         ) -> Result<Parsed, Error> {
             let kept = driver.begin_response();
-            let (buf, max_reads) = driver.parts();
+            let (buf, max_reads, timeout_ms) = driver.parts();
+            let deadline = timeout_ms.map(|ms| clock.now().plus_millis(ms));
             let mut parser = ResponseParser::new();
             let mut progress = parser.feed(buf, kept)?;
             let mut reads = 0;
@@ -217,6 +222,9 @@ macro_rules! loops {
                 }
                 reads += 1;
                 let n = stream.read(parser.spare(buf)?) $($aw)* .map_err(Error::io)?;
+                if deadline.is_some_and(|d| clock.now() >= d) {
+                    return Err(Error::TimedOut);
+                }
                 progress = match n {
                     0 => parser.close(buf)?,
                     n => parser.feed(buf, n)?,

@@ -10,6 +10,9 @@
 //! that compiles the blocking firmware build through the async state machines, which cost
 //! about 7 KiB of flash at `opt-level = "z"` (measured on `checks/firmware`); the expansion
 //! here is the plain blocking code, byte for byte what it was.
+//!
+//! The loops are `#[inline(never)]`: at `opt-level = "z"` LLVM otherwise inlines them into
+//! every caller, which cost `checks/firmware` about 2.5 KB (and a Punchh-only image 12 KB).
 
 macro_rules! loops {
     ([$($kw:tt)?] $io:ident; $wait:ident; [$($aw:tt)*]) => {
@@ -22,6 +25,7 @@ macro_rules! loops {
         use crate::{Clock, Driver, Error, RequestWriter};
 
         /// Poll → send → read → handle until the flow is done.
+        #[inline(never)]
         pub(crate) $($kw)? fn exchange<S, C, F>(
             driver: &mut Driver<'_>,
             stream: &mut S,
@@ -103,6 +107,7 @@ macro_rules! loops {
 
         /// A protected call: the session says what to do, this loop does it.
         #[allow(clippy::too_many_arguments)]
+        #[inline(never)]
         pub(crate) $($kw)? fn authorized<S, C, R, N, B>(
             driver: &mut Driver<'_>,
             stream: &mut S,
@@ -202,6 +207,7 @@ macro_rules! loops {
         }
 
         /// Read one response.
+        #[inline(never)]
         $($kw)? fn receive<S: Read + ?Sized, C: Clock + ?Sized>(
             driver: &mut Driver<'_>,
             stream: &mut S,
@@ -235,6 +241,7 @@ macro_rules! loops {
         }
 
         /// Write `request` through `staging`.
+        #[inline(never)]
         $($kw)? fn write_request<S: Write + ?Sized>(
             stream: &mut S,
             request: &Request<'_>,

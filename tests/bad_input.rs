@@ -24,7 +24,7 @@ use std::time::Duration;
 use common::{fault, with_timeout};
 use ssoflow::oauth2::{self, Client};
 use ssoflow::par_ordering::{self, RequestIds, SignIn};
-use ssoflow::session::{DEFAULT_SKEW_MS, Session};
+use ssoflow::session::{DEFAULT_SKEW_MS, Policy, Session};
 use ssoflow::{AccessToken, Error as CoreError, Expiry, Instant, Method, RequestBuilder, TokenSet};
 use ssoflow_sandbox::SandboxHandle;
 
@@ -1706,6 +1706,20 @@ fn clock() -> impl FnMut() -> Instant {
     move || Instant::from_millis(u64::try_from(origin.elapsed().as_millis()).unwrap_or(u64::MAX))
 }
 
+/// The embedded drivers' session: the driver's error, the default policy.
+fn emb_session() -> Session<TokenSet, ssoflow_embedded_io::Error> {
+    Session::with_policy(Policy::DEFAULT.with_skew_ms(DEFAULT_SKEW_MS))
+}
+
+/// Request ids and jitter for the embedded drivers (a firmware reads its RNG).
+fn emb_entropy() -> impl FnMut() -> [u8; 16] {
+    let mut n = 0u8;
+    move || {
+        n = n.wrapping_add(1);
+        [n; 16]
+    }
+}
+
 fn emb_case(env: &Env, case: &Case) -> Result<Got, ssoflow_embedded_io::Error> {
     use ssoflow_embedded_io::{DEFAULT_BUF, Driver, Error};
     let mut stream =
@@ -1731,12 +1745,15 @@ fn emb_case(env: &Env, case: &Case) -> Result<Got, ssoflow_embedded_io::Error> {
         Kind::Storm => {
             let cl = env.client(case);
             let url = env.api(case);
-            let mut session = Session::<TokenSet>::new(DEFAULT_SKEW_MS);
+            let recipe = oauth2::ClientCredentials::new(&cl, None);
+            let mut session = emb_session();
             let view = driver.send_authorized(
                 &mut stream,
                 &mut clock,
                 &mut session,
-                |_previous: Option<&TokenSet>| oauth2::client_credentials(&cl, None),
+                &recipe,
+                &(),
+                emb_entropy(),
                 |t: &TokenSet, buf| protected(buf, &url, t),
             )?;
             Ok(Got::Status(view.status()))
@@ -1825,13 +1842,16 @@ async fn emb_async_case(env: &Env, case: &Case) -> Result<Got, ssoflow_embedded_
         Kind::Storm => {
             let cl = env.client(case);
             let url = env.api(case);
-            let mut session = Session::<TokenSet>::new(DEFAULT_SKEW_MS);
+            let recipe = oauth2::ClientCredentials::new(&cl, None);
+            let mut session = emb_session();
             let view = driver
                 .send_authorized_async(
                     &mut stream,
                     &mut clock,
                     &mut session,
-                    |_previous: Option<&TokenSet>| oauth2::client_credentials(&cl, None),
+                    &recipe,
+                    &(),
+                    emb_entropy(),
                     |t: &TokenSet, buf| protected(buf, &url, t),
                 )
                 .await?;

@@ -5,7 +5,7 @@
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 use ssoflow_core::par_ordering::{RequestIds, sign_in};
-use ssoflow_core::session::Session;
+use ssoflow_core::session::{Policy, Session};
 use ssoflow_core::{Instant, Method, RequestBuilder, TokenSet, oauth2};
 use ssoflow_embedded_io::{Driver, Error};
 use ssoflow_fuzz::{configs, embedded::Mock};
@@ -88,10 +88,13 @@ fuzz_target!(|data: &[u8]| {
         wire.len()
     );
 
-    // A protected call through a session, the same bytes answering: at most two sign-ins and
-    // two attempts, and never a 401 handed back as a success.
+    // A protected call through a session, the same bytes answering: at most two sign-ins (each
+    // tried at most three times: the policy's two retries) and two attempts, and never a 401
+    // handed back as a success.
     let client = configs::oauth2_client();
-    let mut session: Session<TokenSet> = Session::new(u64::from(cfg) * 100);
+    let recipe = oauth2::ClientCredentials::new(&client, None);
+    let policy = Policy::DEFAULT.with_skew_ms(u64::from(cfg) * 100);
+    let mut session: Session<TokenSet, ssoflow_embedded_io::Error> = Session::with_policy(policy);
     let mut space = vec![0u8; ssoflow_embedded_io::DEFAULT_BUF];
     let mut driver = Driver::new(&mut space).with_max_reads(2_000);
     let mut stream = Mock::new(wire, piece);
@@ -104,7 +107,9 @@ fuzz_target!(|data: &[u8]| {
         &mut stream,
         &mut clock,
         &mut session,
-        |_previous: Option<&TokenSet>| oauth2::client_credentials(&client, None),
+        &recipe,
+        &(),
+        || [cfg; 16],
         |t: &TokenSet, buf: &mut [u8]| {
             let mut rb = RequestBuilder::new(buf, Method::Get, "https://api.example", "/me");
             rb.bearer(t.access.value.expose());
@@ -112,7 +117,7 @@ fuzz_target!(|data: &[u8]| {
         },
     );
     let sent = check_written(&stream.written);
-    assert!(sent <= 4, "send_authorized sent {sent} requests");
+    assert!(sent <= 8, "send_authorized sent {sent} requests");
     if let Ok(view) = &result {
         assert_ne!(view.status(), 401, "a 401 returned as the answer");
     }

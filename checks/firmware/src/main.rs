@@ -14,7 +14,7 @@
 use core::hint::black_box;
 
 use embedded_io::{ErrorKind, ErrorType, Read, Write};
-use ssoflow_core::session::Session;
+use ssoflow_core::session::{Policy, Session};
 use ssoflow_core::{Instant, Method, TokenSet};
 use ssoflow_embedded_io::{DEFAULT_BUF, Driver, Error};
 
@@ -95,7 +95,8 @@ fn par(driver: &mut Driver<'_>, stream: &mut Dummy) {
         return;
     };
     let subject = black_box("subject-token");
-    let mut session = Session::<par_ordering::SignIn>::new(10_000);
+    let recipe = par_ordering::CustomerSignIn::<str>::new(&config);
+    let mut session = Session::<par_ordering::SignIn, Error>::with_policy(Policy::DEFAULT);
     let mut seed = black_box([7u8; 16]);
     let mut call_ids = RequestIds::new(black_box([9u8; 16]));
     let mut clock = now;
@@ -103,9 +104,12 @@ fn par(driver: &mut Driver<'_>, stream: &mut Dummy) {
         stream,
         &mut clock,
         &mut session,
-        |_: Option<&par_ordering::SignIn>| {
+        &recipe,
+        subject,
+        || {
+            // A firmware reads its hardware RNG here.
             seed[0] = seed[0].wrapping_add(1);
-            par_ordering::sign_in(&config, None, subject, RequestIds::new(seed))
+            seed
         },
         |t: &par_ordering::SignIn, buf: &mut [u8]| {
             config.protected_request(

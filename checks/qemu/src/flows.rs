@@ -6,7 +6,7 @@
 //! and the core's unit-test answers. When the core's API changes, only this file changes.
 
 use ssoflow_core::oauth2::{self, Client, Pkce};
-use ssoflow_core::session::{DEFAULT_SKEW_MS, Session};
+use ssoflow_core::session::{DEFAULT_SKEW_MS, Policy, Session};
 use ssoflow_core::{Expiry, Instant, Method, TokenSet, par_ordering, pos_api, punchh, stream};
 use ssoflow_embedded_io::{DEFAULT_BUF, Driver, Error};
 
@@ -171,21 +171,21 @@ fn par_sign_in_session(w: &mut Wire) -> Result<(), Error> {
     let mut buf = [0u8; DEFAULT_BUF];
     let mut driver = Driver::new(&mut buf);
     let c = par_config()?;
-    let mut session = Session::<par_ordering::SignIn>::new(DEFAULT_SKEW_MS);
+    let mut session = Session::<par_ordering::SignIn, Error>::with_policy(
+        Policy::DEFAULT.with_skew_ms(DEFAULT_SKEW_MS),
+    );
+    let recipe = par_ordering::CustomerSignIn::new(&c);
     let mut seed = [2u8; 16];
     let mut call_ids = par_ordering::RequestIds::new([3; 16]);
     let view = driver.send_authorized(
         w,
         &mut now,
         &mut session,
-        |_: Option<&par_ordering::SignIn>| {
+        &recipe,
+        "subject-token",
+        || {
             seed[0] = seed[0].wrapping_add(1);
-            par_ordering::sign_in(
-                &c,
-                None,
-                "subject-token",
-                par_ordering::RequestIds::new(seed),
-            )
+            seed
         },
         |t: &par_ordering::SignIn, b: &mut [u8]| {
             c.protected_request(
@@ -489,7 +489,7 @@ pub static FLOWS: &[Case] = &[
                 reason: "Unauthorized",
                 body: PAR_401,
             },
-            Answer::ok(PAR_M2M),
+            // The re-sign-in reuses the M2M token the recipe kept: no second M2M call.
             Answer::ok(PAR_SIGN_IN_DLC),
             Answer::ok(PAR_ME),
         ],
@@ -497,7 +497,6 @@ pub static FLOWS: &[Case] = &[
             "> POST /api/oauth/tokens HTTP/1.1 | Host: api-public-playground.menu.app",
             "> POST /api/sts/users/sign-in HTTP/1.1 | Host: api-public-playground.menu.app",
             "> GET /api/customers/me HTTP/1.1 | Host: api-public-playground.menu.app",
-            "> POST /api/oauth/tokens HTTP/1.1 | Host: api-public-playground.menu.app",
             "> POST /api/sts/users/sign-in HTTP/1.1 | Host: api-public-playground.menu.app",
             "> GET /api/customers/me HTTP/1.1 | Host: api-public-playground.menu.app",
             "status 200",

@@ -152,7 +152,12 @@ impl Policy {
             .saturating_mul(1u64 << retry.min(16))
             .min(self.max_backoff_ms);
         let half = exp / 2;
-        let jitter = u64::from(entropy) % half.saturating_add(1);
+        // `entropy % (half + 1)`, in 32 bits when the span fits (always, in practice): a 64-bit
+        // remainder costs a firmware about 1 KiB of software division.
+        let jitter = match u32::try_from(half.saturating_add(1)) {
+            Ok(span) => u64::from(entropy % span),
+            Err(_) => u64::from(entropy),
+        };
         match retry_after_ms {
             Some(after) => after.min(self.max_retry_after_ms).saturating_add(jitter),
             None => half.saturating_add(jitter),

@@ -1,11 +1,14 @@
-//! The driver: caller buffers, connection state, and the blocking loops.
+//! The driver: caller buffers, connection state, and the blocking API (its loops are in
+//! `loops`, shared with the async API).
 
 use embedded_io::{Read, Write};
-use ssoflow_core::session::{Access, Call, HasAccessToken, Session, Verdict};
-use ssoflow_core::{Flow, Header, Instant, Request, Response, Step};
+use ssoflow_core::recipe::Recipe;
+use ssoflow_core::session::Session;
+use ssoflow_core::{Flow, Header, Instant, Request, Response};
 
-use crate::parser::{MAX_RESPONSE_HEADERS, Parsed, Progress, ResponseParser, headers_of};
-use crate::{Error, RequestWriter};
+use crate::Error;
+use crate::loops::blocking;
+use crate::parser::{MAX_RESPONSE_HEADERS, Parsed, headers_of};
 
 /// Default size of the driver's buffer. Requests and responses take turns in it: the largest
 /// request (a PAR sign-in carrying a 2 KiB M2M JWT and a 2 KiB subject token) and the largest
@@ -20,12 +23,34 @@ pub const STAGING: usize = 512;
 /// Default bound on `read` calls for one response.
 pub const DEFAULT_MAX_READS: usize = 4096;
 
-/// The caller's monotonic clock. The driver reads it once per request.
+/// The caller's monotonic clock, and how to wait on it.
 ///
-/// Any `FnMut() -> Instant` closure is a clock.
+/// The driver reads it once per request, and waits on it only in
+/// [`Driver::send_authorized`] (and its async twin) to back off before retrying a sign-in
+/// that failed transiently. Any `FnMut() -> Instant` closure is a clock, with the default
+/// waits.
+// Single-threaded firmware executors need no `Send` bound on the async wait.
+#[allow(async_fn_in_trait)]
 pub trait Clock {
     /// Now, in milliseconds from any fixed origin.
     fn now(&mut self) -> Instant;
+
+    /// Block until `now()` reaches `until` (blocking API). The default spins on
+    /// [`now`](Self::now); override it to sleep (a delay, `WFI` until a timer interrupt).
+    fn wait_until(&mut self, until: Instant) {
+        while self.now() < until {
+            core::hint::spin_loop();
+        }
+    }
+
+    /// Wait until `now()` reaches `until` (async API). The default hands the executor a turn
+    /// between looks at [`now`](Self::now) (other tasks run; the executor stays busy);
+    /// override it with your timer, e.g. `embassy_time::Timer::at(…).await`.
+    async fn wait_until_async(&mut self, until: Instant) {
+        while self.now() < until {
+            YieldNow(false).await;
+        }
+    }
 }
 
 impl<F: FnMut() -> Instant> Clock for F {
@@ -34,39 +59,33 @@ impl<F: FnMut() -> Instant> Clock for F {
     }
 }
 
-/// How a sign-in flow is started for [`Driver::send_authorized`].
-///
-/// Implemented by every closure `FnMut(Option<&T>) -> Result<F, ssoflow_core::Error>` where `F`
-/// is a flow producing `T` (the previous sign-in result is passed in, e.g. to reuse something).
-/// Implement it on your own type when the flow must *borrow* the previous result, e.g. a
-/// refresh flow that sends the previous refresh token.
-pub trait SignIn<T> {
-    /// The flow started.
-    type Flow<'p>: Flow<Output = T>
-    where
-        Self: 'p,
-        T: 'p;
+/// The clock of the calls that take none ([`Driver::send`], [`Driver::send_with`]): they
+/// never wait, and their responses never time out.
+pub(crate) struct NoClock;
 
-    /// Start a sign-in; `previous` is the session's last result, if any.
-    fn start<'p>(
-        &'p mut self,
-        previous: Option<&'p T>,
-    ) -> Result<Self::Flow<'p>, ssoflow_core::Error>;
+impl Clock for NoClock {
+    fn now(&mut self) -> Instant {
+        Instant::from_millis(0)
+    }
 }
 
-impl<T, F, G> SignIn<T> for G
-where
-    G: FnMut(Option<&T>) -> Result<F, ssoflow_core::Error>,
-    F: Flow<Output = T>,
-{
-    type Flow<'p>
-        = F
-    where
-        Self: 'p,
-        T: 'p;
+/// Give the executor a turn once (the default async wait looks at the clock between turns).
+struct YieldNow(bool);
 
-    fn start<'p>(&'p mut self, previous: Option<&'p T>) -> Result<F, ssoflow_core::Error> {
-        self(previous)
+impl core::future::Future for YieldNow {
+    type Output = ();
+
+    fn poll(
+        mut self: core::pin::Pin<&mut Self>,
+        cx: &mut core::task::Context<'_>,
+    ) -> core::task::Poll<()> {
+        if self.0 {
+            core::task::Poll::Ready(())
+        } else {
+            self.0 = true;
+            cx.waker().wake_by_ref();
+            core::task::Poll::Pending
+        }
     }
 }
 
@@ -128,6 +147,8 @@ pub struct Driver<'a> {
     split: usize,
     reusable: bool,
     max_reads: usize,
+    /// The longest a response may take, by the caller's clock.
+    timeout_ms: Option<u64>,
 }
 
 /// `Some(required)` when a flow asked for more request room than it had but less than `avail`.
@@ -155,7 +176,18 @@ impl<'a> Driver<'a> {
             split,
             reusable: true,
             max_reads: DEFAULT_MAX_READS,
+            timeout_ms: None,
         }
+    }
+
+    /// Give up on a response `ms` after its request was sent, by the [`Clock`]
+    /// ([`Error::TimedOut`]): a deadline for the whole response, however many reads it takes
+    /// (checked after each read, so a read blocked in the stream overruns it by at most the
+    /// stream's own read timeout). Default: none ([`send`](Self::send) and
+    /// [`send_with`](Self::send_with), which take no clock, never time out).
+    pub fn with_timeout_ms(mut self, ms: u64) -> Self {
+        self.timeout_ms = Some(ms);
+        self
     }
 
     /// Give up on a response after `max_reads` reads ([`Error::TooManyReads`]); default
@@ -235,8 +267,8 @@ impl<'a> Driver<'a> {
         kept
     }
 
-    pub(crate) fn parts(&mut self) -> (&mut [u8], usize) {
-        (self.buf, self.max_reads)
+    pub(crate) fn parts(&mut self) -> (&mut [u8], usize, Option<u64>) {
+        (self.buf, self.max_reads, self.timeout_ms)
     }
 
     /// A response is complete: remember whether the connection stays, and keep what followed
@@ -278,7 +310,7 @@ impl<'a> Driver<'a> {
         mut flow: F,
     ) -> Result<F::Output, Error>
     where
-        S: Read + Write,
+        S: Read + Write + ?Sized,
         C: Clock + ?Sized,
         F: Flow,
     {
@@ -294,243 +326,71 @@ impl<'a> Driver<'a> {
         flow: &mut F,
     ) -> Result<F::Output, Error>
     where
-        S: Read + Write,
+        S: Read + Write + ?Sized,
         C: Clock + ?Sized,
         F: Flow,
     {
-        loop {
-            let now = clock.now();
-            let limits = self.limits();
-            let reusable = self.is_reusable();
-            let failed = {
-                let (work, staging) = self.work_regions();
-                match flow.poll(now, work) {
-                    Ok(Step::Done(out)) => return Ok(out),
-                    Ok(Step::Send(_)) if !reusable => return Err(Error::NotReusable),
-                    Ok(Step::Send(request)) => {
-                        write_request(stream, &request, staging)?;
-                        None
-                    }
-                    Err(e) => Some(e),
-                }
-            };
-            if let Some(e) = failed {
-                self.retry_larger(e, limits)?;
-                continue;
-            }
-            let parsed = self.receive(stream)?;
-            flow.handle(now, self.view(&parsed)?.response())?;
-        }
+        blocking::exchange(self, stream, clock, flow)
     }
 
     /// Send one request (written wherever you like) and read its response.
-    pub fn send<S: Read + Write>(
+    pub fn send<S: Read + Write + ?Sized>(
         &mut self,
         stream: &mut S,
         request: &Request<'_>,
     ) -> Result<ResponseView<'_>, Error> {
-        write_request(stream, request, self.free()?)?;
-        let parsed = self.receive(stream)?;
+        let parsed = blocking::send_one(self, stream, &mut NoClock, request)?;
         self.view(&parsed)
     }
 
     /// Write a request into the driver's buffer with `build`, send it, read the response.
     /// `build` is called again with more room if it answers `BufferTooSmall`.
-    pub fn send_with<S, B>(
-        &mut self,
-        stream: &mut S,
-        mut build: B,
-    ) -> Result<ResponseView<'_>, Error>
+    pub fn send_with<S, B>(&mut self, stream: &mut S, build: B) -> Result<ResponseView<'_>, Error>
     where
-        S: Read + Write,
+        S: Read + Write + ?Sized,
         B: for<'b> FnMut(&'b mut [u8]) -> Result<Request<'b>, ssoflow_core::Error>,
     {
-        loop {
-            let limits = self.limits();
-            let failed = {
-                let (work, staging) = self.regions()?;
-                match build(work) {
-                    Ok(request) => {
-                        write_request(stream, &request, staging)?;
-                        None
-                    }
-                    Err(e) => Some(e),
-                }
-            };
-            if let Some(e) = failed {
-                self.retry_larger(e, limits)?;
-                continue;
-            }
-            break;
-        }
-        let parsed = self.receive(stream)?;
+        let parsed = blocking::build_and_send(self, stream, &mut NoClock, build)?;
         self.view(&parsed)
     }
 
-    /// A protected call with the session's token: signs in first when there is no usable token,
-    /// and after a 401 signs in again and retries once (the core's [`Session`] and [`Call`]
-    /// decide; a second 401 is `Error::Core(Unauthorized)`).
+    /// A protected call with the session's token, signing in with `recipe` (for `key`) when
+    /// there is no usable token. The core's [`Session`] decides everything:
     ///
-    /// `sign_in` starts the sign-in flow (see [`SignIn`]); `build` writes the protected request
-    /// with the token, e.g. `par_ordering::Config::protected_request`. Any status other than
-    /// 401 is returned as it is.
-    pub fn send_authorized<S, C, T, SI, B>(
+    /// - no token, or one due for renewal: run `recipe`'s flow (with 16 bytes from `entropy`,
+    ///   e.g. your hardware RNG), store its output, then make the call;
+    /// - a transient sign-in failure (5xx, 429, a transport error): wait with
+    ///   [`Clock::wait_until`] until the policy's backoff ends, then try again, up to the
+    ///   policy's retries; a final failure is returned, and handed out again (without a try)
+    ///   until the policy's cooldown ends. A transport failure leaves the connection unusable:
+    ///   it is returned at once, and the next call (after you reconnect and
+    ///   [`reset`](Self::reset)) waits out the backoff, then retries;
+    /// - a 401: the token is dropped, one re-sign-in, one retry; a second 401 is
+    ///   `Error::Core(Unauthorized)`.
+    ///
+    /// `build` writes the protected request with the token, e.g.
+    /// `par_ordering::Config::protected_request`. Any status other than 401 is returned as it
+    /// is.
+    #[allow(clippy::too_many_arguments)]
+    pub fn send_authorized<S, C, R, N, B>(
         &mut self,
         stream: &mut S,
         clock: &mut C,
-        session: &mut Session<T>,
-        mut sign_in: SI,
-        mut build: B,
+        session: &mut Session<R::Output, Error>,
+        recipe: &R,
+        key: &R::Key,
+        entropy: N,
+        build: B,
     ) -> Result<ResponseView<'_>, Error>
     where
-        S: Read + Write,
+        S: Read + Write + ?Sized,
         C: Clock + ?Sized,
-        T: HasAccessToken,
-        SI: SignIn<T>,
-        B: for<'b> FnMut(&T, &'b mut [u8]) -> Result<Request<'b>, ssoflow_core::Error>,
+        R: Recipe,
+        N: FnMut() -> [u8; 16],
+        B: for<'b> FnMut(&R::Output, &'b mut [u8]) -> Result<Request<'b>, ssoflow_core::Error>,
     {
-        let mut call = Call::new();
-        let mut fresh = false;
-        loop {
-            let now = clock.now();
-            if !fresh {
-                match session.access(now, None) {
-                    Access::Ready { .. } => {}
-                    Access::SignIn { previous } => {
-                        let result = match sign_in.start(previous) {
-                            Ok(mut flow) => self.run_mut(stream, clock, &mut flow),
-                            Err(e) => Err(Error::Core(e)),
-                        };
-                        match result {
-                            Ok(token) => {
-                                session.signed_in(now, token);
-                                // Use this token even if it is already due for renewal: it is
-                                // the freshest there is (a ttl below the skew would loop).
-                                fresh = true;
-                                continue;
-                            }
-                            Err(e) => {
-                                session.sign_in_abandoned();
-                                return Err(e);
-                            }
-                        }
-                    }
-                    Access::Wait { .. } | Access::Failed(_) => {
-                        return Err(Error::Core(ssoflow_core::Error::State));
-                    }
-                }
-            }
-            let generation = session.generation();
-            let token = session
-                .current()
-                .ok_or(Error::Core(ssoflow_core::Error::State))?;
-            let limits = self.limits();
-            let failed = {
-                let (work, staging) = self.regions()?;
-                match build(token, work) {
-                    Ok(request) => {
-                        write_request(stream, &request, staging)?;
-                        None
-                    }
-                    Err(e) => Some(e),
-                }
-            };
-            if let Some(e) = failed {
-                self.retry_larger(e, limits)?;
-                fresh = true;
-                continue;
-            }
-            fresh = false;
-            let parsed = self.receive(stream)?;
-            match call.on_status(session, generation, parsed.status())? {
-                Verdict::Done => return self.view(&parsed),
-                Verdict::Retry => {}
-            }
-        }
-    }
-
-    /// Read one response (blocking).
-    fn receive<S: Read>(&mut self, stream: &mut S) -> Result<Parsed, Error> {
-        let kept = self.begin_response();
-        let (buf, max_reads) = self.parts();
-        let mut parser = ResponseParser::new();
-        let mut progress = parser.feed(buf, kept)?;
-        let mut reads = 0;
-        let parsed = loop {
-            if let Progress::Complete(parsed) = progress {
-                break parsed;
-            }
-            if reads >= max_reads {
-                return Err(Error::TooManyReads);
-            }
-            reads += 1;
-            let n = stream.read(parser.spare(buf)?).map_err(Error::io)?;
-            progress = match n {
-                0 => parser.close(buf)?,
-                n => parser.feed(buf, n)?,
-            };
-        };
-        self.finish(&parsed);
-        Ok(parsed)
-    }
-}
-
-/// Write `request` through `staging` (blocking).
-fn write_request<S: Write>(
-    stream: &mut S,
-    request: &Request<'_>,
-    staging: &mut [u8],
-) -> Result<(), Error> {
-    let mut writer = RequestWriter::new(request)?;
-    if staging.is_empty() {
-        return Err(Error::Core(ssoflow_core::Error::BufferTooSmall {
-            required: writer.len(),
-        }));
-    }
-    loop {
-        let n = writer.fill(staging);
-        let mut out = staging.get(..n).unwrap_or(&[]);
-        if out.is_empty() {
-            break;
-        }
-        while !out.is_empty() {
-            match stream.write(out).map_err(Error::io)? {
-                0 => return Err(Error::Closed),
-                n => out = out.get(n..).unwrap_or(&[]),
-            }
-        }
-    }
-    stream.flush().map_err(Error::io)
-}
-
-/// One of two flows with the same output, e.g. for a [`SignIn`] that logs in when there is no
-/// previous result and refreshes with the previous refresh token otherwise.
-#[derive(Debug)]
-pub enum Either<A, B> {
-    /// The first flow.
-    Left(A),
-    /// The second flow.
-    Right(B),
-}
-
-impl<A: Flow, B: Flow<Output = A::Output>> Flow for Either<A, B> {
-    type Output = A::Output;
-
-    fn poll<'b>(
-        &mut self,
-        now: Instant,
-        buf: &'b mut [u8],
-    ) -> Result<Step<'b, Self::Output>, ssoflow_core::Error> {
-        match self {
-            Either::Left(a) => a.poll(now, buf),
-            Either::Right(b) => b.poll(now, buf),
-        }
-    }
-
-    fn handle(&mut self, now: Instant, response: Response<'_>) -> Result<(), ssoflow_core::Error> {
-        match self {
-            Either::Left(a) => a.handle(now, response),
-            Either::Right(b) => b.handle(now, response),
-        }
+        let parsed =
+            blocking::authorized(self, stream, clock, session, recipe, key, entropy, build)?;
+        self.view(&parsed)
     }
 }

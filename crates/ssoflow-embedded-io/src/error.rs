@@ -45,6 +45,9 @@ pub enum Error {
     /// The response needed more than [`Driver::max_reads`](crate::Driver::with_max_reads) reads:
     /// a peer dribbling bytes is cut off instead of holding the caller forever.
     TooManyReads,
+    /// The response took longer than [`Driver::with_timeout_ms`](crate::Driver::with_timeout_ms)
+    /// allows, by the caller's clock.
+    TimedOut,
     /// The stream failed.
     Io(embedded_io::ErrorKind),
     /// The flow or the session refused (see [`ssoflow_core::Error`]).
@@ -70,6 +73,7 @@ impl Error {
             Error::InvalidRequest { .. } => "invalid_request",
             Error::NotReusable => "not_reusable",
             Error::TooManyReads => "too_many_reads",
+            Error::TimedOut => "timed_out",
             Error::Io(_) => "io",
             Error::Core(_) => "core",
         }
@@ -100,6 +104,7 @@ impl fmt::Display for Error {
             Error::InvalidRequest { what } => write!(f, "refusing to write request: {what}"),
             Error::NotReusable => f.write_str("the server closed this connection: reconnect"),
             Error::TooManyReads => f.write_str("response needed too many reads"),
+            Error::TimedOut => f.write_str("response took longer than the driver's timeout"),
             Error::Io(kind) => write!(f, "i/o error: {kind:?}"),
             Error::Core(e) => fmt::Display::fmt(e, f),
         }
@@ -122,6 +127,19 @@ impl defmt::Format for Error {
             Error::Core(e) => defmt::write!(f, "Error::Core({})", e),
             Error::Io(kind) => defmt::write!(f, "Error::Io({})", kind),
             other => defmt::write!(f, "Error::{=str}", other.kind()),
+        }
+    }
+}
+
+/// How a [`Session`](ssoflow_core::session::Session) treats a failed sign-in: transport
+/// failures (the stream failed or closed, a peer dribbling bytes) and the core's transient
+/// refusals (5xx, 429) are worth a retry after a backoff; everything else is final.
+impl ssoflow_core::session::Failure for Error {
+    fn is_transient(&self) -> bool {
+        match self {
+            Error::Io(_) | Error::Closed | Error::TooManyReads | Error::TimedOut => true,
+            Error::Core(e) => e.is_transient(),
+            _ => false,
         }
     }
 }

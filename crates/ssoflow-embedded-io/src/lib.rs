@@ -4,7 +4,8 @@
 //! The [`Driver`] moves a flow's bytes and nothing else: [`Driver::run`] is the one loop every
 //! ssoflow driver shares (`poll` → send → `handle` → … → `Done`). The protocol lives in
 //! [`ssoflow_core`]. The blocking (`embedded-io` 0.7) and async (`embedded-io-async` 0.7)
-//! methods share one [`RequestWriter`] and one sans-I/O [`ResponseParser`].
+//! methods are one source: each loop is written once and expanded over both traits; they
+//! share one [`RequestWriter`] and one sans-I/O [`ResponseParser`].
 //!
 //! - Requests: `METHOD path HTTP/1.1`, `Host`, the flow's headers, `Content-Length` (always),
 //!   `Connection: keep-alive`. Header values with CR or LF are refused.
@@ -14,8 +15,11 @@
 //! - One caller buffer ([`DEFAULT_BUF`], 5 KiB): the flow's request is written there, staged to
 //!   the stream through the space after it, then the response is read into the whole buffer.
 //! - Limits: a head or body larger than the buffer is an error, never truncated; at
-//!   most [`DEFAULT_MAX_READS`] reads per response. Read timeouts are the stream's job.
-//! - Time: you implement [`Clock`] (any `FnMut() -> Instant` is one).
+//!   most [`DEFAULT_MAX_READS`] reads per response; with [`Driver::with_timeout_ms`], a
+//!   deadline per response on your clock. Each read's timeout is the stream's job.
+//! - Time: you implement [`Clock`] (any `FnMut() -> Instant` is one): `now`, and how to wait
+//!   for a backoff (by default it spins; override [`Clock::wait_until`] /
+//!   [`Clock::wait_until_async`] with your delay or timer).
 //!
 //! ```no_run
 //! use embedded_io::{Read, Write};
@@ -33,6 +37,48 @@
 //!     let signed_in = driver.run(stream, ms, flow)?;
 //!     # let _ = signed_in;
 //!     Ok(())
+//! }
+//! ```
+//!
+//! # Protected calls
+//!
+//! [`Driver::send_authorized`] (and `send_authorized_async`) makes a call with a core
+//! [`Session`](ssoflow_core::session::Session)'s token, signing in with a
+//! [`Recipe`](ssoflow_core::recipe::Recipe) when the session says so. The session owns the
+//! policy (renewal before expiry, backoff with jitter after a transient failure, a cooldown
+//! after a final one, one re-sign-in and one retry after a 401); on one thread a "wait" is
+//! only ever a backoff, waited out on your [`Clock`]. `entropy` gives the recipe's request ids
+//! and the jitter: read your hardware RNG there.
+//!
+//! ```no_run
+//! use embedded_io::{Read, Write};
+//! use ssoflow_core::session::{Policy, Session};
+//! use ssoflow_core::{Instant, Method, par_ordering};
+//! use ssoflow_embedded_io::{DEFAULT_BUF, Driver, Error};
+//!
+//! fn me<S: Read + Write>(
+//!     stream: &mut S,
+//!     ms: &mut impl FnMut() -> Instant,
+//!     rng: impl FnMut() -> [u8; 16],
+//!     customer_token: &str, // from the customer's identity provider
+//! ) -> Result<u16, Error> {
+//!     let config = par_ordering::Config::new(
+//!         "https://api-public-playground.menu.app", "app-key", "client-id", "client-secret",
+//!     )?;
+//!     // Both live as long as the device: the recipe keeps the M2M token between sign-ins.
+//!     let recipe = par_ordering::CustomerSignIn::<str>::new(&config);
+//!     let mut session = Session::<par_ordering::SignIn, Error>::with_policy(Policy::DEFAULT);
+//!     let mut ids = par_ordering::RequestIds::new([9; 16]);
+//!     let mut buf = [0u8; DEFAULT_BUF];
+//!     let mut driver = Driver::new(&mut buf).with_timeout_ms(10_000);
+//!     let view = driver.send_authorized(
+//!         stream, ms, &mut session, &recipe, customer_token, rng,
+//!         |t: &par_ordering::SignIn, buf: &mut [u8]| {
+//!             let token = t.menu_token.value.expose();
+//!             config.protected_request(buf, Method::Get, "/api/customers/me", token, &mut ids)
+//!         },
+//!     )?;
+//!     Ok(view.status())
 //! }
 //! ```
 //!
@@ -62,7 +108,9 @@
 //!
 //! All requests of one call go over the stream you pass. When the server closes the
 //! connection (`Connection: close`, HTTP/1.0, a body read until close) or anything fails, the
-//! next send is [`Error::NotReusable`]: connect again, call [`Driver::reset`], run again.
+//! next send is [`Error::NotReusable`]: connect again, call [`Driver::reset`], run again. A
+//! sign-in that failed on a dropped connection is retried by the next call, after the
+//! session's backoff, once you have reconnected.
 #![no_std]
 #![forbid(unsafe_code)]
 #![cfg_attr(
@@ -80,12 +128,11 @@
 mod asynch;
 mod driver;
 mod error;
+mod loops;
 mod parser;
 mod writer;
 
-pub use driver::{
-    Clock, DEFAULT_BUF, DEFAULT_MAX_READS, Driver, Either, MIN_BUF, ResponseView, STAGING, SignIn,
-};
+pub use driver::{Clock, DEFAULT_BUF, DEFAULT_MAX_READS, Driver, MIN_BUF, ResponseView, STAGING};
 pub use error::Error;
 pub use parser::{MAX_RESPONSE_HEADERS, Parsed, Progress, ResponseParser};
 pub use writer::RequestWriter;

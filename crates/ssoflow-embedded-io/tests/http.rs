@@ -588,3 +588,37 @@ impl ReplaceTok for [u8] {
             .into_bytes()
     }
 }
+
+/// A peer dribbling one byte per read is cut off by the clock, blocking and async alike, long
+/// before the read bound: the deadline covers the whole response.
+#[test]
+fn a_dribbling_response_hits_the_clock_deadline() {
+    use ssoflow_core::{Instant, oauth2};
+    let client = oauth2::Client::new("https://auth.example/token", "id").unwrap();
+    let ticking = || {
+        let mut ms = 0;
+        move || {
+            ms += 100;
+            Instant::from_millis(ms)
+        }
+    };
+    let mut rs = [0u8; 512];
+    let mut d = Driver::new(&mut rs).with_timeout_ms(1_000);
+    let mut m = Mock::chunks(CL, 1);
+    let flow = oauth2::client_credentials(&client, None).unwrap();
+    assert_eq!(
+        d.run(&mut m, &mut ticking(), flow).unwrap_err(),
+        Error::TimedOut
+    );
+    assert!(m.reads <= 10, "{} reads", m.reads);
+    assert!(!d.is_reusable());
+
+    let mut d = Driver::new(&mut rs).with_timeout_ms(1_000);
+    let mut m = Mock::chunks(CL, 1);
+    let flow = oauth2::client_credentials(&client, None).unwrap();
+    assert_eq!(
+        block_on(d.run_async(&mut m, &mut ticking(), flow)).unwrap_err(),
+        Error::TimedOut
+    );
+    assert!(m.reads <= 10, "{} reads", m.reads);
+}

@@ -10,11 +10,21 @@ use std::time::Duration;
 
 use embedded_io_adapters::tokio_1::FromTokio;
 use scenarios::{Conn, TestClock};
-use ssoflow_core::session::{HasAccessToken, Session};
+use ssoflow_core::recipe::Recipe;
+use ssoflow_core::session::Session;
 use ssoflow_core::{Flow, Request};
-use ssoflow_embedded_io::{DEFAULT_BUF, Driver, Error, SignIn};
+use ssoflow_embedded_io::{DEFAULT_BUF, Driver, Error};
 use ssoflow_sandbox::{Config, ParOrderingConfig, Sandbox, SandboxHandle};
 use tokio::net::TcpStream;
+
+/// Request ids and jitter: distinct bytes for every draw (a firmware reads its RNG).
+fn entropy() -> impl FnMut() -> [u8; 16] {
+    let mut n = 0u8;
+    move || {
+        n = n.wrapping_add(1);
+        [n; 16]
+    }
+}
 
 struct Async {
     driver: Driver<'static>,
@@ -65,26 +75,32 @@ impl Conn for Async {
         Ok((v.status(), v.body().to_vec()))
     }
 
-    async fn authorized<T, SI, B>(
+    async fn authorized<R, B>(
         &mut self,
-        session: &mut Session<T>,
-        sign_in: SI,
+        session: &mut Session<R::Output, Error>,
+        recipe: &R,
+        key: &R::Key,
         build: B,
     ) -> Result<(u16, Vec<u8>), Error>
     where
-        T: HasAccessToken,
-        SI: SignIn<T>,
-        B: for<'b> FnMut(&T, &'b mut [u8]) -> Result<Request<'b>, ssoflow_core::Error>,
+        R: Recipe,
+        B: for<'b> FnMut(&R::Output, &'b mut [u8]) -> Result<Request<'b>, ssoflow_core::Error>,
     {
         let v = bounded(self.driver.send_authorized_async(
             &mut self.stream,
             &mut self.clock,
             session,
-            sign_in,
+            recipe,
+            key,
+            entropy(),
             build,
         ))
         .await?;
         Ok((v.status(), v.body().to_vec()))
+    }
+
+    fn clock(&self) -> &TestClock {
+        &self.clock
     }
 
     async fn reconnect(&mut self) {
@@ -159,4 +175,23 @@ async fn oauth2_grants() {
 async fn faults_are_typed() {
     let sb = sandbox().await;
     scenarios::faults_are_typed(&mut Async::new(&sb).await, &sb).await;
+}
+
+#[tokio::test]
+async fn sign_in_5xx_is_retried_after_backoff() {
+    let sb = sandbox().await;
+    scenarios::sign_in_5xx_is_retried_after_backoff(&mut Async::new(&sb).await, &sb).await;
+}
+
+#[tokio::test]
+async fn sign_in_drop_returns_then_retries_after_reconnect() {
+    let sb = sandbox().await;
+    let c = &mut Async::new(&sb).await;
+    scenarios::sign_in_drop_returns_then_retries_after_reconnect(c, &sb).await;
+}
+
+#[tokio::test]
+async fn final_sign_in_failure_cools_down() {
+    let sb = sandbox().await;
+    scenarios::final_sign_in_failure_cools_down(&mut Async::new(&sb).await, &sb).await;
 }

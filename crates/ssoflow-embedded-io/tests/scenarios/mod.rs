@@ -6,12 +6,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use ssoflow_core::session::{HasAccessToken, Session};
+use ssoflow_core::recipe::Recipe;
+use ssoflow_core::session::{Policy, Session};
 use ssoflow_core::{
     Flow, Instant, Method, Request, RequestBuilder, TokenSet, oauth2, par_ordering, pos_api,
     punchh, stream,
 };
-use ssoflow_embedded_io::{Clock, Either, Error, SignIn};
+use ssoflow_embedded_io::{Clock, Error};
 use ssoflow_sandbox::SandboxHandle;
 
 /// The client's clock: moves only when a test says so.
@@ -22,6 +23,27 @@ impl Clock for TestClock {
     fn now(&mut self) -> Instant {
         Instant::from_millis(self.0.load(Ordering::SeqCst))
     }
+
+    /// A backoff jumps the clock forward.
+    fn wait_until(&mut self, until: Instant) {
+        self.0.fetch_max(until.as_millis(), Ordering::SeqCst);
+    }
+
+    async fn wait_until_async(&mut self, until: Instant) {
+        self.wait_until(until);
+    }
+}
+
+impl TestClock {
+    /// Milliseconds on the client's clock.
+    pub fn ms(&self) -> u64 {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// A session with the driver's error and the default policy.
+pub fn session<T: ssoflow_core::session::HasAccessToken>() -> Session<T, Error> {
+    Session::with_policy(Policy::DEFAULT)
 }
 
 /// One connection to the sandbox with a driver on it.
@@ -32,17 +54,19 @@ pub trait Conn {
     async fn send_with<B>(&mut self, build: B) -> Result<(u16, Vec<u8>), Error>
     where
         B: for<'b> FnMut(&'b mut [u8]) -> Result<Request<'b>, ssoflow_core::Error>;
-    /// A protected call through the session; status and body.
-    async fn authorized<T, SI, B>(
+    /// A protected call through the session, signing in with `recipe`; status and body.
+    async fn authorized<R, B>(
         &mut self,
-        session: &mut Session<T>,
-        sign_in: SI,
+        session: &mut Session<R::Output, Error>,
+        recipe: &R,
+        key: &R::Key,
         build: B,
     ) -> Result<(u16, Vec<u8>), Error>
     where
-        T: HasAccessToken,
-        SI: SignIn<T>,
-        B: for<'b> FnMut(&T, &'b mut [u8]) -> Result<Request<'b>, ssoflow_core::Error>;
+        R: Recipe,
+        B: for<'b> FnMut(&R::Output, &'b mut [u8]) -> Result<Request<'b>, ssoflow_core::Error>;
+    /// The client's clock.
+    fn clock(&self) -> &TestClock;
     /// A new TCP connection (and `Driver::reset`).
     async fn reconnect(&mut self);
     /// Whether the driver would reuse the connection.
@@ -86,8 +110,8 @@ pub async fn par_sign_in<C: Conn>(c: &mut C, sb: &SandboxHandle, dlc: bool) {
 pub async fn par_protected_call_refreshes_on_401<C: Conn>(c: &mut C, sb: &SandboxHandle) {
     let config = par_config(sb);
     let subject = sb.credentials().par_ordering.test_subject_token.clone();
-    let mut session = Session::new(ssoflow_core::session::DEFAULT_SKEW_MS);
-    let mut seed = 0u8;
+    let recipe = par_ordering::CustomerSignIn::<String>::new(&config);
+    let mut session = session();
     let mut call_ids = par_ordering::RequestIds::new([200; 16]);
     let sign_in_calls = "POST /par/api/sts/users/sign-in";
     for (round, advance) in [(1, 0), (2, 0), (3, 3601)] {
@@ -95,15 +119,8 @@ pub async fn par_protected_call_refreshes_on_401<C: Conn>(c: &mut C, sb: &Sandbo
         let (status, body) = c
             .authorized(
                 &mut session,
-                |_: Option<&par_ordering::SignIn>| {
-                    seed += 1;
-                    par_ordering::sign_in(
-                        &config,
-                        None,
-                        &subject,
-                        par_ordering::RequestIds::new([seed; 16]),
-                    )
-                },
+                &recipe,
+                &subject,
                 |t: &par_ordering::SignIn, buf: &mut [u8]| {
                     config.protected_request(
                         buf,
@@ -176,31 +193,6 @@ pub async fn stream_generate_session<C: Conn>(c: &mut C, sb: &SandboxHandle) {
     assert_eq!(again, Error::Core(ssoflow_core::Error::SsoTokenRedeemed));
 }
 
-/// Logs in when there is no previous token, refreshes with the previous refresh token otherwise.
-struct PosAuth<'c> {
-    config: &'c pos_api::Config,
-    user: &'c str,
-    password: &'c str,
-}
-
-impl<'c> SignIn<TokenSet> for PosAuth<'c> {
-    type Flow<'p>
-        = Either<pos_api::LoginFlow<'c>, pos_api::RefreshFlow<'p>>
-    where
-        Self: 'p,
-        TokenSet: 'p;
-
-    fn start<'p>(
-        &'p mut self,
-        previous: Option<&'p TokenSet>,
-    ) -> Result<Self::Flow<'p>, ssoflow_core::Error> {
-        Ok(match previous.and_then(|p| p.refresh.as_ref()) {
-            Some(r) => Either::Right(pos_api::refresh(self.config, r.expose())?),
-            None => Either::Left(pos_api::login(self.config, self.user, self.password)?),
-        })
-    }
-}
-
 /// POS API: create an admin, log in (ROPC), call `/admin/me`; after expiry a 401 makes the
 /// driver refresh with the rotating refresh token and retry.
 pub async fn pos_login_and_refresh<C: Conn>(c: &mut C, sb: &SandboxHandle) {
@@ -210,16 +202,12 @@ pub async fn pos_login_and_refresh<C: Conn>(c: &mut C, sb: &SandboxHandle) {
         .run(pos_api::create_account(&config, "till-admin", "S3cret-pass!").unwrap())
         .await
         .unwrap();
-    let mut session = Session::<TokenSet>::new(ssoflow_core::session::DEFAULT_SKEW_MS);
+    let admin = pos_api::Admin::new(&config, "till-admin", "S3cret-pass!").unwrap();
+    let mut session = session::<TokenSet>();
     for (round, advance) in [(1, 0), (2, 3601)] {
         sb.advance_clock(Duration::from_secs(advance));
-        let auth = PosAuth {
-            config: &config,
-            user: "till-admin",
-            password: "S3cret-pass!",
-        };
         let (status, body) = c
-            .authorized(&mut session, auth, |t: &TokenSet, buf: &mut [u8]| {
+            .authorized(&mut session, &admin, &(), |t: &TokenSet, buf: &mut [u8]| {
                 pos_api::admin_request(&config, t.access.value.expose(), buf)
             })
             .await
@@ -322,4 +310,97 @@ pub async fn faults_are_typed<C: Conn>(c: &mut C, sb: &SandboxHandle) {
             .await
             .is_ok()
     );
+}
+
+fn pos_me(
+    config: &pos_api::Config,
+) -> impl for<'b> FnMut(&TokenSet, &'b mut [u8]) -> Result<Request<'b>, ssoflow_core::Error> + '_ {
+    move |t, buf| pos_api::admin_request(config, t.access.value.expose(), buf)
+}
+
+/// A 500 from the sign-in is transient: the driver waits out the session's backoff on its
+/// clock, signs in again on the same connection, then makes the call.
+pub async fn sign_in_5xx_is_retried_after_backoff<C: Conn>(c: &mut C, sb: &SandboxHandle) {
+    let cr = &sb.credentials().pos_api;
+    let config = pos_api::Config::new(&cr.base_url, &cr.client_id, &cr.client_secret).unwrap();
+    c.run(pos_api::create_account(&config, "backoff", "S3cret-pass!").unwrap())
+        .await
+        .unwrap();
+    let admin = pos_api::Admin::new(&config, "backoff", "S3cret-pass!").unwrap();
+    let mut session = session::<TokenSet>();
+    fault(c, sb, "/pos/auth/token", "status").await;
+    let before = c.clock().ms();
+    let (status, _) = c
+        .authorized(&mut session, &admin, &(), pos_me(&config))
+        .await
+        .unwrap();
+    assert_eq!(status, 200);
+    assert_eq!(calls(sb, "POST /pos/auth/token"), 2);
+    // The first retry waits 50..=100 ms (the default policy).
+    let waited = c.clock().ms() - before;
+    assert!((50..=100).contains(&waited), "waited {waited} ms");
+    assert_eq!(session.generation(), 1);
+}
+
+/// A connection dropped during the sign-in ends the call (the driver cannot reconnect); after
+/// a reconnect the next call waits out the backoff, then signs in.
+pub async fn sign_in_drop_returns_then_retries_after_reconnect<C: Conn>(
+    c: &mut C,
+    sb: &SandboxHandle,
+) {
+    let cr = &sb.credentials().pos_api;
+    let config = pos_api::Config::new(&cr.base_url, &cr.client_id, &cr.client_secret).unwrap();
+    c.run(pos_api::create_account(&config, "dropped", "S3cret-pass!").unwrap())
+        .await
+        .unwrap();
+    let admin = pos_api::Admin::new(&config, "dropped", "S3cret-pass!").unwrap();
+    let mut session = session::<TokenSet>();
+    fault(c, sb, "/pos/auth/token", "drop").await;
+    let e = c
+        .authorized(&mut session, &admin, &(), pos_me(&config))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, Error::Closed | Error::Io(_)), "{e:?}");
+    assert!(!c.reusable());
+    // Without a new connection: refused before anything is sent, and not a sign-in failure.
+    let e = c
+        .authorized(&mut session, &admin, &(), pos_me(&config))
+        .await
+        .unwrap_err();
+    assert_eq!(e, Error::NotReusable);
+    c.reconnect().await;
+    let before = c.clock().ms();
+    let (status, _) = c
+        .authorized(&mut session, &admin, &(), pos_me(&config))
+        .await
+        .unwrap();
+    assert_eq!(status, 200);
+    assert!(c.clock().ms() > before, "the backoff was waited out");
+    assert_eq!(session.generation(), 1);
+}
+
+/// A final sign-in failure (a 401 to the login) is returned, and handed out again without a
+/// request until the policy's cooldown ends.
+pub async fn final_sign_in_failure_cools_down<C: Conn>(c: &mut C, sb: &SandboxHandle) {
+    let cr = &sb.credentials().pos_api;
+    let config = pos_api::Config::new(&cr.base_url, &cr.client_id, &cr.client_secret).unwrap();
+    let admin = pos_api::Admin::new(&config, "nobody", "wrong-pass!").unwrap();
+    let mut session = session::<TokenSet>();
+    let first = c
+        .authorized(&mut session, &admin, &(), pos_me(&config))
+        .await
+        .unwrap_err();
+    assert!(matches!(first, Error::Core(_)), "{first:?}");
+    let again = c
+        .authorized(&mut session, &admin, &(), pos_me(&config))
+        .await
+        .unwrap_err();
+    assert_eq!(again, first);
+    assert_eq!(calls(sb, "POST /pos/auth/token"), 1);
+    c.clock().0.fetch_add(1_000, Ordering::SeqCst);
+    let _ = c
+        .authorized(&mut session, &admin, &(), pos_me(&config))
+        .await
+        .unwrap_err();
+    assert_eq!(calls(sb, "POST /pos/auth/token"), 2);
 }

@@ -1,12 +1,13 @@
 //! A POS terminal's sign-ins over a plain `embedded-io` stream, with fixed buffers.
 //!
-//! POS API admin login (ROPC) + refresh + a protected call, and a PAR Ordering customer sign-in
-//! with refresh-on-401 — the same code a firmware image runs, here over `std::net::TcpStream`
+//! A POS API admin session (`pos_api::Admin`: ROPC login, then refresh) and a PAR Ordering
+//! customer session (`par_ordering::CustomerSignIn`), each a core `Session` the driver signs in
+//! and renews on a 401 — the same code a firmware image runs, here over `std::net::TcpStream`
 //! wrapped by `embedded-io-adapters`. Against a running sandbox:
 //!
 //! ```sh
 //! ssoflow sandbox --test-hooks > sandbox.json &   # prints its ready line
-//! SSOFLOW_SANDBOX="$(head -1 sandbox.json)" cargo run -p ssoflow-embedded-io --example pos_terminal
+//! SSOFLOW_SANDBOX="$(head -1 sandbox.json)" cargo run --example pos_terminal --features embedded-io
 //! ```
 //!
 //! Without `SSOFLOW_SANDBOX` it starts an in-process sandbox itself.
@@ -16,9 +17,9 @@ use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant as StdInstant};
 
 use embedded_io_adapters::std::FromStd;
-use ssoflow_core::session::{HasAccessToken, Session};
-use ssoflow_core::{Instant, Method, RequestBuilder, TokenSet, par_ordering, pos_api};
-use ssoflow_embedded_io::{DEFAULT_BUF, Driver, Error};
+use ssoflow::embedded::{DEFAULT_BUF, Driver, Error};
+use ssoflow::session::{HasAccessToken, Policy, Session};
+use ssoflow::{Instant, Method, RequestBuilder, TokenSet, par_ordering, pos_api};
 
 type Stream = FromStd<TcpStream>;
 
@@ -83,7 +84,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut driver = Driver::new(&mut buf);
     let mut stream = connect(sb.addr)?;
 
-    // ── POS API: create an admin, log in (ROPC), refresh, call /admin/me ──
+    // ── POS API: an admin account, signed in by its recipe (log in, then refresh) ──
     let pos = pos_api::Config::new(&sb.pos[0], &sb.pos[1], &sb.pos[2])?;
     let user = format!("terminal-{}", std::process::id());
     let account = driver.run(
@@ -95,56 +96,55 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "pos     account created        {} ({})",
         account.id, account.user_name
     );
-    let login: TokenSet = driver.run(
-        &mut stream,
-        &mut clock,
-        pos_api::login(&pos, &user, "terminal-pass")?,
-    )?;
-    println!(
-        "pos     ROPC login             access token expires in {:?} s",
-        login.expires_in
-    );
-    let refresh = login.refresh.clone().ok_or("no refresh token")?;
-    let fresh = driver.run(
-        &mut stream,
-        &mut clock,
-        pos_api::refresh(&pos, refresh.expose())?,
-    )?;
-    println!(
-        "pos     refresh (rotated)      new access token {}…",
-        fresh.access.value.expose().get(..4).unwrap_or("")
-    );
-    {
-        let me = driver.send_with(&mut stream, |b| {
-            pos_api::admin_request(&pos, fresh.access.value.expose(), b)
-        })?;
-        let admin = pos_api::read_admin(me.response())?;
-        println!(
-            "pos     GET /admin/me          {} → {}",
-            me.status(),
-            admin.user_name
-        );
-    }
+    let admin = pos_api::Admin::new(&pos, &user, "terminal-pass")?;
+    let mut pos_session: Session<TokenSet, Error> = Session::with_policy(Policy::DEFAULT);
 
-    // ── PAR Ordering: sign a customer in; refresh-on-401 after the menu token expires ──
+    // ── PAR Ordering: a customer's session, signed in by `CustomerSignIn` (keeps the M2M token) ──
     let par = par_ordering::Config::new(&sb.par[0], &sb.par[1], &sb.par[2], &sb.par[3])?;
-    let subject = sb.par[4].clone();
-    let mut session: Session<par_ordering::SignIn> =
-        Session::new(ssoflow_core::session::DEFAULT_SKEW_MS);
+    let customer = par_ordering::CustomerSignIn::<str>::new(&par);
+    let subject = sb.par[4].as_str();
+    let mut par_session: Session<par_ordering::SignIn, Error> =
+        Session::with_policy(Policy::DEFAULT);
     let mut ids = par_ordering::RequestIds::new(seed());
+
+    // Round 0 signs both in; round 1 runs after the tokens expired (sandbox clock +1 h): the
+    // 401s make the sessions renew — POS with its refresh token, PAR with a new token exchange.
     for round in 0..2 {
         if !driver.is_reusable() {
             stream = connect(sb.addr)?;
             driver.reset();
         }
-        let before = session.generation();
+        let before = pos_session.generation();
+        let me = driver.send_authorized(
+            &mut stream,
+            &mut clock,
+            &mut pos_session,
+            &admin,
+            &(),
+            seed,
+            |t: &TokenSet, b: &mut [u8]| pos_api::admin_request(&pos, t.access.value.expose(), b),
+        )?;
+        let status = me.status();
+        let who = pos_api::read_admin(me.response())?;
+        drop(me);
+        println!(
+            "pos     GET /admin/me          {}{status} → {}",
+            signed_in(round, pos_session.generation() > before),
+            who.user_name
+        );
+
+        if !driver.is_reusable() {
+            stream = connect(sb.addr)?;
+            driver.reset();
+        }
+        let before = par_session.generation();
         let view = driver.send_authorized(
             &mut stream,
             &mut clock,
-            &mut session,
-            |_: Option<&par_ordering::SignIn>| {
-                par_ordering::sign_in(&par, None, &subject, par_ordering::RequestIds::new(seed()))
-            },
+            &mut par_session,
+            &customer,
+            subject,
+            seed,
             |t: &par_ordering::SignIn, b: &mut [u8]| {
                 par.protected_request(
                     b,
@@ -156,23 +156,28 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             },
         )?;
         let status = view.status();
-        let customer = par_ordering::read_customer_account(view.response())?;
+        let account = par_ordering::read_customer_account(view.response())?;
         drop(view);
-        let signed_in = match (round, session.generation() > before) {
-            (0, true) => "signed in, then ",
-            (_, true) => "401 → re-signed in → ",
-            _ => "",
-        };
         println!(
-            "par     GET /api/customers/me  {signed_in}{status} → {} <{}>",
-            customer.first_name, customer.email
+            "par     GET /api/customers/me  {}{status} → {} <{}>",
+            signed_in(round, par_session.generation() > before),
+            account.first_name,
+            account.email
         );
         if round == 0 && !advance_sandbox_clock(&mut driver, &mut stream, &sb, 3601)? {
-            println!("par     (sandbox without --test-hooks: cannot expire the menu token; done)");
+            println!("        (sandbox without --test-hooks: cannot expire the tokens; done)");
             break;
         }
     }
     Ok(())
+}
+
+fn signed_in(round: u32, renewed: bool) -> &'static str {
+    match (round, renewed) {
+        (0, true) => "signed in, then ",
+        (_, true) => "401 → renewed → ",
+        _ => "",
+    }
 }
 
 /// Move the sandbox's clock past the menu token's lifetime, `ttl` 60 minutes (test hook).
@@ -191,7 +196,7 @@ fn advance_sandbox_clock(
     });
     match view {
         Ok(v) if v.status() == 200 => {
-            println!("sandbox clock +{secs} s           the menu token has expired");
+            println!("sandbox clock +{secs} s           the tokens have expired");
             Ok(true)
         }
         Ok(_) => Ok(false),
@@ -199,7 +204,7 @@ fn advance_sandbox_clock(
     }
 }
 
-/// Request-id seed: firmware would read its hardware RNG here.
+/// Request ids and backoff jitter: firmware would read its hardware RNG here.
 fn seed() -> [u8; 16] {
     let mut s = [0u8; 16];
     let _ = getrandom::fill(&mut s);

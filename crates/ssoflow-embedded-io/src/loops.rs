@@ -1,0 +1,282 @@
+//! The driver's loops, written once: run a flow, send a request, read a response, and a
+//! protected call with sign-in, backoff and refresh-on-401.
+//!
+//! `loops!` holds the one source text; it is expanded twice, into [`blocking`] (over
+//! `embedded_io`, waits with [`Clock::wait_until`](crate::Clock::wait_until)) and [`asynch`]
+//! (over `embedded_io_async`, every stream call and wait followed by `.await`, waits with
+//! [`Clock::wait_until_async`](crate::Clock::wait_until_async)). Nothing else differs.
+//!
+//! Why a macro rather than one `async fn` polled once with a no-op waker for the blocking API:
+//! that compiles the blocking firmware build through the async state machines, which cost
+//! about 7 KiB of flash at `opt-level = "z"` (measured on `checks/firmware`); the expansion
+//! here is the plain blocking code, byte for byte what it was.
+//!
+//! The loops are `#[inline(never)]`: at `opt-level = "z"` LLVM otherwise inlines them into
+//! every caller, which cost `checks/firmware` about 2.5 KB (and a Punchh-only image 12 KB).
+
+macro_rules! loops {
+    ([$($kw:tt)?] $io:ident; $wait:ident; [$($aw:tt)*]) => {
+        use $io::{Read, Write};
+        use ssoflow_core::recipe::Recipe;
+        use ssoflow_core::session::{Access, AfterFailure, Call, Session, Verdict};
+        use ssoflow_core::{Flow, Request, Step};
+
+        use crate::parser::{Parsed, Progress, ResponseParser};
+        use crate::{Clock, Driver, Error, RequestWriter};
+
+        /// Poll → send → read → handle until the flow is done.
+        #[inline(never)]
+        pub(crate) $($kw)? fn exchange<S, C, F>(
+            driver: &mut Driver<'_>,
+            stream: &mut S,
+            clock: &mut C,
+            flow: &mut F,
+        ) -> Result<F::Output, Error>
+        where
+            S: Read + Write + ?Sized,
+            C: Clock + ?Sized,
+            F: Flow,
+        {
+            loop {
+                let now = clock.now();
+                let limits = driver.limits();
+                let reusable = driver.is_reusable();
+                let failed = {
+                    let (work, staging) = driver.work_regions();
+                    match flow.poll(now, work) {
+                        Ok(Step::Done(out)) => return Ok(out),
+                        Ok(Step::Send(_)) if !reusable => return Err(Error::NotReusable),
+                        Ok(Step::Send(request)) => {
+                            write_request(stream, &request, staging) $($aw)* ?;
+                            None
+                        }
+                        Err(e) => Some(e),
+                    }
+                };
+                if let Some(e) = failed {
+                    driver.retry_larger(e, limits)?;
+                    continue;
+                }
+                let parsed = receive(driver, stream, clock) $($aw)* ?;
+                flow.handle(now, driver.view(&parsed)?.response())?;
+            }
+        }
+
+        /// Send a request written elsewhere; read its response.
+        pub(crate) $($kw)? fn send_one<S: Read + Write + ?Sized, C: Clock + ?Sized>(
+            driver: &mut Driver<'_>,
+            stream: &mut S,
+            clock: &mut C,
+            request: &Request<'_>,
+        ) -> Result<Parsed, Error> {
+            write_request(stream, request, driver.free()?) $($aw)* ?;
+            receive(driver, stream, clock) $($aw)*
+        }
+
+        /// Write a request with `build` (again with more room on `BufferTooSmall`), send it,
+        /// read its response.
+        pub(crate) $($kw)? fn build_and_send<S, C, B>(
+            driver: &mut Driver<'_>,
+            stream: &mut S,
+            clock: &mut C,
+            mut build: B,
+        ) -> Result<Parsed, Error>
+        where
+            S: Read + Write + ?Sized,
+            C: Clock + ?Sized,
+            B: for<'b> FnMut(&'b mut [u8]) -> Result<Request<'b>, ssoflow_core::Error>,
+        {
+            loop {
+                let limits = driver.limits();
+                let failed = {
+                    let (work, staging) = driver.regions()?;
+                    match build(work) {
+                        Ok(request) => {
+                            write_request(stream, &request, staging) $($aw)* ?;
+                            None
+                        }
+                        Err(e) => Some(e),
+                    }
+                };
+                match failed {
+                    Some(e) => driver.retry_larger(e, limits)?,
+                    None => return receive(driver, stream, clock) $($aw)*,
+                }
+            }
+        }
+
+        /// A protected call: the session says what to do, this loop does it.
+        #[allow(clippy::too_many_arguments)]
+        #[inline(never)]
+        pub(crate) $($kw)? fn authorized<S, C, R, N, B>(
+            driver: &mut Driver<'_>,
+            stream: &mut S,
+            clock: &mut C,
+            session: &mut Session<R::Output, Error>,
+            recipe: &R,
+            key: &R::Key,
+            mut entropy: N,
+            mut build: B,
+        ) -> Result<Parsed, Error>
+        where
+            S: Read + Write + ?Sized,
+            C: Clock + ?Sized,
+            R: Recipe + ?Sized,
+            N: FnMut() -> [u8; 16],
+            B: for<'b> FnMut(&R::Output, &'b mut [u8]) -> Result<Request<'b>, ssoflow_core::Error>,
+        {
+            // Every path needs the connection: refuse before waiting out a backoff for nothing.
+            if !driver.is_reusable() {
+                return Err(Error::NotReusable);
+            }
+            let mut call = Call::new();
+            let mut ticket = None;
+            loop {
+                match session.access(clock.now(), ticket.take()) {
+                    Access::Ready { token, generation } => {
+                        let limits = driver.limits();
+                        let failed = {
+                            let (work, staging) = driver.regions()?;
+                            match build(token, work) {
+                                Ok(request) => {
+                                    write_request(stream, &request, staging) $($aw)* ?;
+                                    None
+                                }
+                                Err(e) => Some(e),
+                            }
+                        };
+                        if let Some(e) = failed {
+                            driver.retry_larger(e, limits)?;
+                            continue;
+                        }
+                        let parsed = receive(driver, stream, clock) $($aw)* ?;
+                        match call.on_status(session, generation, parsed.status())? {
+                            Verdict::Done => return Ok(parsed),
+                            Verdict::Retry => {}
+                        }
+                    }
+                    Access::SignIn { previous } => {
+                        if !driver.is_reusable() {
+                            // Not a failure of the sign-in: reconnect, then call again.
+                            session.sign_in_abandoned();
+                            return Err(Error::NotReusable);
+                        }
+                        let result = match recipe.flow(key, previous, entropy()) {
+                            Ok(mut flow) => {
+                                let result = exchange(driver, stream, clock, &mut flow) $($aw)*;
+                                recipe.keep(&flow);
+                                result
+                            }
+                            Err(e) => Err(Error::Core(e)),
+                        };
+                        let error = match result {
+                            Ok(output) => {
+                                session.signed_in(clock.now(), output);
+                                continue;
+                            }
+                            Err(Error::NotReusable) => {
+                                session.sign_in_abandoned();
+                                return Err(Error::NotReusable);
+                            }
+                            Err(e) => e,
+                        };
+                        let [a, b, c, d, ..] = entropy();
+                        let jitter = u32::from_le_bytes([a, b, c, d]);
+                        match session.sign_in_failed(clock.now(), error.clone(), jitter) {
+                            // The connection is gone: the caller reconnects; the session keeps
+                            // the backoff and the next call waits it out.
+                            AfterFailure::RetryAt(_) if !driver.is_reusable() => return Err(error),
+                            AfterFailure::RetryAt(at) => clock.$wait(at) $($aw)*,
+                            AfterFailure::Failed(e) => return Err(e),
+                        }
+                    }
+                    Access::Wait {
+                        ticket: t,
+                        until: Some(at),
+                    } => {
+                        // One thread: a backoff before the next try.
+                        ticket = Some(t);
+                        clock.$wait(at) $($aw)*;
+                    }
+                    // One thread, yet a sign-in "runs": a call cancelled during its sign-in (a
+                    // dropped future). Free the slot; this call signs in.
+                    Access::Wait { until: None, .. } => session.sign_in_abandoned(),
+                    Access::Failed(e) => return Err(e),
+                }
+            }
+        }
+
+        /// Read one response.
+        #[inline(never)]
+        $($kw)? fn receive<S: Read + ?Sized, C: Clock + ?Sized>(
+            driver: &mut Driver<'_>,
+            stream: &mut S,
+            clock: &mut C,
+        ) -> Result<Parsed, Error> {
+            let kept = driver.begin_response();
+            let (buf, max_reads, timeout_ms) = driver.parts();
+            let deadline = timeout_ms.map(|ms| clock.now().plus_millis(ms));
+            let mut parser = ResponseParser::new();
+            let mut progress = parser.feed(buf, kept)?;
+            let mut reads = 0;
+            let parsed = loop {
+                if let Progress::Complete(parsed) = progress {
+                    break parsed;
+                }
+                if reads >= max_reads {
+                    return Err(Error::TooManyReads);
+                }
+                reads += 1;
+                let n = stream.read(parser.spare(buf)?) $($aw)* .map_err(Error::io)?;
+                if deadline.is_some_and(|d| clock.now() >= d) {
+                    return Err(Error::TimedOut);
+                }
+                progress = match n {
+                    0 => parser.close(buf)?,
+                    n => parser.feed(buf, n)?,
+                };
+            };
+            driver.finish(&parsed);
+            Ok(parsed)
+        }
+
+        /// Write `request` through `staging`.
+        #[inline(never)]
+        $($kw)? fn write_request<S: Write + ?Sized>(
+            stream: &mut S,
+            request: &Request<'_>,
+            staging: &mut [u8],
+        ) -> Result<(), Error> {
+            let mut writer = RequestWriter::new(request)?;
+            if staging.is_empty() {
+                return Err(Error::Core(ssoflow_core::Error::BufferTooSmall {
+                    required: writer.len(),
+                }));
+            }
+            loop {
+                let n = writer.fill(staging);
+                let mut out = staging.get(..n).unwrap_or(&[]);
+                if out.is_empty() {
+                    break;
+                }
+                while !out.is_empty() {
+                    match stream.write(out) $($aw)* .map_err(Error::io)? {
+                        0 => return Err(Error::Closed),
+                        n => out = out.get(n..).unwrap_or(&[]),
+                    }
+                }
+            }
+            stream.flush() $($aw)* .map_err(Error::io)
+        }
+    };
+}
+
+/// The loops over `embedded_io` (blocking).
+pub(crate) mod blocking {
+    loops!([] embedded_io; wait_until; []);
+}
+
+/// The same loops over `embedded_io_async`.
+pub(crate) mod asynch {
+    loops!([async] embedded_io_async; wait_until_async; [.await]);
+}

@@ -68,7 +68,7 @@ mod clock;
 mod driver;
 mod error;
 mod http;
-mod net;
+use ssoflow_net as net;
 #[cfg(test)]
 mod proxy_env_tests;
 mod transport;

@@ -35,7 +35,7 @@
 #![allow(clippy::result_large_err, clippy::large_enum_variant)]
 
 mod error;
-mod net;
+use ssoflow_net as net;
 #[cfg(test)]
 mod proxy_env_tests;
 mod redact;

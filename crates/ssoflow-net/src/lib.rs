@@ -1,6 +1,6 @@
-//! Configuring the connection: trusted roots, TLS error messages, the proxy.
-//!
-//! Kept identical in ssoflow-ureq and ssoflow-tokio (same rules, same messages).
+//! What the std drivers share about the connection: trusted roots, TLS error messages a user
+//! can act on, and the proxy taken from the environment — one copy, so ssoflow-ureq and
+//! ssoflow-tokio apply the same rules and say the same things. No protocol knowledge.
 
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
@@ -16,16 +16,16 @@ use rustls::pki_types::pem::PemObject;
 /// (`SSL_CERT_FILE`, `SSL_CERT_DIR`, the distribution's bundle). Verification is never switched
 /// off: there is no option for it.
 #[derive(Clone, Debug, Default)]
-pub(crate) struct Roots {
+pub struct Roots {
     /// Extra trusted roots (DER).
-    pub(crate) extra: Vec<CertificateDer<'static>>,
+    pub extra: Vec<CertificateDer<'static>>,
     /// Also trust the platform's store.
-    pub(crate) platform: bool,
+    pub platform: bool,
 }
 
 impl Roots {
     /// Add every certificate of `pem`; none, or an unreadable one, is an error.
-    pub(crate) fn add_pem(&mut self, pem: &[u8]) -> Result<(), &'static str> {
+    pub fn add_pem(&mut self, pem: &[u8]) -> Result<(), &'static str> {
         let before = self.extra.len();
         for cert in CertificateDer::pem_slice_iter(pem) {
             self.extra.push(cert.map_err(|_| "root certificate (PEM)")?);
@@ -37,7 +37,7 @@ impl Roots {
     }
 
     /// The platform's roots (empty if it has none or they cannot be read).
-    pub(crate) fn platform_certs() -> Vec<CertificateDer<'static>> {
+    pub fn platform_certs() -> Vec<CertificateDer<'static>> {
         let found = rustls_native_certs::load_native_certs();
         if !found.errors.is_empty() {
             tracing::debug!(
@@ -50,7 +50,7 @@ impl Roots {
 }
 
 /// The certificate problem behind a transport error, if it was one, in words a user can act on.
-pub(crate) fn tls_problem(e: &(dyn std::error::Error + 'static)) -> Option<String> {
+pub fn tls_problem(e: &(dyn std::error::Error + 'static)) -> Option<String> {
     let mut current = Some(e);
     while let Some(err) = current {
         if let Some(r) = err.downcast_ref::<rustls::Error>() {
@@ -72,7 +72,7 @@ pub(crate) fn tls_problem(e: &(dyn std::error::Error + 'static)) -> Option<Strin
 }
 
 /// A rustls error in words: the certificate problem named first.
-pub(crate) fn describe_tls(e: &rustls::Error) -> String {
+pub fn describe_tls(e: &rustls::Error) -> String {
     use rustls::CertificateError as C;
     let rustls::Error::InvalidCertificate(c) = e else {
         return format!("tls: {e}");
@@ -104,16 +104,18 @@ pub(crate) fn describe_tls(e: &rustls::Error) -> String {
 
 /// The proxy in force for a driver: its URL, where it came from, and `NO_PROXY`.
 #[derive(Clone)]
-pub(crate) struct ProxyRoute {
+pub struct ProxyRoute {
     /// `http://[user:pass@]host:port` of the CONNECT proxy.
-    pub(crate) url: String,
-    pub(crate) source: ssoflow_core::proxy::Source,
-    pub(crate) no_proxy: String,
+    pub url: String,
+    /// Whether it came from the environment or was given explicitly.
+    pub source: ssoflow_core::proxy::Source,
+    /// The `NO_PROXY` list in force (empty when none).
+    pub no_proxy: String,
 }
 
 /// How a driver finds its proxy.
 #[derive(Clone, Default)]
-pub(crate) enum ProxyChoice {
+pub enum ProxyChoice {
     /// `HTTPS_PROXY` / `https_proxy`, else `ALL_PROXY` / `all_proxy`; `NO_PROXY` / `no_proxy`.
     #[default]
     Environment,
@@ -125,13 +127,13 @@ pub(crate) enum ProxyChoice {
 
 impl ProxyChoice {
     /// The route in force, reading the environment when that is the choice.
-    pub(crate) fn resolve(&self) -> Result<Option<ProxyRoute>, &'static str> {
+    pub fn resolve(&self) -> Result<Option<ProxyRoute>, &'static str> {
         self.resolve_with(&|name| std::env::var(name).ok())
     }
 
     /// [`resolve`](Self::resolve) with `var` as the environment (tests cannot set the real one:
     /// `set_var` is unsafe).
-    pub(crate) fn resolve_with(
+    pub fn resolve_with(
         &self,
         var: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Option<ProxyRoute>, &'static str> {
@@ -171,7 +173,7 @@ impl ProxyChoice {
 
 impl ProxyRoute {
     /// Whether a request to `url` goes through this proxy ([`ssoflow_core::proxy::uses_proxy`]).
-    pub(crate) fn applies(&self, url: &str) -> bool {
+    pub fn applies(&self, url: &str) -> bool {
         ssoflow_core::proxy::uses_proxy(url, self.source, &self.no_proxy)
     }
 }

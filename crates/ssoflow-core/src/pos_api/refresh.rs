@@ -21,7 +21,7 @@ pub type RefreshFlow<'c> = OneShot<Refresh<'c>>;
 /// run at most one refresh per token ([`Session`](crate::session::Session) sees to that).
 ///
 /// An answer without a `refresh_token` keeps the old one under
-/// [`Quirks::keep_refresh_token`], and is `Error::Malformed` otherwise.
+/// [`Quirks::keep_refresh_token`](crate::Quirks::keep_refresh_token), and is `Error::Malformed` otherwise.
 pub fn refresh<'c>(config: &'c Config, refresh_token: &'c str) -> Result<RefreshFlow<'c>, Error> {
     if !check_token_chars(refresh_token.as_bytes()) {
         return Err(Error::InvalidInput {

@@ -7,7 +7,7 @@
 
 use crate::json::{JsonError, Parser, Seen, note_error_member};
 use crate::token::check_token_chars;
-use crate::{Error, Method, Secret};
+use crate::{Error, Secret};
 
 /// Capacity of an email address (RFC 5321 path limit).
 pub const EMAIL_CAP: usize = 254;
@@ -176,6 +176,7 @@ fn check_user_token(
 #[cfg(test)]
 pub(super) mod tests {
     use super::*;
+    use crate::Method;
     use crate::punchh::tests::seed_config;
 
     const SEED_SSO: &str = include_str!("../../tests/fixtures/seeds/001_sso_response.json");

@@ -6,19 +6,18 @@
 //! envelope `{"status":"OK","code":200,"data":{…}}`; any non-2xx status, or a `status` other
 //! than `"OK"`, is `Error::Provider` with the envelope's `code` and a redacted excerpt.
 
+mod account;
 mod customer_info;
 mod m2m;
 mod sign_in;
 
+pub use account::{ACCOUNT_ID_CAP, CustomerAccount, read_customer_account};
 pub use customer_info::{
     CustomerDetails, CustomerInfo, CustomerInfoRequest, TestSubject, parse_customer_info_request,
     parse_test_subject, serve_customer_info, write_customer_info,
 };
 pub use m2m::{M2m, M2mRequest, m2m_quirks, m2m_token};
-pub use sign_in::{
-    ACCOUNT_ID_CAP, CustomerAccount, CustomerSignIn, SignIn, SignInFlow, read_customer_account,
-    sign_in,
-};
+pub use sign_in::{CustomerSignIn, SignIn, SignInFlow, sign_in};
 
 use crate::json::{JsonError, Parser, set_once};
 use crate::{Error, Excerpt, Method, Quirks, Request, RequestBuilder, Response, Secret};

@@ -1,14 +1,14 @@
 //! POS API: admin accounts with the OAuth resource-owner password flow (PROTOCOLS.md §4, seed 004).
 //!
-//! - [`create_account`]: `POST /users` `{"user_name","password","grant_type":"password"}` → 201
+//! - [`create_account()`]: `POST /users` `{"user_name","password","grant_type":"password"}` → 201
 //!   [`Account`];
-//! - [`login`]: `POST /auth/token` with HTTP Basic client auth and `{"user_name","password"}` →
+//! - [`login()`]: `POST /auth/token` with HTTP Basic client auth and `{"user_name","password"}` →
 //!   201 [`TokenSet`] (the access token is a UUID). The Basic credentials are Base64 of the raw
 //!   `client_id:client_secret` bytes by default; RFC 6749 §2.3.1 form encoding is a named switch
 //!   ([`BasicAuth`], [`Config::with_basic_auth`]). Raw Basic cannot carry a `:` in the client id
-//!   (the first `:` ends it), so [`login`] refuses such an id with
+//!   (the first `:` ends it), so [`login()`] refuses such an id with
 //!   [`Error::InvalidInput`]` { what: "client_id" }`; a `:` in the secret is fine;
-//! - [`refresh`]: `POST /auth/refresh-token` with `Authorization: Bearer <refresh_token>` → 201
+//! - [`refresh()`]: `POST /auth/refresh-token` with `Authorization: Bearer <refresh_token>` → 201
 //!   a new pair; the old refresh token stops working (rotation: never refresh one token twice);
 //! - [`admin_request`] / [`read_admin`]: the protected `GET /admin/me`, for refresh-on-401;
 //! - [`Admin`]: the sign-in [`Recipe`](crate::recipe::Recipe) for sessions (login, refresh,
@@ -19,16 +19,19 @@
 //! (`{"error":"conflict","message":…}`), else [`Error::Provider`], with the HTTP status.
 
 mod admin;
+mod create_account;
+mod login;
+mod refresh;
 
 pub use admin::Admin;
+pub use create_account::{CreateAccount, CreateAccountFlow, create_account};
+pub use login::{Login, LoginFlow, login};
+pub use refresh::{Refresh, RefreshFlow, refresh};
 
 use crate::json::{JsonError, Parser, required, set_once};
 use crate::oauth2::{read_error, read_token_response_into};
 use crate::token::check_token_chars;
-use crate::{
-    Error, Exchange, Instant, Method, OneShot, Quirks, Request, RequestBuilder, Response, Secret,
-    TokenSet,
-};
+use crate::{Error, Instant, Method, Quirks, Request, RequestBuilder, Response, Secret, TokenSet};
 
 /// Capacity of the base URL.
 pub const BASE_URL_CAP: usize = 256;
@@ -50,7 +53,7 @@ pub const USER_NAME_CAP: usize = 128;
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum BasicAuth {
     /// `Basic base64(client_id ":" client_secret)` of the raw UTF-8 bytes (the default). A `:`
-    /// in the client id cannot be carried this way: [`login`] refuses such an id.
+    /// in the client id cannot be carried this way: [`login()`] refuses such an id.
     #[default]
     Raw,
     /// The quirk: id and secret are first form-encoded (`application/x-www-form-urlencoded`,
@@ -98,7 +101,7 @@ impl Config {
         self
     }
 
-    /// Choose how the client credentials are encoded in the Basic header of [`login`]
+    /// Choose how the client credentials are encoded in the Basic header of [`login()`]
     /// (default [`BasicAuth::Raw`]; [`BasicAuth::FormEncoded`] for a server that form-decodes
     /// them as RFC 6749 §2.3.1 says). Seed 004 asks only for "a basic authorization header".
     pub fn with_basic_auth(mut self, basic_auth: BasicAuth) -> Self {
@@ -106,7 +109,7 @@ impl Config {
         self
     }
 
-    /// How the Basic header of [`login`] encodes the client credentials.
+    /// How the Basic header of [`login()`] encodes the client credentials.
     pub fn basic_auth(&self) -> BasicAuth {
         self.basic_auth
     }
@@ -159,7 +162,7 @@ impl Config {
         let set = out.insert(TokenSet::empty());
         let mut read = self.read_tokens(now, response, set);
         if let (Ok(()), Some(old)) = (&read, keep_refresh) {
-            read = keep_old_refresh(self, set, old, response.body);
+            read = refresh::keep_old_refresh(self, set, old, response.body);
         }
         if read.is_err() {
             *out = None;
@@ -193,177 +196,6 @@ fn check_credentials(user_name: &str, password: &str) -> Result<(), Error> {
         return Err(Error::InvalidInput { what: "password" });
     }
     Ok(())
-}
-
-/// `POST /users` (one exchange).
-#[derive(Debug)]
-pub struct CreateAccount<'c> {
-    config: &'c Config,
-    user_name: &'c str,
-    password: &'c str,
-}
-
-/// The create-account flow.
-pub type CreateAccountFlow<'c> = OneShot<CreateAccount<'c>>;
-
-/// Create an admin account. A taken user name is answered 409 (an error with `status() == Some(409)`).
-pub fn create_account<'c>(
-    config: &'c Config,
-    user_name: &'c str,
-    password: &'c str,
-) -> Result<CreateAccountFlow<'c>, Error> {
-    check_credentials(user_name, password)?;
-    Ok(OneShot::new(CreateAccount {
-        config,
-        user_name,
-        password,
-    }))
-}
-
-impl Exchange for CreateAccount<'_> {
-    type Output = Account;
-
-    fn request<'b>(&mut self, _now: Instant, buf: &'b mut [u8]) -> Result<Request<'b>, Error> {
-        let mut rb = RequestBuilder::new(buf, Method::Post, self.config.base_url(), "/users");
-        rb.json_body(&[
-            ("user_name", self.user_name),
-            ("password", self.password),
-            ("grant_type", "password"),
-        ]);
-        rb.finish()
-    }
-
-    fn response_into(
-        &mut self,
-        _now: Instant,
-        response: Response<'_>,
-        out: &mut Option<Account>,
-    ) -> Result<(), Error> {
-        *out = Some(read_account(self.config, response)?);
-        Ok(())
-    }
-}
-
-/// `POST /auth/token` (one exchange).
-#[derive(Debug)]
-pub struct Login<'c> {
-    config: &'c Config,
-    user_name: &'c str,
-    password: &'c str,
-}
-
-/// The login flow.
-pub type LoginFlow<'c> = OneShot<Login<'c>>;
-
-/// Log an admin in with their user name and password.
-///
-/// Under [`BasicAuth::Raw`] (the default) a client id containing `:` is
-/// [`Error::InvalidInput`]` { what: "client_id" }`: raw Basic cannot carry it.
-pub fn login<'c>(
-    config: &'c Config,
-    user_name: &'c str,
-    password: &'c str,
-) -> Result<LoginFlow<'c>, Error> {
-    check_basic_id(config)?;
-    check_credentials(user_name, password)?;
-    Ok(OneShot::new(Login {
-        config,
-        user_name,
-        password,
-    }))
-}
-
-impl Exchange for Login<'_> {
-    type Output = TokenSet;
-
-    fn request<'b>(&mut self, _now: Instant, buf: &'b mut [u8]) -> Result<Request<'b>, Error> {
-        let c = self.config;
-        let mut rb = RequestBuilder::new(buf, Method::Post, c.base_url(), "/auth/token");
-        check_basic_id(c)?;
-        let form_encode = c.basic_auth == BasicAuth::FormEncoded;
-        rb.basic_auth(&c.client_id, c.client_secret.expose(), form_encode);
-        rb.json_body(&[("user_name", self.user_name), ("password", self.password)]);
-        rb.finish()
-    }
-
-    fn response_into(
-        &mut self,
-        now: Instant,
-        response: Response<'_>,
-        out: &mut Option<TokenSet>,
-    ) -> Result<(), Error> {
-        self.config.read_tokens_into(now, response, out, None)
-    }
-}
-
-/// `POST /auth/refresh-token` (one exchange).
-#[derive(Debug)]
-pub struct Refresh<'c> {
-    config: &'c Config,
-    refresh_token: &'c str,
-}
-
-/// The refresh flow.
-pub type RefreshFlow<'c> = OneShot<Refresh<'c>>;
-
-/// Trade `refresh_token` for a new access/refresh pair. The old refresh token stops working, so
-/// run at most one refresh per token ([`Session`](crate::session::Session) sees to that).
-///
-/// An answer without a `refresh_token` keeps the old one under
-/// [`Quirks::keep_refresh_token`], and is `Error::Malformed` otherwise.
-pub fn refresh<'c>(config: &'c Config, refresh_token: &'c str) -> Result<RefreshFlow<'c>, Error> {
-    if !check_token_chars(refresh_token.as_bytes()) {
-        return Err(Error::InvalidInput {
-            what: "refresh_token",
-        });
-    }
-    Ok(OneShot::new(Refresh {
-        config,
-        refresh_token,
-    }))
-}
-
-impl Exchange for Refresh<'_> {
-    type Output = TokenSet;
-
-    fn request<'b>(&mut self, _now: Instant, buf: &'b mut [u8]) -> Result<Request<'b>, Error> {
-        let mut rb = RequestBuilder::new(
-            buf,
-            Method::Post,
-            self.config.base_url(),
-            "/auth/refresh-token",
-        );
-        rb.bearer(self.refresh_token);
-        rb.finish()
-    }
-
-    fn response_into(
-        &mut self,
-        now: Instant,
-        response: Response<'_>,
-        out: &mut Option<TokenSet>,
-    ) -> Result<(), Error> {
-        self.config
-            .read_tokens_into(now, response, out, Some(self.refresh_token))
-    }
-}
-
-/// A refresh answer without a `refresh_token` keeps the old one (or is an error, per the quirks).
-fn keep_old_refresh(
-    config: &Config,
-    set: &mut TokenSet,
-    old: &str,
-    body: &[u8],
-) -> Result<(), Error> {
-    if set.refresh.is_some() {
-        return Ok(());
-    }
-    if !config.quirks.keep_refresh_token() {
-        return Err(Error::malformed("refresh_token", body));
-    }
-    set.refresh
-        .insert(Secret::empty())
-        .push_str(old, "refresh_token")
 }
 
 /// Write the protected `GET /admin/me` with `Authorization: Bearer <access_token>`.

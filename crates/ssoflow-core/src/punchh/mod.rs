@@ -13,7 +13,7 @@
 //! - [`sso`]: trade a mobile/web SSO `security_token` for an access token and the [`User`];
 //! - [`authorize_url`] → the user signs in on the Punchh-hosted form → [`parse_callback`] →
 //!   [`code_for_token`]: the authorization-code flow, yielding a [`TokenSet`](crate::TokenSet);
-//! - [`user_info`]: the signed-in [`User`] for an access token. The user object carries the
+//! - [`user_info()`]: the signed-in [`User`] for an access token. The user object carries the
 //!   user-level token ([`User::user_token`]); sign the rest of the user's session with it through
 //!   [`Config::user_request`].
 
@@ -21,15 +21,15 @@ mod digest;
 mod oauth;
 mod sso;
 mod user;
+mod user_info;
 
 pub use digest::{Algorithm, DIGEST_HEX_LEN, digest};
 pub use oauth::{
     CodeForToken, CodeForTokenFlow, authorize_url, code_for_token, state_from_entropy,
 };
 pub use sso::{Sso, SsoFlow, SsoLogin, SsoRequest, sso};
-pub use user::{
-    AUTH_TOKEN_CAP, EMAIL_CAP, NAME_CAP, PHONE_CAP, User, UserInfo, UserInfoFlow, user_info,
-};
+pub use user::{AUTH_TOKEN_CAP, EMAIL_CAP, NAME_CAP, PHONE_CAP, User};
+pub use user_info::{UserInfo, UserInfoFlow, user_info};
 
 /// Authorization callbacks are plain OAuth 2.0: the redirect carries `code` and `state`.
 pub use crate::oauth2::{Callback, parse_callback};

@@ -1,30 +1,34 @@
 //! Stream: white-label single sign-on with a one-time login token (PROTOCOLS.md §3, seed 003).
 //!
-//! 1. [`api_token`]: an API client token by OAuth 2.0 client credentials at `{base}/oauth/token`
+//! 1. [`api_token()`]: an API client token by OAuth 2.0 client credentials at `{base}/oauth/token`
 //!    (form-encoded, HTTP Basic). Server side only: never give it to a browser.
-//! 2. [`generate_session`]: `POST /white-label/generate-session` with the user's organization,
+//! 2. [`generate_session()`]: `POST /white-label/generate-session` with the user's organization,
 //!    [`Role`], email, name and phone → a one-time [`SsoLoginToken`].
 //! 3. [`SsoLoginToken::into_redirect_url`] consumes the token and writes
 //!    `<WHITE_LABEL_DOMAIN>/redirect/sso?code=<token>`: send the user's browser there. The token
 //!    works once; a second redemption is [`Error::SsoTokenRedeemed`], and because building the
 //!    URL takes the token by value, building it twice does not compile.
-//! 4. [`redeem`] (tests, demos, server-side checks): `GET` that URL with
+//! 4. [`redeem()`] (tests, demos, server-side checks): `GET` that URL with
 //!    `Accept: application/json` → a [`StreamSession`].
 //!
 //! Users with the same `provider_org_id` share one organization; different ids never see each
 //! other's data.
 
-mod session;
+mod api_token;
+mod generate_session;
+mod redeem;
 
-pub use session::{
-    GenerateSession, GenerateSessionFlow, MAX_REDIRECT_URL_LEN, Redeem, RedeemFlow, SessionRequest,
-    SsoLoginToken, StreamSession, generate_session, redeem,
+pub use api_token::{ApiToken, api_token};
+pub use generate_session::{
+    GenerateSession, GenerateSessionFlow, MAX_REDIRECT_URL_LEN, SessionRequest, SsoLoginToken,
+    generate_session,
 };
+pub use redeem::{Redeem, RedeemFlow, StreamSession, redeem};
 
 #[cfg(test)]
 use crate::json::Parser;
 use crate::json::{JsonError, read_or_refusal};
-use crate::oauth2::{self, TokenFlow};
+use crate::oauth2;
 use crate::{Error, Response};
 
 /// Capacity of the base URL and of the white-label domain.
@@ -111,23 +115,6 @@ impl Config {
     /// The OAuth client used for the API token.
     pub fn oauth(&self) -> &oauth2::Client {
         &self.oauth
-    }
-}
-
-/// Get an API client token (client credentials at `{base}/oauth/token`).
-pub fn api_token(config: &Config) -> Result<TokenFlow<'_>, Error> {
-    oauth2::client_credentials(&config.oauth, None)
-}
-
-/// The API client token as a sign-in [`Recipe`](crate::recipe::Recipe) (seed 003: "request a
-/// token using your created API"; never exposed to the browser): client credentials again for
-/// every renewal.
-pub type ApiToken<'c> = oauth2::ClientCredentials<'c>;
-
-impl Config {
-    /// The recipe that keeps this API client's token.
-    pub fn api_token_recipe(&self) -> ApiToken<'_> {
-        oauth2::ClientCredentials::new(&self.oauth, None)
     }
 }
 
@@ -242,7 +229,9 @@ fn check(quirks: crate::Quirks, response: Response<'_>) -> Result<(), Error> {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::testing::{drive, golden};
+    use crate::stream::generate_session::tests::SEED_REQUEST;
+    use crate::{Flow, Instant, Step};
+    use proptest::prelude::*;
 
     pub(crate) fn config() -> Config {
         Config::new(
@@ -298,41 +287,6 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn api_token_is_client_credentials_with_basic_auth() {
-        let c = config();
-        golden(
-            &mut api_token(&c).unwrap(),
-            "POST https://api.stream.example/oauth/token\n\
-             Accept: application/json\n\
-             Authorization: Basic c3RyZWFtLWNsaWVudDpzdHJlYW0tc2VjcmV0\n\
-             Content-Type: application/x-www-form-urlencoded\n\
-             \n\
-             grant_type=client_credentials",
-        );
-        let (out, transcript) = drive(
-            api_token(&c).unwrap(),
-            &[(
-                200,
-                br#"{"access_token":"api-token","token_type":"Bearer","expires_in":3600}"#,
-            )],
-        );
-        assert_eq!(out.unwrap().access.value.expose(), "api-token");
-        assert_eq!(
-            transcript,
-            [
-                "send POST https://api.stream.example/oauth/token",
-                "handle 200",
-                "done"
-            ]
-        );
-        let (out, _) = drive(
-            api_token(&c).unwrap(),
-            &[(401, br#"{"error":"invalid_client"}"#)],
-        );
-        assert!(matches!(out, Err(Error::OAuth { status: 401, .. })));
-    }
-
-    #[test]
     fn redeemed_is_recognised_in_any_shape() {
         for (status, body) in [
             (
@@ -367,5 +321,44 @@ pub(crate) mod tests {
             check(c.oauth().quirks(), Response::new(200, br#"{"ok":1}"#)),
             Ok(())
         );
+    }
+
+    fn terminates<F: Flow>(mut flow: F, responses: &[(u16, std::vec::Vec<u8>)]) {
+        let mut next = responses.iter();
+        let mut buf = std::vec![0u8; 16 * 1024];
+        for _ in 0..4 {
+            match flow.poll(Instant::from_millis(0), &mut buf) {
+                Ok(Step::Send(_)) => {
+                    let Some((status, body)) = next.next() else {
+                        return;
+                    };
+                    if flow
+                        .handle(Instant::from_millis(0), Response::new(*status, body))
+                        .is_err()
+                    {
+                        return;
+                    }
+                }
+                Ok(Step::Done(_)) | Err(_) => return,
+            }
+        }
+        panic!("flow did not finish within 4 steps");
+    }
+
+    proptest! {
+        #[test]
+        fn any_answer_terminates(
+            answers in proptest::collection::vec((0u16..700, proptest::collection::vec(any::<u8>(), 0..384)), 1..4)
+        ) {
+            let c = config();
+            terminates(generate_session(&c, "t", &SEED_REQUEST).unwrap(), &answers);
+            terminates(redeem("https://orders.brand.example/redirect/sso?code=a").unwrap(), &answers);
+            terminates(api_token(&c).unwrap(), &answers);
+        }
+
+        #[test]
+        fn session_like_answers_terminate(body in r#"\{("(session|user|organization|email|id|x)":(1|null|"[a-z\\]{0,6}"|\{("(email|id|provider_org_id)":"[a-z]{0,3}",?){0,3}\}),?){0,5}\}"#) {
+            terminates(redeem("https://orders.brand.example/redirect/sso?code=a").unwrap(), &[(200, body.into_bytes())]);
+        }
     }
 }

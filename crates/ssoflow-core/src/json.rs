@@ -307,16 +307,6 @@ impl<'a> Parser<'a> {
         }
     }
 
-    /// The whole document (for error excerpts).
-    pub fn source(&self) -> &'a [u8] {
-        self.src
-    }
-
-    /// A `Malformed` problem about `what`.
-    pub fn error(&self, what: &'static str) -> JsonError {
-        JsonError::Malformed(what)
-    }
-
     fn ws(&mut self) {
         // Most calls find a significant byte at once (compact JSON, or a second look).
         if self.src.get(self.pos).is_some_and(|&b| b > b' ') {
@@ -438,17 +428,8 @@ impl<'a> Parser<'a> {
         Ok(s)
     }
 
-    /// Read a string into a [`Secret`].
-    ///
-    /// This returns the secret by value: for a big one prefer [`string_into`](Self::string_into)
-    /// on the field where it is kept.
-    pub fn secret<const N: usize>(&mut self, field: &'static str) -> Result<Secret<N>, JsonError> {
-        let mut s = Secret::empty();
-        self.string_into(&mut s, field)?;
-        Ok(s)
-    }
-
     /// Read a string or `null`.
+    #[cfg(feature = "fuzz")]
     pub fn nullable_string<const N: usize>(
         &mut self,
         field: &'static str,

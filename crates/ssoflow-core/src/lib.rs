@@ -64,7 +64,13 @@ mod exchange;
 pub mod form;
 mod hash;
 pub mod http;
+// The bounded JSON reader is the core's own business; the fuzz crate reaches it through the
+// `fuzz` feature (not part of the API).
+#[cfg(feature = "fuzz")]
+#[doc(hidden)]
 pub mod json;
+#[cfg(not(feature = "fuzz"))]
+pub(crate) mod json;
 pub mod proxy;
 mod quirks;
 pub mod recipe;

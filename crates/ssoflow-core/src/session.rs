@@ -15,7 +15,7 @@
 //!   server's `Retry-After`) up to [`Policy::max_retries`] times: the session answers
 //!   [`AfterFailure::RetryAt`] and callers wait; otherwise the failure is shared
 //!   ([`AfterFailure::Failed`]) and a cooldown starts (`Retry-After`, or
-//!   [`Policy::failure_cooldown_ms`]).
+//!   [`Policy::with_failure_cooldown_ms`]).
 //! - Renewal before expiry: [`Policy::skew_ms`] before expiry one caller is told `SignIn`
 //!   while the others keep using the still-valid token (also while a renewal backs off or has
 //!   failed), so a well-behaved server never sees an expired one.

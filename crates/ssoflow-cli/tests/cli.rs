@@ -411,6 +411,48 @@ fn par_sign_in() {
 }
 
 #[test]
+fn par_application_key_from_the_environment() {
+    let sb = sandbox();
+    let c = sb.credentials().par_ordering.clone();
+    let par = || {
+        let mut cmd = ssoflow();
+        cmd.args(["par", "sign-in", "--base-url", &c.base_url])
+            .args(["--client-id", &c.client_id])
+            .env("SSOFLOW_CLIENT_SECRET", &c.client_secret)
+            .env("SSOFLOW_SUBJECT_TOKEN", &c.test_subject_token);
+        cmd
+    };
+    // The environment alone: no flag for `ps` to show.
+    par()
+        .env("SSOFLOW_APPLICATION_KEY", &c.application_key)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("jane.doe@partech.com"));
+    // The flag wins over the environment.
+    par()
+        .env("SSOFLOW_APPLICATION_KEY", "not-the-key")
+        .args(["--application-key", &c.application_key])
+        .assert()
+        .success();
+    par()
+        .env("SSOFLOW_APPLICATION_KEY", "not-the-key")
+        .assert()
+        .code(3);
+    // Neither: a usage error that names the variable.
+    par()
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("SSOFLOW_APPLICATION_KEY"));
+    // The help says the flag is visible in `ps`.
+    ssoflow()
+        .args(["par", "sign-in", "--help"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("ps"))
+        .stdout(predicate::str::contains("SSOFLOW_APPLICATION_KEY"));
+}
+
+#[test]
 fn punchh_sso_code_and_user() {
     let sb = sandbox();
     let c = sb.credentials().punchh.clone();

@@ -610,6 +610,33 @@ fn stream_session_and_redeem() {
     assert_eq!(v["session"]["role"], "team_member");
     assert_eq!(v["session"]["provider_org_id"], "chain-42");
 
+    // Human output shortens the one-time login token, redeemed or not; --json printed it whole.
+    let token = query_param(url, "code");
+    assert!(token.chars().count() > 8, "{url}");
+    for extra in [&[][..], &["--redeem"][..]] {
+        let out = stream()
+            .args(extra)
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone();
+        let out = String::from_utf8_lossy(&out).into_owned();
+        let line = out
+            .lines()
+            .find(|l| l.starts_with("redirect_url"))
+            .unwrap_or_else(|| panic!("{out}"));
+        let shown = line
+            .split("code=")
+            .nth(1)
+            .unwrap_or_else(|| panic!("{line}"));
+        let shown = shown.split('&').next().unwrap_or("");
+        assert!(
+            shown.ends_with('…') && shown.chars().count() == 5,
+            "{extra:?}: {line}"
+        );
+    }
+
     stream()
         .env("SSOFLOW_CLIENT_SECRET", "wrong")
         .assert()

@@ -313,19 +313,79 @@ fn oauth2_login_with_pkce_through_the_loopback_redirect() {
     assert!(v["refresh_token"].is_string());
 }
 
+/// The loopback redirect URI of a login's authorize URL.
+fn redirect_of(url: &str) -> String {
+    query_param(url, "redirect_uri")
+        .replace("%3A", ":")
+        .replace("%2F", "/")
+}
+
+/// Be the browser: through the sandbox's auto-approval back to the CLI's listener.
+fn complete_login(url: &str) {
+    let (status, location) = get(url);
+    assert_eq!(status, 302);
+    let (status, _) = get(&location.expect("Location"));
+    assert_eq!(status, 200);
+}
+
 #[test]
-fn oauth2_login_refuses_a_wrong_state() {
+fn oauth2_login_ignores_a_wrong_state_and_keeps_waiting() {
     let sb = sandbox();
     let (child, url) = spawn_login(&sb, "60");
-    let redirect = query_param(&url, "redirect_uri")
-        .replace("%3A", ":")
-        .replace("%2F", "/");
-    // A forged callback (CSRF): right path, wrong state.
+    let redirect = redirect_of(&url);
+    // A forged callback (CSRF): right path, wrong state: an error page, and the wait goes on.
     let (status, _) = get(&format!("{redirect}?code=forged&state=not-the-state"));
     assert_eq!(status, 400);
+    // Without our state, an error cannot end the login either, nor can a malformed callback.
+    let (status, _) = get(&format!("{redirect}?error=access_denied"));
+    assert_eq!(status, 400);
+    let (status, _) = get(&format!("{redirect}?code=a&code=b"));
+    assert_eq!(status, 400);
+    // The real browser still signs in.
+    complete_login(&url);
     let out = child.wait_with_output().expect("wait");
-    assert_eq!(out.status.code(), Some(3));
-    assert_error_shape(&out.stdout, "state_mismatch");
+    assert_eq!(out.status.code(), Some(0));
+    assert_token_shape(&json(&out.stdout));
+}
+
+#[test]
+fn oauth2_login_with_only_wrong_states_times_out_and_says_so() {
+    let sb = sandbox();
+    let (child, url) = spawn_login(&sb, "2");
+    let (status, _) = get(&format!("{}?code=forged&state=nope", redirect_of(&url)));
+    assert_eq!(status, 400);
+    let out = child.wait_with_output().expect("wait");
+    assert_eq!(out.status.code(), Some(4));
+    assert_error_shape(&out.stdout, "timeout");
+    let v = json(&out.stdout);
+    let detail = v["detail"].as_str().expect("detail");
+    assert!(detail.contains("1 callback(s) ignored"), "{detail}");
+    assert!(detail.contains("wrong or missing state"), "{detail}");
+}
+
+#[test]
+fn oauth2_login_is_not_held_up_by_a_silent_connection() {
+    let sb = sandbox();
+    // Shorter than the 10 s a connection may take to send its request head: served one at a
+    // time, the silent connection below would hold the listener past the timeout.
+    let (child, url) = spawn_login(&sb, "8");
+    let redirect = redirect_of(&url);
+    let host = redirect
+        .strip_prefix("http://")
+        .and_then(|r| r.split('/').next())
+        .expect("host:port");
+    // Connects and sends nothing (slowloris), then a second one that dribbles half a head.
+    let silent = std::net::TcpStream::connect(host).expect("connect");
+    let mut dribble = std::net::TcpStream::connect(host).expect("connect");
+    std::io::Write::write_all(&mut dribble, b"GET /callback?code=x").expect("write");
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let started = std::time::Instant::now();
+    complete_login(&url);
+    let out = child.wait_with_output().expect("wait");
+    assert_eq!(out.status.code(), Some(0));
+    assert_token_shape(&json(&out.stdout));
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    drop((silent, dribble));
 }
 
 #[test]

@@ -105,7 +105,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let subject = sb.par[4].as_str();
     let mut par_session: Session<par_ordering::SignIn, Error> =
         Session::with_policy(Policy::DEFAULT);
-    let mut ids = par_ordering::RequestIds::new(seed());
+    let mut ids = par_ordering::RequestIds::new(seed()?);
 
     // Round 0 signs both in; round 1 runs after the tokens expired (sandbox clock +1 h): the
     // 401s make the sessions renew — POS with its refresh token, PAR with a new token exchange.
@@ -204,9 +204,10 @@ fn advance_sandbox_clock(
     }
 }
 
-/// Request ids and backoff jitter: firmware would read its hardware RNG here.
-fn seed() -> [u8; 16] {
+/// Request ids and backoff jitter: firmware would read its hardware RNG here. No random
+/// source, no terminal: never all-zero ids.
+fn seed() -> Result<[u8; 16], Box<dyn std::error::Error>> {
     let mut s = [0u8; 16];
-    let _ = getrandom::fill(&mut s);
-    s
+    getrandom::fill(&mut s).map_err(|e| format!("the OS random source failed: {e}"))?;
+    Ok(s)
 }

@@ -81,13 +81,45 @@ pub fn required_env(name: &str) -> Result<String, Failure> {
     env_secret(name).ok_or_else(|| Failure::usage(format!("{name} is not set")))
 }
 
-/// `N` bytes from the operating system's random source.
+/// `N` bytes from the operating system's random source. A failing source is an error (exit 1),
+/// never all-zero (or partly filled) bytes: they seed `state`, PKCE and request ids.
 pub fn entropy<const N: usize>() -> Result<[u8; N], Failure> {
+    entropy_from(getrandom::fill)
+}
+
+/// `N` bytes from `fill` (the OS random source in [`entropy`]; a failing one in tests).
+pub fn entropy_from<const N: usize, E: std::fmt::Display>(
+    fill: impl FnOnce(&mut [u8]) -> Result<(), E>,
+) -> Result<[u8; N], Failure> {
     let mut bytes = [0u8; N];
-    getrandom::fill(&mut bytes).map_err(|e| Failure {
+    fill(&mut bytes).map_err(|e| Failure {
         kind: "entropy".into(),
         detail: format!("no random bytes from the operating system: {e}"),
         code: 1,
     })?;
     Ok(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failing_random_source_is_an_error_never_zeros() {
+        let r = entropy_from::<16, _>(|b: &mut [u8]| {
+            // Fills part of it, then fails: nothing of it may be used.
+            b.fill(0);
+            Err("the source is broken")
+        });
+        let f = r.expect_err("an error");
+        assert_eq!((f.kind.as_str(), f.code), ("entropy", 1));
+        assert!(f.detail.contains("the source is broken"), "{}", f.detail);
+        let ok = entropy_from::<4, &str>(|b: &mut [u8]| {
+            b.fill(7);
+            Ok(())
+        });
+        assert_eq!(ok.ok(), Some([7; 4]));
+        // The real source works here.
+        assert_ne!(entropy::<32>().ok(), Some([0; 32]));
+    }
 }

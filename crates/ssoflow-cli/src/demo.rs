@@ -19,6 +19,7 @@ use ssoflow_customer_info::{BearerToken, Customer, CustomerInfoEndpoint, RateLim
 use ssoflow_sandbox::{Sandbox, SandboxHandle};
 use ssoflow_ureq::{Driver, Error, SharedSession};
 
+use crate::ctx::entropy;
 use crate::output::{Failure, redact};
 
 /// The exchanges of the current step: "METHOD path" and status.
@@ -150,13 +151,6 @@ fn unexpected(what: &str) -> Failure {
     }
 }
 
-fn entropy<const N: usize>() -> [u8; N] {
-    let mut b = [0u8; N];
-    // The sandbox does not care; a failing RNG only makes request ids less random here.
-    let _ = getrandom::fill(&mut b);
-    b
-}
-
 impl Demo {
     /// Run one step and print its line.
     fn step(&mut self, provider: &str, name: &str, f: impl FnOnce(&Demo) -> StepResult) {
@@ -238,7 +232,7 @@ impl Demo {
         path: &str,
         dlc: bool,
     ) -> Result<ssoflow_ureq::OwnedResponse, Failure> {
-        let mut ids = par_ordering::RequestIds::new(entropy());
+        let mut ids = par_ordering::RequestIds::new(entropy()?);
         let what = format!("GET /par{path}");
         let response =
             self.driver
@@ -290,6 +284,8 @@ pub struct Args {
 /// Run the demo; returns the exit code.
 pub fn run(args: Args) -> Result<(), Failure> {
     let started = StdInstant::now();
+    // No random source, no demo: it would sign in with predictable `state`, PKCE and ids.
+    entropy::<16>()?;
     let customers: Customers = Arc::new(Mutex::new(HashMap::new()));
     let idp_token = ALICE_TOKEN;
     customers.lock().map_err(|_| internal("lock"))?.insert(
@@ -383,7 +379,7 @@ fn par_ordering_steps(
     )
     .map_err(config_failure)?;
     d.step("par", "M2M token (client credentials)", |d| {
-        let mut ids = par_ordering::RequestIds::new(entropy());
+        let mut ids = par_ordering::RequestIds::new(entropy()?);
         let t = d.run(par_ordering::m2m_token(&par, &mut ids))?;
         let detail = format!("token {}", redact(t.value.expose()));
         *d.m2m.borrow_mut() = Some(t);
@@ -395,7 +391,7 @@ fn par_ordering_steps(
             &par,
             d.m2m.borrow().clone(),
             subject,
-            par_ordering::RequestIds::new(entropy()),
+            par_ordering::RequestIds::new(entropy()?),
         )?;
         let s = d.run(flow)?;
         let ttl = s
@@ -413,7 +409,7 @@ fn par_ordering_steps(
             &par,
             d.m2m.borrow().clone(),
             "idp-token-nobody-knows",
-            par_ordering::RequestIds::new(entropy()),
+            par_ordering::RequestIds::new(entropy()?),
         )?;
         match d.run(flow) {
             Err(Error::Core(e @ CoreError::SubjectTokenRefused { .. })) => {
@@ -504,7 +500,7 @@ fn punchh_steps(d: &mut Demo, creds: &ssoflow_sandbox::Credentials) -> Result<()
         "punchh",
         "authorize → callback (state checked) → code",
         |d| {
-            let state = punchh::state_from_entropy(&entropy());
+            let state = punchh::state_from_entropy(&entropy()?);
             let mut buf = vec![0u8; 2048];
             let url = punchh::authorize_url(&cfg, &c.redirect_uri, &state, &mut buf)?;
             let location = d.browse(url)?;
@@ -745,7 +741,7 @@ fn oauth2_steps(d: &mut Demo, creds: &ssoflow_sandbox::Credentials) -> Result<()
         Ok(format!("exchanged for {}", redact(n.access.value.expose())))
     });
     d.step("oauth2", "authorization code + PKCE S256 + state", |d| {
-        let auth = oauth2::Authorization::from_entropy(&entropy());
+        let auth = oauth2::Authorization::from_entropy(&entropy()?);
         let redirect = "http://127.0.0.1:1/callback";
         let mut buf = vec![0u8; 2048];
         let url = oauth2::authorize_url(

@@ -25,8 +25,10 @@ use crate::output::Failure;
 
 /// Shown after every command's help: the contract scripts rely on.
 const AFTER_HELP: &str = "\
-Secrets are read from the environment only, never from flags:
+Secrets are read from the environment, never from flags (PAR's --application-key is the one
+exception, kept for scripts: a flag is visible to every user of the machine in `ps`):
   SSOFLOW_CLIENT_SECRET   client secret (OAuth 2.0, PAR Ordering, Stream, POS API, Punchh's OAuth app)
+  SSOFLOW_APPLICATION_KEY PAR Ordering application key (else --application-key)
   SSOFLOW_SIGNING_SECRET  Punchh x-pch-digest key, when it differs from SSOFLOW_CLIENT_SECRET
   SSOFLOW_PASSWORD        resource owner's / admin's password
   SSOFLOW_REFRESH_TOKEN   refresh token

@@ -2,7 +2,8 @@
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
 use ssoflow_core::oauth2::{self, ClientAuth};
@@ -42,6 +43,8 @@ pub enum Command {
     },
     /// Authorization code + PKCE for people: prints a URL to open (stderr), waits for the
     /// browser to come back to http://127.0.0.1:PORT/callback, checks `state`, trades the code.
+    /// Callbacks with a wrong or missing `state` get an error page and are ignored (the wait
+    /// goes on until --timeout-secs); connections are served concurrently.
     /// Env: SSOFLOW_CLIENT_SECRET (confidential clients).
     Login(LoginArgs),
 }
@@ -185,16 +188,21 @@ fn login(args: &LoginArgs, ctx: &Ctx) -> Result<ssoflow_core::TokenSet, Failure>
     }
 
     let (tx, rx) = mpsc::channel();
-    let state = auth.state.as_str().to_owned();
-    std::thread::spawn(move || serve_callback(&listener, &state, &tx));
+    let state: Arc<str> = Arc::from(auth.state.as_str());
+    let ignored = Arc::new(Mutex::new(Ignored::default()));
+    {
+        let ignored = ignored.clone();
+        std::thread::spawn(move || serve_callback(&listener, &state, &tx, &ignored));
+    }
     let timeout = Duration::from_secs(args.timeout_secs);
     let callback = match rx.recv_timeout(timeout) {
         Ok(result) => result?,
         Err(_) => {
+            let ignored = ignored.lock().map(|i| i.describe()).unwrap_or_default();
             return Err(Failure {
                 kind: "timeout".into(),
                 detail: format!(
-                    "the browser did not come back to {redirect_uri} within {} s",
+                    "the browser did not come back to {redirect_uri} within {} s{ignored}",
                     args.timeout_secs
                 ),
                 code: 4,
@@ -234,49 +242,129 @@ fn open_browser(url: &str) {
     }
 }
 
-/// Answer requests on the redirect listener until one comes to the callback path; send its
-/// verdict (the code, or why not) once.
+/// At most this many callback connections are served at once; more are closed unanswered.
+const MAX_CONNECTIONS: usize = 16;
+/// How long one connection may take to send its request head.
+const HEAD_DEADLINE: Duration = Duration::from_secs(10);
+
+/// Callbacks turned away while waiting: how many, and the last reason (for the timeout message).
+#[derive(Default)]
+struct Ignored {
+    count: usize,
+    last: Option<&'static str>,
+}
+
+impl Ignored {
+    fn describe(&self) -> String {
+        match self.last {
+            Some(why) => format!(" ({} callback(s) ignored, the last one: {why})", self.count),
+            None => String::new(),
+        }
+    }
+}
+
+/// Answer requests on the redirect listener, each connection on its own thread (at most
+/// [`MAX_CONNECTIONS`] at once), so a client that connects and sends nothing holds up nobody.
+/// Only a callback carrying our `state` ends the wait: its verdict (the code, or the
+/// authorization server's error) is sent once. A wrong or missing `state` gets an error page
+/// and is otherwise ignored: anyone on this machine can reach the listener.
 fn serve_callback(
     listener: &TcpListener,
-    state: &str,
+    state: &Arc<str>,
     tx: &mpsc::Sender<Result<oauth2::Callback, Failure>>,
+    ignored: &Arc<Mutex<Ignored>>,
 ) {
+    let active = Arc::new(AtomicUsize::new(0));
     for stream in listener.incoming() {
-        let Ok(mut stream) = stream else { continue };
-        let Some(target) = read_request_target(&mut stream) else {
-            continue;
-        };
-        let path = target.split('?').next().unwrap_or("");
-        if path != CALLBACK_PATH {
-            respond(&mut stream, "404 Not Found", "Not found", "Nothing here.");
+        let Ok(stream) = stream else { continue };
+        if active.fetch_add(1, Ordering::SeqCst) >= MAX_CONNECTIONS {
+            active.fetch_sub(1, Ordering::SeqCst);
+            drop(stream);
             continue;
         }
-        let result = oauth2::parse_callback(&target, state);
-        match &result {
-            Ok(_) => respond(
+        let (done, state, tx, ignored) =
+            (active.clone(), state.clone(), tx.clone(), ignored.clone());
+        let spawned = std::thread::Builder::new().spawn(move || {
+            serve_one(stream, &state, &tx, &ignored);
+            done.fetch_sub(1, Ordering::SeqCst);
+        });
+        if spawned.is_err() {
+            // No thread: that connection was dropped with the closure.
+            active.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+}
+
+/// One connection to the redirect listener.
+fn serve_one(
+    mut stream: TcpStream,
+    state: &str,
+    tx: &mpsc::Sender<Result<oauth2::Callback, Failure>>,
+    ignored: &Mutex<Ignored>,
+) {
+    let Some(target) = read_request_target(&mut stream) else {
+        return;
+    };
+    let path = target.split('?').next().unwrap_or("");
+    if path != CALLBACK_PATH {
+        respond(&mut stream, "404 Not Found", "Not found", "Nothing here.");
+        return;
+    }
+    match oauth2::parse_callback(&target, state) {
+        Ok(callback) => {
+            respond(
                 &mut stream,
                 "200 OK",
                 "Signed in",
                 "You are signed in. You can close this tab and return to the terminal.",
-            ),
-            Err(e) => respond(
+            );
+            let _ = tx.send(Ok(callback));
+        }
+        // An `error=` answer is only returned when `state` matched: the authorization server's
+        // verdict on this login.
+        Err(e @ ssoflow_core::Error::OAuth { .. }) => {
+            respond(
                 &mut stream,
                 "400 Bad Request",
                 "Sign-in failed",
                 &format!("Sign-in failed ({}). Return to the terminal.", e.kind()),
-            ),
+            );
+            let _ = tx.send(Err(Failure::from(e)));
         }
-        let _ = tx.send(result.map_err(Failure::from));
-        return;
+        // A wrong or missing `state` (or a malformed callback): not our login; keep waiting.
+        Err(e) => {
+            let why = match e {
+                ssoflow_core::Error::StateMismatch => "wrong or missing state",
+                _ => "malformed callback",
+            };
+            if let Ok(mut i) = ignored.lock() {
+                i.count += 1;
+                i.last = Some(why);
+            }
+            respond(
+                &mut stream,
+                "400 Bad Request",
+                "Not this sign-in",
+                &format!(
+                    "This callback was ignored ({why}). Still waiting for the sign-in started \
+                     in the terminal."
+                ),
+            );
+        }
     }
 }
 
-/// The request target of one HTTP request (`/callback?code=…`), reading at most 8 KiB of head.
+/// The request target of one HTTP request (`/callback?code=…`), reading at most 8 KiB of head
+/// within [`HEAD_DEADLINE`] (a client dribbling bytes gets no more time).
 fn read_request_target(stream: &mut TcpStream) -> Option<String> {
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+    let deadline = std::time::Instant::now() + HEAD_DEADLINE;
     let mut head = Vec::new();
     let mut chunk = [0u8; 1024];
     while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < 8192 {
+        let left = deadline.checked_duration_since(std::time::Instant::now())?;
+        if left.is_zero() || stream.set_read_timeout(Some(left)).is_err() {
+            return None;
+        }
         match stream.read(&mut chunk) {
             Ok(0) | Err(_) => break,
             Ok(n) => head.extend_from_slice(chunk.get(..n).unwrap_or(&[])),

@@ -127,6 +127,23 @@ pub fn redact(secret: &str) -> String {
     s
 }
 
+/// `url` with the value of each query parameter `name` shortened by [`redact`]
+/// (`…/sso?code=abcd…&x=1`); anything after `#` is dropped.
+pub fn redact_query_value(url: &str, name: &str) -> String {
+    let url = url.split('#').next().unwrap_or("");
+    let Some((base, query)) = url.split_once('?') else {
+        return url.to_owned();
+    };
+    let pairs: Vec<String> = query
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some((k, v)) if k == name => format!("{k}={}", redact(v)),
+            _ => pair.to_owned(),
+        })
+        .collect();
+    format!("{base}?{}", pairs.join("&"))
+}
+
 /// An optional value for people: the value or `-`.
 pub fn or_dash(v: Option<impl fmt::Display>) -> String {
     v.map_or_else(|| "-".into(), |v| v.to_string())
@@ -263,5 +280,20 @@ mod tests {
         assert_eq!(redact("abcdefghij"), "abcd…");
         assert_eq!(redact("short"), "…");
         assert_eq!(redact("éèêëàâäôö"), "éèêë…");
+    }
+
+    #[test]
+    fn a_query_value_is_shortened() {
+        assert_eq!(
+            redact_query_value(
+                "https://s.example/redirect/sso?code=abcdefghijkl&x=1#f",
+                "code"
+            ),
+            "https://s.example/redirect/sso?code=abcd…&x=1"
+        );
+        assert_eq!(
+            redact_query_value("https://s.example/a", "code"),
+            "https://s.example/a"
+        );
     }
 }

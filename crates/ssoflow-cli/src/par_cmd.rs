@@ -4,14 +4,15 @@ use serde::Serialize;
 use ssoflow_core::par_ordering::{self, CustomerAccount, RequestIds};
 use ssoflow_core::{AccessToken, Expiry, Instant};
 
-use crate::ctx::{Ctx, entropy, required_env};
+use crate::ctx::{Ctx, entropy, env_secret, required_env};
 use crate::output::{Failure, print_fields, print_json, redact};
 
 /// `ssoflow par` subcommands.
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
     /// Sign a customer in (registering them if new): an M2M token, then the token exchange.
-    /// Env: SSOFLOW_CLIENT_SECRET and SSOFLOW_SUBJECT_TOKEN (both required).
+    /// Env: SSOFLOW_CLIENT_SECRET and SSOFLOW_SUBJECT_TOKEN (both required),
+    /// SSOFLOW_APPLICATION_KEY (unless --application-key is given).
     ///
     /// --json prints {"customer_account":{…},"token":{"value","token_type","ttl","expires_in"},
     /// "dlc_access_token":{…the same…}|null}: `ttl` as PAR sent it (minutes), `expires_in` in
@@ -25,9 +26,11 @@ pub struct SignInArgs {
     /// The API base URL (e.g. https://api-public-playground.menu.app).
     #[arg(long, value_name = "URL")]
     base_url: String,
-    /// The application key (`Application` header).
+    /// The application key (`Application` header). Prefer SSOFLOW_APPLICATION_KEY: a flag's
+    /// value is visible to every user of the machine (`ps`, /proc). The flag wins when both are
+    /// given; one of them is required.
     #[arg(long, value_name = "K")]
-    application_key: String,
+    application_key: Option<String>,
     /// The M2M client id.
     #[arg(long, value_name = "ID")]
     client_id: String,
@@ -52,14 +55,11 @@ pub fn run(cmd: Command, ctx: &Ctx) -> Result<(), Failure> {
 fn sign_in(args: &SignInArgs, ctx: &Ctx) -> Result<(), Failure> {
     let secret = required_env("SSOFLOW_CLIENT_SECRET")?;
     let subject = required_env("SSOFLOW_SUBJECT_TOKEN")?;
-    let mut config = par_ordering::Config::new(
-        &args.base_url,
-        &args.application_key,
-        &args.client_id,
-        &secret,
-    )?
-    .with_api_version(&args.api_version)?
-    .with_scope(&args.scope)?;
+    let application_key = application_key(args.application_key.as_deref())?;
+    let mut config =
+        par_ordering::Config::new(&args.base_url, &application_key, &args.client_id, &secret)?
+            .with_api_version(&args.api_version)?
+            .with_scope(&args.scope)?;
     if let Some(role) = &args.role_id {
         config = config.with_role_id(role)?;
     }
@@ -96,6 +96,17 @@ fn sign_in(args: &SignInArgs, ctx: &Ctx) -> Result<(), Failure> {
         print_fields(&fields);
     }
     Ok(())
+}
+
+/// The application key: `--application-key` when given, else `SSOFLOW_APPLICATION_KEY`;
+/// neither is a usage error (exit 2).
+fn application_key(flag: Option<&str>) -> Result<String, Failure> {
+    match flag {
+        Some(key) => Ok(key.to_owned()),
+        None => env_secret("SSOFLOW_APPLICATION_KEY").ok_or_else(|| {
+            Failure::usage("the application key is missing: set SSOFLOW_APPLICATION_KEY (or pass --application-key)")
+        }),
+    }
 }
 
 /// A `ttl` for people: always with its unit.
@@ -185,5 +196,25 @@ impl<'a> AccountJson<'a> {
             created_at: &c.created_at,
             confirmed: c.confirmed,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_debug_shows_neither_the_application_key_nor_the_secret() {
+        let c = par_ordering::Config::new(
+            "https://par.example",
+            "APPLICATION-KEY-1f2e3d",
+            "client-id",
+            "CLIENT-SECRET-4c5b6a",
+        )
+        .expect("config");
+        let debug = format!("{c:?}");
+        assert!(!debug.contains("APPLICATION-KEY"), "{debug}");
+        assert!(!debug.contains("CLIENT-SECRET"), "{debug}");
+        assert!(debug.contains("client-id"), "{debug}");
     }
 }

@@ -13,15 +13,22 @@ use crate::output::Failure;
 /// `ssoflow sandbox` options.
 #[derive(Debug, clap::Args)]
 #[command(after_help = "\
-Prints one line of JSON on stdout once it is listening, with every base URL and demo credential:
+Prints one line of JSON on stdout once it is listening, with every base URL and demo credential
+(\"listening\" is the address really bound, with the port chosen for port 0):
   {\"listening\":\"http://127.0.0.1:PORT\",\"par_ordering\":{…},\"punchh\":{…},\"stream\":{…},\"pos_api\":{…},\"oauth2\":{…}}
 then serves until SIGINT or SIGTERM and exits 0.
 With --tls the URLs are https:// and the line also has \"ca_cert\": the path of the CA to trust
 (e.g. `ssoflow --ca-cert PATH oauth2 …`); the file is removed when the sandbox stops.")]
 pub struct Args {
-    /// Address to listen on (port 0: any free port).
+    /// Address to listen on (port 0: any free port). Only loopback addresses unless
+    /// --allow-remote is given.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:0")]
     listen: SocketAddr,
+
+    /// Allow a non-loopback --listen address (e.g. 0.0.0.0:8080). Anyone who can reach it gets
+    /// the sandbox's credentials (and, with --test-hooks, its clock and faults).
+    #[arg(long)]
+    allow_remote: bool,
 
     /// TOML configuration (credentials, token lifetimes); every field optional.
     #[arg(long, value_name = "FILE")]
@@ -48,8 +55,16 @@ pub struct Args {
 
 /// Start, print the ready line, wait for a signal, stop.
 pub fn run(args: Args, _ctx: &Ctx) -> Result<(), Failure> {
+    if !args.listen.ip().is_loopback() && !args.allow_remote {
+        return Err(Failure::usage(format!(
+            "--listen {}: not a loopback address; pass --allow-remote to serve other machines \
+             (they get the sandbox's credentials)",
+            args.listen
+        )));
+    }
     let mut builder = ssoflow_sandbox::Sandbox::builder()
         .listen(args.listen)
+        .allow_remote(args.allow_remote)
         .test_hooks(args.test_hooks)
         .tls(args.tls);
     if let (Some(cert), Some(key)) = (&args.cert, &args.key) {

@@ -4,13 +4,14 @@ use serde::Serialize;
 use ssoflow_core::stream::{self, Role, SessionRequest, StreamSession};
 
 use crate::ctx::{Ctx, required_env};
-use crate::output::{Failure, or_dash, print_fields, print_json, redact};
+use crate::output::{Failure, or_dash, print_fields, print_json, redact, redact_query_value};
 
 /// `ssoflow stream` subcommands.
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
     /// Get an API token (client credentials), generate a white-label session for the user, and
-    /// print the redirect URL carrying the one-time login token (it works once).
+    /// print the redirect URL carrying the one-time login token (it works once). Human output
+    /// shortens the token (`code=abcd…`); --json prints the whole URL.
     /// Env: SSOFLOW_CLIENT_SECRET (required).
     ///
     /// --json prints {"redirect_url"}, with --redeem {"redirect_url","session":{"session",
@@ -120,11 +121,13 @@ fn session(args: &SessionArgs, ctx: &Ctx) -> Result<(), Failure> {
             session: session.as_ref().map(StreamSessionJson::of),
         });
     } else {
+        // The login token (`code=`) is a credential: shortened like every other; --json prints
+        // the URL in full.
+        let shown = redact_query_value(&url, "code");
         match &session {
-            // Not redeemed: the URL is what the user came for.
-            None => print_fields(&[("redirect_url", url.clone())]),
+            None => print_fields(&[("redirect_url", shown)]),
             Some(s) => print_fields(&[
-                ("redirect_url", ssoflow_ureq::redact_url(&url)),
+                ("redirect_url", shown),
                 ("session", redact(s.session.expose())),
                 ("email", s.email.to_string()),
                 ("full_name", s.full_name.to_string()),

@@ -313,19 +313,79 @@ fn oauth2_login_with_pkce_through_the_loopback_redirect() {
     assert!(v["refresh_token"].is_string());
 }
 
+/// The loopback redirect URI of a login's authorize URL.
+fn redirect_of(url: &str) -> String {
+    query_param(url, "redirect_uri")
+        .replace("%3A", ":")
+        .replace("%2F", "/")
+}
+
+/// Be the browser: through the sandbox's auto-approval back to the CLI's listener.
+fn complete_login(url: &str) {
+    let (status, location) = get(url);
+    assert_eq!(status, 302);
+    let (status, _) = get(&location.expect("Location"));
+    assert_eq!(status, 200);
+}
+
 #[test]
-fn oauth2_login_refuses_a_wrong_state() {
+fn oauth2_login_ignores_a_wrong_state_and_keeps_waiting() {
     let sb = sandbox();
     let (child, url) = spawn_login(&sb, "60");
-    let redirect = query_param(&url, "redirect_uri")
-        .replace("%3A", ":")
-        .replace("%2F", "/");
-    // A forged callback (CSRF): right path, wrong state.
+    let redirect = redirect_of(&url);
+    // A forged callback (CSRF): right path, wrong state: an error page, and the wait goes on.
     let (status, _) = get(&format!("{redirect}?code=forged&state=not-the-state"));
     assert_eq!(status, 400);
+    // Without our state, an error cannot end the login either, nor can a malformed callback.
+    let (status, _) = get(&format!("{redirect}?error=access_denied"));
+    assert_eq!(status, 400);
+    let (status, _) = get(&format!("{redirect}?code=a&code=b"));
+    assert_eq!(status, 400);
+    // The real browser still signs in.
+    complete_login(&url);
     let out = child.wait_with_output().expect("wait");
-    assert_eq!(out.status.code(), Some(3));
-    assert_error_shape(&out.stdout, "state_mismatch");
+    assert_eq!(out.status.code(), Some(0));
+    assert_token_shape(&json(&out.stdout));
+}
+
+#[test]
+fn oauth2_login_with_only_wrong_states_times_out_and_says_so() {
+    let sb = sandbox();
+    let (child, url) = spawn_login(&sb, "2");
+    let (status, _) = get(&format!("{}?code=forged&state=nope", redirect_of(&url)));
+    assert_eq!(status, 400);
+    let out = child.wait_with_output().expect("wait");
+    assert_eq!(out.status.code(), Some(4));
+    assert_error_shape(&out.stdout, "timeout");
+    let v = json(&out.stdout);
+    let detail = v["detail"].as_str().expect("detail");
+    assert!(detail.contains("1 callback(s) ignored"), "{detail}");
+    assert!(detail.contains("wrong or missing state"), "{detail}");
+}
+
+#[test]
+fn oauth2_login_is_not_held_up_by_a_silent_connection() {
+    let sb = sandbox();
+    // Shorter than the 10 s a connection may take to send its request head: served one at a
+    // time, the silent connection below would hold the listener past the timeout.
+    let (child, url) = spawn_login(&sb, "8");
+    let redirect = redirect_of(&url);
+    let host = redirect
+        .strip_prefix("http://")
+        .and_then(|r| r.split('/').next())
+        .expect("host:port");
+    // Connects and sends nothing (slowloris), then a second one that dribbles half a head.
+    let silent = std::net::TcpStream::connect(host).expect("connect");
+    let mut dribble = std::net::TcpStream::connect(host).expect("connect");
+    std::io::Write::write_all(&mut dribble, b"GET /callback?code=x").expect("write");
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let started = std::time::Instant::now();
+    complete_login(&url);
+    let out = child.wait_with_output().expect("wait");
+    assert_eq!(out.status.code(), Some(0));
+    assert_token_shape(&json(&out.stdout));
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    drop((silent, dribble));
 }
 
 #[test]
@@ -408,6 +468,48 @@ fn par_sign_in() {
         .code(3)
         .stderr(predicate::str::starts_with("error: provider: "));
     par().env_remove("SSOFLOW_SUBJECT_TOKEN").assert().code(2);
+}
+
+#[test]
+fn par_application_key_from_the_environment() {
+    let sb = sandbox();
+    let c = sb.credentials().par_ordering.clone();
+    let par = || {
+        let mut cmd = ssoflow();
+        cmd.args(["par", "sign-in", "--base-url", &c.base_url])
+            .args(["--client-id", &c.client_id])
+            .env("SSOFLOW_CLIENT_SECRET", &c.client_secret)
+            .env("SSOFLOW_SUBJECT_TOKEN", &c.test_subject_token);
+        cmd
+    };
+    // The environment alone: no flag for `ps` to show.
+    par()
+        .env("SSOFLOW_APPLICATION_KEY", &c.application_key)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("jane.doe@partech.com"));
+    // The flag wins over the environment.
+    par()
+        .env("SSOFLOW_APPLICATION_KEY", "not-the-key")
+        .args(["--application-key", &c.application_key])
+        .assert()
+        .success();
+    par()
+        .env("SSOFLOW_APPLICATION_KEY", "not-the-key")
+        .assert()
+        .code(3);
+    // Neither: a usage error that names the variable.
+    par()
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("SSOFLOW_APPLICATION_KEY"));
+    // The help says the flag is visible in `ps`.
+    ssoflow()
+        .args(["par", "sign-in", "--help"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("ps"))
+        .stdout(predicate::str::contains("SSOFLOW_APPLICATION_KEY"));
 }
 
 #[test]
@@ -567,6 +669,33 @@ fn stream_session_and_redeem() {
     );
     assert_eq!(v["session"]["role"], "team_member");
     assert_eq!(v["session"]["provider_org_id"], "chain-42");
+
+    // Human output shortens the one-time login token, redeemed or not; --json printed it whole.
+    let token = query_param(url, "code");
+    assert!(token.chars().count() > 8, "{url}");
+    for extra in [&[][..], &["--redeem"][..]] {
+        let out = stream()
+            .args(extra)
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone();
+        let out = String::from_utf8_lossy(&out).into_owned();
+        let line = out
+            .lines()
+            .find(|l| l.starts_with("redirect_url"))
+            .unwrap_or_else(|| panic!("{out}"));
+        let shown = line
+            .split("code=")
+            .nth(1)
+            .unwrap_or_else(|| panic!("{line}"));
+        let shown = shown.split('&').next().unwrap_or("");
+        assert!(
+            shown.ends_with('…') && shown.chars().count() == 5,
+            "{extra:?}: {line}"
+        );
+    }
 
     stream()
         .env("SSOFLOW_CLIENT_SECRET", "wrong")

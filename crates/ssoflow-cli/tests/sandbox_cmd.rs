@@ -91,3 +91,33 @@ fn a_bad_config_file_is_a_usage_error() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).starts_with("error: config: "));
 }
+
+#[test]
+fn a_non_loopback_listen_address_needs_allow_remote() {
+    for addr in ["0.0.0.0:0", "[::]:0"] {
+        let out = common::ssoflow()
+            .args(["sandbox", "--listen", addr])
+            .output()
+            .expect("run");
+        assert_eq!(out.status.code(), Some(2), "{addr}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.starts_with("error: usage: "), "{stderr}");
+        assert!(stderr.contains("--allow-remote"), "{stderr}");
+        assert!(out.stdout.is_empty(), "no ready line");
+    }
+}
+
+#[test]
+fn the_ready_line_names_the_port_really_bound() {
+    let (child, ready) = start(&["--listen", "127.0.0.1:0"]);
+    let base = ready["listening"].as_str().expect("listening").to_owned();
+    let port: u16 = base
+        .strip_prefix("http://127.0.0.1:")
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("{base}"));
+    assert_ne!(port, 0, "{base}");
+    let (status, _) = common::get(&format!("{base}/oauth2/userinfo"));
+    assert_eq!(status, 401);
+    let status = stop(child, Signal::SIGTERM);
+    assert_eq!(status.code(), Some(0), "{status:?}");
+}

@@ -15,6 +15,7 @@ use ssoflow_sandbox::Config;
 const OAUTH2_SECRET: &str = "oauth2-CLIENT-SECRET-7c41e9";
 const OAUTH2_PASSWORD: &str = "oauth2-PASSWORD-1f0b77";
 const PAR_SECRET: &str = "par-CLIENT-SECRET-5d4c3b";
+const PAR_APPLICATION_KEY: &str = "par-APPLICATION-KEY-8e7f6a";
 const PUNCHH_SECRET: &str = "punchh-SIGNING-SECRET-9e8d2a";
 const PUNCHH_SECURITY_TOKEN: &str = "punchh-SECURITY-TOKEN-3a2b1c";
 const STREAM_SECRET: &str = "stream-CLIENT-SECRET-6f5e4d";
@@ -22,10 +23,11 @@ const POS_SECRET: &str = "pos-CLIENT-SECRET-4d3c2b";
 const POS_PASSWORD: &str = "pos-ADMIN-PASSWORD-2b1a09";
 const WRONG_PASSWORD: &str = "WRONG-PASSWORD-31c9d8";
 
-const CONFIGURED: [&str; 9] = [
+const CONFIGURED: [&str; 10] = [
     OAUTH2_SECRET,
     OAUTH2_PASSWORD,
     PAR_SECRET,
+    PAR_APPLICATION_KEY,
     PUNCHH_SECRET,
     PUNCHH_SECURITY_TOKEN,
     STREAM_SECRET,
@@ -152,6 +154,7 @@ fn no_secret_reaches_stdout_or_stderr() {
     config.oauth2.client_secret = OAUTH2_SECRET.into();
     config.oauth2.password = OAUTH2_PASSWORD.into();
     config.par_ordering.client_secret = PAR_SECRET.into();
+    config.par_ordering.application_key = PAR_APPLICATION_KEY.into();
     config.punchh.secret = PUNCHH_SECRET.into();
     config.punchh.security_token = PUNCHH_SECURITY_TOKEN.into();
     config.stream.client_secret = STREAM_SECRET.into();
@@ -230,26 +233,35 @@ fn no_secret_reaches_stdout_or_stderr() {
     // --- PAR Ordering ---
     let p = &creds.par_ordering;
     audit.secret(&p.test_subject_token);
-    for mode in [&[][..], &["--json"][..]] {
+    // The application key (an `Application` header on every call) is redacted in --verbose;
+    // it comes from SSOFLOW_APPLICATION_KEY (and, once, from the flag, which `ps` shows).
+    assert_eq!(p.application_key, PAR_APPLICATION_KEY);
+    for (mode, flag) in [(&[][..], false), (&["--json"][..], false), (&[][..], true)] {
         let mut a = vec![
             "par",
             "sign-in",
             "--base-url",
             &p.base_url,
-            "--application-key",
-            &p.application_key,
             "--client-id",
             &p.client_id,
         ];
+        if flag {
+            a.extend_from_slice(&["--application-key", PAR_APPLICATION_KEY]);
+        }
         a.extend_from_slice(mode);
         let r = audit.run(
             &a,
             &[
                 ("SSOFLOW_CLIENT_SECRET", PAR_SECRET),
                 ("SSOFLOW_SUBJECT_TOKEN", &p.test_subject_token),
+                (
+                    "SSOFLOW_APPLICATION_KEY",
+                    if flag { "" } else { PAR_APPLICATION_KEY },
+                ),
             ],
         );
         assert_eq!(r.code, Some(0), "{}", r.stderr);
+        assert!(r.stderr.contains("Application: ***"), "{}", r.stderr);
     }
 
     // --- Punchh ---

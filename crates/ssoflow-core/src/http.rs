@@ -43,9 +43,11 @@ const INTERNAL_WRITE: Error = Error::Internal {
 };
 
 /// Header names whose values are credentials: never printed or logged, by the core or any
-/// driver (the one list every driver's redaction uses).
-pub const SECRET_HEADERS: [&str; 6] = [
+/// driver (the one list every driver's redaction uses). `application` is PAR Ordering's
+/// application key.
+pub const SECRET_HEADERS: [&str; 7] = [
     "authorization",
+    "application",
     "proxy-authorization",
     "dlc-authorization",
     "x-pch-digest",

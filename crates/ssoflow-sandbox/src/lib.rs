@@ -106,6 +106,7 @@ impl Sandbox {
         SandboxBuilder {
             config: Config::default(),
             listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+            allow_remote: false,
             test_hooks: false,
             tls: TlsSetting::Off,
         }
@@ -117,6 +118,7 @@ impl Sandbox {
 pub struct SandboxBuilder {
     config: Config,
     listen: SocketAddr,
+    allow_remote: bool,
     test_hooks: bool,
     tls: TlsSetting,
 }
@@ -134,9 +136,18 @@ impl SandboxBuilder {
         Ok(self)
     }
 
-    /// The address to bind (default `127.0.0.1:0`, a free port).
+    /// The address to bind (default `127.0.0.1:0`, a free port). A non-loopback address
+    /// (`0.0.0.0`, a LAN address) is refused when starting unless [`Self::allow_remote`] is on:
+    /// the sandbox hands out its credentials and, with test hooks, lets anyone move its clock.
     pub fn listen(mut self, addr: SocketAddr) -> Self {
         self.listen = addr;
+        self
+    }
+
+    /// Allows a non-loopback [`Self::listen`] address (default off: starting fails with
+    /// `ErrorKind::InvalidInput`).
+    pub fn allow_remote(mut self, on: bool) -> Self {
+        self.allow_remote = on;
         self
     }
 
@@ -222,11 +233,27 @@ impl SandboxBuilder {
 
     /// Binds the listener and builds the server future (which stops when the shutdown signal fires).
     async fn bind(self) -> std::io::Result<(Running, impl Future<Output = ()> + Send + 'static)> {
+        if !self.listen.ip().is_loopback() && !self.allow_remote {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!(
+                    "{} is not a loopback address: the sandbox hands out its credentials to \
+                     anyone who can reach it; allow it explicitly (allow_remote, --allow-remote)",
+                    self.listen.ip()
+                ),
+            ));
+        }
         let tls = Tls::new(&self.tls)?;
         let listener = TcpListener::bind(self.listen).await?;
+        // The address really bound (the port chosen for port 0); an unspecified address is
+        // reached through loopback from this machine.
         let mut addr = listener.local_addr()?;
         if addr.ip().is_unspecified() {
-            addr.set_ip(Ipv4Addr::LOCALHOST.into());
+            addr.set_ip(if addr.is_ipv6() {
+                std::net::Ipv6Addr::LOCALHOST.into()
+            } else {
+                Ipv4Addr::LOCALHOST.into()
+            });
         }
         let scheme = if tls.is_some() { "https" } else { "http" };
         let base_url = format!("{scheme}://{addr}");

@@ -7,8 +7,9 @@ use std::net::TcpListener;
 use ssoflow_sandbox::{Config, Sandbox, SandboxHandle};
 
 /// Every variable `ssoflow` reads.
-pub const SECRET_VARS: [&str; 8] = [
+pub const SECRET_VARS: [&str; 9] = [
     "SSOFLOW_CLIENT_SECRET",
+    "SSOFLOW_APPLICATION_KEY",
     "SSOFLOW_SIGNING_SECRET",
     "SSOFLOW_PASSWORD",
     "SSOFLOW_REFRESH_TOKEN",

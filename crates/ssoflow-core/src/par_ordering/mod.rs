@@ -27,8 +27,9 @@ pub const DEFAULT_API_VERSION: &str = "4.38.0";
 /// The M2M scope requested when none is configured.
 pub const DEFAULT_SCOPE: &str = "webhooks-management";
 
-/// A PAR Ordering application's credentials and settings.
-#[derive(Clone, Debug)]
+/// A PAR Ordering application's credentials and settings. Its `Debug` shows neither the
+/// application key nor the client secret.
+#[derive(Clone)]
 pub struct Config {
     base_url: heapless::String<256>,
     application_key: heapless::String<64>,
@@ -38,6 +39,21 @@ pub struct Config {
     scope: heapless::String<64>,
     role_id: Option<heapless::String<64>>,
     quirks: Quirks,
+}
+
+impl core::fmt::Debug for Config {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Config")
+            .field("base_url", &self.base_url)
+            .field("application_key", &"***")
+            .field("client_id", &self.client_id)
+            .field("client_secret", &self.client_secret)
+            .field("api_version", &self.api_version)
+            .field("scope", &self.scope)
+            .field("role_id", &self.role_id)
+            .field("quirks", &self.quirks)
+            .finish()
+    }
 }
 
 /// Values that go into headers: visible ASCII and spaces only, never CR/LF.

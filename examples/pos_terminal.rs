@@ -121,7 +121,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             &mut pos_session,
             &admin,
             &(),
-            seed,
+            fresh_seed,
             |t: &TokenSet, b: &mut [u8]| pos_api::admin_request(&pos, t.access.value.expose(), b),
         )?;
         let status = me.status();
@@ -144,7 +144,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             &mut par_session,
             &customer,
             subject,
-            seed,
+            fresh_seed,
             |t: &par_ordering::SignIn, b: &mut [u8]| {
                 par.protected_request(
                     b,
@@ -210,4 +210,14 @@ fn seed() -> Result<[u8; 16], Box<dyn std::error::Error>> {
     let mut s = [0u8; 16];
     getrandom::fill(&mut s).map_err(|e| format!("the OS random source failed: {e}"))?;
     Ok(s)
+}
+
+/// [`seed`] for the driver's entropy callback, which cannot return an error: a failing random
+/// source stops the program loudly (never all-zero request ids). `main` has drawn a seed already,
+/// so the source worked once.
+fn fresh_seed() -> [u8; 16] {
+    match seed() {
+        Ok(s) => s,
+        Err(e) => panic!("{e}"),
+    }
 }

@@ -79,6 +79,25 @@ pub trait Renewable {
     }
 }
 
+/// Every login-and-refresh pair is a recipe: [`RenewFlow`] from the previous output.
+impl<G: Renewable> Recipe for G {
+    type Key = ();
+    type Output = TokenSet;
+    type Flow<'r>
+        = RenewFlow<'r, G>
+    where
+        G: 'r;
+
+    fn flow<'r>(
+        &'r self,
+        _key: &'r (),
+        previous: Option<&TokenSet>,
+        _entropy: [u8; 16],
+    ) -> Result<RenewFlow<'r, G>, Error> {
+        RenewFlow::new(self, previous)
+    }
+}
+
 /// `true` for a refusal a login may cure: a 4xx that is not "slow down" (the refresh token
 /// expired, was revoked or rotated away).
 fn refused(e: &Error) -> bool {

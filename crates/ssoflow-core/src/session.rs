@@ -206,7 +206,8 @@ pub enum Access<'s, T, E> {
     Failed(E),
 }
 
-/// What a failed sign-in leads to, for the caller that ran it.
+/// What a failed sign-in leads to, for the caller that ran it. After `Failed`, that caller asks
+/// [`Session::access`] again with [`Session::ticket`]: a still-valid token is still its answer.
 #[derive(Debug, PartialEq, Eq)]
 pub enum AfterFailure<E> {
     /// A transient failure with retries left: wait until this instant, then ask
@@ -306,12 +307,16 @@ impl<T: HasAccessToken, E: Failure> Session<T, E> {
             Renewal::Running | Renewal::CoolingDown { .. } => true,
             Renewal::Backoff { until } => now < until,
         };
-        if valid && (!due || busy) {
+        // The run this caller waited for (or ran) failed: no second run for it.
+        let its_run_failed = matches!(
+            (waited, &self.failure),
+            (Some(Ticket(run)), Some((failed, _))) if *failed >= run
+        );
+        if valid && (!due || busy || its_run_failed) {
             return self.ready();
         }
-        // The run this caller waited for failed: it gets that run's error.
-        if let (Some(Ticket(run)), Some((failed, error))) = (waited, &self.failure) {
-            if *failed >= run {
+        if its_run_failed {
+            if let Some((_, error)) = &self.failure {
                 return Access::Failed(error.clone());
             }
         }
@@ -412,6 +417,13 @@ impl<T: HasAccessToken, E: Failure> Session<T, E> {
         if generation == self.generation {
             self.stale = true;
         }
+    }
+
+    /// The ticket of the sign-in run in progress (or the last one): a caller whose own sign-in
+    /// just failed asks [`access`](Self::access) again with it, and gets a still-valid token
+    /// ([`Access::Ready`]) or that failure ([`Access::Failed`]) — never a second run.
+    pub fn ticket(&self) -> Ticket {
+        Ticket(self.runs)
     }
 
     /// The current generation (0 before the first sign-in).
@@ -710,6 +722,34 @@ mod tests {
         // `expires_in: 0` too.
         s.signed_in(t(9_001), token("zero", Expiry::At(t(9_001))));
         assert!(matches!(s.access(t(9_002), None), Access::Ready { .. }));
+    }
+
+    #[test]
+    fn the_caller_whose_renewal_failed_still_gets_the_valid_token() {
+        let mut s: S = Session::with_policy(
+            Policy::DEFAULT
+                .with_skew_ms(10_000)
+                .with_failure_cooldown_ms(0),
+        );
+        let _ = s.access(t(0), None);
+        s.signed_in(t(0), token("a", Expiry::At(t(60_000))));
+        assert!(matches!(s.access(t(55_000), None), Access::SignIn { .. }));
+        assert_eq!(
+            s.sign_in_failed(t(55_000), FINAL, 0),
+            AfterFailure::Failed(FINAL)
+        );
+        // Even with no cooldown and time moving on, the runner's ticket gets the valid token,
+        // not a second run.
+        let tk = s.ticket();
+        assert!(matches!(
+            s.access(t(55_001), Some(tk)),
+            Access::Ready { .. }
+        ));
+        // Once expired, the same ticket gets the failure.
+        assert!(matches!(
+            s.access(t(60_000), Some(tk)),
+            Access::Failed(FINAL)
+        ));
     }
 
     #[test]

@@ -187,7 +187,9 @@ macro_rules! loops {
                             // the backoff and the next call waits it out.
                             AfterFailure::RetryAt(_) if !driver.is_reusable() => return Err(error),
                             AfterFailure::RetryAt(at) => clock.$wait(at) $($aw)*,
-                            AfterFailure::Failed(e) => return Err(e),
+                            // Ask again with this run's ticket: a still-valid token, or the
+                            // failure.
+                            AfterFailure::Failed(_) => ticket = Some(session.ticket()),
                         }
                     }
                     Access::Wait {

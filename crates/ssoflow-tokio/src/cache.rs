@@ -724,7 +724,8 @@ where
                 AfterFailure::Failed(e) => {
                     tracing::warn!(error = %e, "sign-in failed");
                     // A still-valid token is this caller's answer too.
-                    match entry.session.access(now, None) {
+                    let ticket = entry.session.ticket();
+                    match entry.session.access(now, Some(ticket)) {
                         Access::Ready { token, generation } => Ok(Some(lease(token, generation))),
                         Access::SignIn { .. } => {
                             entry.session.sign_in_abandoned();

@@ -181,10 +181,11 @@ impl Driver {
                         }
                         Err(e) => match guard.sign_in_failed(self.now(), e, jitter()) {
                             AfterFailure::RetryAt(at) => Some(at),
-                            AfterFailure::Failed(e) => {
-                                drop(guard);
-                                session.changed.notify_all();
-                                return Err(e);
+                            AfterFailure::Failed(_) => {
+                                // Ask again with this run's ticket: a still-valid token, or
+                                // the failure.
+                                ticket = Some(guard.ticket());
+                                None
                             }
                         },
                     };

@@ -1,7 +1,7 @@
 //! Sign-in recipes for a standard OAuth 2.0 server (see [`crate::recipe`]).
 
 use super::{Client, TokenFlow, TokenRequest};
-use crate::recipe::{Recipe, RenewFlow, Renewable};
+use crate::recipe::{Recipe, Renewable};
 use crate::{Error, TokenSet};
 
 /// The client credentials grant, run again for every renewal.
@@ -90,24 +90,6 @@ impl Renewable for Password<'_> {
     }
 }
 
-impl Recipe for Password<'_> {
-    type Key = ();
-    type Output = TokenSet;
-    type Flow<'r>
-        = RenewFlow<'r, Self>
-    where
-        Self: 'r;
-
-    fn flow<'r>(
-        &'r self,
-        _key: &'r (),
-        previous: Option<&TokenSet>,
-        _entropy: [u8; 16],
-    ) -> Result<RenewFlow<'r, Self>, Error> {
-        RenewFlow::new(self, previous)
-    }
-}
-
 /// The refresh token grant from a refresh token you already hold (e.g. from an authorization
 /// code); every renewal uses the newest refresh token. A refused refresh is final: the user
 /// must sign in again.
@@ -158,24 +140,6 @@ impl Renewable for Refreshing<'_> {
 
     fn initial_refresh(&self) -> Option<&str> {
         Some(self.refresh_token)
-    }
-}
-
-impl Recipe for Refreshing<'_> {
-    type Key = ();
-    type Output = TokenSet;
-    type Flow<'r>
-        = RenewFlow<'r, Self>
-    where
-        Self: 'r;
-
-    fn flow<'r>(
-        &'r self,
-        _key: &'r (),
-        previous: Option<&TokenSet>,
-        _entropy: [u8; 16],
-    ) -> Result<RenewFlow<'r, Self>, Error> {
-        RenewFlow::new(self, previous)
     }
 }
 

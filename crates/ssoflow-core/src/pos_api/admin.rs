@@ -1,11 +1,11 @@
-//! The POS admin's sign-in as a [`Recipe`]: log in, then refresh with the refresh token (the
+//! The POS admin's sign-in as a [`Recipe`](crate::recipe::Recipe): log in, then refresh with the refresh token (the
 //! old one stops working: seed 004, "the new access and refresh tokens"); when a refresh is
 //! refused, log in again.
 
 use super::{Config, Login, Refresh, check_basic_id, check_credentials};
-use crate::recipe::{Recipe, RenewFlow, Renewable};
+use crate::Error;
+use crate::recipe::Renewable;
 use crate::token::check_token_chars;
-use crate::{Error, TokenSet};
 
 /// An admin's user name and password, with the refresh-first renewal above.
 #[derive(Clone, Copy, Debug)]
@@ -59,27 +59,10 @@ impl Renewable for Admin<'_> {
     }
 }
 
-impl Recipe for Admin<'_> {
-    type Key = ();
-    type Output = TokenSet;
-    type Flow<'r>
-        = RenewFlow<'r, Self>
-    where
-        Self: 'r;
-
-    fn flow<'r>(
-        &'r self,
-        _key: &'r (),
-        previous: Option<&TokenSet>,
-        _entropy: [u8; 16],
-    ) -> Result<RenewFlow<'r, Self>, Error> {
-        RenewFlow::new(self, previous)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::recipe::Recipe;
     use crate::testing::drive;
 
     // seed 004: "the server responds with a 201 Created status code with an access token in

@@ -135,10 +135,14 @@ impl Error {
         }
     }
 
+    /// A 2xx answer that could not be read. Its body is never excerpted: a success answer to a
+    /// sign-in carries tokens (a token answer preceded by a byte-order mark, an anti-XSSI prefix
+    /// or in form encoding would otherwise be printed in clear); the excerpt says only what kind
+    /// of body it was and how long.
     pub(crate) fn malformed(what: &'static str, body: &[u8]) -> Self {
         Error::Malformed {
             what,
-            excerpt: Excerpt::of(body),
+            excerpt: Excerpt::withheld(body),
         }
     }
 
@@ -296,6 +300,24 @@ fn is_secret_key(key: &[u8]) -> bool {
 }
 
 impl Excerpt {
+    /// What a withheld body was, without any of its content: its kind (by its first visible
+    /// byte) and its length, e.g. `(2xx body withheld: a JSON object, 512 bytes)`.
+    pub fn withheld(body: &[u8]) -> Self {
+        use core::fmt::Write as _;
+        let kind = match body.iter().find(|b| !b.is_ascii_whitespace()) {
+            None => "empty",
+            Some(b'{') => "a JSON object",
+            Some(b'[') => "a JSON array",
+            Some(b'<') => "HTML or XML",
+            Some(0xEF) => "text starting with a byte-order mark",
+            Some(b) if b.is_ascii_graphic() => "text",
+            Some(_) => "binary",
+        };
+        let mut out = heapless::String::<EXCERPT_CAP>::new();
+        let _ = write!(out, "(2xx body withheld: {kind}, {} bytes)", body.len());
+        Excerpt(out)
+    }
+
     /// Make a redacted excerpt of `body`.
     pub fn of(body: &[u8]) -> Self {
         let first = body.iter().find(|b| !b.is_ascii_whitespace());

@@ -640,6 +640,32 @@ mod tests {
     }
 
     #[test]
+    fn a_2xx_token_answer_that_cannot_be_read_is_never_excerpted() {
+        // A byte-order mark, an anti-XSSI prefix, form encoding: each a token answer the reader
+        // refuses, each holding tokens that must not reach the error (issue 17, item 3).
+        let bodies: [&[u8]; 4] = [
+            b"\xEF\xBB\xBF{\"access_token\":\"AT-SECRET-1\",\"refresh_token\":\"RT-SECRET-2\",\"token_type\":\"Bearer\"}",
+            b")]}'\n{\"access_token\":\"AT-SECRET-1\",\"refresh_token\":\"RT-SECRET-2\"}",
+            b"access_token=AT-SECRET-1&refresh_token=RT-SECRET-2&token_type=bearer",
+            b"{\"access_token\":\"AT-SECRET-1\",\"expires_in\":[\"RT-SECRET-2\"]}",
+        ];
+        for body in bodies {
+            let e = read_token_response(
+                Instant::from_millis(0),
+                Response::new(200, body),
+                Quirks::DEFAULT,
+            )
+            .unwrap_err();
+            let shown = std::format!("{e} {e:?}");
+            assert!(!shown.contains("SECRET"), "{shown}");
+            assert!(
+                shown.contains(&std::format!("{} bytes", body.len())),
+                "{shown}"
+            );
+        }
+    }
+
+    #[test]
     fn a_duplicate_error_member_is_a_provider_error() {
         // Found by the fuzz campaign (oauth2_error): the first, string `error` was kept while
         // serde_json (last wins) read the number.

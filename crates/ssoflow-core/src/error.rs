@@ -303,7 +303,6 @@ impl Excerpt {
     /// What a withheld body was, without any of its content: its kind (by its first visible
     /// byte) and its length, e.g. `(2xx body withheld: a JSON object, 512 bytes)`.
     pub fn withheld(body: &[u8]) -> Self {
-        use core::fmt::Write as _;
         let kind = match body.iter().find(|b| !b.is_ascii_whitespace()) {
             None => "empty",
             Some(b'{') => "a JSON object",
@@ -313,8 +312,30 @@ impl Excerpt {
             Some(b) if b.is_ascii_graphic() => "text",
             Some(_) => "binary",
         };
+        // By hand, not `write!`: core::fmt's machinery costs firmware 2 KB of flash.
+        let mut digits = [0u8; 20];
+        let mut n = body.len();
+        let mut start = digits.len();
+        loop {
+            start -= 1;
+            if let Some(d) = digits.get_mut(start) {
+                *d = b'0' + (n % 10) as u8;
+            }
+            n /= 10;
+            if n == 0 || start == 0 {
+                break;
+            }
+        }
         let mut out = heapless::String::<EXCERPT_CAP>::new();
-        let _ = write!(out, "(2xx body withheld: {kind}, {} bytes)", body.len());
+        for part in [
+            "(2xx body withheld: ",
+            kind,
+            ", ",
+            core::str::from_utf8(digits.get(start..).unwrap_or(&[])).unwrap_or("?"),
+            " bytes)",
+        ] {
+            let _ = out.push_str(part);
+        }
         Excerpt(out)
     }
 

@@ -9,9 +9,10 @@
 #![allow(clippy::result_large_err, clippy::large_enum_variant)]
 
 mod common;
+#[path = "common/tcp.rs"]
+mod tcp;
 
 use std::collections::BTreeMap;
-use std::io::{Read as _, Write as _};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::{Arc, Barrier};
 use std::time::Duration;
@@ -22,6 +23,7 @@ use ssoflow::pos_api;
 use ssoflow::session::{Policy, Session};
 use ssoflow::{Error as CoreError, Instant, Method, Request, RequestBuilder, TokenSet};
 use ssoflow_sandbox::SandboxHandle;
+use tcp::{AsyncTcp, BlockingTcp};
 
 /// Callers per scenario.
 const N: usize = 8;
@@ -597,73 +599,3 @@ fn every_scenario_on_every_driver_makes_the_same_requests() {
 
 // ---------------------------------------------------------------------------------------------
 // The embedded drivers' streams: one keep-alive TCP connection per session.
-
-/// How long any single read may wait (a hung sandbox fails the test instead of hanging it).
-const READ_TIMEOUT: Duration = Duration::from_secs(20);
-
-struct BlockingTcp(TcpStream);
-
-impl BlockingTcp {
-    fn connect(addr: SocketAddr) -> Self {
-        let s = TcpStream::connect(addr).expect("connect to the sandbox");
-        s.set_read_timeout(Some(READ_TIMEOUT)).expect("timeout");
-        BlockingTcp(s)
-    }
-}
-
-impl embedded_io::ErrorType for BlockingTcp {
-    type Error = std::io::Error;
-}
-
-impl embedded_io::Read for BlockingTcp {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        self.0.read(buf)
-    }
-}
-
-impl embedded_io::Write for BlockingTcp {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.write(buf)
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.0.flush()
-    }
-}
-
-struct AsyncTcp(tokio::net::TcpStream);
-
-impl AsyncTcp {
-    async fn connect(addr: SocketAddr) -> Self {
-        AsyncTcp(
-            tokio::net::TcpStream::connect(addr)
-                .await
-                .expect("connect to the sandbox"),
-        )
-    }
-}
-
-impl embedded_io_async::ErrorType for AsyncTcp {
-    type Error = std::io::Error;
-}
-
-impl embedded_io_async::Read for AsyncTcp {
-    async fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        use tokio::io::AsyncReadExt;
-        tokio::time::timeout(READ_TIMEOUT, self.0.read(buf))
-            .await
-            .unwrap_or_else(|_| Err(std::io::ErrorKind::TimedOut.into()))
-    }
-}
-
-impl embedded_io_async::Write for AsyncTcp {
-    async fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        use tokio::io::AsyncWriteExt;
-        self.0.write(buf).await
-    }
-
-    async fn flush(&mut self) -> std::io::Result<()> {
-        use tokio::io::AsyncWriteExt;
-        self.0.flush().await
-    }
-}

@@ -5,12 +5,11 @@
 
 use std::io::{Read as _, Write as _};
 use std::net::TcpStream;
-use std::time::Duration;
 
 use ssoflow::{Error as CoreError, Flow, Instant, Request};
-
-/// How long any single read may wait (a hung sandbox fails the test instead of hanging it).
-const READ_TIMEOUT: Duration = Duration::from_secs(20);
+#[path = "tcp.rs"]
+mod tcp;
+use tcp::{AsyncTcp, BlockingTcp, READ_TIMEOUT};
 
 /// A driver under test.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -226,73 +225,4 @@ pub fn raw_send(request: http::Request<Vec<u8>>) -> std::io::Result<http::Respon
         }
     }
     builder.body(body).map_err(std::io::Error::other)
-}
-
-/// A blocking TCP stream as an `embedded-io` stream.
-struct BlockingTcp(TcpStream);
-
-impl BlockingTcp {
-    fn connect(addr: std::net::SocketAddr) -> Self {
-        let s = TcpStream::connect(addr).expect("connect to the sandbox");
-        s.set_read_timeout(Some(READ_TIMEOUT)).expect("timeout");
-        BlockingTcp(s)
-    }
-}
-
-impl embedded_io::ErrorType for BlockingTcp {
-    type Error = std::io::Error;
-}
-
-impl embedded_io::Read for BlockingTcp {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        self.0.read(buf)
-    }
-}
-
-impl embedded_io::Write for BlockingTcp {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.write(buf)
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.0.flush()
-    }
-}
-
-/// A tokio TCP stream as an `embedded-io-async` stream.
-struct AsyncTcp(tokio::net::TcpStream);
-
-impl AsyncTcp {
-    async fn connect(addr: std::net::SocketAddr) -> Self {
-        AsyncTcp(
-            tokio::net::TcpStream::connect(addr)
-                .await
-                .expect("connect to the sandbox"),
-        )
-    }
-}
-
-impl embedded_io_async::ErrorType for AsyncTcp {
-    type Error = std::io::Error;
-}
-
-impl embedded_io_async::Read for AsyncTcp {
-    async fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        use tokio::io::AsyncReadExt;
-        tokio::time::timeout(READ_TIMEOUT, self.0.read(buf))
-            .await
-            .unwrap_or_else(|_| Err(std::io::ErrorKind::TimedOut.into()))
-    }
-}
-
-impl embedded_io_async::Write for AsyncTcp {
-    async fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        use tokio::io::AsyncWriteExt;
-        self.0.write(buf).await
-    }
-
-    async fn flush(&mut self) -> std::io::Result<()> {
-        use tokio::io::AsyncWriteExt;
-        self.0.flush().await
-    }
 }

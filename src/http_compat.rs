@@ -41,7 +41,9 @@ impl<E: std::fmt::Display> std::fmt::Display for RunError<E> {
 
 impl<E: std::error::Error + 'static> std::error::Error for RunError<E> {}
 
-/// Convert a core request to an `http::Request` (the body copied).
+/// Convert a core request to an `http::Request` (the body copied). Credential headers (the
+/// core's [`SECRET_HEADERS`](ssoflow_core::http::SECRET_HEADERS)) are marked sensitive, so the
+/// `http` crate's `Debug` prints `Sensitive` in their place.
 pub fn to_http(request: &Request<'_>) -> Result<http::Request<Vec<u8>>, http::Error> {
     let method = match request.method {
         Method::Get => http::Method::GET,
@@ -49,7 +51,9 @@ pub fn to_http(request: &Request<'_>) -> Result<http::Request<Vec<u8>>, http::Er
     };
     let mut builder = http::Request::builder().method(method).uri(request.url);
     for h in request.headers() {
-        builder = builder.header(h.name, h.value);
+        let mut value = http::HeaderValue::from_bytes(h.value)?;
+        value.set_sensitive(ssoflow_core::http::is_secret_header(h.name));
+        builder = builder.header(h.name, value);
     }
     builder.body(request.body.to_vec())
 }
@@ -98,5 +102,31 @@ pub fn run<F: Flow, E>(
             }
             buf.resize(required, 0);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ssoflow_core::oauth2;
+
+    #[test]
+    fn credential_headers_are_sensitive_and_never_printed() {
+        let client = oauth2::Client::new("https://auth.example/token", "my-client")
+            .unwrap()
+            .with_secret("Zq9-client-secret")
+            .unwrap();
+        let mut flow = oauth2::client_credentials(&client, None).unwrap();
+        let mut buf = [0u8; 2048];
+        let Ok(Step::Send(request)) = flow.poll(Instant::from_millis(0), &mut buf) else {
+            panic!("the flow sends first");
+        };
+        let authorization = String::from_utf8_lossy(request.header("authorization").unwrap());
+        let converted = to_http(&request).unwrap();
+        assert!(converted.headers()["authorization"].is_sensitive());
+        assert!(!converted.headers()["accept"].is_sensitive());
+        let printed = format!("{converted:?}{converted:#?}");
+        assert!(!printed.contains(authorization.as_ref()), "{printed}");
+        assert!(!printed.contains("Zq9"), "{printed}");
     }
 }

@@ -1282,8 +1282,8 @@ fn cases(other: SocketAddr) -> Vec<Case> {
         [
             "oauth(503,sandbox_fault)+retry_after(5s)",
             "oauth(503,sandbox_fault)+retry_after(5s)",
-            "oauth(503,sandbox_fault)",
-            "oauth(503,sandbox_fault)",
+            "oauth(503,sandbox_fault)+retry_after(5s)",
+            "oauth(503,sandbox_fault)+retry_after(5s)",
         ],
         Check::None,
         &[],
@@ -1696,6 +1696,9 @@ fn emb_outcome(case: &Case, r: Result<Got, ssoflow_embedded_io::Error>) -> Strin
     match r {
         Ok(got) => ok_outcome(case, &got),
         Err(ssoflow_embedded_io::Error::Core(e)) => core_kind(&e),
+        Err(ssoflow_embedded_io::Error::RetryAfter { error, secs }) => {
+            format!("{}+retry_after({secs}s)", core_kind(&error))
+        }
         Err(ssoflow_embedded_io::Error::Io(kind)) => format!("io({kind:?})"),
         Err(e) => e.kind().to_owned(),
     }

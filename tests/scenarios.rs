@@ -117,7 +117,8 @@ fn tokio_text(e: ssoflow_tokio::Error) -> String {
 
 fn emb_text(e: ssoflow_embedded_io::Error) -> String {
     match e {
-        ssoflow_embedded_io::Error::Core(e) => format!("{e:?}"),
+        ssoflow_embedded_io::Error::Core(e)
+        | ssoflow_embedded_io::Error::RetryAfter { error: e, .. } => format!("{e:?}"),
         other => format!("driver: {other:?}"),
     }
 }
@@ -415,27 +416,11 @@ fn retry_after(d: D) -> Run {
     let started = std::time::Instant::now();
     all_ok(&calls(1, &userinfo(&sb)), &mut problems);
     let took = started.elapsed();
-    if d.concurrent() {
-        if took < Duration::from_secs(1) {
-            problems.push(format!("retried after {took:?}, before the Retry-After"));
-        }
-    } else if took < Duration::from_millis(10) {
-        // Retry 0's backoff is 10-20 ms (base 20 ms, half of it jitter).
-        problems.push(format!(
-            "retried after {took:?}, before the policy's backoff"
-        ));
-    } else if took >= Duration::from_secs(1) {
-        // The embedded driver's error keeps no Retry-After: it retries after the policy's own
-        // backoff (10-20 ms here). If it ever honours it, update the table.
-        problems.push(format!(
-            "took {took:?}: the embedded driver now honours Retry-After? update the table"
-        ));
+    // Every driver carries the answer's Retry-After to the session, which waits it out.
+    if took < Duration::from_secs(1) {
+        problems.push(format!("retried after {took:?}, before the Retry-After"));
     }
-    let how = if d.concurrent() {
-        "Retry-After honoured"
-    } else {
-        "Retry-After NOT carried: policy backoff"
-    };
+    let how = "Retry-After honoured";
     Run {
         counts: counts(&sb),
         note: format!("1 caller, retried after {} ms ({how})", took.as_millis()),

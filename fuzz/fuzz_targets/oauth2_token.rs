@@ -1,11 +1,14 @@
 //! `oauth2::read_token_response` under `Quirks::DEFAULT`, `Quirks::STRICT` and a mix chosen by
 //! the input (`T<bits>` flag): tokens are visible ASCII, expiry matches `expires_in`, whatever
-//! STRICT accepts DEFAULT accepts identically, values agree with serde_json, errors redact.
+//! STRICT accepts DEFAULT accepts identically, values agree with serde_json, errors redact, and
+//! no error about a 2xx answer prints a value of its credential members (wherever its JSON starts).
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 use ssoflow_core::oauth2::read_token_response;
 use ssoflow_core::{AccessToken, Expiry, Instant, Quirks, Response, Secret, TokenSet};
-use ssoflow_fuzz::{Record, assert_token, check_error, configs::CLIENT_SECRET, count};
+use ssoflow_fuzz::{
+    Record, assert_token, check_error, configs::CLIENT_SECRET, count, token_values,
+};
 
 fn check(set: &TokenSet, body: &[u8], now: Instant, quirks: Quirks, status: u16) {
     assert!(
@@ -84,7 +87,19 @@ fuzz_target!(|data: &[u8]| {
         let r = read_token_response(now, response, q);
         match &r {
             Ok(set) => check(set, rec.body, now, q, rec.status),
-            Err(e) => check_error(e, Some(rec.body), &[CLIENT_SECRET]),
+            Err(e) => {
+                check_error(e, Some(rec.body), &[CLIENT_SECRET]);
+                // A 2xx token answer never reaches an error's text (issue 17 item 3).
+                if (200..300).contains(&rec.status) {
+                    let shown = format!("{e} {e:?}");
+                    for value in token_values(rec.body) {
+                        assert!(
+                            !shown.contains(value.as_str()),
+                            "an error about a 2xx token answer prints {value:?}: {shown}"
+                        );
+                    }
+                }
+            }
         }
         results.push(r);
     }

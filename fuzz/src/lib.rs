@@ -224,8 +224,27 @@ pub fn assert_token(s: &str, what: &str) {
 /// Whether a member name is one whose string value [`ssoflow_core::Excerpt`] must redact
 /// (the rule documented on `Excerpt`).
 pub fn is_secret_key(key: &str) -> bool {
-    const EXACT: [&str; 6] = ["code", "value", "password", "assertion", "session", "jwt"];
-    const PARTS: [&str; 3] = ["token", "secret", "key"];
+    const EXACT: [&str; 8] = [
+        "code",
+        "value",
+        "assertion",
+        "session",
+        "jwt",
+        "otp",
+        "pin",
+        "cookie",
+    ];
+    const PARTS: [&str; 9] = [
+        "token",
+        "secret",
+        "key",
+        "password",
+        "passcode",
+        "passwd",
+        "authorization",
+        "credential",
+        "verifier",
+    ];
     let lower = key.to_ascii_lowercase();
     EXACT.contains(&lower.as_str()) || PARTS.iter().any(|p| lower.contains(p))
 }
@@ -309,9 +328,11 @@ fn walk(v: &serde_json::Value, secrets: &mut Vec<String>, others: &mut Vec<Strin
         Value::Object(map) => {
             for (k, val) in map {
                 others.push(k.clone());
-                match val {
-                    Value::String(s) if is_secret_key(k) => secrets.push(s.clone()),
-                    _ => walk(val, secrets, others),
+                if is_secret_key(k) {
+                    // The whole value is redacted, whatever its type.
+                    collect_strings(val, secrets);
+                } else {
+                    walk(val, secrets, others);
                 }
             }
         }
@@ -320,6 +341,29 @@ fn walk(v: &serde_json::Value, secrets: &mut Vec<String>, others: &mut Vec<Strin
         Value::Number(n) => others.push(n.to_string()),
         Value::Bool(_) | Value::Null => {}
     }
+}
+
+/// Every string (and object name) inside `v`.
+fn collect_strings(v: &serde_json::Value, out: &mut Vec<String>) {
+    use serde_json::Value;
+    match v {
+        Value::String(s) => out.push(s.clone()),
+        Value::Array(items) => items.iter().for_each(|i| collect_strings(i, out)),
+        Value::Object(map) => map.values().for_each(|i| collect_strings(i, out)),
+        Value::Number(_) | Value::Bool(_) | Value::Null => {}
+    }
+}
+
+/// Values of a token answer's credential members, wherever its JSON starts (after a
+/// byte-order mark, an anti-XSSI prefix or other text) or in form encoding, each occurring
+/// nowhere else in the body: no error about a 2xx token answer may print one.
+pub fn token_values(body: &[u8]) -> Vec<String> {
+    let mut found = match body.iter().position(|&b| b == b'{') {
+        Some(i) => json_secrets(body.get(i..).unwrap_or_default()),
+        None => Vec::new(),
+    };
+    found.extend(form_secrets(body));
+    found
 }
 
 /// Checks on any error a flow or parser returns: bounded, printable excerpts; no secret of

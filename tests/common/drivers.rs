@@ -56,7 +56,9 @@ impl DrvError {
 
 fn ureq_err(e: ssoflow_ureq::Error) -> DrvError {
     match e {
-        ssoflow_ureq::Error::Core(e) => DrvError::Core(e),
+        ssoflow_ureq::Error::Core(e) | ssoflow_ureq::Error::RetryAfter { error: e, .. } => {
+            DrvError::Core(e)
+        }
         other => DrvError::Other(format!("{other:?}")),
     }
 }
@@ -72,7 +74,8 @@ fn tokio_err(e: ssoflow_tokio::Error) -> DrvError {
 
 fn emb_err(e: ssoflow_embedded_io::Error) -> DrvError {
     match e {
-        ssoflow_embedded_io::Error::Core(e) => DrvError::Core(e),
+        ssoflow_embedded_io::Error::Core(e)
+        | ssoflow_embedded_io::Error::RetryAfter { error: e, .. } => DrvError::Core(e),
         other => DrvError::Other(format!("{other:?}")),
     }
 }

@@ -93,6 +93,16 @@ pub struct LoginArgs {
     /// Do not try to open a browser; only print the URL.
     #[arg(long)]
     no_browser: bool,
+    /// The authorization server's issuer identifier: the callback must carry it as `iss`
+    /// (RFC 9207 mix-up defence). Give it for every server that sends `iss`.
+    #[arg(long, value_name = "URL")]
+    issuer: Option<String>,
+}
+
+/// What a callback must carry to be ours.
+struct Expected {
+    state: String,
+    issuer: Option<String>,
 }
 
 impl Common {
@@ -188,7 +198,10 @@ fn login(args: &LoginArgs, ctx: &Ctx) -> Result<ssoflow_core::TokenSet, Failure>
     }
 
     let (tx, rx) = mpsc::channel();
-    let state: Arc<str> = Arc::from(auth.state.as_str());
+    let state = Arc::new(Expected {
+        state: auth.state.to_string(),
+        issuer: args.issuer.clone(),
+    });
     let ignored = Arc::new(Mutex::new(Ignored::default()));
     {
         let ignored = ignored.clone();
@@ -270,7 +283,7 @@ impl Ignored {
 /// and is otherwise ignored: anyone on this machine can reach the listener.
 fn serve_callback(
     listener: &TcpListener,
-    state: &Arc<str>,
+    state: &Arc<Expected>,
     tx: &mpsc::Sender<Result<oauth2::Callback, Failure>>,
     ignored: &Arc<Mutex<Ignored>>,
 ) {
@@ -298,7 +311,7 @@ fn serve_callback(
 /// One connection to the redirect listener.
 fn serve_one(
     mut stream: TcpStream,
-    state: &str,
+    expected: &Expected,
     tx: &mpsc::Sender<Result<oauth2::Callback, Failure>>,
     ignored: &Mutex<Ignored>,
 ) {
@@ -310,7 +323,11 @@ fn serve_one(
         respond(&mut stream, "404 Not Found", "Not found", "Nothing here.");
         return;
     }
-    match oauth2::parse_callback(&target, state) {
+    let parsed = match &expected.issuer {
+        Some(issuer) => oauth2::parse_callback_from(&target, &expected.state, issuer),
+        None => oauth2::parse_callback(&target, &expected.state),
+    };
+    match parsed {
         Ok(callback) => {
             respond(
                 &mut stream,
@@ -335,6 +352,7 @@ fn serve_one(
         Err(e) => {
             let why = match e {
                 ssoflow_core::Error::StateMismatch => "wrong or missing state",
+                ssoflow_core::Error::IssuerMismatch => "wrong or missing issuer (iss)",
                 _ => "malformed callback",
             };
             if let Ok(mut i) = ignored.lock() {

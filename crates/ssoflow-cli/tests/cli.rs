@@ -246,6 +246,15 @@ fn spawn_login(
     sb: &ssoflow_sandbox::SandboxHandle,
     timeout_secs: &str,
 ) -> (std::process::Child, String) {
+    spawn_login_with(sb, timeout_secs, &[])
+}
+
+/// [`spawn_login`] with more arguments.
+fn spawn_login_with(
+    sb: &ssoflow_sandbox::SandboxHandle,
+    timeout_secs: &str,
+    extra: &[&str],
+) -> (std::process::Child, String) {
     let c = &sb.credentials().oauth2;
     let mut cmd = std::process::Command::new(bin());
     for v in common::SECRET_VARS {
@@ -268,6 +277,7 @@ fn spawn_login(
         .arg("--token-url")
         .arg(format!("{}/token", c.base_url))
         .args(["--client-id", &c.client_id, "--timeout-secs", timeout_secs])
+        .args(extra)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -326,6 +336,30 @@ fn complete_login(url: &str) {
     assert_eq!(status, 302);
     let (status, _) = get(&location.expect("Location"));
     assert_eq!(status, 200);
+}
+
+#[test]
+fn oauth2_login_with_issuer_ignores_a_callback_from_another_server() {
+    // RFC 9207: with `--issuer`, a callback whose `iss` is missing or another server's is
+    // turned away (a mix-up attack), and the wait goes on until the right one comes.
+    let sb = sandbox();
+    let issuer = "https://honest.as.example";
+    let (child, url) = spawn_login_with(&sb, "60", &["--issuer", issuer]);
+    let (status, location) = get(&url);
+    assert_eq!(status, 302);
+    let location = location.expect("Location");
+    for forged in [
+        location.clone(),
+        format!("{location}&iss=https%3A%2F%2Fattacker.example"),
+    ] {
+        let (status, _) = get(&forged);
+        assert_eq!(status, 400, "{forged}");
+    }
+    let (status, _) = get(&format!("{location}&iss=https%3A%2F%2Fhonest.as.example"));
+    assert_eq!(status, 200);
+    let out = child.wait_with_output().expect("wait");
+    assert_eq!(out.status.code(), Some(0));
+    assert_token_shape(&json(&out.stdout));
 }
 
 #[test]

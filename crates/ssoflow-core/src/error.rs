@@ -71,6 +71,9 @@ pub enum Error {
     },
     /// The authorization callback's `state` does not match the one sent: possible CSRF, stop.
     StateMismatch,
+    /// The authorization callback's `iss` is missing or names another server than the one
+    /// expected (RFC 9207 mix-up defence): the code may be meant for another server, stop.
+    IssuerMismatch,
     /// A Stream one-time login token was already redeemed (`sso_token_redeemed`): generate a new one.
     SsoTokenRedeemed,
     /// A caller-supplied value is unusable (empty, or has characters a header cannot carry).
@@ -126,6 +129,7 @@ impl Error {
             | Error::SubjectTokenRefused { .. }
             | Error::Digest
             | Error::StateMismatch
+            | Error::IssuerMismatch
             | Error::SsoTokenRedeemed => ErrorClass::Refused,
             Error::Malformed { .. } | Error::Capacity { .. } => ErrorClass::Malformed,
             Error::Insecure => ErrorClass::Transport,
@@ -182,6 +186,7 @@ impl Error {
             Error::State => "state",
             Error::Internal { .. } => "internal",
             Error::StateMismatch => "state_mismatch",
+            Error::IssuerMismatch => "issuer_mismatch",
             Error::SsoTokenRedeemed => "sso_token_redeemed",
             Error::InvalidInput { .. } => "invalid_input",
         }
@@ -238,6 +243,9 @@ impl fmt::Display for Error {
             Error::State => f.write_str("flow method called out of order"),
             Error::Internal { what } => write!(f, "internal error (a bug in ssoflow): {what}"),
             Error::StateMismatch => f.write_str("callback state does not match (possible CSRF)"),
+            Error::IssuerMismatch => f.write_str(
+                "callback issuer is missing or not the expected server (possible mix-up)",
+            ),
             Error::SsoTokenRedeemed => f.write_str("sso_token_redeemed: login token already used"),
             Error::InvalidInput { what } => write!(f, "invalid input: {what}"),
         }
@@ -264,11 +272,67 @@ pub const EXCERPT_CAP: usize = 160;
 
 /// A bounded copy of a response body with secret values blanked out.
 ///
-/// JSON string values of members whose name suggests a credential (`*token*`, `*secret*`,
-/// `password`, `code`, `value`, …) become `***`; control bytes and invalid UTF-8 become `?`.
+/// The whole value (string, number, array or object) of a member whose name suggests a
+/// credential (`*token*`, `*secret*`, `*password*`, `otp`, `pin`, `code`, `*authorization*`, …)
+/// becomes `***`, in JSON and in form encoding, wherever it starts in the body; control bytes and invalid UTF-8 become `?`.
 /// Longer bodies end in `…`.
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct Excerpt(heapless::String<EXCERPT_CAP>);
+
+/// Where [`Excerpt::of`] is in the body.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Lexeme {
+    /// Outside any string or skipped value.
+    Text,
+    /// Inside a JSON string that is kept (a name, or a value of another name).
+    Str,
+    /// Skipping a credential's JSON value, `depth` brackets deep.
+    Skip(u32),
+    /// Inside a string within a skipped value, `depth` brackets deep.
+    SkipStr(u32),
+    /// Skipping a credential's form value (`name=value`), inside a JSON string or not.
+    SkipForm { in_string: bool },
+}
+
+/// A byte of a form name (`access_token`, `token[]`, `a.b-c`).
+fn is_name_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b'[' | b']')
+}
+
+/// The excerpt being written: stops at [`EXCERPT_CAP`] with a closing `…`.
+#[derive(Default)]
+struct Bounded {
+    text: heapless::String<EXCERPT_CAP>,
+    full: bool,
+}
+
+impl Bounded {
+    /// Room kept for the closing "…" (3 bytes).
+    const LIMIT: usize = EXCERPT_CAP - 3;
+
+    fn push_str(&mut self, s: &str) {
+        if self.full || self.text.len() + s.len() > Self::LIMIT {
+            self.full = true;
+        } else {
+            let _ = self.text.push_str(s);
+        }
+    }
+
+    fn push(&mut self, c: char) {
+        if self.full || self.text.len() + 1 > Self::LIMIT {
+            self.full = true;
+        } else {
+            let _ = self.text.push(c);
+        }
+    }
+
+    fn finish(mut self) -> Excerpt {
+        if self.full {
+            let _ = self.text.push('…');
+        }
+        Excerpt(self.text)
+    }
+}
 
 /// RFC 6749 §5.2: an `error` code is %x20-21 / %x23-5B / %x5D-7E (printable, no `"` or `\`).
 pub(crate) fn is_error_code(code: &str) -> bool {
@@ -284,15 +348,27 @@ fn is_secret_key(key: &[u8]) -> bool {
     if key.contains(&b'\\') {
         return true;
     }
-    const EXACT: [&[u8]; 6] = [
+    const EXACT: [&[u8]; 8] = [
         b"code",
         b"value",
-        b"password",
         b"assertion",
         b"session",
         b"jwt",
+        b"otp",
+        b"pin",
+        b"cookie",
     ];
-    const PARTS: [&[u8]; 3] = [b"token", b"secret", b"key"];
+    const PARTS: [&[u8]; 9] = [
+        b"token",
+        b"secret",
+        b"key",
+        b"password",
+        b"passcode",
+        b"passwd",
+        b"authorization",
+        b"credential",
+        b"verifier",
+    ];
     EXACT.iter().any(|k| key.eq_ignore_ascii_case(k))
         || PARTS
             .iter()
@@ -340,109 +416,117 @@ impl Excerpt {
     }
 
     /// Make a redacted excerpt of `body`.
+    ///
+    /// One pass that reads JSON and form encoding at once, wherever they appear (a body may
+    /// start with a byte-order mark, an anti-XSSI prefix or text): the whole value after a
+    /// credential-like name is replaced by `***`, whether it is a string, a number, a literal,
+    /// an array or an object (`"name": value`), or a form value (`name=value`).
     pub fn of(body: &[u8]) -> Self {
-        let first = body.iter().find(|b| !b.is_ascii_whitespace());
-        if !matches!(first, Some(b'{' | b'[') | None) {
-            return Self::of_text(body);
-        }
-        let mut out = heapless::String::<EXCERPT_CAP>::new();
-        // Room kept for a closing "…" (3 bytes).
-        let limit = EXCERPT_CAP - 3;
-        let mut in_string = false;
+        let mut out = Bounded::default();
+        let mut at = Lexeme::Text;
         let mut escaped = false;
-        let mut redacting = false;
+        // The last string read outside a value (a member name, when `:` follows).
+        let mut key: &[u8] = &[];
         let mut string_start = 0;
-        let mut last_key: &[u8] = &[];
-        let mut full = false;
+        // Where a form name may start (after any byte that cannot be in one).
+        let mut word_start = 0;
         for (i, &b) in body.iter().enumerate() {
-            if in_string {
-                let closes = !escaped && b == b'"';
-                escaped = !escaped && b == b'\\';
-                if closes {
-                    in_string = false;
-                    if !redacting {
-                        last_key = body.get(string_start..i).unwrap_or(&[]);
-                    }
-                    redacting = false;
-                } else if redacting {
+            if let Lexeme::SkipForm { in_string } = at {
+                let ends = matches!(b, b'&' | b';' | b',' | b'"' | b'}' | b'\\')
+                    || b.is_ascii_whitespace();
+                if !ends {
                     continue;
                 }
-            } else if b == b'"' {
-                in_string = true;
-                string_start = i + 1;
-                // A string right after `"key":` is a value of that key.
-                let before = body.get(..i).unwrap_or(&[]);
-                let prev = before.iter().rev().find(|c| !c.is_ascii_whitespace());
-                if prev == Some(&b':') && is_secret_key(last_key) {
-                    redacting = true;
-                    if out.len() + 4 > limit {
-                        full = true;
-                        break;
-                    }
-                    let _ = out.push_str("\"***");
-                    continue;
-                }
+                // The byte that ends the value is read as usual below.
+                at = if in_string { Lexeme::Str } else { Lexeme::Text };
+                word_start = i + 1;
             }
-            let c = if (0x20..0x7f).contains(&b) {
+            let word = body.get(word_start..i).unwrap_or(&[]);
+            match at {
+                Lexeme::Str => {
+                    let closes = !escaped && b == b'"';
+                    let plain = !escaped;
+                    escaped = plain && b == b'\\';
+                    if closes {
+                        key = body.get(string_start..i).unwrap_or(&[]);
+                        at = Lexeme::Text;
+                    } else if b == b'=' && plain && is_secret_key(word) {
+                        // Form encoding inside a string (`"error_description":"token=…"`).
+                        at = Lexeme::SkipForm { in_string: true };
+                        out.push_str("=***");
+                        continue;
+                    } else if !is_name_byte(b) {
+                        word_start = i + 1;
+                    }
+                }
+                Lexeme::SkipStr(depth) => {
+                    let closes = !escaped && b == b'"';
+                    escaped = !escaped && b == b'\\';
+                    if closes {
+                        at = if depth == 0 {
+                            Lexeme::Text
+                        } else {
+                            Lexeme::Skip(depth)
+                        };
+                    }
+                    continue;
+                }
+                Lexeme::Skip(depth) => {
+                    // A scalar ends at its separator, which is kept; a nested value at its
+                    // closing bracket, which is not.
+                    let (next, keep) = match b {
+                        b'"' => (Lexeme::SkipStr(depth), false),
+                        b'{' | b'[' => (Lexeme::Skip(depth + 1), false),
+                        b'}' | b']' if depth > 1 => (Lexeme::Skip(depth - 1), false),
+                        b'}' | b']' if depth == 1 => (Lexeme::Text, false),
+                        b'}' | b']' | b',' if depth == 0 => (Lexeme::Text, true),
+                        _ => (at, false),
+                    };
+                    at = next;
+                    if !keep {
+                        continue;
+                    }
+                    word_start = i + 1;
+                }
+                Lexeme::SkipForm { .. } => {}
+                Lexeme::Text => match b {
+                    b'"' => {
+                        at = Lexeme::Str;
+                        string_start = i + 1;
+                        word_start = i + 1;
+                    }
+                    b':' if is_secret_key(key) => {
+                        at = Lexeme::Skip(0);
+                        key = &[];
+                        let rest = body.get(i + 1..).unwrap_or(&[]);
+                        let string = rest.iter().find(|c| !c.is_ascii_whitespace()) == Some(&b'"');
+                        out.push_str(if string { ":\"***\"" } else { ":***" });
+                        continue;
+                    }
+                    b'=' if is_secret_key(word) => {
+                        at = Lexeme::SkipForm { in_string: false };
+                        out.push_str("=***");
+                        continue;
+                    }
+                    _ if !is_name_byte(b) => {
+                        word_start = i + 1;
+                        if !b.is_ascii_whitespace() && b != b':' {
+                            key = &[];
+                        }
+                    }
+                    _ => {}
+                },
+            }
+            out.push(if (0x20..0x7f).contains(&b) {
                 b as char
             } else {
                 '?'
-            };
-            if out.len() + 1 > limit {
-                full = true;
+            });
+            if out.full {
                 break;
             }
-            let _ = out.push(c);
         }
-        if full {
-            let _ = out.push('…');
-        }
-        Excerpt(out)
-    }
-
-    /// A body that is not JSON (form-encoded, HTML, plain text): values after `name=` where
-    /// the name looks like a credential (`access_token=…&`) become `***`.
-    fn of_text(body: &[u8]) -> Self {
-        let mut out = heapless::String::<EXCERPT_CAP>::new();
-        let limit = EXCERPT_CAP - 3;
-        let mut name_start = 0;
-        let mut redacting = false;
-        let mut full = false;
-        for (i, &b) in body.iter().enumerate() {
-            let separator = matches!(b, b'&' | b';' | b',' | b'?') || b.is_ascii_whitespace();
-            if redacting {
-                if !separator {
-                    continue;
-                }
-                redacting = false;
-            }
-            if b == b'=' && is_secret_key(body.get(name_start..i).unwrap_or(&[])) {
-                redacting = true;
-                if out.len() + 4 > limit {
-                    full = true;
-                    break;
-                }
-                let _ = out.push_str("=***");
-                continue;
-            }
-            if separator {
-                name_start = i + 1;
-            }
-            let c = if (0x20..0x7f).contains(&b) {
-                b as char
-            } else {
-                '?'
-            };
-            if out.len() + 1 > limit {
-                full = true;
-                break;
-            }
-            let _ = out.push(c);
-        }
-        if full {
-            let _ = out.push('…');
-        }
-        Excerpt(out)
+        out.finish()
     }
 
     /// The excerpt as text.
@@ -473,11 +557,53 @@ mod tests {
     use super::*;
 
     #[test]
+    fn whole_values_are_redacted_whatever_their_type_and_wherever_json_starts() {
+        let cases: [(&[u8], &str); 8] = [
+            (
+                br#"{"otp":987654,"pin":[1,2,"x"],"n":1}"#,
+                r#"{"otp":***,"pin":***,"n":1}"#,
+            ),
+            (
+                br#"{"data":{"passcode":{"v":"x","w":[{"y":"z"}]},"authorization":"Bearer x"},"k":true}"#,
+                r#"{"data":{"passcode":***,"authorization":"***"},"k":true}"#,
+            ),
+            (
+                "\u{feff}{\"access_token\":\"at\",\"ok\":1}".as_bytes(),
+                r#"???{"access_token":"***","ok":1}"#,
+            ),
+            (
+                b")]}'\n{\"refresh_token\":\"rt\",\"expires_in\":1}",
+                r#")]}'?{"refresh_token":"***","expires_in":1}"#,
+            ),
+            (
+                br#"{"secret_pin":null,"password":false}"#,
+                r#"{"secret_pin":***,"password":***}"#,
+            ),
+            (
+                b"arr[0]=1&access_token=at&refresh_token=rt",
+                "arr[0]=1&access_token=***&refresh_token=***",
+            ),
+            // Found by the fuzz smoke run: form pairs inside an unclosed JSON string.
+            (
+                br#"x=1&{"msg":"a b&my_secret=hhvngoant&n=1"#,
+                r#"x=1&{"msg":"a b&my_secret=***&n=1"#,
+            ),
+            (
+                br#"{"error_description":"token=abc"d","n":1}"#,
+                r#"{"error_description":"token=***"d","n":1}"#,
+            ),
+        ];
+        for (body, want) in cases {
+            assert_eq!(Excerpt::of(body).as_str(), want);
+        }
+    }
+
+    #[test]
     fn excerpt_redacts_secret_members() {
         let e = Excerpt::of(br#"{"error":"invalid_grant","access_token":"abc.def","refresh_token" : "r1","n":"ok"}"#);
         assert_eq!(
             e.as_str(),
-            r#"{"error":"invalid_grant","access_token":"***","refresh_token" : "***","n":"ok"}"#
+            r#"{"error":"invalid_grant","access_token":"***","refresh_token" :"***","n":"ok"}"#
         );
     }
 

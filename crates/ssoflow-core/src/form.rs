@@ -58,7 +58,26 @@ fn encode_dyn(s: &str, put: &mut dyn FnMut(&str)) {
 
 /// Decode one form-encoded value into `out`. `false` when it does not fit or is not UTF-8.
 pub fn decode<const N: usize>(s: &str, out: &mut heapless::String<N>) -> bool {
+    decode_with::<N>(s, &mut |text| out.push_str(text).is_ok())
+}
+
+/// Decode one form-encoded credential (an authorization code) into `out`; the staging copy is
+/// wiped. `false` when it does not fit or is not UTF-8.
+pub(crate) fn decode_secret<const N: usize>(s: &str, out: &mut crate::Secret<N>) -> bool {
+    decode_with::<N>(s, &mut |text| out.push_str(text, "").is_ok())
+}
+
+/// Decode into a staging buffer of `N` bytes, hand the text to `put`, then wipe the buffer.
+fn decode_with<const N: usize>(s: &str, put: &mut dyn FnMut(&str) -> bool) -> bool {
+    use zeroize::Zeroize;
     let mut bytes = heapless::Vec::<u8, N>::new();
+    let done = decode_bytes(s, &mut bytes) && core::str::from_utf8(&bytes).is_ok_and(put);
+    bytes.as_mut_slice().zeroize();
+    done
+}
+
+/// Percent- and `+`-decode `s` into `bytes`; `false` on a bad escape or when it does not fit.
+fn decode_bytes<const N: usize>(s: &str, bytes: &mut heapless::Vec<u8, N>) -> bool {
     let mut iter = s.as_bytes().iter();
     while let Some(&b) = iter.next() {
         let v = match b {
@@ -80,10 +99,7 @@ pub fn decode<const N: usize>(s: &str, out: &mut heapless::String<N>) -> bool {
             return false;
         }
     }
-    match core::str::from_utf8(&bytes) {
-        Ok(text) => out.push_str(text).is_ok(),
-        Err(_) => false,
-    }
+    true
 }
 
 #[cfg(test)]

@@ -117,10 +117,23 @@ impl fmt::Debug for Request<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Request")
             .field("method", &self.method)
-            .field("url", &self.url)
+            .field("url", &UrlWithoutQuery(self.url))
             .field("headers", &self.headers)
             .field("body_len", &self.body.len())
             .finish()
+    }
+}
+
+/// A URL as `Debug` shows it: the query (which may carry a one-time login token or a code)
+/// replaced by `?***`.
+pub(crate) struct UrlWithoutQuery<'a>(pub(crate) &'a str);
+
+impl fmt::Debug for UrlWithoutQuery<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0.split_once('?') {
+            Some((path, _)) => write!(f, "\"{path}?***\""),
+            None => fmt::Debug::fmt(self.0, f),
+        }
     }
 }
 

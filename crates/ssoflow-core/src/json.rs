@@ -287,6 +287,25 @@ pub(crate) fn read_or_refusal(
     }
 }
 
+/// The one status-and-refusal check every answer reader goes through: a status `accept` does
+/// not take is typed by `refusal`; an accepted body is read by `read`, which notes a top-level
+/// `error` member (see [`read_or_refusal`]), and with `refusals` on such a body is typed by
+/// `refusal` too. Whatever fails to parse otherwise is `Error::Malformed` (a 2xx body
+/// withheld, see [`JsonError::into_error`]).
+#[inline(never)]
+pub(crate) fn read_answer(
+    response: crate::Response<'_>,
+    accept: impl FnOnce(u16) -> bool,
+    refusals: bool,
+    refusal: fn(crate::Response<'_>) -> Error,
+    read: impl FnOnce(&mut bool) -> Result<(), JsonError>,
+) -> Result<(), Error> {
+    if !accept(response.status) || read_or_refusal(response.body, refusals, read)? {
+        return Err(refusal(response));
+    }
+    Ok(())
+}
+
 /// A cursor over one JSON document.
 pub struct Parser<'a> {
     src: &'a [u8],

@@ -15,6 +15,7 @@ pub struct Quirks {
     error_in_success_body: bool,
     any_2xx: bool,
     keep_refresh_token: bool,
+    leading_bom: bool,
 }
 
 impl Quirks {
@@ -25,6 +26,7 @@ impl Quirks {
         error_in_success_body: true,
         any_2xx: true,
         keep_refresh_token: true,
+        leading_bom: true,
     };
 
     /// The letter of RFC 6749 only: every switch off except reading `error` in a 2xx body, which
@@ -35,6 +37,7 @@ impl Quirks {
         error_in_success_body: true,
         any_2xx: false,
         keep_refresh_token: false,
+        leading_bom: false,
     };
 
     /// `expires_in` may be a JSON string of digits (`"3600"`). Default: on.
@@ -67,6 +70,26 @@ impl Quirks {
     pub const fn with_keep_refresh_token(mut self, on: bool) -> Self {
         self.keep_refresh_token = on;
         self
+    }
+
+    /// A token answer may start with a UTF-8 byte-order mark (`EF BB BF`), which is skipped.
+    /// Default: on; off makes it a malformed answer.
+    pub const fn with_leading_bom(mut self, on: bool) -> Self {
+        self.leading_bom = on;
+        self
+    }
+
+    /// Whether a leading byte-order mark is skipped.
+    pub const fn leading_bom(&self) -> bool {
+        self.leading_bom
+    }
+
+    /// `body` without its leading byte-order mark, when [`leading_bom`](Self::leading_bom).
+    pub(crate) fn body<'a>(&self, body: &'a [u8]) -> &'a [u8] {
+        match body.strip_prefix(b"\xEF\xBB\xBF") {
+            Some(rest) if self.leading_bom => rest,
+            _ => body,
+        }
     }
 
     /// Whether `expires_in` may be a string of digits.

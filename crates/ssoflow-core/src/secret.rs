@@ -146,6 +146,31 @@ impl<const N: usize> defmt::Format for Secret<N> {
     }
 }
 
+/// Stands in for a credential in a hand-written `Debug`: prints `***`.
+pub(crate) struct Redacted;
+
+/// `Debug` for a struct with one lifetime that borrows credentials: the fields before `;` are
+/// printed, those after it show as `***`.
+macro_rules! debug_redacted {
+    ($ty:ident { $($field:ident),* ; $($secret:ident),+ }) => {
+        impl core::fmt::Debug for $ty<'_> {
+            fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+                f.debug_struct(stringify!($ty))
+                    $(.field(stringify!($field), &self.$field))*
+                    $(.field(stringify!($secret), &$crate::secret::Redacted))+
+                    .finish()
+            }
+        }
+    };
+}
+pub(crate) use debug_redacted;
+
+impl fmt::Debug for Redacted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -90,11 +90,18 @@ impl core::future::Future for YieldNow {
 }
 
 /// A response in the driver's buffer: status, headers and the complete (decoded) body.
-#[derive(Debug)]
+///
+/// `Debug` prints the headers with credentials redacted and a redacted excerpt of the body.
 pub struct ResponseView<'a> {
     status: u16,
     headers: heapless::Vec<Header<'a>, MAX_RESPONSE_HEADERS>,
     body: &'a [u8],
+}
+
+impl core::fmt::Debug for ResponseView<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        core::fmt::Debug::fmt(&self.response(), f)
+    }
 }
 
 impl<'a> ResponseView<'a> {
@@ -138,7 +145,9 @@ impl<'a> ResponseView<'a> {
 /// the requests it will carry. After a response that closes the connection (or any error but
 /// [`Error::Core`]) [`is_reusable`](Self::is_reusable) is `false`: connect again, then
 /// [`reset`](Self::reset).
-#[derive(Debug)]
+///
+/// `Debug` prints the driver's bookkeeping, never its buffer (which holds requests with
+/// credentials and answers with tokens).
 pub struct Driver<'a> {
     buf: &'a mut [u8],
     /// Bytes after the last response, kept at the end of `buf`.
@@ -149,6 +158,19 @@ pub struct Driver<'a> {
     max_reads: usize,
     /// The longest a response may take, by the caller's clock.
     timeout_ms: Option<u64>,
+}
+
+impl core::fmt::Debug for Driver<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Driver")
+            .field("buf_len", &self.buf.len())
+            .field("tail", &self.tail)
+            .field("split", &self.split)
+            .field("reusable", &self.reusable)
+            .field("max_reads", &self.max_reads)
+            .field("timeout_ms", &self.timeout_ms)
+            .finish()
+    }
 }
 
 /// `Some(required)` when a flow asked for more request room than it had but less than `avail`.

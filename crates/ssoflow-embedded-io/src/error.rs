@@ -52,12 +52,40 @@ pub enum Error {
     Io(embedded_io::ErrorKind),
     /// The flow or the session refused (see [`ssoflow_core::Error`]).
     Core(ssoflow_core::Error),
+    /// A transient refusal (5xx, 429) whose answer said how long to wait (`Retry-After`, in
+    /// seconds): the session waits at least that long before it signs in again.
+    RetryAfter {
+        /// The refusal.
+        error: ssoflow_core::Error,
+        /// How long the server asked to wait, in seconds.
+        secs: u64,
+    },
 }
 
 impl Error {
     /// The stream error `e` as a driver error.
     pub fn io<E: embedded_io::Error>(e: E) -> Self {
         Error::Io(e.kind())
+    }
+
+    /// `error`, the flow's reading of `response`: with its `Retry-After` when it is transient
+    /// and the answer said how long to wait.
+    pub(crate) fn from_answer(
+        error: ssoflow_core::Error,
+        response: &ssoflow_core::Response<'_>,
+    ) -> Self {
+        match response.retry_after_secs() {
+            Some(secs) if error.is_transient() => Error::RetryAfter { error, secs },
+            _ => Error::Core(error),
+        }
+    }
+
+    /// The flow's own error, for [`Error::Core`] and [`Error::RetryAfter`].
+    pub fn core(&self) -> Option<&ssoflow_core::Error> {
+        match self {
+            Error::Core(e) | Error::RetryAfter { error: e, .. } => Some(e),
+            _ => None,
+        }
     }
 
     /// A short, stable name for the kind of error (`head_too_large`, `io`, `core`, …).
@@ -76,6 +104,7 @@ impl Error {
             Error::TimedOut => "timed_out",
             Error::Io(_) => "io",
             Error::Core(_) => "core",
+            Error::RetryAfter { .. } => "retry_after",
         }
     }
 }
@@ -107,6 +136,7 @@ impl fmt::Display for Error {
             Error::TimedOut => f.write_str("response took longer than the driver's timeout"),
             Error::Io(kind) => write!(f, "i/o error: {kind:?}"),
             Error::Core(e) => fmt::Display::fmt(e, f),
+            Error::RetryAfter { error, secs } => write!(f, "{error} (retry after {secs} s)"),
         }
     }
 }
@@ -115,6 +145,9 @@ impl fmt::Debug for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::Core(e) => write!(f, "Error::Core({e:?})"),
+            Error::RetryAfter { error, secs } => {
+                write!(f, "Error::RetryAfter({secs} s, {error:?})")
+            }
             other => write!(f, "Error::{}({other})", other.kind()),
         }
     }
@@ -125,6 +158,9 @@ impl defmt::Format for Error {
     fn format(&self, f: defmt::Formatter<'_>) {
         match self {
             Error::Core(e) => defmt::write!(f, "Error::Core({})", e),
+            Error::RetryAfter { error, secs } => {
+                defmt::write!(f, "Error::RetryAfter({=u64} s, {})", secs, error)
+            }
             Error::Io(kind) => defmt::write!(f, "Error::Io({})", kind),
             other => defmt::write!(f, "Error::{=str}", other.kind()),
         }
@@ -138,8 +174,16 @@ impl ssoflow_core::session::Failure for Error {
     fn is_transient(&self) -> bool {
         match self {
             Error::Io(_) | Error::Closed | Error::TooManyReads | Error::TimedOut => true,
+            Error::RetryAfter { .. } => true,
             Error::Core(e) => e.is_transient(),
             _ => false,
+        }
+    }
+
+    fn retry_after_ms(&self) -> Option<u64> {
+        match self {
+            Error::RetryAfter { secs, .. } => Some(secs.saturating_mul(1000)),
+            _ => None,
         }
     }
 }

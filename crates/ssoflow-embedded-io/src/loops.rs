@@ -58,7 +58,11 @@ macro_rules! loops {
                     continue;
                 }
                 let parsed = receive(driver, stream, clock) $($aw)* ?;
-                flow.handle(now, driver.view(&parsed)?.response())?;
+                let view = driver.view(&parsed)?;
+                let response = view.response();
+                if let Err(e) = flow.handle(now, response) {
+                    return Err(Error::from_answer(e, &response));
+                }
             }
         }
 

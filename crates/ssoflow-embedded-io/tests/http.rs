@@ -622,3 +622,21 @@ fn a_dribbling_response_hits_the_clock_deadline() {
     );
     assert!(m.reads <= 10, "{} reads", m.reads);
 }
+
+#[test]
+fn debug_never_shows_the_buffer_or_the_tokens_in_it() {
+    let wire = b"HTTP/1.1 200 OK\r\nSet-Cookie: sid=Zq9-cookie\r\nContent-Length: 56\r\n\r\n{\"access_token\":\"Zq9-token\",\"token_type\":\"Bearer\",\"a\":1}";
+    let mut rs = vec![0u8; 2048];
+    let mut d = Driver::new(&mut rs);
+    let mut m = Mock::cut(wire, &[]);
+    let mut buf = [0u8; 512];
+    {
+        let view = d.send(&mut m, &get(&mut buf)).unwrap();
+        assert_eq!(view.body().len(), 56);
+        let printed = format!("{view:?}{view:#?}");
+        assert!(!printed.contains("Zq9"), "{printed}");
+        assert!(printed.contains("200"), "{printed}");
+    }
+    let printed = format!("{d:?}{d:#?}");
+    assert!(!printed.contains("Zq9"), "{printed}");
+}

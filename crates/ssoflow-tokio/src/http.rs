@@ -134,10 +134,9 @@ std::thread_local! {
 /// per flow instead went past the allocator's per-thread cache on every run: its large-chunk
 /// paths were ~6 % of the client's CPU in the loopback benchmark.
 ///
-/// The buffer is not wiped between requests: the next request overwrites it, and the same
-/// bytes are copied on into the header map, the HTTP client's write buffer and the kernel's,
-/// none of which is wiped either (wiping 4 KiB per request cost ~10 % of the library's CPU
-/// for no gain while those copies exist).
+/// It held a request with credentials, so it is wiped (one `memset`, see
+/// [`ssoflow_net::wipe`]) when given back and before it grows. The copies made on into the
+/// header map and reqwest's and the kernel's write buffers are out of this crate's reach.
 pub(crate) struct Scratch(Vec<u8>);
 
 impl Scratch {
@@ -160,6 +159,7 @@ impl Scratch {
     /// Grow to `required` bytes (if that is more than now).
     pub(crate) fn grow(&mut self, required: usize) {
         if required > self.0.len() {
+            crate::net::wipe(&mut self.0);
             self.0.resize(required, 0);
         }
     }
@@ -167,6 +167,7 @@ impl Scratch {
 
 impl Drop for Scratch {
     fn drop(&mut self) {
+        crate::net::wipe(&mut self.0);
         if self.0.len() <= SCRATCH_KEPT {
             let buf = std::mem::take(&mut self.0);
             let _ = SCRATCH.try_with(|kept| kept.set(buf));
@@ -286,6 +287,8 @@ mod tests {
         let mut again = Scratch::take();
         assert_eq!(again.buf().len(), 3 * crate::REQUEST_BUFFER);
         assert_eq!(again.buf().as_ptr(), ptr);
+        // ...wiped: what the last request wrote (credentials) is gone.
+        assert!(again.buf().iter().all(|&b| b == 0));
         // A buffer grown past what a thread keeps is freed after use.
         again.grow(SCRATCH_KEPT + 1);
         drop(again);

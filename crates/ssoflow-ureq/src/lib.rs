@@ -293,18 +293,18 @@ impl Driver {
     pub fn run_mut<F: Flow>(&self, flow: &mut F) -> Result<F::Output, Error> {
         let span = tracing::debug_span!("run", flow = std::any::type_name::<F>());
         let _entered = span.enter();
-        let mut buf = vec![0u8; self.config.request_buffer];
+        let mut buf = net::RequestBuf::new(self.config.request_buffer);
         let mut grow_to: Option<usize> = None;
         loop {
             let grown = match grow_to.take() {
                 Some(n) => {
-                    buf.resize(n, 0);
+                    buf.grow(n);
                     true
                 }
                 None => false,
             };
             let len = buf.len();
-            let response = match flow.poll(self.now(), &mut buf) {
+            let response = match flow.poll(self.now(), buf.bytes()) {
                 Ok(Step::Send(request)) => self.send(&request)?,
                 Ok(Step::Done(output)) => return Ok(output),
                 Err(ssoflow_core::Error::BufferTooSmall { required })

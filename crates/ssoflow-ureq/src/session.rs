@@ -12,7 +12,7 @@ use ssoflow_core::Request;
 use ssoflow_core::recipe::Recipe;
 use ssoflow_core::session::{Access, AfterFailure, Call, Failure, Policy, Session, Verdict};
 
-use crate::{Driver, Error, OwnedResponse};
+use crate::{Driver, Error, OwnedResponse, net};
 
 impl Failure for Error {
     fn is_transient(&self) -> bool {
@@ -115,14 +115,14 @@ impl Driver {
     {
         let mut call = Call::new();
         let mut ticket = None;
-        let mut buf = vec![0u8; self.config.request_buffer];
+        let mut buf = net::RequestBuf::new(self.config.request_buffer);
         let mut grow_to: Option<usize> = None;
         let mut guard = session.lock();
         loop {
             // Grow at most once per request written; a builder asking twice would be a bug.
             let grown = match grow_to.take() {
                 Some(n) => {
-                    buf.resize(n, 0);
+                    buf.grow(n);
                     true
                 }
                 None => false,
@@ -130,7 +130,7 @@ impl Driver {
             let len = buf.len();
             match guard.access(self.now(), ticket.take()) {
                 Access::Ready { token, generation } => {
-                    let request = match build(token, &mut buf) {
+                    let request = match build(token, buf.bytes()) {
                         Ok(r) => r,
                         Err(ssoflow_core::Error::BufferTooSmall { required })
                             if !grown && required > len =>

@@ -127,13 +127,38 @@ pub struct Callback {
 /// `expected_state` in constant time, and return the code.
 ///
 /// An `error=` answer is `Error::OAuth` (status 0: it came through the browser); a missing or
-/// different `state` is `Error::StateMismatch`; a missing code is `Error::Malformed`.
+/// different `state` is `Error::StateMismatch`; a missing code is `Error::Malformed`. An `iss`
+/// parameter is not checked here: use [`parse_callback_from`] with the server's issuer when it
+/// sends one (RFC 9207).
 pub fn parse_callback(url: &str, expected_state: &str) -> Result<Callback, Error> {
+    parse_callback_checked(url, expected_state, None)
+}
+
+/// [`parse_callback`] that also checks the mix-up defence of RFC 9207: the callback's `iss`
+/// must be present and equal `expected_issuer` (the authorization server's issuer identifier,
+/// compared as a string, RFC 9207 §2.4), else `Error::IssuerMismatch` — for an error answer
+/// too. Use it with every server that advertises
+/// `authorization_response_iss_parameter_supported`, and whenever a client talks to more
+/// than one authorization server.
+pub fn parse_callback_from(
+    url: &str,
+    expected_state: &str,
+    expected_issuer: &str,
+) -> Result<Callback, Error> {
+    parse_callback_checked(url, expected_state, Some(expected_issuer))
+}
+
+fn parse_callback_checked(
+    url: &str,
+    expected_state: &str,
+    expected_issuer: Option<&str>,
+) -> Result<Callback, Error> {
     let query = url.split_once('?').map_or(url, |(_, q)| q);
     let query = query.split('#').next().unwrap_or("");
     let mut code: Option<Secret<512>> = None;
     let mut state: Option<heapless::String<256>> = None;
     let mut error: Option<heapless::String<48>> = None;
+    let mut issuer: Option<heapless::String<256>> = None;
     let mut description: heapless::String<{ crate::error::EXCERPT_CAP }> = heapless::String::new();
     let mut raw_code = "";
     for pair in query.split('&') {
@@ -147,6 +172,7 @@ pub fn parse_callback(url: &str, expected_state: &str) -> Result<Callback, Error
             "code" => code.is_some(),
             "state" => state.is_some(),
             "error" => error.is_some(),
+            "iss" => issuer.is_some(),
             _ => false,
         };
         if duplicate {
@@ -155,11 +181,12 @@ pub fn parse_callback(url: &str, expected_state: &str) -> Result<Callback, Error
         match k {
             "code" => {
                 raw_code = v;
-                let mut s = heapless::String::<512>::new();
-                if !form::decode(v, &mut s) {
+                // Decoded straight into the secret: no plain copy is left behind.
+                let mut s = Secret::<512>::empty();
+                if !form::decode_secret(v, &mut s) {
                     return Err(Error::Capacity { field: "code" });
                 }
-                code = Some(Secret::new(&s, "code")?);
+                code = Some(s);
             }
             "state" => {
                 let mut s = heapless::String::new();
@@ -175,6 +202,13 @@ pub fn parse_callback(url: &str, expected_state: &str) -> Result<Callback, Error
                 }
                 error = Some(s);
             }
+            "iss" => {
+                let mut s = heapless::String::new();
+                if !form::decode(v, &mut s) {
+                    return Err(Error::IssuerMismatch);
+                }
+                issuer = Some(s);
+            }
             "error_description" => {
                 // Too long or not UTF-8: keep what decoded; it is only shown to people.
                 let _ = form::decode(v, &mut description);
@@ -186,6 +220,11 @@ pub fn parse_callback(url: &str, expected_state: &str) -> Result<Callback, Error
         Some(s) => Secret::<256>::new(s, "state").is_ok_and(|s| s.ct_eq(expected_state)),
         None => false,
     };
+    if let Some(expected) = expected_issuer {
+        if issuer.as_deref() != Some(expected) || expected.is_empty() {
+            return Err(Error::IssuerMismatch);
+        }
+    }
     if let Some(error) = error {
         if !state_ok {
             return Err(Error::StateMismatch);
@@ -280,6 +319,46 @@ mod tests {
             parse_callback(&cb, &auth.state).unwrap().code.expose(),
             "Spl+xOi"
         );
+    }
+
+    #[test]
+    fn the_issuer_is_checked_when_expected_rfc_9207() {
+        // RFC 9207 §2.4's example: `iss` is the issuer identifier, form-encoded.
+        let ok = "https://client.example/cb?code=x1848ZT64p4IirMPT0R-X3141MFPTuBX-VFL_cvaplMH58\
+                  &state=ZWVlNDBlYzA1NjdkMDNhYjg3ZjUxZjAyNGQzMTM2NzI\
+                  &iss=https%3A%2F%2Fhonest.as.example";
+        let state = "ZWVlNDBlYzA1NjdkMDNhYjg3ZjUxZjAyNGQzMTM2NzI";
+        let got = parse_callback_from(ok, state, "https://honest.as.example").unwrap();
+        assert_eq!(
+            got.code.expose(),
+            "x1848ZT64p4IirMPT0R-X3141MFPTuBX-VFL_cvaplMH58"
+        );
+        // Another server's issuer, none at all, two of them, or an error answer from the
+        // wrong server: refused before anything else is believed.
+        for url in [
+            ok.replace("honest", "attacker"),
+            ok.replace("&iss=https%3A%2F%2Fhonest.as.example", ""),
+            std::format!("{ok}&iss=https%3A%2F%2Fhonest.as.example"),
+            std::format!("/cb?error=access_denied&state={state}&iss=https%3A%2F%2Fevil.example"),
+        ] {
+            assert!(
+                matches!(
+                    parse_callback_from(&url, state, "https://honest.as.example"),
+                    Err(Error::IssuerMismatch | Error::Malformed { .. })
+                ),
+                "{url}"
+            );
+        }
+        assert_eq!(
+            parse_callback_from(
+                &ok.replace("honest", "attacker"),
+                state,
+                "https://honest.as.example"
+            ),
+            Err(Error::IssuerMismatch)
+        );
+        // Without an expected issuer the parameter is ignored (servers that do not send it).
+        assert!(parse_callback(&ok.replace("honest", "attacker"), state).is_ok());
     }
 
     #[test]

@@ -38,13 +38,15 @@ impl Recipe for ClientCredentials<'_> {
 
 /// The resource-owner password grant; renewals use the refresh token (rotated or kept) and
 /// fall back to the password when the refresh is refused.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy)]
 pub struct Password<'c> {
     client: &'c Client,
     username: &'c str,
     password: &'c str,
     scope: Option<&'c str>,
 }
+
+crate::secret::debug_redacted!(Password { client, username, scope; password });
 
 impl<'c> Password<'c> {
     /// Sign `username` in with `password`, optionally for `scope`.
@@ -93,12 +95,14 @@ impl Renewable for Password<'_> {
 /// The refresh token grant from a refresh token you already hold (e.g. from an authorization
 /// code); every renewal uses the newest refresh token. A refused refresh is final: the user
 /// must sign in again.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy)]
 pub struct Refreshing<'c> {
     client: &'c Client,
     refresh_token: &'c str,
     scope: Option<&'c str>,
 }
+
+crate::secret::debug_redacted!(Refreshing { client, scope; refresh_token });
 
 impl<'c> Refreshing<'c> {
     /// Start from `refresh_token`.
@@ -154,7 +158,7 @@ fn refresh_request<'a>(
 }
 
 /// Token exchange (RFC 8693), run again for every renewal.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy)]
 pub struct TokenExchange<'c> {
     client: &'c Client,
     subject_token: &'c str,
@@ -162,6 +166,8 @@ pub struct TokenExchange<'c> {
     audience: Option<&'c str>,
     scope: Option<&'c str>,
 }
+
+crate::secret::debug_redacted!(TokenExchange { client, subject_token_type, audience, scope; subject_token });
 
 impl<'c> TokenExchange<'c> {
     /// Exchange `subject_token` (of `subject_token_type`) for a token, optionally for an

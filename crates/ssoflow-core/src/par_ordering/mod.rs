@@ -19,7 +19,7 @@ pub use customer_info::{
 pub use m2m::{M2m, M2mRequest, m2m_quirks, m2m_token};
 pub use sign_in::{CustomerSignIn, SignIn, SignInFlow, sign_in};
 
-use crate::json::{JsonError, Parser, set_once};
+use crate::json::{JsonError, Parser, read_answer, set_once};
 use crate::{Error, Excerpt, Method, Quirks, Request, RequestBuilder, Response, Secret};
 
 /// The API version sent when none is configured.
@@ -250,15 +250,11 @@ type DataMember<'m> = &'m mut dyn FnMut(&mut Parser<'_>, &[u8]) -> Result<(), Js
 /// Read an envelope, handing each member of `data` to `data`. Errors as the module says.
 #[inline(never)]
 fn read_envelope(response: Response<'_>, data: DataMember<'_>) -> Result<(), Error> {
-    let body = response.body;
-    if !(200..300).contains(&response.status) {
-        return Err(envelope_error(response));
-    }
-    match parse_envelope(body, data) {
-        Ok(true) => Ok(()),
-        Ok(false) => Err(envelope_error(response)),
-        Err(e) => Err(e.into_error(body)),
-    }
+    let accept = |s| (200..300).contains(&s);
+    read_answer(response, accept, true, envelope_error, |refused| {
+        *refused = !parse_envelope(response.body, data)?;
+        Ok(())
+    })
 }
 
 /// `true` for `"status":"OK"` with `data`, `false` for another status.

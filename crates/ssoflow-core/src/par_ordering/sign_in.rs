@@ -78,7 +78,6 @@ enum State {
 }
 
 /// The sign-in flow. After it is done, [`SignInFlow::m2m`] gives the M2M token it used, to cache.
-#[derive(Debug)]
 pub struct SignInFlow<'c> {
     config: &'c Config,
     subject_token: &'c str,
@@ -91,6 +90,8 @@ pub struct SignInFlow<'c> {
     /// The sign-in answer, read in place; `Some` only in `State::Done`.
     output: Option<SignIn>,
 }
+
+crate::secret::debug_redacted!(SignInFlow { config, ids, m2m, fresh_m2m, state, output; subject_token });
 
 /// Sign a customer in (registering them if new) with `subject_token`, their identity provider's
 /// access token. Pass a cached M2M token if you have one; `ids` makes the request ids.

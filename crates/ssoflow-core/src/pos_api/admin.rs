@@ -8,12 +8,14 @@ use crate::recipe::Renewable;
 use crate::token::check_token_chars;
 
 /// An admin's user name and password, with the refresh-first renewal above.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy)]
 pub struct Admin<'c> {
     config: &'c Config,
     user_name: &'c str,
     password: &'c str,
 }
+
+crate::secret::debug_redacted!(Admin { config, user_name; password });
 
 impl<'c> Admin<'c> {
     /// Sign `user_name` in with `password`.

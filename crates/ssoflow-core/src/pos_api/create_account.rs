@@ -4,12 +4,13 @@ use super::{Account, Config, check_credentials, read_account};
 use crate::{Error, Exchange, Instant, Method, OneShot, Request, RequestBuilder, Response};
 
 /// `POST /users` (one exchange).
-#[derive(Debug)]
 pub struct CreateAccount<'c> {
     config: &'c Config,
     user_name: &'c str,
     password: &'c str,
 }
+
+crate::secret::debug_redacted!(CreateAccount { config, user_name; password });
 
 /// The create-account flow.
 pub type CreateAccountFlow<'c> = OneShot<CreateAccount<'c>>;

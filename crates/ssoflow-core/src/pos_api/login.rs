@@ -7,12 +7,13 @@ use crate::{
 };
 
 /// `POST /auth/token` (one exchange).
-#[derive(Debug)]
 pub struct Login<'c> {
     pub(super) config: &'c Config,
     pub(super) user_name: &'c str,
     pub(super) password: &'c str,
 }
+
+crate::secret::debug_redacted!(Login { config, user_name; password });
 
 /// The login flow.
 pub type LoginFlow<'c> = OneShot<Login<'c>>;

@@ -28,7 +28,7 @@ pub use create_account::{CreateAccount, CreateAccountFlow, create_account};
 pub use login::{Login, LoginFlow, login};
 pub use refresh::{Refresh, RefreshFlow, refresh};
 
-use crate::json::{JsonError, Parser, required, set_once};
+use crate::json::{JsonError, Parser, read_answer, required, set_once};
 use crate::oauth2::{read_error, read_token_response_into};
 use crate::token::check_token_chars;
 use crate::{Error, Instant, Method, Quirks, Request, RequestBuilder, Response, Secret, TokenSet};
@@ -219,27 +219,25 @@ pub fn admin_request<'b>(
 /// Read the `GET /admin/me` answer `{"id","user_name"}`. Any 2xx is success; a refusal is typed
 /// as the module says (a 401 keeps its status: see [`Error::status`]).
 pub fn read_admin(response: Response<'_>) -> Result<Account, Error> {
-    if !(200..300).contains(&response.status) {
-        return Err(read_error(response));
-    }
-    parse_account(response)
+    parse_account(response, |s| (200..300).contains(&s))
 }
 
 fn read_account(config: &Config, response: Response<'_>) -> Result<Account, Error> {
-    if !config.is_success(response.status) {
-        return Err(read_error(response));
-    }
-    parse_account(response)
+    parse_account(response, |s| config.is_success(s))
 }
 
-/// An account object; an `error` member in it is a refusal whatever the status.
-fn parse_account(response: Response<'_>) -> Result<Account, Error> {
-    let body = response.body;
-    match parse_account_body(body) {
-        Ok(Some(account)) => Ok(account),
-        Ok(None) => Err(read_error(response)),
-        Err(e) => Err(e.into_error(body)),
-    }
+/// An account object in an answer `accept` takes; an `error` member in it is a refusal.
+fn parse_account(
+    response: Response<'_>,
+    accept: impl FnOnce(u16) -> bool,
+) -> Result<Account, Error> {
+    let mut account = None;
+    read_answer(response, accept, true, read_error, |refused| {
+        account = parse_account_body(response.body)?;
+        *refused = account.is_none();
+        Ok(())
+    })?;
+    account.ok_or(crate::exchange::NO_OUTPUT)
 }
 
 /// The account, or `None` when the object has an `error` member.

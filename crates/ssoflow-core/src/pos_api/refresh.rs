@@ -8,11 +8,12 @@ use crate::{
 };
 
 /// `POST /auth/refresh-token` (one exchange).
-#[derive(Debug)]
 pub struct Refresh<'c> {
     pub(super) config: &'c Config,
     pub(super) refresh_token: &'c str,
 }
+
+crate::secret::debug_redacted!(Refresh { config; refresh_token });
 
 /// The refresh flow.
 pub type RefreshFlow<'c> = OneShot<Refresh<'c>>;

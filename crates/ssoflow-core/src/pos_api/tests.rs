@@ -242,7 +242,7 @@ fn bad_token_answers() {
 
 #[test]
 fn accounts() {
-    let ok = |body: &str| parse_account(Response::new(201, body.as_bytes()));
+    let ok = |body: &str| parse_account(Response::new(201, body.as_bytes()), |_| true);
     assert_eq!(ok(r#"{"id":42,"user_name":"Zoë"}"#).unwrap().id, "42");
     assert_eq!(
         ok(r#"{"id":"x","user_name":"Ren\u00e9e \ud83d\ude00"}"#)

@@ -34,7 +34,7 @@ pub use user_info::{UserInfo, UserInfoFlow, user_info};
 /// Authorization callbacks are plain OAuth 2.0: the redirect carries `code` and `state`.
 pub use crate::oauth2::{Callback, parse_callback};
 
-use crate::json::{JsonError, read_or_refusal};
+use crate::json::{JsonError, read_answer};
 use crate::oauth2::read_error;
 use crate::token::check_token_chars;
 use crate::{Error, Method, Quirks, Request, RequestBuilder, Response, Secret};
@@ -260,24 +260,27 @@ impl Config {
         response: Response<'_>,
         read: impl FnOnce(&mut bool) -> Result<(), JsonError>,
     ) -> Result<(), Error> {
-        self.check_status(response)?;
-        if read_or_refusal(response.body, self.quirks.error_in_success_body(), read)? {
-            return Err(read_error(response));
-        }
-        Ok(())
+        let (quirks, refusals) = (self.quirks, self.quirks.error_in_success_body());
+        read_answer(response, |s| quirks.is_success(s), refusals, refusal, read)
     }
 
     /// Check an answer's status only: 412 is [`Error::Digest`], other refusals typed by
     /// [`read_error`](crate::oauth2::read_error).
     fn check_status(&self, response: Response<'_>) -> Result<(), Error> {
-        if response.status == 412 {
-            return Err(Error::Digest);
-        }
-        if !self.quirks.is_success(response.status) {
-            return Err(read_error(response));
+        if response.status == 412 || !self.quirks.is_success(response.status) {
+            return Err(refusal(response));
         }
         Ok(())
     }
+}
+
+/// A refused Punchh answer: 412 is [`Error::Digest`], the rest as
+/// [`read_error`](crate::oauth2::read_error) says.
+fn refusal(response: Response<'_>) -> Error {
+    if response.status == 412 {
+        return Error::Digest;
+    }
+    read_error(response)
 }
 
 #[cfg(test)]

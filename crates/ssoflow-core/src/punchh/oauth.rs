@@ -53,12 +53,13 @@ pub fn authorize_url<'b>(
 }
 
 /// The code-for-token request (one exchange).
-#[derive(Debug)]
 pub struct CodeForToken<'c> {
     config: &'c Config,
     code: &'c str,
     redirect_uri: &'c str,
 }
+
+crate::secret::debug_redacted!(CodeForToken { config, redirect_uri; code });
 
 /// The code-for-token flow.
 pub type CodeForTokenFlow<'c> = OneShot<CodeForToken<'c>>;

@@ -26,11 +26,13 @@ impl HasAccessToken for SsoLogin {
 
 /// The SSO login as a sign-in [`Recipe`]: the same security token for every renewal (seed
 /// 001: "Generates authentication token using the security token").
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy)]
 pub struct Sso<'c> {
     config: &'c Config,
     security_token: &'c str,
 }
+
+crate::secret::debug_redacted!(Sso { config; security_token });
 
 impl<'c> Sso<'c> {
     /// Sign in with `security_token`.
@@ -66,11 +68,12 @@ impl Recipe for Sso<'_> {
 }
 
 /// The SSO request (one exchange).
-#[derive(Debug)]
 pub struct SsoRequest<'c> {
     config: &'c Config,
     security_token: &'c str,
 }
+
+crate::secret::debug_redacted!(SsoRequest { config; security_token });
 
 /// The SSO flow.
 pub type SsoFlow<'c> = OneShot<SsoRequest<'c>>;

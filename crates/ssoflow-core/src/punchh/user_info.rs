@@ -7,11 +7,12 @@ use crate::token::check_token_chars;
 use crate::{Error, Exchange, Instant, Method, OneShot, Request, Response};
 
 /// `GET /api/auth/users` with the access token and a JSON body `{"client":…}` (one exchange).
-#[derive(Debug)]
 pub struct UserInfo<'c> {
     config: &'c Config,
     access_token: &'c str,
 }
+
+crate::secret::debug_redacted!(UserInfo { config; access_token });
 
 /// The user-information flow.
 pub type UserInfoFlow<'c> = OneShot<UserInfo<'c>>;

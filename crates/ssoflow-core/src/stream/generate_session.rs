@@ -127,12 +127,13 @@ impl SsoLoginToken {
 }
 
 /// `POST /white-label/generate-session` (one exchange).
-#[derive(Debug)]
 pub struct GenerateSession<'c> {
     config: &'c Config,
     api_token: &'c str,
     request: SessionRequest<'c>,
 }
+
+crate::secret::debug_redacted!(GenerateSession { config, request; api_token });
 
 /// The generate-session flow.
 pub type GenerateSessionFlow<'c> = OneShot<GenerateSession<'c>>;

@@ -27,7 +27,7 @@ pub use redeem::{Redeem, RedeemFlow, StreamSession, redeem};
 
 #[cfg(test)]
 use crate::json::Parser;
-use crate::json::{JsonError, read_or_refusal};
+use crate::json::{JsonError, read_answer};
 use crate::oauth2;
 use crate::{Error, Response};
 
@@ -203,13 +203,14 @@ fn read_checked(
     response: Response<'_>,
     read: impl FnOnce(&mut bool) -> Result<(), JsonError>,
 ) -> Result<(), Error> {
-    if !quirks.is_success(response.status) {
-        return Err(read_stream_error(response));
-    }
-    if read_or_refusal(response.body, quirks.error_in_success_body(), read)? {
-        return Err(read_stream_error(response));
-    }
-    Ok(())
+    let refusals = quirks.error_in_success_body();
+    read_answer(
+        response,
+        |s| quirks.is_success(s),
+        refusals,
+        read_stream_error,
+        read,
+    )
 }
 
 /// Check an answer: 2xx (per `quirks`) with no `error` member, else a typed error.

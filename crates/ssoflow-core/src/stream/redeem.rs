@@ -27,9 +27,17 @@ pub struct StreamSession {
 }
 
 /// `GET <redirect URL>` with `Accept: application/json` (one exchange).
-#[derive(Debug)]
 pub struct Redeem<'c> {
     url: &'c str,
+}
+
+/// The URL's query is the one-time login token: `Debug` prints the URL without it.
+impl core::fmt::Debug for Redeem<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Redeem")
+            .field("url", &crate::http::UrlWithoutQuery(self.url))
+            .finish()
+    }
 }
 
 /// The redeem flow.

@@ -215,6 +215,15 @@ async fn oauth2_wrong_password_shows_the_error_then_the_right_one_issues_a_code(
     );
 }
 
+/// `base` plus `csrf_token` when given.
+fn with_csrf<'a>(base: &[(&'a str, &'a str)], csrf: Option<&'a str>) -> Vec<(&'a str, &'a str)> {
+    let mut v = base.to_vec();
+    if let Some(t) = csrf {
+        v.push(("csrf_token", t));
+    }
+    v
+}
+
 #[tokio::test]
 async fn a_post_without_or_with_a_wrong_csrf_token_is_refused() {
     let sb = form_sandbox().await;
@@ -228,29 +237,23 @@ async fn a_post_without_or_with_a_wrong_csrf_token_is_refused() {
         ("password", creds.password.as_str()),
         ("decision", "allow"),
     ];
-    let with = |csrf: Option<&'static str>| {
-        let mut v = base.to_vec();
-        if let Some(t) = csrf {
-            v.push(("csrf_token", t));
-        }
-        v
-    };
     let wrong_cookie = format!("csrf_{}=forged", form.login_id);
-    let good: &'static str = Box::leak(form.csrf.clone().into_boxed_str());
+    let good = form.csrf.as_str();
     for (fields, cookie) in [
-        (with(None), Some(form.cookie.as_str())),
-        (with(Some("forged")), Some(form.cookie.as_str())),
-        (with(Some("")), Some(form.cookie.as_str())),
+        (with_csrf(&base, None), Some(form.cookie.as_str())),
+        (with_csrf(&base, Some("forged")), Some(form.cookie.as_str())),
+        (with_csrf(&base, Some("")), Some(form.cookie.as_str())),
         // The right token in the form, but not from the browser that loaded it.
-        (with(Some(good)), None),
-        (with(Some(good)), Some(wrong_cookie.as_str())),
+        (with_csrf(&base, Some(good)), None),
+        (with_csrf(&base, Some(good)), Some(wrong_cookie.as_str())),
     ] {
         let (status, location, page) = post(&c, &url, cookie, &fields).await;
         assert_eq!((status, location), (403, None), "{fields:?} {cookie:?}");
         assert!(page.contains("CSRF token is missing or wrong"), "{page}");
     }
     // None of that spent the login: the genuine form still signs in.
-    let (status, location, _) = post(&c, &url, Some(&form.cookie), &with(Some(good))).await;
+    let (status, location, _) =
+        post(&c, &url, Some(&form.cookie), &with_csrf(&base, Some(good))).await;
     assert_eq!(status, 303);
     assert!(location.expect("Location").contains("code="));
     // Another content type is not a form.

@@ -1,7 +1,7 @@
 //! Punchh under `/punchh` (seeds 001, 002): SSO access token, authorization-code SSO, user information.
 //!
-//! Every call except the browser page `GET /oauth/authorize` must carry the four headers seeds 001
-//! and 002 mark "required", checked in this order:
+//! Every call except the browser page `/oauth/authorize` (`GET`, and the sign-in form's `POST`)
+//! must carry the four headers seeds 001 and 002 mark "required", checked in this order:
 //! - `x-pch-digest`: lowercase hex `HMAC(signing secret, uri + body)`, `uri` being path and query
 //!   after the `/punchh` prefix; HMAC-SHA1 for `/api/…` and `/oauth/…`, HMAC-SHA256 for `/api2/…`.
 //!   Wrong or missing: 412 `{"errors":{"base":["Invalid signature"]}}`.

@@ -34,9 +34,15 @@ pub struct Args {
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
 
-    /// Enable the /__sandbox/ test hooks (clock, faults, call counts).
+    /// Enable the /__sandbox/ test hooks (clock, faults, call counts), and auto-approval of
+    /// /oauth2/authorize and /punchh/oauth/authorize (no sign-in page) unless --login-form.
     #[arg(long)]
     test_hooks: bool,
+
+    /// With --test-hooks, still serve the HTML sign-in forms on the authorize endpoints (without
+    /// --test-hooks they are always served; the user and password are in the ready line).
+    #[arg(long)]
+    login_form: bool,
 
     /// Serve HTTPS with a certificate made at start for localhost, 127.0.0.1 and ::1, signed by
     /// a CA also made at start (its PEM path is in the ready line as "ca_cert").
@@ -66,6 +72,7 @@ pub fn run(args: Args, _ctx: &Ctx) -> Result<(), Failure> {
         .listen(args.listen)
         .allow_remote(args.allow_remote)
         .test_hooks(args.test_hooks)
+        .login_form(args.login_form)
         .tls(args.tls);
     if let (Some(cert), Some(key)) = (&args.cert, &args.key) {
         builder = builder.tls_files(cert, key);

@@ -121,3 +121,28 @@ fn the_ready_line_names_the_port_really_bound() {
     let status = stop(child, Signal::SIGTERM);
     assert_eq!(status.code(), Some(0), "{status:?}");
 }
+
+#[test]
+fn test_hooks_auto_approve_unless_login_form() {
+    let c = "s6BhdRkqt3";
+    let authorize = |base: &str| {
+        format!(
+            "{base}/oauth2/authorize?response_type=code&client_id={c}&redirect_uri=http%3A%2F%2F127.0.0.1%3A9%2Fcb\
+             &code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256"
+        )
+    };
+    // --test-hooks: auto-approval, a redirect with a code at once.
+    let (child, ready) = start(&["--test-hooks"]);
+    let (status, location) = common::get(&authorize(ready["listening"].as_str().unwrap()));
+    assert_eq!(status, 302);
+    assert!(location.expect("Location").contains("code="));
+    assert_eq!(stop(child, Signal::SIGTERM).code(), Some(0));
+    // --test-hooks --login-form, and no hooks at all: the sign-in page.
+    for args in [&["--test-hooks", "--login-form"][..], &[][..]] {
+        let (child, ready) = start(args);
+        let (status, location) = common::get(&authorize(ready["listening"].as_str().unwrap()));
+        assert_eq!((status, location), (200, None), "{args:?}");
+        assert_eq!(ready["punchh"]["user_email"], "test@example.com");
+        assert_eq!(stop(child, Signal::SIGTERM).code(), Some(0));
+    }
+}

@@ -33,6 +33,7 @@ use serde::{Deserialize, Serialize};
 /// email = "test@example.com"
 /// first_name = "Jane"
 /// last_name = "Doe"
+/// password = "sandbox-punchh-password"  # what the Punchh sign-in form accepts with `email`
 ///
 /// [stream]
 /// client_id = "sandbox-stream-client"
@@ -181,6 +182,8 @@ pub struct PunchhUserConfig {
     pub first_name: String,
     /// Last name.
     pub last_name: String,
+    /// The password the Punchh-hosted sign-in form accepts (with `email`).
+    pub password: String,
 }
 
 impl Default for PunchhUserConfig {
@@ -190,6 +193,7 @@ impl Default for PunchhUserConfig {
             email: "test@example.com".into(),
             first_name: "Jane".into(),
             last_name: "Doe".into(),
+            password: "sandbox-punchh-password".into(),
         }
     }
 }
@@ -254,7 +258,7 @@ pub struct OAuth2Config {
     pub client_id: String,
     /// The one registered client's secret.
     pub client_secret: String,
-    /// Resource owner for the `password` grant and the auto-approved `/authorize`.
+    /// Resource owner for the `password` grant and `/authorize` (its sign-in form, or auto-approval).
     pub username: String,
     /// The resource owner's password.
     pub password: String,

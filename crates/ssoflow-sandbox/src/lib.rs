@@ -29,6 +29,16 @@
 //! - `GET /__sandbox/stats` → `{"calls":{"POST /oauth2/token":3,…}}`: every request but the hooks'
 //!   own, faulted ones included. `POST /__sandbox/stats/reset` zeroes them.
 //!
+//! # Sign-in pages
+//!
+//! `GET /oauth2/authorize` and `GET /punchh/oauth/authorize` serve real HTML sign-in forms (user
+//! name or email, password, Allow / Deny, a CSRF token bound to a cookie; a wrong password is
+//! shown on the page and the client keeps waiting); see [`login`] for the exact behaviour.
+//! Auto-approval (an immediate redirect with a code for the configured user, no page) is a test
+//! hook: it is what `/authorize` does when [`SandboxBuilder::test_hooks`] is on, unless
+//! [`SandboxBuilder::login_form`] asks for the forms there too. Without test hooks the forms are
+//! always served.
+//!
 //! # TLS and proxies
 //!
 //! [`SandboxBuilder::tls`] serves HTTPS with a certificate and CA made at start;
@@ -66,6 +76,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 
 mod config;
 mod hooks;
+pub mod login;
 mod oauth2;
 mod par;
 mod pos;
@@ -108,6 +119,7 @@ impl Sandbox {
             listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
             allow_remote: false,
             test_hooks: false,
+            login_form: false,
             tls: TlsSetting::Off,
         }
     }
@@ -120,6 +132,7 @@ pub struct SandboxBuilder {
     listen: SocketAddr,
     allow_remote: bool,
     test_hooks: bool,
+    login_form: bool,
     tls: TlsSetting,
 }
 
@@ -151,9 +164,19 @@ impl SandboxBuilder {
         self
     }
 
-    /// Enables the `/__sandbox/` test hooks (default off).
+    /// Enables the `/__sandbox/` test hooks (default off), and with them auto-approval of
+    /// `/authorize` (see [`Self::login_form`]).
     pub fn test_hooks(mut self, on: bool) -> Self {
         self.test_hooks = on;
+        self
+    }
+
+    /// With test hooks on, serves the HTML sign-in forms of [`login`] on `/oauth2/authorize` and
+    /// `/punchh/oauth/authorize` instead of auto-approving (default off: tests and `ssoflow demo`
+    /// rely on auto-approval). Without test hooks the forms are always served and this changes
+    /// nothing: auto-approval is a test hook.
+    pub fn login_form(mut self, on: bool) -> Self {
+        self.login_form = on;
         self
     }
 
@@ -263,7 +286,8 @@ impl SandboxBuilder {
         };
         let mut credentials = Credentials::new(&self.config, &base_url);
         credentials.ca_cert = ca.as_ref().map(|c| c.path.display().to_string());
-        let shared = Arc::new(Shared::new(self.config, base_url.clone())?);
+        let login_form = self.login_form || !self.test_hooks;
+        let shared = Arc::new(Shared::new(self.config, base_url.clone(), login_form)?);
         let app = App {
             router: router(shared.clone(), self.test_hooks),
             shared: shared.clone(),
@@ -439,6 +463,10 @@ pub struct PunchhCredentials {
     pub redirect_uri: String,
     /// The security token `/api/auth/sso` accepts.
     pub security_token: String,
+    /// The test user's email, for the sign-in form.
+    pub user_email: String,
+    /// The test user's password, for the sign-in form.
+    pub user_password: String,
 }
 
 /// A base URL with one client's credentials (Stream, POS API).
@@ -461,7 +489,7 @@ pub struct OAuth2Credentials {
     pub client_id: String,
     /// Client secret.
     pub client_secret: String,
-    /// Resource owner for the password grant.
+    /// Resource owner for the password grant and the sign-in form.
     pub username: String,
     /// The resource owner's password.
     pub password: String,
@@ -486,6 +514,8 @@ impl Credentials {
                 signing_secret: c.punchh.signing_secret().to_owned(),
                 redirect_uri: c.punchh.redirect_uri.clone(),
                 security_token: c.punchh.security_token.clone(),
+                user_email: c.punchh.user.email.clone(),
+                user_password: c.punchh.user.password.clone(),
             },
             stream: ClientCredentials {
                 base_url: format!("{base}/stream"),

@@ -3,7 +3,9 @@
 //! - `POST /oauth2/token` (form): grants `client_credentials`, `password`, `refresh_token` (rotating; a
 //!   replayed refresh token revokes its whole family), `authorization_code` (+ PKCE S256, single-use code),
 //!   and `urn:ietf:params:oauth:grant-type:token-exchange`.
-//! - `GET /oauth2/authorize`: auto-approves the configured user, 302 to `redirect_uri?code=…&state=…`.
+//! - `GET /oauth2/authorize`: with auto-approval (a test hook) 302 to `redirect_uri?code=…&state=…`
+//!   for the configured user; otherwise the sign-in form of [`crate::login`], posted back to
+//!   `POST /oauth2/authorize`.
 //! - `GET /oauth2/userinfo`: Bearer-protected `{"sub","name"}`.
 //!
 //! The token-endpoint helpers here (form parsing, client authentication, RFC 6749 §5.2 errors) serve
@@ -22,6 +24,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
+use crate::login;
 use crate::state::AppState;
 use crate::util::{
     append_query, basic_auth, bearer, content_type_is, ct_eq, has_basic_scheme, json_response,
@@ -87,7 +90,7 @@ impl OAuth2State {
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route("/oauth2/token", post(token))
-        .route("/oauth2/authorize", get(authorize))
+        .route("/oauth2/authorize", get(authorize).post(login::submit))
         .route("/oauth2/userinfo", get(userinfo))
 }
 
@@ -619,23 +622,56 @@ async fn authorize(State(app): State<AppState>, RawQuery(query): RawQuery) -> Re
     if scope.as_deref().is_some_and(|s| !scope_is_valid(s)) {
         return redirect_error("invalid_scope", "the scope is malformed");
     }
-    let code = random_token();
-    app.data().oauth2.codes.insert(
-        code.clone(),
-        CodeGrant {
-            redirect_uri_given,
-            redirect_uri: redirect_uri.clone(),
-            challenge: challenge.to_owned(),
-            scope,
-            expires_ms: app.clock.expiry(CODE_TTL_S),
-            redeemed_family: None,
-        },
-    );
+    let request = CodeRequest {
+        redirect_uri_given,
+        redirect_uri: redirect_uri.clone(),
+        challenge: challenge.to_owned(),
+        scope: scope.clone(),
+    };
+    if app.login_form {
+        return login::show(
+            &app,
+            login::Request {
+                vendor: login::Vendor::OAuth2(request),
+                client_id: cfg.client_id.clone(),
+                scope,
+                redirect_uri,
+                state: state.map(str::to_owned),
+            },
+        );
+    }
+    let code = issue_code(&app, request);
     let mut query = vec![("code", code.as_str())];
     if let Some(s) = state {
         query.push(("state", s));
     }
     redirect(&append_query(&redirect_uri, &query))
+}
+
+/// An approved authorization request, before its code exists.
+#[derive(Debug)]
+pub(crate) struct CodeRequest {
+    redirect_uri_given: Option<String>,
+    redirect_uri: String,
+    challenge: String,
+    scope: Option<String>,
+}
+
+/// Stores a fresh authorization code for an approved request and returns it.
+pub(crate) fn issue_code(app: &AppState, request: CodeRequest) -> String {
+    let code = random_token();
+    app.data().oauth2.codes.insert(
+        code.clone(),
+        CodeGrant {
+            redirect_uri_given: request.redirect_uri_given,
+            redirect_uri: request.redirect_uri,
+            challenge: request.challenge,
+            scope: request.scope,
+            expires_ms: app.clock.expiry(CODE_TTL_S),
+            redeemed_family: None,
+        },
+    );
+    code
 }
 
 /// A 302 to `location`, with a small JSON body naming it.

@@ -1,7 +1,7 @@
 //! Punchh under `/punchh` (seeds 001, 002): SSO access token, authorization-code SSO, user information.
 //!
-//! Every call except the browser page `GET /oauth/authorize` must carry the four headers seeds 001
-//! and 002 mark "required", checked in this order:
+//! Every call except the browser page `/oauth/authorize` (`GET`, and the sign-in form's `POST`)
+//! must carry the four headers seeds 001 and 002 mark "required", checked in this order:
 //! - `x-pch-digest`: lowercase hex `HMAC(signing secret, uri + body)`, `uri` being path and query
 //!   after the `/punchh` prefix; HMAC-SHA1 for `/api/…` and `/oauth/…`, HMAC-SHA256 for `/api2/…`.
 //!   Wrong or missing: 412 `{"errors":{"base":["Invalid signature"]}}`.
@@ -12,7 +12,9 @@
 //! Every refusal has Punchh's shape `{"errors":{"base":[…]}}`.
 //!
 //! - `POST /punchh/api/auth/sso` → 200 `{"token":{"access_token"},"user":{..}}`
-//! - `GET /punchh/oauth/authorize` → 302 `redirect_uri?code=…&state=…`
+//! - `GET /punchh/oauth/authorize` → with auto-approval (a test hook) 302
+//!   `redirect_uri?code=…&state=…`; otherwise the Punchh-hosted sign-in form of [`crate::login`]
+//!   (email and password of `[punchh.user]`), posted back to `POST /punchh/oauth/authorize`
 //! - `POST /punchh/oauth/token` → 200 `{"access_token","token_type","refresh_token","scope","created_at"}`
 //! - `GET /punchh/api/auth/users` (and the mobile `GET /punchh/api2/mobile/users/profile`) → 200 user
 //! - `GET /punchh/api/sandbox/me` (**emulator only**, no Punchh endpoint): the signed-in user for a
@@ -34,6 +36,7 @@ use serde_json::{Value, json};
 use sha1::Sha1;
 use sha2::Sha256;
 
+use crate::login;
 use crate::oauth2::{oauth_error, redirect};
 use crate::state::AppState;
 use crate::util::{
@@ -75,7 +78,10 @@ impl PunchhState {
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route("/punchh/api/auth/sso", post(sso))
-        .route("/punchh/oauth/authorize", get(authorize))
+        .route(
+            "/punchh/oauth/authorize",
+            get(authorize).post(login::submit),
+        )
         .route("/punchh/oauth/token", post(token))
         .route("/punchh/api/auth/users", get(user_info))
         .route("/punchh/api2/mobile/users/profile", get(user_info))
@@ -243,7 +249,8 @@ async fn sso(State(app): State<AppState>, uri: Uri, headers: HeaderMap, body: By
     )
 }
 
-/// The Punchh-hosted login form, auto-approved for the test user. Not signed (a browser opens it).
+/// The Punchh-hosted login form (auto-approved for the test user when that test hook is on).
+/// Not signed (a browser opens it).
 async fn authorize(State(app): State<AppState>, RawQuery(query): RawQuery) -> Response {
     let cfg = &app.config.punchh;
     let params: HashMap<String, String> =
@@ -272,17 +279,35 @@ async fn authorize(State(app): State<AppState>, RawQuery(query): RawQuery) -> Re
             "response_type must be code",
         );
     }
-    let code = random_token();
-    let expires = app.clock.now_ms().saturating_add(CODE_TTL_MS);
-    app.data()
-        .punchh
-        .codes
-        .insert(code.clone(), (cfg.redirect_uri.clone(), expires));
+    if app.login_form {
+        return login::show(
+            &app,
+            login::Request {
+                vendor: login::Vendor::Punchh,
+                client_id: cfg.client.clone(),
+                scope: None,
+                redirect_uri: cfg.redirect_uri.clone(),
+                state: param("state").map(str::to_owned),
+            },
+        );
+    }
+    let code = issue_code(&app);
     let mut query = vec![("code", code.as_str())];
     if let Some(state) = param("state") {
         query.push(("state", state));
     }
     redirect(&append_query(&cfg.redirect_uri, &query))
+}
+
+/// Stores a fresh authorization code for the registered redirect URI and returns it.
+pub(crate) fn issue_code(app: &AppState) -> String {
+    let code = random_token();
+    let expires = app.clock.now_ms().saturating_add(CODE_TTL_MS);
+    app.data().punchh.codes.insert(
+        code.clone(),
+        (app.config.punchh.redirect_uri.clone(), expires),
+    );
+    code
 }
 
 async fn token(State(app): State<AppState>, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {

@@ -4,6 +4,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use crate::config::Config;
 use crate::hooks::{Clock, Hooks};
+use crate::login::LoginState;
 use crate::oauth2::OAuth2State;
 use crate::par::ParState;
 use crate::pos::PosState;
@@ -31,6 +32,8 @@ pub(crate) struct Shared {
     pub(crate) started_s: u64,
     /// Client for calling the configured customer-info endpoint.
     pub(crate) http: reqwest::Client,
+    /// Whether `/authorize` shows the sign-in form (else it auto-approves: a test hook).
+    pub(crate) login_form: bool,
     data: Mutex<Data>,
 }
 
@@ -42,11 +45,12 @@ pub(crate) struct Data {
     pub(crate) stream: StreamState,
     pub(crate) pos: PosState,
     pub(crate) oauth2: OAuth2State,
+    pub(crate) login: LoginState,
 }
 
 impl Shared {
-    /// Fresh state for a sandbox reachable at `base_url`.
-    pub(crate) fn new(config: Config, base_url: String) -> std::io::Result<Self> {
+    /// Fresh state for a sandbox reachable at `base_url`; `login_form`: see the field.
+    pub(crate) fn new(config: Config, base_url: String, login_form: bool) -> std::io::Result<Self> {
         let http = reqwest::Client::builder()
             .timeout(std::time::Duration::from_secs(5))
             .redirect(reqwest::redirect::Policy::none())
@@ -62,12 +66,14 @@ impl Shared {
             jwt_key: random_bytes(32),
             started_s,
             http,
+            login_form,
             data: Mutex::new(Data {
                 par: ParState::default(),
                 punchh: PunchhState::new(),
                 stream: StreamState::default(),
                 pos: PosState::default(),
                 oauth2: OAuth2State::default(),
+                login: LoginState::default(),
             }),
         })
     }

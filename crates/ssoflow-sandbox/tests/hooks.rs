@@ -421,7 +421,7 @@ fn ready_line_and_credentials() {
         concat!(
             r#"{{"listening":"{b}","#,
             r#""par_ordering":{{"base_url":"{b}/par","application_key":"f3a90488ffee32c3acb6fcd0ca417cf6","client_id":"sandbox-par-client","client_secret":"sandbox-par-secret","test_subject_token":"test-1100-jane.doe@partech.com-Jane-Doe-+41767567126"}},"#,
-            r#""punchh":{{"base_url":"{b}/punchh","client":"CLIENT_GOES_HERE","secret":"SECRET_GOES_HERE","signing_secret":"SECRET_GOES_HERE","redirect_uri":"https://redirect-uri.com/auth","security_token":"SECURITY_TOKEN_GOES_HERE"}},"#,
+            r#""punchh":{{"base_url":"{b}/punchh","client":"CLIENT_GOES_HERE","secret":"SECRET_GOES_HERE","signing_secret":"SECRET_GOES_HERE","redirect_uri":"https://redirect-uri.com/auth","security_token":"SECURITY_TOKEN_GOES_HERE","user_email":"test@example.com","user_password":"sandbox-punchh-password"}},"#,
             r#""stream":{{"base_url":"{b}/stream","client_id":"sandbox-stream-client","client_secret":"sandbox-stream-secret"}},"#,
             r#""pos_api":{{"base_url":"{b}/pos","client_id":"sandbox-pos-client","client_secret":"sandbox-pos-secret"}},"#,
             r#""oauth2":{{"base_url":"{b}/oauth2","client_id":"s6BhdRkqt3","client_secret":"7Fjfp0ZBr1KtDRbnfVdmIw","username":"johndoe","password":"A3ddj3w"}}}}"#,

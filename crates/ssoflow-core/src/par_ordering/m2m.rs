@@ -33,11 +33,9 @@ impl<I: BorrowMut<RequestIds>> Exchange for M2mRequest<'_, I> {
         response: Response<'_>,
         out: &mut Option<AccessToken>,
     ) -> Result<(), Error> {
-        let read = read_response_into(self.config, now, response, out.insert(AccessToken::empty()));
-        if read.is_err() {
-            *out = None;
-        }
-        read
+        crate::exchange::read_in_place(out, AccessToken::empty(), |slot| {
+            read_response_into(self.config, now, response, slot)
+        })
     }
 }
 

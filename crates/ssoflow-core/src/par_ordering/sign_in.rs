@@ -20,6 +20,7 @@ use core::marker::PhantomData;
 
 use super::account::{CustomerAccount, read_account};
 use super::{Config, RequestIds, m2m, read_envelope};
+use crate::exchange::read_in_place;
 use crate::json::{JsonError, Parser, Seen};
 use crate::recipe::Recipe;
 use crate::session::HasAccessToken;
@@ -228,40 +229,32 @@ impl Flow for SignInFlow<'_> {
         let state = core::mem::replace(&mut self.state, State::Finished);
         match state {
             State::AwaitM2m => {
-                let read = m2m::read_response_into(
-                    self.config,
-                    now,
-                    response,
-                    self.m2m.insert(AccessToken::empty()),
-                );
-                if read.is_err() {
-                    self.m2m = None;
-                }
-                read?;
+                read_in_place(&mut self.m2m, AccessToken::empty(), |t| {
+                    m2m::read_response_into(self.config, now, response, t)
+                })?;
                 self.fresh_m2m = true;
                 self.state = State::SignIn;
                 Ok(())
             }
-            State::AwaitSignIn if response.status == 401 && !self.fresh_m2m => {
+            State::AwaitSignIn if response.status == 401 => {
+                if self.fresh_m2m {
+                    // Refused with an M2M token fetched just now: the subject token is the
+                    // problem.
+                    return Err(Error::SubjectTokenRefused {
+                        status: response.status,
+                        code: super::envelope_code(response.body),
+                        message: crate::Excerpt::of(response.body),
+                    });
+                }
                 // The M2M token expired or was revoked: get a new one once, retry once.
                 self.m2m = None;
                 self.state = State::NeedM2m;
                 Ok(())
             }
-            State::AwaitSignIn if response.status == 401 => {
-                // Refused with an M2M token fetched just now: the subject token is the problem.
-                Err(Error::SubjectTokenRefused {
-                    status: response.status,
-                    code: super::envelope_code(response.body),
-                    message: crate::Excerpt::of(response.body),
-                })
-            }
             State::AwaitSignIn => {
-                let read = read_sign_in_into(now, response, self.output.insert(SignIn::empty()));
-                if read.is_err() {
-                    self.output = None;
-                }
-                read?;
+                read_in_place(&mut self.output, SignIn::empty(), |out| {
+                    read_sign_in_into(now, response, out)
+                })?;
                 self.state = State::Done;
                 Ok(())
             }

@@ -159,15 +159,13 @@ impl Config {
         out: &mut Option<TokenSet>,
         keep_refresh: Option<&str>,
     ) -> Result<(), Error> {
-        let set = out.insert(TokenSet::empty());
-        let mut read = self.read_tokens(now, response, set);
-        if let (Ok(()), Some(old)) = (&read, keep_refresh) {
-            read = refresh::keep_old_refresh(self, set, old, response.body);
-        }
-        if read.is_err() {
-            *out = None;
-        }
-        read
+        crate::exchange::read_in_place(out, TokenSet::empty(), |set| {
+            self.read_tokens(now, response, set)?;
+            match keep_refresh {
+                Some(old) => refresh::keep_old_refresh(self, set, old, response.body),
+                None => Ok(()),
+            }
+        })
     }
 }
 

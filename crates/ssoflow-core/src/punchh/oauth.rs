@@ -116,11 +116,9 @@ impl Exchange for CodeForToken<'_> {
         response: Response<'_>,
         out: &mut Option<TokenSet>,
     ) -> Result<(), Error> {
-        let read = self.read_into(now, response, out.insert(TokenSet::empty()));
-        if read.is_err() {
-            *out = None;
-        }
-        read
+        crate::exchange::read_in_place(out, TokenSet::empty(), |slot| {
+            self.read_into(now, response, slot)
+        })
     }
 }
 

@@ -114,20 +114,20 @@ impl Exchange for SsoRequest<'_> {
         response: Response<'_>,
         out: &mut Option<SsoLogin>,
     ) -> Result<(), Error> {
-        let login = out.insert(SsoLogin {
-            access_token: AccessToken {
-                value: Secret::empty(),
-                expiry: crate::Expiry::Unknown,
+        crate::exchange::read_in_place(
+            out,
+            SsoLogin {
+                access_token: AccessToken {
+                    value: Secret::empty(),
+                    expiry: crate::Expiry::Unknown,
+                },
+                user: User::empty(),
             },
-            user: User::empty(),
-        });
-        let read = self
-            .config
-            .read_checked(response, |error| read_sso(response.body, login, error));
-        if read.is_err() {
-            *out = None;
-        }
-        read
+            |login| {
+                self.config
+                    .read_checked(response, |error| read_sso(response.body, login, error))
+            },
+        )
     }
 }
 

@@ -52,14 +52,11 @@ impl Exchange for UserInfo<'_> {
         response: Response<'_>,
         out: &mut Option<User>,
     ) -> Result<(), Error> {
-        let user = out.insert(User::empty());
-        let read = self.config.read_checked(response, |error| {
-            user_from_json(response.body, user, Some(error))
-        });
-        if read.is_err() {
-            *out = None;
-        }
-        read
+        crate::exchange::read_in_place(out, User::empty(), |user| {
+            self.config.read_checked(response, |error| {
+                user_from_json(response.body, user, Some(error))
+            })
+        })
     }
 }
 

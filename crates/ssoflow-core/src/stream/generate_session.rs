@@ -184,14 +184,11 @@ impl Exchange for GenerateSession<'_> {
         response: Response<'_>,
         out: &mut Option<SsoLoginToken>,
     ) -> Result<(), Error> {
-        let token = out.insert(SsoLoginToken(Secret::empty()));
-        let read = read_checked(self.config.oauth().quirks(), response, |error| {
-            read_login_token(response.body, &mut token.0, error)
-        });
-        if read.is_err() {
-            *out = None;
-        }
-        read
+        crate::exchange::read_in_place(out, SsoLoginToken(Secret::empty()), |token| {
+            read_checked(self.config.oauth().quirks(), response, |error| {
+                read_login_token(response.body, &mut token.0, error)
+            })
+        })
     }
 }
 

@@ -63,21 +63,22 @@ impl Exchange for Redeem<'_> {
         response: Response<'_>,
         out: &mut Option<StreamSession>,
     ) -> Result<(), Error> {
-        let session = out.insert(StreamSession {
-            session: Secret::empty(),
-            email: heapless::String::new(),
-            full_name: heapless::String::new(),
-            role: None,
-            organization_id: heapless::String::new(),
-            provider_org_id: heapless::String::new(),
-        });
-        let read = read_checked(Quirks::DEFAULT, response, |error| {
-            read_session(response.body, session, error)
-        });
-        if read.is_err() {
-            *out = None;
-        }
-        read
+        crate::exchange::read_in_place(
+            out,
+            StreamSession {
+                session: Secret::empty(),
+                email: heapless::String::new(),
+                full_name: heapless::String::new(),
+                role: None,
+                organization_id: heapless::String::new(),
+                provider_org_id: heapless::String::new(),
+            },
+            |session| {
+                read_checked(Quirks::DEFAULT, response, |error| {
+                    read_session(response.body, session, error)
+                })
+            },
+        )
     }
 }
 

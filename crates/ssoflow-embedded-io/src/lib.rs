@@ -130,6 +130,8 @@ mod driver;
 mod error;
 mod loops;
 mod parser;
+#[cfg(feature = "embedded-tls")]
+pub mod tls;
 mod writer;
 
 pub use driver::{Clock, DEFAULT_BUF, DEFAULT_MAX_READS, Driver, MIN_BUF, ResponseView, STAGING};

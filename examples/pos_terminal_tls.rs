@@ -2,8 +2,8 @@
 //! server's certificate verified against a CA — the firmware's code, run on a host.
 //!
 //! The stack a firmware builds: TCP stream → `embedded_tls::blocking::TlsConnection` (record
-//! buffers of 16 640 + 4 096 B) → ssoflow's embedded driver (one 5 KiB buffer). The crypto
-//! provider is `ssoflow::embedded::tls::CaVerified`: embedded-tls's own verifier (`rustpki`:
+//! buffers of 16 640 + 4 096 B), opened by `ssoflow::embedded::tls::open` → ssoflow's embedded
+//! driver (one 5 KiB buffer). The trust is `tls::CaVerified`: embedded-tls's own verifier (`rustpki`:
 //! pure Rust, no C toolchain for the MCU, no allocator) checks that the server's certificate
 //! chains to the CA given here (a firmware embeds the DER, `include_bytes!`), that it is for the
 //! server name, and the handshake signature — a CA rather than a pinned certificate because the
@@ -26,10 +26,11 @@ use std::time::{Duration, Instant as StdInstant, SystemTime};
 use embedded_io_adapters::std::FromStd;
 use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
-use ssoflow::embedded::tls::embedded_tls::blocking::{TlsConfig, TlsConnection, TlsContext};
+use ssoflow::embedded::tls::embedded_tls::blocking::TlsConnection;
 use ssoflow::embedded::tls::rand_core::{self, CryptoRng, RngCore};
 use ssoflow::embedded::tls::{
-    CaVerified, READ_RECORD_BUF, SANDBOX_SERVER_NAME, Suite, TlsClock, TlsError, WRITE_RECORD_BUF,
+    self, CaVerified, READ_RECORD_BUF, SANDBOX_SERVER_NAME, Suite, TlsClock, TlsConfig, TlsError,
+    WRITE_RECORD_BUF,
 };
 use ssoflow::embedded::{DEFAULT_BUF, Driver, Error};
 use ssoflow::session::{HasAccessToken, Policy, Session};
@@ -151,8 +152,10 @@ fn connect<'b>(
     tcp.set_read_timeout(Some(Duration::from_secs(10)))?;
     let config = TlsConfig::new().with_server_name(SANDBOX_SERVER_NAME);
     let mut tls = TlsConnection::new(FromStd::new(tcp), read, write);
-    let provider = CaVerified::<_, WallClock>::with_clock(&sb.ca_der, Rng);
-    tls.open(TlsContext::new(&config, provider))
+    let mut trust = CaVerified::<_, WallClock>::with_clock(&sb.ca_der, Rng);
+    // The handshake, and the check that the server proved its identity; on an error the
+    // connection is dropped unused.
+    tls::open(&mut tls, &config, &mut trust)
         .map_err(|e: TlsError| format!("TLS handshake refused: {e:?}"))?;
     Ok(tls)
 }

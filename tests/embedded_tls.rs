@@ -18,10 +18,11 @@ use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
 use ssoflow::session::{HasAccessToken, Policy, Session};
 use ssoflow::{Instant, Method, TokenSet, oauth2, par_ordering, pos_api};
-use ssoflow_embedded_io::tls::embedded_tls::blocking::{TlsConfig, TlsConnection, TlsContext};
+use ssoflow_embedded_io::tls::embedded_tls::blocking::TlsConnection;
 use ssoflow_embedded_io::tls::rand_core::{self, CryptoRng, RngCore};
 use ssoflow_embedded_io::tls::{
-    CaVerified, READ_RECORD_BUF, SANDBOX_SERVER_NAME, Suite, TlsClock, TlsError, WRITE_RECORD_BUF,
+    self, CaVerified, READ_RECORD_BUF, SANDBOX_SERVER_NAME, Suite, TlsClock, TlsConfig, TlsError,
+    WRITE_RECORD_BUF,
 };
 use ssoflow_embedded_io::{DEFAULT_BUF, Driver};
 use ssoflow_sandbox::tls::{IssuedCert, SANDBOX_NAMES, TestCa};
@@ -100,8 +101,9 @@ fn open_with<'b, C: TlsClock>(
 ) -> Result<Tls<'b>, TlsError> {
     let config = TlsConfig::new().with_server_name(server_name);
     let mut tls = TlsConnection::new(tcp(addr), &mut records.read, &mut records.write);
-    let provider = CaVerified::<_, C>::with_clock(ca_der, OsRandom);
-    tls.open(TlsContext::new(&config, provider))?;
+    let mut trust = CaVerified::<_, C>::with_clock(ca_der, OsRandom);
+    tls::open(&mut tls, &config, &mut trust)?;
+    assert!(trust.is_verified());
     Ok(tls)
 }
 
@@ -240,7 +242,7 @@ fn sign_ins_over_embedded_tls_verified_against_the_sandbox_ca() {
 #[test]
 fn async_sign_in_over_embedded_tls() {
     use embedded_io_adapters::tokio_1::FromTokio;
-    use ssoflow_embedded_io::tls::embedded_tls::{TlsConfig, TlsConnection, TlsContext};
+    use ssoflow_embedded_io::tls::embedded_tls::TlsConnection;
 
     let sb = tls_sandbox();
     let ca = der(sb.ca_cert_pem().unwrap());
@@ -258,8 +260,8 @@ fn async_sign_in_over_embedded_tls() {
         let config = TlsConfig::new().with_server_name(SANDBOX_SERVER_NAME);
         let mut tls: TlsConnection<'_, _, Suite> =
             TlsConnection::new(FromTokio::new(tcp), &mut records.read, &mut records.write);
-        let provider = CaVerified::<_, SystemClock>::with_clock(&ca, OsRandom);
-        tls.open(TlsContext::new(&config, provider))
+        let mut trust = CaVerified::<_, SystemClock>::with_clock(&ca, OsRandom);
+        tls::open_async(&mut tls, &config, &mut trust)
             .await
             .expect("async TLS handshake, verified");
         let mut buf = [0u8; DEFAULT_BUF];

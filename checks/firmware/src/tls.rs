@@ -1,8 +1,8 @@
 //! Firmware size check, full set + embedded-tls: every flow of `src/main.rs`, but over an
 //! embedded-tls 0.19 `TlsConnection` (TLS 1.3, `TLS_AES_128_GCM_SHA256`, P-256 key exchange)
-//! whose server certificate is verified against a CA by `ssoflow_embedded_io::tls::CaVerified`
-//! (embedded-tls's `rustpki` verifier: chain, name, validity dates by a clock, handshake
-//! signature), on a Cortex-M4F target. Built by `scripts/size-report` with
+//! opened by `ssoflow_embedded_io::tls::open`, the server certificate verified against a CA by
+//! `tls::CaVerified` (embedded-tls's `rustpki` verifier: chain, name, validity dates by a clock,
+//! handshake signature), on a Cortex-M4F target. Built by `scripts/size-report` with
 //! `--features embedded-tls --bin ssoflow-firmware-tls-check`; not run (the dummy stream speaks
 //! no TLS), only measured.
 //!
@@ -21,9 +21,11 @@ mod flows;
 use core::hint::black_box;
 
 use dummy::{CANNED, Dummy};
-use ssoflow_embedded_io::tls::embedded_tls::blocking::{TlsConfig, TlsConnection, TlsContext};
+use ssoflow_embedded_io::tls::embedded_tls::blocking::TlsConnection;
 use ssoflow_embedded_io::tls::rand_core::{self, CryptoRng, RngCore};
-use ssoflow_embedded_io::tls::{CaVerified, READ_RECORD_BUF, Suite, TlsClock, WRITE_RECORD_BUF};
+use ssoflow_embedded_io::tls::{
+    self, CaVerified, READ_RECORD_BUF, Suite, TlsClock, TlsConfig, WRITE_RECORD_BUF,
+};
 use ssoflow_embedded_io::{DEFAULT_BUF, Driver};
 
 #[panic_handler]
@@ -84,8 +86,8 @@ pub extern "C" fn _start() -> ! {
         };
         let mut tls: TlsConnection<'_, Dummy, Suite> =
             TlsConnection::new(io, &mut record_read, &mut record_write);
-        let provider = CaVerified::<_, Rtc>::with_clock(black_box(&CA_DER[..]), &mut rng);
-        if tls.open(TlsContext::new(&config, provider)).is_ok() {
+        let mut trust = CaVerified::<_, Rtc>::with_clock(black_box(&CA_DER[..]), &mut rng);
+        if tls::open(&mut tls, &config, &mut trust).is_ok() {
             flows::all(&mut driver, &mut tls);
         }
         driver.reset();

@@ -16,10 +16,11 @@ use embedded_io_adapters::std::FromStd;
 use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
 use ssoflow_core::oauth2;
-use ssoflow_embedded_io::tls::embedded_tls::blocking::{TlsConfig, TlsConnection, TlsContext};
+use ssoflow_embedded_io::tls::embedded_tls::blocking::TlsConnection;
 use ssoflow_embedded_io::tls::rand_core::{self, CryptoRng, RngCore};
 use ssoflow_embedded_io::tls::{
-    CaVerified, READ_RECORD_BUF, SANDBOX_SERVER_NAME, Suite, TlsClock, WRITE_RECORD_BUF,
+    self, CaVerified, READ_RECORD_BUF, SANDBOX_SERVER_NAME, Suite, TlsClock, TlsConfig,
+    WRITE_RECORD_BUF,
 };
 use ssoflow_embedded_io::{DEFAULT_BUF, Driver};
 
@@ -63,11 +64,8 @@ fn open<'b>(addr: SocketAddr, ca: &[u8], read: &'b mut [u8], write: &'b mut [u8]
         .expect("timeout");
     let config = TlsConfig::new().with_server_name(SANDBOX_SERVER_NAME);
     let mut tls = TlsConnection::new(FromStd::new(tcp), read, write);
-    tls.open(TlsContext::new(
-        &config,
-        CaVerified::<_, SystemClock>::with_clock(ca, OsRandom),
-    ))
-    .expect("verified TLS handshake");
+    let mut trust = CaVerified::<_, SystemClock>::with_clock(ca, OsRandom);
+    tls::open(&mut tls, &config, &mut trust).expect("verified TLS handshake");
     tls
 }
 

@@ -88,11 +88,12 @@
 //! [embedded-tls](https://docs.rs/embedded-tls) 0.19 (which uses `embedded-io` 0.7 too), open
 //! the connection and pass it as the stream: its `blocking::TlsConnection` implements
 //! `embedded_io::{Read, Write}` and its async `TlsConnection` implements
-//! `embedded_io_async::{Read, Write}`. Feature `embedded-tls` adds the `tls` module (when
-//! enabled): `tls::CaVerified`, a crypto provider that always verifies the server's
-//! certificate against your CA — embedded-tls skips verification for a provider without a
-//! verifier, such as its `UnsecureProvider` — with the how, the why and the limits, and a
-//! complete example.
+//! `embedded_io_async::{Read, Write}`. Feature `embedded-tls` adds the `tls` module: the
+//! handshake, `tls::open` / `tls::open_async` with a `tls::CaVerified` trust, which verifies
+//! the server's certificate against your CA and refuses a server that never presents one
+//! (embedded-tls 0.19 alone accepts that, and skips verification for a provider without a
+//! verifier such as its `UnsecureProvider`) — with the how, the why, the limits and a complete
+//! example.
 //!
 //! # Connections
 //!

@@ -5,7 +5,8 @@
 //! Real sign-ins over one verified connection (blocking and async): an OAuth 2.0 machine token,
 //! a POS admin session and a PAR customer session, renewed after the sandbox's clock expires
 //! their tokens. And the refusals: a CA that did not sign the server's certificate, a server
-//! name the certificate is not for, and (with a clock) an expired certificate — each a typed
+//! name the certificate is not for, (with a clock) an expired certificate, and a server that
+//! sends no certificate at all (which embedded-tls 0.19 alone accepts) — each a typed
 //! `TlsError` from the handshake, with no request reaching the server.
 #![allow(clippy::result_large_err)] // the core's errors carry a redacted excerpt inline
 
@@ -27,6 +28,9 @@ use ssoflow_embedded_io::tls::{
 use ssoflow_embedded_io::{DEFAULT_BUF, Driver};
 use ssoflow_sandbox::tls::{IssuedCert, SANDBOX_NAMES, TestCa};
 use ssoflow_sandbox::{Sandbox, SandboxHandle};
+
+#[path = "embedded_tls_support/rogue.rs"]
+mod rogue;
 
 type Tls<'b> = TlsConnection<'b, FromStd<TcpStream>, Suite>;
 
@@ -364,4 +368,79 @@ fn an_expired_certificate_is_refused_when_the_provider_has_a_clock() {
         &mut records,
     );
     assert!(r.is_ok(), "NoClock does not check dates: {:?}", r.err());
+}
+
+/// TLS records in `bytes`: (content type, length).
+fn records(mut bytes: &[u8]) -> Vec<(u8, usize)> {
+    let mut out = Vec::new();
+    while bytes.len() >= 5 {
+        let len = u16::from_be_bytes([bytes[3], bytes[4]]) as usize;
+        out.push((bytes[0], len));
+        bytes = &bytes[(5 + len).min(bytes.len())..];
+    }
+    out
+}
+
+#[test]
+fn a_server_that_sends_no_certificate_is_refused_before_any_request() {
+    let (addr, server) = rogue::serve_one();
+    let ca = TestCa::new("the CA we trust").unwrap();
+    let mut records_buf = Records::new();
+    let r = open_with::<SystemClock>(
+        addr,
+        SANDBOX_SERVER_NAME,
+        &der(ca.cert_pem()),
+        &mut records_buf,
+    );
+    match r {
+        Err(TlsError::InvalidCertificate) => {}
+        Err(other) => panic!("expected InvalidCertificate, got {other:?}"),
+        Ok(_) => panic!("a server without a certificate must be refused"),
+    }
+    // The connection was dropped: the server got embedded-tls's own Finished (one encrypted
+    // record: 32-byte verify data + header + content type + tag) and nothing after it.
+    let sent = server.join().expect("rogue server");
+    let encrypted: Vec<_> = records(&sent).into_iter().filter(|r| r.0 == 23).collect();
+    assert_eq!(encrypted, [(23, 53)], "no application data: {sent:?}");
+}
+
+/// Why `tls::open` checks the proof itself: embedded-tls 0.19's own verifier, given through a
+/// provider of our own, completes the handshake with the same certificate-less server. (If this
+/// starts failing, embedded-tls now refuses such a server itself; the check in `open` stays.)
+#[test]
+fn embedded_tls_alone_completes_a_handshake_without_a_certificate() {
+    use ssoflow_embedded_io::tls::embedded_tls::pki::CertVerifier;
+    use ssoflow_embedded_io::tls::embedded_tls::{
+        Certificate, CryptoProvider, TlsContext, TlsVerifier,
+    };
+
+    struct Plain<'a> {
+        rng: OsRandom,
+        verifier: CertVerifier<'a, Suite, SystemClock, 4096>,
+    }
+    impl CryptoProvider for Plain<'_> {
+        type CipherSuite = Suite;
+        type Signature = [u8; 0];
+        fn rng(&mut self) -> impl ssoflow_embedded_io::tls::embedded_tls::CryptoRngCore {
+            &mut self.rng
+        }
+        fn verifier(&mut self) -> Result<&mut impl TlsVerifier<Suite>, TlsError> {
+            Ok(&mut self.verifier)
+        }
+    }
+
+    let (addr, server) = rogue::serve_one();
+    let ca = der(TestCa::new("the CA we trust").unwrap().cert_pem());
+    let mut records_buf = Records::new();
+    let mut tls: Tls<'_> =
+        TlsConnection::new(tcp(addr), &mut records_buf.read, &mut records_buf.write);
+    let config = TlsConfig::new().with_server_name(SANDBOX_SERVER_NAME);
+    let plain = Plain {
+        rng: OsRandom,
+        verifier: CertVerifier::new(Certificate::X509(&ca)),
+    };
+    let r = tls.open(TlsContext::new(&config, plain));
+    assert!(r.is_ok(), "embedded-tls refused it itself now: {r:?}");
+    drop(tls);
+    server.join().expect("rogue server");
 }

@@ -42,8 +42,9 @@
 //!
 //! The record buffers: a read buffer of [`READ_RECORD_BUF`] (16 640 B, a full TLS record:
 //! rustls and most servers ignore the max-fragment-length extension) and a write buffer of
-//! [`WRITE_RECORD_BUF`]. With the driver's [`DEFAULT_BUF`](crate::DEFAULT_BUF) that is about
-//! 26 KiB of RAM for one HTTPS connection.
+//! [`WRITE_RECORD_BUF`]. With the driver's [`DEFAULT_BUF`](crate::DEFAULT_BUF), the
+//! connection's state (~1.3 KB) and [`CaVerified`] (~4.6 KB, mostly its copy of the server's
+//! chain) that is about 31 KiB of RAM for one HTTPS connection (`scripts/size-report`).
 //!
 //! ```no_run
 //! use embedded_io::{Read, Write};

@@ -84,25 +84,16 @@
 //!
 //! # TLS
 //!
-//! TLS is the stream's job. With [embedded-tls](https://docs.rs/embedded-tls) 0.19 (which uses
-//! `embedded-io` 0.7 too), open the connection and pass it as the stream: its
-//! `blocking::TlsConnection` implements `embedded_io::{Read, Write}` and its async
-//! `TlsConnection` implements `embedded_io_async::{Read, Write}`.
-//!
-//! ```ignore
-//! use embedded_tls::blocking::{Aes128GcmSha256, TlsConfig, TlsConnection, TlsContext};
-//!
-//! let mut record_read = [0u8; 16_640];
-//! let mut record_write = [0u8; 4096];
-//! let config = TlsConfig::new().with_server_name("api-public-playground.menu.app");
-//! let mut tls: TlsConnection<_, Aes128GcmSha256> =
-//!     TlsConnection::new(tcp, &mut record_read, &mut record_write);
-//! tls.open(TlsContext::new(&config, provider))?; // provider: RNG + certificate verifier
-//! let signed_in = driver.run(&mut tls, &mut clock, flow)?;
-//! ```
-//!
-//! Use a certificate-verifying crypto provider in production (`UnsecureProvider` skips
-//! verification).
+//! TLS is the stream's job; the driver has no TLS code. With
+//! [embedded-tls](https://docs.rs/embedded-tls) 0.19 (which uses `embedded-io` 0.7 too), open
+//! the connection and pass it as the stream: its `blocking::TlsConnection` implements
+//! `embedded_io::{Read, Write}` and its async `TlsConnection` implements
+//! `embedded_io_async::{Read, Write}`. Feature `embedded-tls` adds the `tls` module: the
+//! handshake, `tls::open` / `tls::open_async` with a `tls::CaVerified` trust, which verifies
+//! the server's certificate against your CA and refuses a server that never presents one
+//! (embedded-tls 0.19 alone accepts that, and skips verification for a provider without a
+//! verifier such as its `UnsecureProvider`) — with the how, the why, the limits and a complete
+//! example.
 //!
 //! # Connections
 //!
@@ -130,6 +121,8 @@ mod driver;
 mod error;
 mod loops;
 mod parser;
+#[cfg(feature = "embedded-tls")]
+pub mod tls;
 mod writer;
 
 pub use driver::{Clock, DEFAULT_BUF, DEFAULT_MAX_READS, Driver, MIN_BUF, ResponseView, STAGING};

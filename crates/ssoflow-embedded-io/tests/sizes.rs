@@ -65,3 +65,66 @@ fn sizes() {
     println!("size largest-flow-plus-buffers {}", largest + buffers);
     assert!(largest > 0);
 }
+
+/// With the `embedded-tls` feature: what one HTTPS connection adds (`scripts/size-report`
+/// prints it beside the "full set + embedded-tls" firmware line).
+#[cfg(feature = "embedded-tls")]
+#[test]
+fn tls_sizes() {
+    use ssoflow_embedded_io::tls::embedded_tls::blocking::TlsConnection;
+    use ssoflow_embedded_io::tls::rand_core::{self, CryptoRng, RngCore};
+    use ssoflow_embedded_io::tls::{CaVerified, READ_RECORD_BUF, Suite, WRITE_RECORD_BUF};
+
+    /// Stands for the TCP socket (a zero-sized handle, as most embedded stacks' are not).
+    struct Socket;
+    impl embedded_io::ErrorType for Socket {
+        type Error = embedded_io::ErrorKind;
+    }
+    impl embedded_io::Read for Socket {
+        fn read(&mut self, _: &mut [u8]) -> Result<usize, Self::Error> {
+            Ok(0)
+        }
+    }
+    impl embedded_io::Write for Socket {
+        fn write(&mut self, b: &[u8]) -> Result<usize, Self::Error> {
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> Result<(), Self::Error> {
+            Ok(())
+        }
+    }
+    /// Stands for the hardware RNG.
+    struct Rng;
+    impl RngCore for Rng {
+        fn next_u32(&mut self) -> u32 {
+            4
+        }
+        fn next_u64(&mut self) -> u64 {
+            4
+        }
+        fn fill_bytes(&mut self, dest: &mut [u8]) {
+            dest.fill(4);
+        }
+        fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), rand_core::Error> {
+            dest.fill(4);
+            Ok(())
+        }
+    }
+    impl CryptoRng for Rng {}
+
+    let connection = size_of::<TlsConnection<'static, Socket, Suite>>();
+    let provider = size_of::<CaVerified<'static, Rng>>();
+    let records = READ_RECORD_BUF + WRITE_RECORD_BUF;
+    println!("size tls record-buffers {records}");
+    println!("size tls connection-state {connection}");
+    println!("size tls provider-state {provider}");
+    println!(
+        "size tls total-with-driver-buffer {}",
+        records + connection + provider + DEFAULT_BUF
+    );
+    assert!(connection > 0 && provider > MAX_CHAIN_MIN);
+}
+
+/// The provider keeps a copy of the server's chain: it is at least this big.
+#[cfg(feature = "embedded-tls")]
+const MAX_CHAIN_MIN: usize = ssoflow_embedded_io::tls::MAX_CERT_CHAIN;

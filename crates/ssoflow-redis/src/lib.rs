@@ -86,6 +86,7 @@ mod error;
 mod store;
 
 pub use codec::{Codec, TimeBase};
-pub use crypto::EncryptionKey;
+pub use crypto::{EncryptionKey, KeyRing};
 pub use error::StoreError;
+pub use ssoflow_net::Roots;
 pub use store::{KeyNames, RedisConfig, RedisStore, Shared, Stats};

@@ -158,7 +158,7 @@ fn a_fleet_on_a_three_node_cluster_signs_in_once_and_keys_spread_over_every_node
         .map(|i| {
             let seed = urls[i % urls.len()].clone();
             Replica::with_store(&sandbox, RedisConfig::default(), |c| {
-                RedisStore::cluster(&[seed.as_str()], &key(), c)
+                RedisStore::cluster(&[seed.as_str()], key(), c)
             })
         })
         .collect();

@@ -59,7 +59,7 @@ impl Node {
         let matching = RedisConfig::matching(&cache_config, &driver);
         let store = RedisStore::new(
             redis_url,
-            &EncryptionKey::from_bytes([0x5a; 32]),
+            EncryptionKey::from_bytes([0x5a; 32]),
             RedisConfig {
                 clock: matching.clock,
                 skew: matching.skew,

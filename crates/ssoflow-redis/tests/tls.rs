@@ -151,7 +151,7 @@ fn an_untrusted_redis_certificate_is_refused_and_sign_ins_go_direct() {
     let other = TestCa::new("someone else's CA").expect("CA");
     let store = RedisStore::new(
         &format!("rediss://127.0.0.1:{tls_port}/"),
-        &key(),
+        key(),
         RedisConfig::default()
             .add_root_certificates_pem(other.cert_pem().as_bytes())
             .expect("pem"),
@@ -163,7 +163,7 @@ fn an_untrusted_redis_certificate_is_refused_and_sign_ins_go_direct() {
     assert!(matches!(
         RedisStore::new(
             &format!("rediss://127.0.0.1:{tls_port}/#insecure"),
-            &key(),
+            key(),
             RedisConfig::default(),
         ),
         Err(StoreError::Config { .. })

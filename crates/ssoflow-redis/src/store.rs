@@ -455,7 +455,7 @@ impl RedisStore {
     /// key of that cache is one token fleet-wide named `name` (e.g. `"par-m2m"` for the
     /// application's own token).
     ///
-    /// The name is hashed with a key derived from the [`EncryptionKey`] before it reaches
+    /// The name is hashed with a key derived from the [`EncryptionKey`](crate::EncryptionKey) before it reaches
     /// Redis. For the one task per process that the cache lets sign in for a key, the store:
     /// 1. hands out the stored token when one is there, not within `skew` of expiry, and not the
     ///    one this process is replacing (the `previous` the cache passes in: due, or refused

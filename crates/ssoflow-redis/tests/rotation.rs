@@ -156,6 +156,15 @@ fn delay_next_token_request(sandbox: &SandboxHandle, ms: u64) {
     assert!(answer.starts_with("HTTP/1.1 201"), "{answer}");
 }
 
+/// Wait until the sandbox has received `n` token requests (a delayed one counts on arrival).
+fn wait_for_token_requests(sandbox: &SandboxHandle, n: u64) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while calls(sandbox, TOKEN) < n {
+        assert!(std::time::Instant::now() < deadline, "no token request");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
 fn redis_command(url: &str, rt: &tokio::runtime::Runtime, args: &[&str]) {
     rt.block_on(async {
         let client = redis::Client::open(url).expect("url");
@@ -290,10 +299,10 @@ fn redis_killed_mid_refresh_costs_sign_ins_from_scratch_never_a_replay() {
     // A holds the lock and refreshes, slowly; Redis dies meanwhile; B and C need a new token
     // while it is down.
     expire(&sandbox, &all);
-    delay_next_token_request(&sandbox, 1500);
+    delay_next_token_request(&sandbox, 3000);
     std::thread::scope(|s| {
         let refreshing = s.spawn(|| a.token());
-        std::thread::sleep(Duration::from_millis(400));
+        wait_for_token_requests(&sandbox, 2);
         redis.stop();
         let (tb, tc) = (b.token(), c.token());
         assert_ne!(tb, first);
@@ -340,10 +349,11 @@ fn a_writer_that_renewed_from_a_lost_value_cannot_overwrite_the_newer_one() {
     // A refreshes slowly under the lock; Redis loses everything meanwhile (lock included), and
     // B, needing a token, finds nothing to renew from: it signs in from scratch and stores it.
     expire(&sandbox, &[&a, &b]);
-    delay_next_token_request(&sandbox, 1500);
+    // (A's answer is held for 3 s: B signs in and stores well before it.)
+    delay_next_token_request(&sandbox, 3000);
     let (ta, tb) = std::thread::scope(|s| {
         let refreshing = s.spawn(|| a.token());
-        std::thread::sleep(Duration::from_millis(400));
+        wait_for_token_requests(&sandbox, 2);
         redis_command(&redis.url(), &b.rt, &["FLUSHALL"]);
         let tb = b.token();
         (refreshing.join().expect("A"), tb)

@@ -39,6 +39,11 @@ impl Drop for Files {
 /// A `redis-server` with a TLS port (its plain port stays for the readiness PING), or `None`
 /// with the reason printed when this build of Redis has no TLS.
 fn tls_redis(ca: &TestCa, files: &mut Files) -> Option<(RedisServer, u16)> {
+    tls_redis_for(ca, files, &["localhost", "127.0.0.1"])
+}
+
+/// [`tls_redis`] with a certificate for `names`.
+fn tls_redis_for(ca: &TestCa, files: &mut Files, names: &[&str]) -> Option<(RedisServer, u16)> {
     if !common::redis_server_available() {
         let _ = writeln!(
             std::io::stderr(),
@@ -46,7 +51,7 @@ fn tls_redis(ca: &TestCa, files: &mut Files) -> Option<(RedisServer, u16)> {
         );
         return None;
     }
-    let issued = ca.issue(&["localhost", "127.0.0.1"]).expect("certificate");
+    let issued = ca.issue(names).expect("certificate");
     let (cert, key, ca_file) = (
         files.write("cert.pem", &issued.cert_pem),
         files.write("key.pem", &issued.key_pem),
@@ -88,7 +93,7 @@ fn tls_redis(ca: &TestCa, files: &mut Files) -> Option<(RedisServer, u16)> {
 fn a_fleet_shares_tokens_over_rediss_with_a_private_ca() {
     let ca = TestCa::new("ssoflow-redis test CA").expect("CA");
     let mut files = Files(Vec::new());
-    let Some((_redis, tls_port)) = tls_redis(&ca, &mut files) else {
+    let Some((redis, tls_port)) = tls_redis(&ca, &mut files) else {
         return;
     };
     let url = format!("rediss://127.0.0.1:{tls_port}/");
@@ -110,6 +115,27 @@ fn a_fleet_shares_tokens_over_rediss_with_a_private_ca() {
     for r in &replicas {
         r.rt.block_on(r.store.ping()).expect("TLS ping");
         assert_eq!(r.store.stats().direct_sign_ins, 0, "{:?}", r.store.stats());
+    }
+
+    // What TLS costs a read of the shared token (one round trip on a warm connection), against
+    // the same server's plain port.
+    let plain = Replica::new(&redis.url(), &sandbox, &key(), RedisConfig::default());
+    for (what, r) in [("rediss://", &replicas[0]), ("redis://", &plain)] {
+        let mut samples: Vec<std::time::Duration> = (0..300)
+            .map(|_| {
+                let started = std::time::Instant::now();
+                let got =
+                    r.rt.block_on(r.store.load::<ssoflow_core::AccessToken>("par-m2m"))
+                        .expect("load");
+                assert!(got.is_some());
+                started.elapsed()
+            })
+            .collect();
+        samples.sort();
+        println!(
+            "{what} load of the shared token: p50 {:?}, p99 {:?}",
+            samples[150], samples[297]
+        );
     }
 
     // The name is checked too: `localhost` is on the certificate, so it works; the platform
@@ -168,4 +194,25 @@ fn an_untrusted_redis_certificate_is_refused_and_sign_ins_go_direct() {
         ),
         Err(StoreError::Config { .. })
     ));
+}
+
+#[test]
+fn a_redis_certificate_for_another_name_is_refused() {
+    let ca = TestCa::new("ssoflow-redis test CA").expect("CA");
+    let mut files = Files(Vec::new());
+    let Some((_redis, tls_port)) = tls_redis_for(&ca, &mut files, &["redis.example"]) else {
+        return;
+    };
+    let store = RedisStore::new(
+        &format!("rediss://127.0.0.1:{tls_port}/"),
+        key(),
+        RedisConfig::default()
+            .add_root_certificates_pem(ca.cert_pem().as_bytes())
+            .expect("pem"),
+    )
+    .expect("store");
+    let rt = tokio::runtime::Runtime::new().expect("rt");
+    let refused = rt.block_on(store.ping()).unwrap_err();
+    assert!(refused.is_outage(), "{refused:?}");
+    assert!(!store.is_available());
 }

@@ -127,6 +127,8 @@ impl RedisServer {
 
     /// Run the server on `self.port`; `false` if it exited (port taken) before answering.
     fn spawn(&mut self) -> bool {
+        let log = std::fs::File::create(self.log_path()).expect("log file");
+        let log_err = log.try_clone().expect("log file");
         let mut child = Command::new("redis-server")
             .args(["--port", &self.port.to_string()])
             .args(["--bind", "127.0.0.1"])
@@ -135,10 +137,8 @@ impl RedisServer {
             .args(["--daemonize", "no"])
             .args(["--dir", &std::env::temp_dir().display().to_string()])
             .args(&self.extra)
-            .stdout(Stdio::from(
-                std::fs::File::create(self.log_path()).expect("log file"),
-            ))
-            .stderr(Stdio::null())
+            .stdout(Stdio::from(log))
+            .stderr(Stdio::from(log_err))
             .spawn()
             .expect("spawn redis-server");
         // Wait (bounded) until it answers PING, or until it exits.

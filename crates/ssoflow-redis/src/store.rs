@@ -254,11 +254,11 @@ impl redis::aio::ConnectionLike for Conn {
     }
 }
 
-/// A stored value as read: its generation and the value, `None` when it does not open or
-/// decode (another key ring, or altered).
+/// A stored value as read: its generation and the value, or why it does not open or decode
+/// (another key ring, or altered).
 struct Stored<T> {
     generation: u64,
-    value: Option<T>,
+    value: Result<T, StoreError>,
 }
 
 /// What the lock holder renews from.
@@ -501,7 +501,7 @@ impl RedisStore {
         let Some(Stored { value, .. }) = stored else {
             return Ok(None);
         };
-        let value = value.ok_or(StoreError::Crypto)?;
+        let value = value?;
         Ok(self.inner.usable(&value, None).then_some(value))
     }
 
@@ -737,7 +737,7 @@ impl Inner {
     }
 
     /// The stored value and its generation (`None`: nothing there). A value that does not open
-    /// or decode is `Stored { value: None }`; only outages are errors.
+    /// or decode has that error as its `value`; only outages are errors.
     async fn read<T: Codec>(&self, names: &KeyNames) -> Result<Option<Stored<T>>, StoreError> {
         let mut conn = self.conn().await?;
         let mut invocation = self.load.prepare_invoke();
@@ -757,18 +757,14 @@ impl Inner {
             .sealer
             .open(&names.token, generation, &sealed)
             .and_then(|plain| T::decode(&plain, &time));
-        let value = match value {
-            Ok(v) => Some(v),
-            Err(e) => {
-                bump(&self.counters.unreadable);
-                tracing::warn!(
-                    key = %names.token,
-                    error = %e,
-                    "stored token unreadable (another encryption key or namespace clash?); signing in to replace it"
-                );
-                None
-            }
-        };
+        if let Err(e) = &value {
+            bump(&self.counters.unreadable);
+            tracing::warn!(
+                key = %names.token,
+                error = %e,
+                "stored token unreadable (another encryption key or namespace clash?); signing in to replace it"
+            );
+        }
         Ok(Some(Stored { generation, value }))
     }
 
@@ -917,7 +913,7 @@ impl Inner {
         };
         let seen_generation = match seen {
             Some(Stored {
-                value: Some(token), ..
+                value: Ok(token), ..
             }) if self.usable(&token, previous) => return Ok(self.hit(&names, token)),
             Some(Stored { generation, .. }) => generation,
             None => 0,
@@ -937,7 +933,7 @@ impl Inner {
                     };
                     return match current {
                         Some(Stored {
-                            value: Some(token), ..
+                            value: Ok(token), ..
                         }) if self.usable(&token, previous) => {
                             let _ = self.release(&names, &owner).await;
                             Ok(self.hit(&names, token))
@@ -969,7 +965,7 @@ impl Inner {
             delay = (delay * 2).min(self.config.poll_max);
             match self.read::<T>(&names).await {
                 Ok(Some(Stored {
-                    value: Some(token), ..
+                    value: Ok(token), ..
                 })) if self.usable(&token, previous) => return Ok(self.hit(&names, token)),
                 Ok(_) => {}
                 Err(_) => return self.unlocked(&names, &real, Unlocked::Down).await,
@@ -999,7 +995,7 @@ impl Inner {
         bump(&self.counters.locked_sign_ins);
         tracing::debug!(key = %names.lock, "holding the sign-in lock: signing in for the fleet");
         let renewed_from = current.as_ref().map_or(0, |c| c.generation);
-        let stored = current.and_then(|c| c.value);
+        let stored = current.and_then(|c| c.value.ok());
         let rotating = real.previous().is_some_and(|p| p.holds_refresh_token());
         let start = match &stored {
             Some(value) => Start::Stored(value),

@@ -370,3 +370,38 @@ fn a_writer_that_renewed_from_a_lost_value_cannot_overwrite_the_newer_one() {
     assert_eq!(calls(&sandbox, TOKEN), 3);
     assert_eq!(calls(&sandbox, REPLAY), 0, "{:?}", sandbox.stats());
 }
+
+#[test]
+fn a_replica_that_waited_too_long_for_the_lock_signs_in_from_scratch_and_shares_it() {
+    let Some(redis) = redis_or_skip("rotation max_wait") else {
+        return;
+    };
+    let sandbox = sandbox();
+    let ns = namespace();
+    let cfg = || RedisConfig {
+        max_wait: Duration::from_millis(300),
+        ..config(&ns)
+    };
+    let a = Node::new(&redis.url(), &sandbox, cfg());
+    let b = Node::new(&redis.url(), &sandbox, cfg());
+    let first = a.token();
+    assert_eq!(b.token(), first);
+    // A replica holds the lock and hangs (set by hand: it never finishes).
+    let names = a.store.key_names::<TokenSet>(NAME);
+    redis_command(
+        &redis.url(),
+        &a.rt,
+        &["SET", &names.lock, "a-hung-replica", "PX", "60000"],
+    );
+    expire(&sandbox, &[&a, &b]);
+    let started = std::time::Instant::now();
+    let renewed = b.token();
+    assert!(started.elapsed() >= Duration::from_millis(250));
+    assert_ne!(renewed, first);
+    let stats = b.store.stats();
+    assert_eq!((stats.waits, stats.fresh_sign_ins), (1, 1), "{stats:?}");
+    // Shared all the same (the generation it saw was still there): A takes it from Redis.
+    assert_eq!(a.token(), renewed);
+    assert_eq!(calls(&sandbox, TOKEN), 2);
+    assert_eq!(calls(&sandbox, REPLAY), 0, "{:?}", sandbox.stats());
+}

@@ -394,9 +394,8 @@ fn a_replica_that_waited_too_long_for_the_lock_signs_in_from_scratch_and_shares_
         &["SET", &names.lock, "a-hung-replica", "PX", "60000"],
     );
     expire(&sandbox, &[&a, &b]);
-    let started = std::time::Instant::now();
+    // (It gives up before a pause would take it past `max_wait`: no lower bound on the time.)
     let renewed = b.token();
-    assert!(started.elapsed() >= Duration::from_millis(250));
     assert_ne!(renewed, first);
     let stats = b.store.stats();
     assert_eq!((stats.waits, stats.fresh_sign_ins), (1, 1), "{stats:?}");

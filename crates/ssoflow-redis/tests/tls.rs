@@ -98,14 +98,25 @@ fn a_fleet_shares_tokens_over_rediss_with_a_private_ca() {
     };
     let url = format!("rediss://127.0.0.1:{tls_port}/");
     let sandbox = sandbox();
+    // Generous deadlines: a TLS handshake in a debug build on a loaded test machine can take
+    // longer than the 500 ms connect default, and a replica that times out signs in directly.
     let trusted = || {
-        RedisConfig::default()
-            .add_root_certificates_pem(ca.cert_pem().as_bytes())
-            .expect("CA pem")
+        RedisConfig {
+            connect_timeout: std::time::Duration::from_secs(5),
+            timeout: std::time::Duration::from_secs(2),
+            ..RedisConfig::default()
+        }
+        .add_root_certificates_pem(ca.cert_pem().as_bytes())
+        .expect("CA pem")
     };
     let replicas: Vec<Replica> = (0..3)
         .map(|_| Replica::new(&url, &sandbox, &key(), trusted()))
         .collect();
+    for r in &replicas {
+        let started = std::time::Instant::now();
+        r.rt.block_on(r.store.ping()).expect("TLS connect");
+        println!("rediss:// connect + PING: {:?}", started.elapsed());
+    }
     one_token(&on_all(&replicas, |r| r.get_m2m(100)));
     assert_eq!(
         calls(&sandbox, TOKENS),

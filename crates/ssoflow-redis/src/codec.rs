@@ -104,6 +104,15 @@ pub trait Codec: Sized {
 
     /// Read a value written by `encode` (possibly in another process).
     fn decode(bytes: &[u8], time: &TimeBase) -> Result<Self, StoreError>;
+
+    /// Whether the value holds a refresh token (default: no). Such a value is never renewed
+    /// without the fleet's lock, is renewed from the fleet's newest copy, and lives in Redis
+    /// as long as its refresh token ([`RedisConfig::refresh_token_ttl`](crate::RedisConfig)):
+    /// a provider that rotates refresh tokens may revoke the whole family when one is used
+    /// twice (RFC 9700 §4.14.2).
+    fn holds_refresh_token(&self) -> bool {
+        false
+    }
 }
 
 /// Zeroize a decoded string the parser had to copy (one with escapes).
@@ -175,6 +184,10 @@ struct TokenSetRepr<'a> {
 
 impl Codec for TokenSet {
     const KIND: &'static str = "token_set";
+
+    fn holds_refresh_token(&self) -> bool {
+        self.refresh.is_some()
+    }
 
     fn encode(&self, time: &TimeBase, out: &mut Vec<u8>) -> Result<(), StoreError> {
         write(

@@ -14,9 +14,11 @@
 //!    not within `skew` of its expiry and is not the very token this process is replacing (due,
 //!    or refused with a 401): use it. No provider call.
 //! 2. Else `SET <namespace>:lock:{<digest>} <owner> NX PX <lock_ttl>`. The winner looks once
-//!    more (the previous holder may have just finished), runs the real sign-in while extending
-//!    the lock every `lock_ttl / 3`, then one Lua script stores the sealed token with
-//!    `PX` = remaining lifetime − `skew` (unknown lifetime: `unknown_expiry_ttl`) **and**
+//!    more (the previous holder may have just finished), runs the real sign-in — from the
+//!    stored value when there is one — while extending the lock every `lock_ttl / 3`, then one
+//!    Lua script stores the sealed token as the next generation, unless a newer one is there
+//!    (the fence), with `PX` = remaining lifetime − `skew` (unknown lifetime:
+//!    `unknown_expiry_ttl`; holding a refresh token: at least `refresh_token_ttl`) **and**
 //!    deletes the lock if it still owns it — the token is visible before the lock is gone. A
 //!    failed sign-in releases the lock (compare-and-delete) so the next replica can try.
 //! 3. Everyone else polls for the token: exponential backoff with jitter (10 ms doubling to
@@ -27,10 +29,25 @@
 //!    and need a connection of their own, while polling costs one poller per key per process
 //!    for the length of one sign-in.
 //!
+//! # Rotating refresh tokens
+//!
+//! A value holding a refresh token ([`Codec::holds_refresh_token`]) is renewed only under the
+//! lock and from the fleet's newest stored copy; without the lock (Redis down, the wait ran out,
+//! nothing stored to renew from) the recipe signs in from scratch rather than replay a refresh
+//! token another replica may have used — providers revoke the whole family on a replay
+//! (RFC 9700 §4.14.2).
+//!
+//! # TLS, Redis Cluster, key rotation
+//!
+//! `rediss://` verifies the server with the std drivers' roots ([`RedisConfig::roots`]: Mozilla's,
+//! extra PEM roots, the platform's store); [`RedisStore::cluster`] talks to a Redis Cluster (a
+//! key's value and lock share a hash slot); a [`KeyRing`] holds several keys, the newest sealing.
+//!
 //! # Tokens at rest
 //!
-//! Values are `version ‖ random 96-bit nonce ‖ AES-256-GCM(plaintext)`, with the Redis key's
-//! name as associated data: a value copied under another key does not open. The plaintext is
+//! Values are `version ‖ key id ‖ random 96-bit nonce ‖ AES-256-GCM(plaintext)`, with the Redis
+//! key's name and the value's generation as associated data: a value copied under another key
+//! does not open. The plaintext is
 //! a small JSON mirror of the result ([`Codec`]) with expiries as Unix-epoch milliseconds, since
 //! an [`Instant`](ssoflow_core::Instant) is one process's monotonic clock: converted with the
 //! writer's clock on store and the reader's on load ([`TimeBase`]). Key names carry no customer
@@ -86,6 +103,7 @@ mod error;
 mod store;
 
 pub use codec::{Codec, TimeBase};
-pub use crypto::EncryptionKey;
+pub use crypto::{EncryptionKey, KeyRing};
 pub use error::StoreError;
+pub use ssoflow_net::Roots;
 pub use store::{KeyNames, RedisConfig, RedisStore, Shared, Stats};

@@ -12,16 +12,20 @@ use futures_util::FutureExt;
 use rand::Rng;
 use redis::Script;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::cluster::{ClusterClient, ClusterClientBuilder};
+use redis::cluster_async::ClusterConnection;
+use redis::{TlsCertificates, Value};
 use ssoflow_core::Expiry;
 use ssoflow_core::session::{DEFAULT_SKEW_MS, HasAccessToken};
-use ssoflow_tokio::{BoxFuture, CacheConfig, Clock, Driver, Error, SharedStore};
+use ssoflow_net::Roots;
+use ssoflow_tokio::{BoxFuture, CacheConfig, Clock, Driver, Error, RealSignIn, SharedStore};
 use tokio::sync::OnceCell;
 use tokio::time::Instant as TokioInstant;
 use zeroize::Zeroizing;
 
 use crate::StoreError;
 use crate::codec::{Codec, TimeBase};
-use crate::crypto::{EncryptionKey, Sealer};
+use crate::crypto::{KeyRing, Sealer};
 
 /// How a [`RedisStore`] names, locks, waits and falls back.
 #[derive(Clone, Debug)]
@@ -44,6 +48,17 @@ pub struct RedisConfig {
     /// How long a token whose server gave no lifetime is shared (default 10 min). Replicas keep
     /// using it past that until a 401; new replicas then sign in afresh.
     pub unknown_expiry_ttl: Duration,
+    /// How long a value holding a refresh token stays in Redis (default 30 days), however soon
+    /// its access token expires: the fleet's newest refresh token must outlive its access token,
+    /// or the next renewal would have none to start from. Set it to your provider's refresh
+    /// token lifetime (servers rarely send it).
+    pub refresh_token_ttl: Duration,
+    /// Trusted roots for `rediss://`: Mozilla's (webpki) always, plus extra PEM roots and the
+    /// platform's store when asked for ([`add_root_certificates_pem`](Self::add_root_certificates_pem),
+    /// [`platform_roots`](Self::platform_roots)) — the same options as the std drivers. The
+    /// server's certificate is always verified: there is no option to switch that off, and a
+    /// URL ending in `#insecure` is refused.
+    pub roots: Roots,
     /// Deadline of every Redis command (default 200 ms): a hung Redis cannot hold a caller.
     pub timeout: Duration,
     /// Deadline of connecting to Redis (default 500 ms).
@@ -68,6 +83,8 @@ impl Default for RedisConfig {
             lock_ttl: Duration::from_secs(5),
             max_wait: Duration::from_secs(30),
             unknown_expiry_ttl: Duration::from_secs(600),
+            refresh_token_ttl: Duration::from_secs(30 * 24 * 3600),
+            roots: Roots::default(),
             timeout: Duration::from_millis(200),
             connect_timeout: Duration::from_millis(500),
             poll_min: Duration::from_millis(10),
@@ -88,6 +105,20 @@ impl RedisConfig {
             ..RedisConfig::default()
         }
     }
+
+    /// Also trust the certificates of `pem` (e.g. a company CA) for `rediss://`.
+    pub fn add_root_certificates_pem(mut self, pem: &[u8]) -> Result<Self, StoreError> {
+        self.roots
+            .add_pem(pem)
+            .map_err(|what| StoreError::Config { what })?;
+        Ok(self)
+    }
+
+    /// Also trust the platform's certificate store for `rediss://` (default off).
+    pub fn platform_roots(mut self, on: bool) -> Self {
+        self.roots.platform = on;
+        self
+    }
 }
 
 /// Counters of what the store did, since it was made.
@@ -100,8 +131,14 @@ pub struct Stats {
     pub locked_sign_ins: u64,
     /// Sign-ins that waited for another replica's sign-in.
     pub waits: u64,
-    /// Real sign-ins run without the lock: Redis down, or the wait ran out.
+    /// Real sign-ins run without the lock: Redis down, or the wait ran out (values without a
+    /// refresh token only).
     pub direct_sign_ins: u64,
+    /// Sign-ins from scratch (no refresh token) run instead of a renewal the lock could not
+    /// cover: Redis down, the wait ran out, or no stored value to renew from.
+    pub fresh_sign_ins: u64,
+    /// Writes the generation fence refused: a newer value was stored meanwhile.
+    pub fenced: u64,
     /// Outages seen (each logged once, when it starts).
     pub outages: u64,
     /// Reads of stored values that did not open or decode (treated as absent, then overwritten).
@@ -114,6 +151,8 @@ struct Counters {
     locked_sign_ins: AtomicU64,
     waits: AtomicU64,
     direct_sign_ins: AtomicU64,
+    fresh_sign_ins: AtomicU64,
+    fenced: AtomicU64,
     outages: AtomicU64,
     unreadable: AtomicU64,
 }
@@ -149,16 +188,139 @@ const RENEW: &str = r"
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 return 0";
 
-/// Stores the token, then releases the lock if this replica owns it (ARGV[3], may be empty): the
-/// token is visible before the lock is gone, so no replica sees neither.
+/// Reads a stored value: `{generation, sealed value}`, or nil (absent, or a value of the first
+/// format, a plain string, which the next write replaces).
+const LOAD: &str = r"
+if redis.call('TYPE', KEYS[1])['ok'] ~= 'hash' then return false end
+return redis.call('HMGET', KEYS[1], 'g', 'v')";
+
+/// The generation fence: stores the sealed value (ARGV[1]) as generation ARGV[5] with PX
+/// ARGV[2] only if the generation there is still ARGV[4], the one the writer renewed from (or
+/// none is there), so a writer that stalled or lost the lock cannot overwrite a newer value;
+/// then releases the lock if this replica owns it (ARGV[3], may be empty): the value is visible
+/// before the lock is gone. Returns 1 if stored, 0 if fenced off.
 const STORE: &str = r"
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+local cur = '0'
+local kind = redis.call('TYPE', KEYS[1])['ok']
+if kind == 'hash' then cur = redis.call('HGET', KEYS[1], 'g') or '0' end
+local stored = 0
+if cur == '0' or cur == ARGV[4] then
+  redis.call('DEL', KEYS[1])
+  redis.call('HSET', KEYS[1], 'g', ARGV[5], 'v', ARGV[1])
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  stored = 1
+end
 if ARGV[3] ~= '' and redis.call('GET', KEYS[2]) == ARGV[3] then redis.call('DEL', KEYS[2]) end
-return 1";
+return stored";
+
+/// Where the store connects: one Redis, or a Redis Cluster.
+enum Backend {
+    Single(redis::Client),
+    Cluster(ClusterClient),
+}
+
+/// A connection to either (both reconnect by themselves; the cluster one follows `MOVED`).
+#[derive(Clone)]
+enum Conn {
+    Single(ConnectionManager),
+    Cluster(ClusterConnection),
+}
+
+impl redis::aio::ConnectionLike for Conn {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a redis::Cmd) -> redis::RedisFuture<'a, Value> {
+        match self {
+            Conn::Single(c) => c.req_packed_command(cmd),
+            Conn::Cluster(c) => c.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        cmd: &'a redis::Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> redis::RedisFuture<'a, Vec<Value>> {
+        match self {
+            Conn::Single(c) => c.req_packed_commands(cmd, offset, count),
+            Conn::Cluster(c) => c.req_packed_commands(cmd, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Conn::Single(c) => c.get_db(),
+            Conn::Cluster(c) => c.get_db(),
+        }
+    }
+}
+
+/// A stored value as read: its generation and the value, or why it does not open or decode
+/// (another key ring, or altered).
+struct Stored<T> {
+    generation: u64,
+    value: Result<T, StoreError>,
+}
+
+/// What the lock holder renews from.
+enum Start<'t, T> {
+    /// The fleet's newest value (its refresh token, if it holds one).
+    Stored(&'t T),
+    /// The value this process holds (no refresh token in play).
+    Held,
+    /// Nothing: a sign-in from scratch.
+    Scratch,
+}
+
+/// The PEM bundle of every root `roots` trusts: Mozilla's, the platform's if asked, the extra
+/// ones. (The `redis` client takes roots only as one PEM that *replaces* its defaults.)
+fn root_bundle(roots: &Roots) -> Vec<u8> {
+    let platform = if roots.platform {
+        Roots::platform_certs()
+    } else {
+        Vec::new()
+    };
+    let mut out = Vec::with_capacity(256 * 1024);
+    for der in webpki_root_certs::TLS_SERVER_ROOT_CERTS
+        .iter()
+        .chain(&platform)
+        .chain(&roots.extra)
+    {
+        out.extend_from_slice(pem::encode(&pem::Pem::new("CERTIFICATE", der.to_vec())).as_bytes());
+    }
+    out
+}
+
+/// `url` checked: a Redis URL, and never one that turns certificate checks off.
+fn check_url(url: &str) -> Result<(), StoreError> {
+    if url.contains('#') {
+        return Err(StoreError::Config {
+            what: "redis url: no fragment allowed (`#insecure` would switch certificate checks off)",
+        });
+    }
+    let lower = url.get(..9).unwrap_or(url).to_ascii_lowercase();
+    if !(lower.starts_with("redis://") || lower.starts_with("rediss://")) {
+        return Err(StoreError::Config {
+            what: "redis url: expected redis:// or rediss://",
+        });
+    }
+    Ok(())
+}
+
+fn is_tls(url: &str) -> bool {
+    url.get(..9)
+        .is_some_and(|s| s.eq_ignore_ascii_case("rediss://"))
+}
+
+fn tls_certificates(roots: &Roots) -> TlsCertificates {
+    TlsCertificates {
+        client_tls: None,
+        root_cert: Some(root_bundle(roots)),
+    }
+}
 
 struct Inner {
-    client: redis::Client,
-    conn: OnceCell<ConnectionManager>,
+    backend: Backend,
+    conn: OnceCell<Conn>,
     sealer: Sealer,
     config: RedisConfig,
     health: Mutex<Health>,
@@ -166,6 +328,7 @@ struct Inner {
     release: Script,
     renew: Script,
     store: Script,
+    load: Script,
 }
 
 /// A token store shared by every replica through Redis: one sign-in per expiry for the fleet.
@@ -193,17 +356,67 @@ impl fmt::Debug for RedisStore {
 }
 
 impl RedisStore {
-    /// A store on the Redis at `url` (`redis://[user:password@]host:port[/db]`), sealing tokens
-    /// with `key`. Connects lazily: a Redis that is down now only means direct sign-ins until
-    /// it is up.
-    pub fn new(url: &str, key: &EncryptionKey, config: RedisConfig) -> Result<Self, StoreError> {
-        let client =
-            redis::Client::open(url).map_err(|_| StoreError::Config { what: "redis url" })?;
+    /// A store on the Redis at `url` (`redis://[user:password@]host:port[/db]`, or `rediss://`
+    /// for TLS with the roots of [`RedisConfig::roots`]), sealing tokens with `keys` (one
+    /// [`EncryptionKey`](crate::EncryptionKey), or a [`KeyRing`] while rotating). Connects
+    /// lazily: a Redis that is down now only means direct sign-ins until it is up.
+    pub fn new(
+        url: &str,
+        keys: impl Into<KeyRing>,
+        config: RedisConfig,
+    ) -> Result<Self, StoreError> {
+        check_url(url)?;
+        let client = if is_tls(url) {
+            redis::Client::build_with_tls(url, tls_certificates(&config.roots))
+        } else {
+            redis::Client::open(url)
+        }
+        .map_err(|_| StoreError::Config { what: "redis url" })?;
+        Self::with_backend(Backend::Single(client), keys.into(), config)
+    }
+
+    /// A store on a Redis Cluster reached through any of `nodes` (URLs as for
+    /// [`new`](Self::new), all `redis://` or all `rediss://`). The client learns the slot map
+    /// and follows `MOVED`/`ASK`; a key's lock and value share one slot (their names share the
+    /// hash tag `{<digest>}`), so the store's scripts run on one node.
+    pub fn cluster(
+        nodes: &[&str],
+        keys: impl Into<KeyRing>,
+        config: RedisConfig,
+    ) -> Result<Self, StoreError> {
+        let bad = |what| StoreError::Config { what };
+        let first = nodes.first().ok_or(bad("cluster: no node given"))?;
+        for node in nodes {
+            check_url(node)?;
+            if is_tls(node) != is_tls(first) {
+                return Err(bad("cluster: mixed redis:// and rediss:// nodes"));
+            }
+        }
+        let mut builder = ClusterClientBuilder::new(nodes.to_vec())
+            .connection_timeout(config.connect_timeout)
+            .response_timeout(config.timeout)
+            .retries(2);
+        if is_tls(first) {
+            builder = builder.certs(tls_certificates(&config.roots));
+        }
+        let client = builder.build().map_err(|_| bad("cluster: redis urls"))?;
+        Self::with_backend(Backend::Cluster(client), keys.into(), config)
+    }
+
+    fn with_backend(
+        backend: Backend,
+        keys: KeyRing,
+        config: RedisConfig,
+    ) -> Result<Self, StoreError> {
         let checks = [
             (config.namespace.is_empty(), "namespace is empty"),
             (
                 config.namespace.bytes().any(|b| b.is_ascii_whitespace()),
                 "namespace has whitespace",
+            ),
+            (
+                config.namespace.bytes().any(|b| b == b'{' || b == b'}'),
+                "namespace has a brace (it would change the keys' cluster hash tag)",
             ),
             (
                 config.lock_ttl < Duration::from_millis(3),
@@ -219,15 +432,16 @@ impl RedisStore {
         }
         Ok(RedisStore {
             inner: Arc::new(Inner {
-                client,
+                backend,
                 conn: OnceCell::new(),
-                sealer: Sealer::new(key),
+                sealer: Sealer::new(&keys),
                 config,
                 health: Mutex::new(Health::default()),
                 counters: Counters::default(),
                 release: Script::new(RELEASE),
                 renew: Script::new(RENEW),
                 store: Script::new(STORE),
+                load: Script::new(LOAD),
             }),
         })
     }
@@ -241,19 +455,25 @@ impl RedisStore {
     /// key of that cache is one token fleet-wide named `name` (e.g. `"par-m2m"` for the
     /// application's own token).
     ///
-    /// The name is hashed with a key derived from the [`EncryptionKey`] before it reaches
+    /// The name is hashed with a key derived from the [`EncryptionKey`](crate::EncryptionKey) before it reaches
     /// Redis. For the one task per process that the cache lets sign in for a key, the store:
     /// 1. hands out the stored token when one is there, not within `skew` of expiry, and not the
     ///    one this process is replacing (the `previous` the cache passes in: due, or refused
     ///    with a 401);
     /// 2. else takes the fleet's lock for the name (`SET NX PX`), looks again, runs the
-    ///    recipe (extending the lock meanwhile), stores the result sealed with a Redis TTL of
-    ///    its remaining lifetime minus `skew`, and releases the lock if still its owner;
+    ///    recipe (extending the lock meanwhile) — from the stored value when there is one (its
+    ///    refresh token is the fleet's newest) — stores the result sealed with a Redis TTL of
+    ///    its remaining lifetime minus `skew` (for a value holding a refresh token, at least
+    ///    `refresh_token_ttl`) as the next generation, unless a newer generation is already
+    ///    there, and releases the lock if still its owner;
     /// 3. else waits for the holder's token (polling with backoff and jitter); a holder that
     ///    died loses the lock after `lock_ttl`, and the next look takes it over.
     ///
-    /// Redis unreachable or slow (every command has a deadline): the recipe runs directly and
-    /// its result is not shared; logged once per outage.
+    /// Without the lock (Redis unreachable or slow — every command has a deadline — or the
+    /// wait ran out), a value holding a refresh token is **never renewed**: the recipe signs in
+    /// from scratch instead, so no refresh token is ever used twice. Other values are signed
+    /// in for directly. Either way the result is shared only if Redis works; outages are
+    /// logged once.
     pub fn shared<K: ?Sized>(&self, name: impl AsRef<[u8]>) -> Shared<K> {
         let name: Arc<[u8]> = Arc::from(name.as_ref());
         self.shared_by(move |_: &K| name.to_vec())
@@ -277,17 +497,30 @@ impl RedisStore {
         key: impl AsRef<[u8]>,
     ) -> Result<Option<T>, StoreError> {
         let names = self.inner.names::<T>(key.as_ref());
-        self.inner.load(&names, None).await
+        let stored = self.inner.read::<T>(&names).await?;
+        let Some(Stored { value, .. }) = stored else {
+            return Ok(None);
+        };
+        let value = value?;
+        Ok(self.inner.usable(&value, None).then_some(value))
     }
 
-    /// Store `value` for `key` (e.g. one signed in some other way); due tokens are not stored.
+    /// Store `value` for `key` (e.g. one signed in some other way) as the next generation of
+    /// what is there now; due tokens are not stored.
     pub async fn store<T: Codec + HasAccessToken>(
         &self,
         key: impl AsRef<[u8]>,
         value: &T,
     ) -> Result<(), StoreError> {
         let names = self.inner.names::<T>(key.as_ref());
-        self.inner.put(&names, value, None).await
+        let generation = match self.inner.read::<T>(&names).await? {
+            Some(stored) => stored.generation,
+            None => 0,
+        };
+        self.inner
+            .put(&names, value, None, generation)
+            .await
+            .map(drop)
     }
 
     /// Delete the stored token for `key` (sign-out; pair it with `TokenCache::invalidate`).
@@ -330,6 +563,8 @@ impl RedisStore {
             locked_sign_ins: get(&c.locked_sign_ins),
             waits: get(&c.waits),
             direct_sign_ins: get(&c.direct_sign_ins),
+            fresh_sign_ins: get(&c.fresh_sign_ins),
+            fenced: get(&c.fenced),
             outages: get(&c.outages),
             unreadable: get(&c.unreadable),
         }
@@ -360,21 +595,20 @@ where
     fn sign_in<'a>(
         &'a self,
         key: &'a K,
-        previous: Option<Arc<T>>,
-        real: BoxFuture<'a, Result<T, Error>>,
+        real: RealSignIn<'a, T>,
     ) -> BoxFuture<'a, Result<T, Error>> {
         let name = (self.name)(key);
-        Box::pin(async move { self.inner.shared(&name, previous, real).await })
+        Box::pin(async move { self.inner.shared(&name, real).await })
     }
 }
 
-/// Why a sign-in bypasses the lock.
+/// Why a sign-in runs without the lock.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Direct {
+enum Unlocked {
     /// Redis is down: do not touch it.
     Down,
-    /// The wait ran out: Redis works, share the result.
-    WaitedTooLong,
+    /// The wait ran out: Redis works, share the result (fenced on the generation seen first).
+    WaitedTooLong(u64),
 }
 
 fn millis(d: Duration) -> u64 {
@@ -404,7 +638,7 @@ impl Inner {
     }
 
     /// Redis may be used now: up, or down long enough to look again.
-    fn usable(&self) -> bool {
+    fn usable_now(&self) -> bool {
         let h = self.health();
         !h.down || h.recheck_at.is_none_or(|at| TokioInstant::now() >= at)
     }
@@ -442,30 +676,43 @@ impl Inner {
         r
     }
 
-    async fn conn(&self) -> Result<ConnectionManager, StoreError> {
+    async fn conn(&self) -> Result<Conn, StoreError> {
         self.connect(false).await
     }
 
     /// The connection, made on first use. Callers queue on one attempt at a time; once one
     /// failed, the others are told `Unavailable` at once (unless `force`d) instead of each
     /// waiting out a connect timeout of its own.
-    async fn connect(&self, force: bool) -> Result<ConnectionManager, StoreError> {
+    async fn connect(&self, force: bool) -> Result<Conn, StoreError> {
         if let Some(c) = self.conn.get() {
             return Ok(c.clone());
         }
         self.conn
             .get_or_try_init(|| async {
-                if !force && !self.usable() {
+                if !force && !self.usable_now() {
                     return Err(StoreError::Unavailable);
                 }
-                let config = ConnectionManagerConfig::new()
-                    .set_connection_timeout(Some(self.config.connect_timeout))
-                    .set_response_timeout(Some(self.config.timeout))
-                    .set_number_of_retries(2)
-                    .set_min_delay(Duration::from_millis(50))
-                    .set_max_delay(self.config.down_recheck.max(Duration::from_millis(50)));
-                let connect = ConnectionManager::new_with_config(self.client.clone(), config);
-                let made = match tokio::time::timeout(self.config.connect_timeout, connect).await {
+                let made = match &self.backend {
+                    Backend::Single(client) => {
+                        let config = ConnectionManagerConfig::new()
+                            .set_connection_timeout(Some(self.config.connect_timeout))
+                            .set_response_timeout(Some(self.config.timeout))
+                            .set_number_of_retries(2)
+                            .set_min_delay(Duration::from_millis(50))
+                            .set_max_delay(self.config.down_recheck.max(Duration::from_millis(50)));
+                        let connect = ConnectionManager::new_with_config(client.clone(), config);
+                        tokio::time::timeout(self.config.connect_timeout, connect)
+                            .await
+                            .map(|r| r.map(Conn::Single))
+                    }
+                    Backend::Cluster(client) => {
+                        let connect = client.get_async_connection();
+                        tokio::time::timeout(self.config.connect_timeout, connect)
+                            .await
+                            .map(|r| r.map(Conn::Cluster))
+                    }
+                };
+                let made = match made {
                     Err(_) => Err(StoreError::Timeout),
                     Ok(Err(e)) => Err(StoreError::from_redis(&e)),
                     Ok(Ok(c)) => Ok(c),
@@ -489,86 +736,89 @@ impl Inner {
         self.observe(r)
     }
 
-    /// The stored token, if it can be used by a process replacing `previous`.
-    async fn load<T: Codec + HasAccessToken>(
-        &self,
-        names: &KeyNames,
-        previous: Option<&T>,
-    ) -> Result<Option<T>, StoreError> {
+    /// The stored value and its generation (`None`: nothing there). A value that does not open
+    /// or decode has that error as its `value`; only outages are errors.
+    async fn read<T: Codec>(&self, names: &KeyNames) -> Result<Option<Stored<T>>, StoreError> {
         let mut conn = self.conn().await?;
-        let cmd = redis::cmd("GET").arg(&names.token).clone();
+        let mut invocation = self.load.prepare_invoke();
+        invocation.key(&names.token);
         let raw = self
-            .timed(async move { cmd.query_async::<Option<Vec<u8>>>(&mut conn).await })
+            .timed(async move {
+                invocation
+                    .invoke_async::<Option<(Option<u64>, Option<Vec<u8>>)>>(&mut conn)
+                    .await
+            })
             .await?;
-        let Some(raw) = raw else {
+        let Some((Some(generation), Some(sealed))) = raw else {
             return Ok(None);
         };
         let time = TimeBase::from_clock(&self.config.clock);
-        let token = self
+        let value = self
             .sealer
-            .open(&names.token, &raw)
-            .and_then(|plain| T::decode(&plain, &time))?;
-        let access = token.access_token();
-        if access
+            .open(&names.token, generation, &sealed)
+            .and_then(|plain| T::decode(&plain, &time));
+        if let Err(e) = &value {
+            bump(&self.counters.unreadable);
+            tracing::warn!(
+                key = %names.token,
+                error = %e,
+                "stored token unreadable (another encryption key or namespace clash?); signing in to replace it"
+            );
+        }
+        Ok(Some(Stored { generation, value }))
+    }
+
+    /// Whether a stored value may be handed to a process replacing `previous`: not within
+    /// `skew` of its expiry, and not the very token being replaced (due, or refused with a 401).
+    fn usable<T: HasAccessToken>(&self, value: &T, previous: Option<&T>) -> bool {
+        let time = TimeBase::from_clock(&self.config.clock);
+        let access = value.access_token();
+        !access
             .expiry
             .needs_refresh(time.now(), millis(self.config.skew))
-        {
-            return Ok(None);
-        }
-        if previous.is_some_and(|p| p.access_token().value == access.value) {
-            // The very token the caller is replacing (due, or refused with a 401).
-            return Ok(None);
-        }
-        Ok(Some(token))
+            && !previous.is_some_and(|p| p.access_token().value == access.value)
     }
 
-    /// [`load`](Self::load) for the sign-in path: an unreadable value is absent (a sign-in
-    /// overwrites it); only outages are errors.
-    async fn fresh<T: Codec + HasAccessToken>(
-        &self,
-        names: &KeyNames,
-        previous: Option<&T>,
-    ) -> Result<Option<T>, StoreError> {
-        match self.load(names, previous).await {
-            Err(e) if !e.is_outage() => {
-                bump(&self.counters.unreadable);
-                tracing::warn!(
-                    key = %names.token,
-                    error = %e,
-                    "stored token unreadable (another encryption key or namespace clash?); signing in to replace it"
-                );
-                Ok(None)
-            }
-            r => r,
-        }
-    }
-
-    /// Store `value` sealed, with a Redis TTL of its remaining lifetime minus the skew; then
-    /// release the lock if `owner` holds it. A due token is not stored (the lock is released).
+    /// Store `value` sealed as generation `renewed_from + 1` (random after 0), unless a generation other than
+    /// `renewed_from` is there now (the fence); then release the lock if `owner` holds it. The
+    /// Redis TTL is the remaining lifetime minus the skew, and at least `refresh_token_ttl` for
+    /// a value holding a refresh token. Returns whether it was stored.
     async fn put<T: Codec + HasAccessToken>(
         &self,
         names: &KeyNames,
         value: &T,
         owner: Option<&str>,
-    ) -> Result<(), StoreError> {
+        renewed_from: u64,
+    ) -> Result<bool, StoreError> {
         let time = TimeBase::from_clock(&self.config.clock);
-        let ttl_ms = match value.access_token().expiry {
+        let mut ttl_ms = match value.access_token().expiry {
             Expiry::At(at) => at
                 .millis_since(time.now())
                 .saturating_sub(millis(self.config.skew)),
             Expiry::Unknown => millis(self.config.unknown_expiry_ttl),
         };
-        if ttl_ms == 0 {
-            return match owner {
-                Some(owner) => self.release(names, owner).await,
-                None => Ok(()),
-            };
+        if value.holds_refresh_token() {
+            ttl_ms = ttl_ms.max(millis(self.config.refresh_token_ttl));
         }
+        if ttl_ms == 0 {
+            if let Some(owner) = owner {
+                self.release(names, owner).await?;
+            }
+            return Ok(false);
+        }
+        // After nothing (first write, or Redis lost its data) a random generation, not 1: a
+        // writer that renewed from a value Redis then lost cannot match a new one by chance.
+        // Below 2^52, so it stays exact wherever it is read as a number.
+        let generation = if renewed_from == 0 {
+            (rand::random::<u64>() >> 12).max(1)
+        } else {
+            renewed_from.saturating_add(1)
+        };
         // Room for a 2 KiB JWT or two plus a customer record, so the plaintext is not copied
         // around by reallocation before it is zeroized.
         let mut plain = Zeroizing::new(Vec::with_capacity(8 * 1024));
         value.encode(&time, &mut plain)?;
-        let sealed = self.sealer.seal(&names.token, &plain)?;
+        let sealed = self.sealer.seal(&names.token, generation, &plain)?;
         drop(plain);
         let mut conn = self.conn().await?;
         let mut invocation = self.store.prepare_invoke();
@@ -577,10 +827,21 @@ impl Inner {
             .key(&names.lock)
             .arg(sealed)
             .arg(ttl_ms)
-            .arg(owner.unwrap_or(""));
-        self.timed(async move { invocation.invoke_async::<i64>(&mut conn).await })
-            .await
-            .map(drop)
+            .arg(owner.unwrap_or(""))
+            .arg(renewed_from)
+            .arg(generation);
+        let stored = self
+            .timed(async move { invocation.invoke_async::<i64>(&mut conn).await })
+            .await?
+            == 1;
+        if !stored {
+            bump(&self.counters.fenced);
+            tracing::warn!(
+                key = %names.token,
+                "a newer token was stored meanwhile (this replica stalled or lost the lock): this one is kept locally, not shared"
+            );
+        }
+        Ok(stored)
     }
 
     /// `SET lock owner NX PX lock_ttl`: whether this replica got the lock.
@@ -626,8 +887,8 @@ impl Inner {
             };
             // Extended, or Redis failed (logged once): keep trying while the sign-in runs.
             if let Ok(0) = renewed.await {
-                // Lost it (this process stalled past the TTL): another replica may sign in
-                // too. Ours still finishes and stores its result.
+                // Lost it (this process stalled past the TTL, or Redis restarted): ours still
+                // finishes, and the generation fence keeps it from overwriting a newer value.
                 tracing::warn!(key = %names.lock, "sign-in lock lost before the sign-in finished");
                 return std::future::pending().await;
             }
@@ -635,26 +896,28 @@ impl Inner {
     }
 
     /// The shared sign-in: a stored token, else one replica signs in for all.
-    async fn shared<T, Fut>(
-        &self,
-        key: &[u8],
-        previous: Option<Arc<T>>,
-        sign_in: Fut,
-    ) -> Result<T, Error>
+    async fn shared<T>(&self, key: &[u8], real: RealSignIn<'_, T>) -> Result<T, Error>
     where
         T: Codec + HasAccessToken,
-        Fut: Future<Output = Result<T, Error>>,
     {
         let names = self.names::<T>(key);
-        if !self.usable() {
-            return self.direct(&names, sign_in, Direct::Down).await;
+        let previous = real.previous().cloned();
+        let previous = previous.as_deref();
+        if !self.usable_now() {
+            return self.unlocked(&names, &real, Unlocked::Down).await;
         }
         // 1. A token another replica stored.
-        match self.fresh(&names, previous.as_deref()).await {
-            Ok(Some(token)) => return Ok(self.hit(&names, token)),
-            Ok(None) => {}
-            Err(_) => return self.direct(&names, sign_in, Direct::Down).await,
-        }
+        let seen = match self.read::<T>(&names).await {
+            Ok(seen) => seen,
+            Err(_) => return self.unlocked(&names, &real, Unlocked::Down).await,
+        };
+        let seen_generation = match seen {
+            Some(Stored {
+                value: Ok(token), ..
+            }) if self.usable(&token, previous) => return Ok(self.hit(&names, token)),
+            Some(Stored { generation, .. }) => generation,
+            None => 0,
+        };
         let owner = format!("{:032x}", rand::random::<u128>());
         let started = TokioInstant::now();
         let mut delay = self.config.poll_min;
@@ -664,17 +927,22 @@ impl Inner {
             match self.try_lock(&names, &owner).await {
                 Ok(true) => {
                     // Its holder may have stored a token and released the lock just now.
-                    return match self.fresh(&names, previous.as_deref()).await {
-                        Ok(Some(token)) => {
+                    let current = match self.read::<T>(&names).await {
+                        Ok(current) => current,
+                        Err(_) => return self.unlocked(&names, &real, Unlocked::Down).await,
+                    };
+                    return match current {
+                        Some(Stored {
+                            value: Ok(token), ..
+                        }) if self.usable(&token, previous) => {
                             let _ = self.release(&names, &owner).await;
                             Ok(self.hit(&names, token))
                         }
-                        Ok(None) => self.hold(&names, &owner, sign_in).await,
-                        Err(_) => self.direct(&names, sign_in, Direct::Down).await,
+                        current => self.hold(&names, &owner, &real, current).await,
                     };
                 }
                 Ok(false) => {}
-                Err(_) => return self.direct(&names, sign_in, Direct::Down).await,
+                Err(_) => return self.unlocked(&names, &real, Unlocked::Down).await,
             }
             // 3. Wait for the holder's token.
             if !waiting {
@@ -687,16 +955,20 @@ impl Inner {
                 tracing::warn!(
                     key = %names.lock,
                     waited_ms = millis(started.elapsed()),
-                    "another replica's sign-in is taking too long: signing in directly"
+                    "another replica's sign-in is taking too long: signing in without the lock"
                 );
-                return self.direct(&names, sign_in, Direct::WaitedTooLong).await;
+                return self
+                    .unlocked(&names, &real, Unlocked::WaitedTooLong(seen_generation))
+                    .await;
             }
             tokio::time::sleep(pause).await;
             delay = (delay * 2).min(self.config.poll_max);
-            match self.fresh(&names, previous.as_deref()).await {
-                Ok(Some(token)) => return Ok(self.hit(&names, token)),
-                Ok(None) => {}
-                Err(_) => return self.direct(&names, sign_in, Direct::Down).await,
+            match self.read::<T>(&names).await {
+                Ok(Some(Stored {
+                    value: Ok(token), ..
+                })) if self.usable(&token, previous) => return Ok(self.hit(&names, token)),
+                Ok(_) => {}
+                Err(_) => return self.unlocked(&names, &real, Unlocked::Down).await,
             }
         }
     }
@@ -707,15 +979,40 @@ impl Inner {
         token
     }
 
-    /// Run the real sign-in holding the lock (extended meanwhile); store the result and
+    /// Run the real sign-in holding the lock (extended meanwhile), from the fleet's newest
+    /// value when there is one; store the result fenced on the generation it renewed from and
     /// release the lock in one step. A failed sign-in releases the lock for the next replica.
-    async fn hold<T, Fut>(&self, names: &KeyNames, owner: &str, sign_in: Fut) -> Result<T, Error>
+    async fn hold<T>(
+        &self,
+        names: &KeyNames,
+        owner: &str,
+        real: &RealSignIn<'_, T>,
+        current: Option<Stored<T>>,
+    ) -> Result<T, Error>
     where
         T: Codec + HasAccessToken,
-        Fut: Future<Output = Result<T, Error>>,
     {
         bump(&self.counters.locked_sign_ins);
         tracing::debug!(key = %names.lock, "holding the sign-in lock: signing in for the fleet");
+        let renewed_from = current.as_ref().map_or(0, |c| c.generation);
+        let stored = current.and_then(|c| c.value.ok());
+        let rotating = real.previous().is_some_and(|p| p.holds_refresh_token());
+        let start = match &stored {
+            Some(value) => Start::Stored(value),
+            // This process's refresh token may have been rotated by another replica whose value
+            // was then lost (Redis restarted, or its write failed): never replay it.
+            None if rotating => Start::Scratch,
+            None => Start::Held,
+        };
+        let sign_in = match start {
+            Start::Stored(value) => real.run_from(Some(value)),
+            Start::Held => real.run(),
+            Start::Scratch => {
+                bump(&self.counters.fresh_sign_ins);
+                tracing::info!(key = %names.token, "no stored refresh token to renew from: signing in from scratch");
+                real.run_from(None)
+            }
+        };
         // If this future is dropped (runtime shutdown) the lock is left to expire: `lock_ttl`.
         let result = {
             let signing = AssertUnwindSafe(sign_in).catch_unwind();
@@ -729,7 +1026,7 @@ impl Inner {
         match result {
             Ok(token) => {
                 // Best effort: a Redis failure here is logged once and costs only sharing.
-                match self.put(names, &token, Some(owner)).await {
+                match self.put(names, &token, Some(owner), renewed_from).await {
                     Err(e) if !e.is_outage() => {
                         // Not stored (it did not encode): free the lock all the same.
                         tracing::warn!(key = %names.token, error = %e, "token not shared");
@@ -746,16 +1043,29 @@ impl Inner {
         }
     }
 
-    /// The real sign-in without the lock; its result is shared if Redis works.
-    async fn direct<T, Fut>(&self, names: &KeyNames, sign_in: Fut, why: Direct) -> Result<T, Error>
+    /// The real sign-in without the lock. A value holding a refresh token is not renewed (its
+    /// refresh token may be used by the lock holder at this moment): the recipe signs in from
+    /// scratch. The result is shared (fenced) if Redis works.
+    async fn unlocked<T>(
+        &self,
+        names: &KeyNames,
+        real: &RealSignIn<'_, T>,
+        why: Unlocked,
+    ) -> Result<T, Error>
     where
         T: Codec + HasAccessToken,
-        Fut: Future<Output = Result<T, Error>>,
     {
-        bump(&self.counters.direct_sign_ins);
-        let result = sign_in.await;
-        if let (Direct::WaitedTooLong, Ok(token)) = (why, &result) {
-            let _ = self.put(names, token, None).await;
+        let rotating = real.previous().is_some_and(|p| p.holds_refresh_token());
+        let result = if rotating {
+            bump(&self.counters.fresh_sign_ins);
+            tracing::info!(key = %names.token, "no lock to renew under: signing in from scratch (never replaying a refresh token)");
+            real.run_from(None).await
+        } else {
+            bump(&self.counters.direct_sign_ins);
+            real.run().await
+        };
+        if let (Unlocked::WaitedTooLong(seen), Ok(token)) = (why, &result) {
+            let _ = self.put(names, token, None, seen).await;
         }
         result
     }
@@ -764,6 +1074,7 @@ impl Inner {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::EncryptionKey;
 
     #[test]
     fn jitter_stays_within_half_and_whole() {
@@ -794,6 +1105,41 @@ mod tests {
         ));
         assert!(matches!(
             RedisStore::new("not a url", &key, RedisConfig::default()).unwrap_err(),
+            StoreError::Config { .. }
+        ));
+        // Certificate checks cannot be switched off, and only Redis URLs are taken.
+        for url in [
+            "rediss://127.0.0.1:1/#insecure",
+            "http://127.0.0.1:1",
+            "redis+unix:///tmp/x",
+        ] {
+            assert!(
+                matches!(
+                    RedisStore::new(url, &key, RedisConfig::default()).unwrap_err(),
+                    StoreError::Config { .. }
+                ),
+                "{url}"
+            );
+        }
+        assert!(
+            RedisStore::cluster(
+                &["redis://127.0.0.1:1", "rediss://127.0.0.1:2"],
+                &key,
+                RedisConfig::default()
+            )
+            .is_err()
+        );
+        assert!(RedisStore::cluster(&[], &key, RedisConfig::default()).is_err());
+        assert!(RedisStore::new("rediss://localhost:1", &key, RedisConfig::default()).is_ok());
+        assert!(matches!(
+            RedisConfig::default().add_root_certificates_pem(b"not a pem"),
+            Err(StoreError::Config { .. })
+        ));
+        assert!(matches!(
+            bad(RedisConfig {
+                namespace: "a{b}".into(),
+                ..RedisConfig::default()
+            }),
             StoreError::Config { .. }
         ));
         let store =

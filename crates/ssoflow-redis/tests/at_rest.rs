@@ -4,10 +4,10 @@
 
 mod common;
 
-use common::{CUSTOMER, Replica, SIGN_IN, TOKENS, calls, key, redis_or_skip, sandbox};
+use common::{CUSTOMER, M2M_TTL, Replica, SIGN_IN, TOKENS, calls, key, redis_or_skip, sandbox};
 use ssoflow_core::par_ordering::SignIn;
 use ssoflow_core::{AccessToken, Expiry};
-use ssoflow_redis::{EncryptionKey, RedisConfig, StoreError};
+use ssoflow_redis::{EncryptionKey, KeyRing, RedisConfig, RedisStore, StoreError};
 use ssoflow_sandbox::PAR_TEST_SUBJECT_TOKEN;
 use ssoflow_tokio::Lease;
 
@@ -38,12 +38,13 @@ fn a_redis_dump_holds_no_token_and_no_customer_identity() {
             .unwrap();
         let mut values = Vec::new();
         for k in &keys {
-            let v: Vec<u8> = redis::cmd("GET")
+            // `{g: generation, v: sealed value}`: all of it, field names included.
+            let v: Vec<Vec<u8>> = redis::cmd("HGETALL")
                 .arg(k)
                 .query_async(&mut conn)
                 .await
                 .unwrap();
-            values.push(v);
+            values.push(v.concat());
         }
         (keys, values)
     });
@@ -79,15 +80,10 @@ fn a_redis_dump_holds_no_token_and_no_customer_identity() {
     a.rt.block_on(async {
         let client = redis::Client::open(redis.url()).unwrap();
         let mut conn = client.get_multiplexed_async_connection().await.unwrap();
-        let v: Vec<u8> = redis::cmd("GET")
+        redis::cmd("COPY")
             .arg(&names.token)
-            .query_async(&mut conn)
-            .await
-            .unwrap();
-        redis::cmd("SET")
             .arg(&other.token)
-            .arg(v)
-            .query_async::<()>(&mut conn)
+            .query_async::<i64>(&mut conn)
             .await
             .unwrap();
     });
@@ -196,4 +192,56 @@ fn a_value_sealed_with_another_key_is_replaced_not_used() {
         mine.value.expose()
     );
     assert_eq!(calls(&sandbox, TOKENS), 2);
+}
+
+#[test]
+fn encryption_keys_rotate_without_a_sign_in_and_without_renaming_keys() {
+    let Some(redis) = redis_or_skip("key rotation") else {
+        return;
+    };
+    let sandbox = sandbox();
+    let (a, b) = (key(), EncryptionKey::from_bytes([0x6b; 32]));
+    let url = redis.url();
+    let with = |ring: KeyRing| {
+        Replica::with_store(&sandbox, RedisConfig::default(), |c| {
+            RedisStore::new(&url, ring, c)
+        })
+    };
+    let old = Replica::new(&url, &sandbox, &a, RedisConfig::default());
+    let token = old.get_m2m(1).pop().unwrap().unwrap();
+    assert_eq!(calls(&sandbox, TOKENS), 1);
+    // Step 1: replicas that can open `b`'s values, still sealing with `a`; step 2: `b` seals.
+    let preparing = with(KeyRing::new(a.clone()).opening(b.clone()));
+    let rotated = with(KeyRing::new(a.clone()).with_next(b.clone()));
+    assert_eq!(
+        rotated.store.key_names::<AccessToken>("par-m2m"),
+        old.store.key_names::<AccessToken>("par-m2m"),
+        "a rotation renames no key"
+    );
+    for r in [&preparing, &rotated] {
+        let got = r.get_m2m(1).pop().unwrap().unwrap();
+        assert_eq!(got.value, token.value, "the value sealed with `a` opens");
+    }
+    assert_eq!(calls(&sandbox, TOKENS), 1, "no sign-in for a rotation");
+
+    // The token expires; the rotated replica renews for the fleet and seals with `b`.
+    let step = M2M_TTL + std::time::Duration::from_secs(1);
+    sandbox.advance_clock(step);
+    for r in [&old, &preparing, &rotated] {
+        r.advance(step);
+    }
+    let renewed = rotated.get_m2m(1).pop().unwrap().unwrap();
+    assert_eq!(calls(&sandbox, TOKENS), 2);
+    let got = preparing.get_m2m(1).pop().unwrap().unwrap();
+    assert_eq!(
+        got.value, renewed.value,
+        "the preparing ring opens `b`'s value"
+    );
+    assert_eq!(calls(&sandbox, TOKENS), 2);
+    // A replica that was never given `b` cannot open it: it signs in and replaces it (which
+    // is why step 1 comes first).
+    let stale = old.get_m2m(1).pop().unwrap().unwrap();
+    assert_ne!(stale.value, renewed.value);
+    assert_eq!(calls(&sandbox, TOKENS), 3);
+    assert!(old.store.stats().unreadable >= 1);
 }

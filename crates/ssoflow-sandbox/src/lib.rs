@@ -27,7 +27,8 @@
 //!   `truncate` (answer normally but send only half the body under the full `Content-Length`, then
 //!   close), or `unauthorized` (the vendor's own 401). `DELETE /__sandbox/faults` clears the queue.
 //! - `GET /__sandbox/stats` → `{"calls":{"POST /oauth2/token":3,…}}`: every request but the hooks'
-//!   own, faulted ones included. `POST /__sandbox/stats/reset` zeroes them.
+//!   own, faulted ones included. `POST /__sandbox/stats/reset` zeroes them. `REPLAY /oauth2/token`
+//!   counts refresh tokens presented again after their rotation (each revoked its whole family).
 //!
 //! # Sign-in pages
 //!

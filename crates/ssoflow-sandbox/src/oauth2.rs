@@ -392,6 +392,8 @@ fn refresh_grant(
     if grant.rotated {
         let family = grant.family;
         st.revoked_families.insert(family);
+        // Counted apart (stats key `REPLAY /oauth2/token`): tests assert a fleet never does it.
+        app.hooks.count("REPLAY", "/oauth2/token");
         return Err(bad_request(
             "invalid_grant",
             "the refresh token was already used; its whole token family is now revoked",

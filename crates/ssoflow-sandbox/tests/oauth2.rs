@@ -250,6 +250,8 @@ async fn password_grant_and_refresh_rotation_with_family_revocation() {
     for access in [&a1, &a2, &a3] {
         assert_eq!(userinfo(&c, &sb, access).await.0, 401);
     }
+    // The replay is counted (the presentation of a token of a revoked family is not one).
+    assert_eq!(sb.stats().get("REPLAY /oauth2/token"), Some(&1));
     let (s, _, b) = token(
         &c,
         &sb,

@@ -15,6 +15,7 @@
 //! abandoned and wakes the waiters: the next one runs it.
 
 use std::borrow::Borrow;
+use std::fmt;
 use std::hash::Hash;
 use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -75,17 +76,69 @@ impl Default for CacheConfig {
 /// recipe's flow by the one task per key told to sign in: `ssoflow-redis` shares sign-ins
 /// across a fleet of processes this way.
 ///
-/// `real` is the recipe's sign-in (not started yet): await it to sign in for real, or drop
-/// it when the result came from elsewhere. `previous` is the result being replaced (due for
+/// `real` is the recipe's sign-in (not started yet): run it to sign in for real — from the
+/// result the cache holds ([`RealSignIn::run`]), or from another one ([`RealSignIn::run_from`]:
+/// a newer result the store holds, or none to sign in from scratch) — or drop it when the
+/// result came from elsewhere. [`RealSignIn::previous`] is the result being replaced (due for
 /// renewal, or refused with a 401), if any: do not hand it back.
 pub trait SharedStore<K: ?Sized, T>: Send + Sync {
     /// The sign-in for `key`.
     fn sign_in<'a>(
         &'a self,
         key: &'a K,
-        previous: Option<Arc<T>>,
-        real: BoxFuture<'a, Result<T, Error>>,
+        real: RealSignIn<'a, T>,
     ) -> BoxFuture<'a, Result<T, Error>>;
+}
+
+type MakeSignIn<'a, T> = dyn Fn(Option<&T>) -> BoxFuture<'a, Result<T, Error>> + Send + Sync + 'a;
+
+/// The recipe's sign-in for one key, not started: a [`SharedStore`] runs it from the result
+/// the cache holds, or from another one.
+///
+/// Why a store may need another start: with rotating refresh tokens, the result this process
+/// holds may carry a refresh token another process has already used (and the provider, seeing
+/// it again, would revoke the whole token family, RFC 9700 §4.14.2); the store knows the
+/// fleet's newest result, or that a sign-in from scratch is the safe one.
+pub struct RealSignIn<'a, T> {
+    previous: Option<Arc<T>>,
+    make: Box<MakeSignIn<'a, T>>,
+}
+
+impl<'a, T> RealSignIn<'a, T> {
+    /// A sign-in that runs `make(previous)`: for stores tested without a recipe.
+    pub fn new(
+        previous: Option<Arc<T>>,
+        make: impl Fn(Option<&T>) -> BoxFuture<'a, Result<T, Error>> + Send + Sync + 'a,
+    ) -> Self {
+        RealSignIn {
+            previous,
+            make: Box::new(make),
+        }
+    }
+
+    /// The result being replaced, if any (due for renewal, or refused with a 401).
+    pub fn previous(&self) -> Option<&Arc<T>> {
+        self.previous.as_ref()
+    }
+
+    /// The recipe's flow from the result the cache holds: what the cache runs without a store.
+    pub fn run(&self) -> BoxFuture<'a, Result<T, Error>> {
+        (self.make)(self.previous.as_deref())
+    }
+
+    /// The recipe's flow from `previous` instead (`None`: from scratch). Each run draws fresh
+    /// entropy.
+    pub fn run_from(&self, previous: Option<&T>) -> BoxFuture<'a, Result<T, Error>> {
+        (self.make)(previous)
+    }
+}
+
+impl<T> fmt::Debug for RealSignIn<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RealSignIn")
+            .field("has_previous", &self.previous.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 /// A recipe's flow with the recipe to tell when it has ended.
@@ -679,16 +732,28 @@ where
         let (entropy, jitter) = randomness()?;
         tracing::info!("sign-in started");
         let key_ref: &'a R::Key = key.borrow();
-        let real = run_recipe(
-            &*inner.recipe,
-            &inner.driver,
-            key_ref,
-            previous.as_deref(),
-            entropy,
-        );
         let run = match &inner.store {
-            Some(store) => store.sign_in(key_ref, previous, real),
-            None => real,
+            Some(store) => {
+                let (recipe, driver) = (&*inner.recipe, &inner.driver);
+                let first = Mutex::new(Some(entropy));
+                let real = RealSignIn::new(previous, move |from: Option<&R::Output>| {
+                    // The first run uses this sign-in's entropy; any further run draws its own.
+                    let taken = first.lock().ok().and_then(|mut e| e.take());
+                    let entropy = match taken.map_or_else(|| randomness().map(|r| r.0), Ok) {
+                        Ok(e) => e,
+                        Err(e) => return Box::pin(std::future::ready(Err(e))),
+                    };
+                    run_recipe(recipe, driver, key_ref, from, entropy)
+                });
+                store.sign_in(key_ref, real)
+            }
+            None => run_recipe(
+                &*inner.recipe,
+                &inner.driver,
+                key_ref,
+                previous.as_deref(),
+                entropy,
+            ),
         };
         let result = AssertUnwindSafe(run)
             .catch_unwind()

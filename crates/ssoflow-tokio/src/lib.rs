@@ -73,7 +73,7 @@ use ssoflow_net as net;
 mod proxy_env_tests;
 mod transport;
 
-pub use cache::{CacheConfig, Lease, SharedStore, TokenCache};
+pub use cache::{CacheConfig, Lease, RealSignIn, SharedStore, TokenCache};
 pub use clock::Clock;
 pub use driver::{Driver, REQUEST_BUFFER};
 pub use error::Error;

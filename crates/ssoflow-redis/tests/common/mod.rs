@@ -65,6 +65,10 @@ pub fn redis_server_available() -> bool {
 pub struct RedisServer {
     port: u16,
     child: Option<Child>,
+    /// More arguments (TLS, cluster mode).
+    extra: Vec<String>,
+    /// What the server printed when it last failed to start.
+    pub failure: String,
 }
 
 /// Print the skip notice and return `None` when there is no `redis-server` to run.
@@ -80,7 +84,7 @@ pub fn redis_or_skip(test: &str) -> Option<RedisServer> {
     Some(RedisServer::start())
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     let l = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind 127.0.0.1:0");
     l.local_addr().expect("local addr").port()
 }
@@ -88,16 +92,29 @@ fn free_port() -> u16 {
 impl RedisServer {
     /// Start on a free port (picked by binding :0 and releasing it; retried if taken meanwhile).
     pub fn start() -> Self {
+        Self::try_start(|_| Vec::new()).unwrap_or_else(|why| {
+            panic!("redis-server did not start on any of 5 free ports: {why}")
+        })
+    }
+
+    /// Start with more arguments, made from the plain port picked (`Err`: what the server
+    /// said when it would not start, e.g. an option this build does not know).
+    pub fn try_start(extra: impl Fn(u16) -> Vec<String>) -> Result<Self, String> {
+        let mut failure = String::new();
         for _ in 0..5 {
+            let port = free_port();
             let mut server = RedisServer {
-                port: free_port(),
+                port,
                 child: None,
+                extra: extra(port),
+                failure: String::new(),
             };
             if server.spawn() {
-                return server;
+                return Ok(server);
             }
+            failure = std::mem::take(&mut server.failure);
         }
-        panic!("redis-server did not start on any of 5 free ports");
+        Err(failure)
     }
 
     pub fn url(&self) -> String {
@@ -110,6 +127,8 @@ impl RedisServer {
 
     /// Run the server on `self.port`; `false` if it exited (port taken) before answering.
     fn spawn(&mut self) -> bool {
+        let log = std::fs::File::create(self.log_path()).expect("log file");
+        let log_err = log.try_clone().expect("log file");
         let mut child = Command::new("redis-server")
             .args(["--port", &self.port.to_string()])
             .args(["--bind", "127.0.0.1"])
@@ -117,14 +136,17 @@ impl RedisServer {
             .args(["--appendonly", "no"])
             .args(["--daemonize", "no"])
             .args(["--dir", &std::env::temp_dir().display().to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .args(&self.extra)
+            .stdout(Stdio::from(log))
+            .stderr(Stdio::from(log_err))
             .spawn()
             .expect("spawn redis-server");
         // Wait (bounded) until it answers PING, or until it exits.
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
         while std::time::Instant::now() < deadline {
             if let Ok(Some(_)) = child.try_wait() {
+                self.failure = std::fs::read_to_string(self.log_path()).unwrap_or_default();
+                let _ = std::fs::remove_file(self.log_path());
                 return false;
             }
             if ping(self.port) {
@@ -136,6 +158,15 @@ impl RedisServer {
         let _ = child.kill();
         let _ = child.wait();
         false
+    }
+
+    /// Where the server's output goes (removed with the server).
+    fn log_path(&self) -> std::path::PathBuf {
+        std::env::temp_dir().join(format!(
+            "ssoflow-redis-test-{}-{}.log",
+            std::process::id(),
+            self.port
+        ))
     }
 
     /// Kill the server (as a crash would: no shutdown save, connections cut).
@@ -184,6 +215,7 @@ impl Drop for RedisServer {
                 .status();
         }
         self.stop();
+        let _ = std::fs::remove_file(self.log_path());
     }
 }
 
@@ -234,6 +266,15 @@ impl Replica {
         key: &EncryptionKey,
         config: RedisConfig,
     ) -> Self {
+        Self::with_store(sandbox, config, |c| RedisStore::new(redis_url, key, c))
+    }
+
+    /// A replica whose store `make` builds from `config` (given its clock and skew here).
+    pub fn with_store(
+        sandbox: &SandboxHandle,
+        config: RedisConfig,
+        make: impl FnOnce(RedisConfig) -> Result<RedisStore, ssoflow_redis::StoreError>,
+    ) -> Self {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()
@@ -246,15 +287,11 @@ impl Replica {
         };
         let cache_config = CacheConfig::default();
         let matching = RedisConfig::matching(&cache_config, &driver);
-        let store = RedisStore::new(
-            redis_url,
-            key,
-            RedisConfig {
-                clock: matching.clock,
-                skew: matching.skew,
-                ..config
-            },
-        )
+        let store = make(RedisConfig {
+            clock: matching.clock,
+            skew: matching.skew,
+            ..config
+        })
         .expect("store");
         let c = &sandbox.credentials().par_ordering;
         let par = par_ordering::Config::new(

@@ -17,7 +17,7 @@ use ssoflow_core::session::Policy;
 use ssoflow_core::{AccessToken, Flow, Instant, Method, Response, Step};
 use ssoflow_sandbox::{Sandbox, SandboxHandle};
 use ssoflow_tokio::{
-    BoxFuture, CacheConfig, Clock, Config, Driver, Error, OwnedRequest, OwnedResponse,
+    BoxFuture, CacheConfig, Clock, Config, Driver, Error, OwnedRequest, OwnedResponse, RealSignIn,
     ReqwestTransport, SharedStore, TokenCache, Transport,
 };
 use tokio::sync::{Semaphore, mpsc, watch};
@@ -288,10 +288,9 @@ impl<K: Sync> SharedStore<K, AccessToken> for Local<K> {
     fn sign_in<'a>(
         &'a self,
         key: &'a K,
-        previous: Option<Arc<AccessToken>>,
-        _real: BoxFuture<'a, Result<AccessToken, Error>>,
+        real: RealSignIn<'a, AccessToken>,
     ) -> BoxFuture<'a, Result<AccessToken, Error>> {
-        (self.0)(key, previous)
+        (self.0)(key, real.previous().cloned())
     }
 }
 

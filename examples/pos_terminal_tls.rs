@@ -51,18 +51,17 @@ impl RngCore for Rng {
     }
     fn fill_bytes(&mut self, dest: &mut [u8]) {
         // No random source, no TLS: stop loudly rather than use predictable keys.
-        if let Err(e) = getrandom::fill(dest) {
-            panic!("the OS random source failed: {e}");
-        }
+        getrandom::fill(dest).expect("the OS random source failed");
     }
     fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), rand_core::Error> {
-        getrandom::fill(dest).map_err(|e| {
-            rand_core::Error::from(
-                core::num::NonZeroU32::new(e.raw_os_error().unwrap_or(1).unsigned_abs())
-                    .unwrap_or(core::num::NonZeroU32::MIN),
-            )
-        })
+        getrandom::fill(dest).map_err(os_error)
     }
+}
+
+/// The OS random source's failure as rand_core's error (its code, or 1).
+fn os_error(e: getrandom::Error) -> rand_core::Error {
+    let code = e.raw_os_error().map_or(1, i32::unsigned_abs);
+    rand_core::Error::from(core::num::NonZeroU32::new(code).unwrap_or(core::num::NonZeroU32::MIN))
 }
 
 impl CryptoRng for Rng {}

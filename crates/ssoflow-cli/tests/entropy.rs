@@ -1,5 +1,5 @@
 //! The demo, the CLI and the examples never go on without randomness: every read of the OS
-//! random source (`getrandom::fill(…)`) propagates or aborts on failure, none discards it
+//! random source (`getrandom::fill(…)`) propagates (`?`, `.map_err(…)` returned) or aborts on failure, none discards it
 //! (`let _ = …`, `.ok()`, `.unwrap_or…`), so no all-zero `state`, PKCE or request ids.
 //!
 //! A failing source itself cannot be provoked here; `ctx::entropy_from` is unit-tested with an
@@ -23,7 +23,10 @@ fn discarded(dir: &Path) -> Vec<String> {
             let line_start = text[..at].rfind('\n').map_or(0, |i| i + 1);
             let end = text[at..].find(';').map_or(text.len(), |i| at + i);
             let statement = &text[line_start..end];
-            let checked = statement.contains('?') || statement.contains(".expect(");
+            // Propagated (`?`, or converted with `.map_err(` and returned) or aborting.
+            let checked = statement.contains('?')
+                || statement.contains(".expect(")
+                || statement.contains(".map_err(");
             let ignored = statement.trim_start().starts_with("let _")
                 || statement.contains(".ok()")
                 || statement.contains(".unwrap_or");

@@ -200,14 +200,9 @@ impl<G: Renewable> Flow for RenewFlow<'_, G> {
     fn handle(&mut self, now: Instant, response: Response<'_>) -> Result<(), Error> {
         let read = match self.state {
             RenewState::AwaitRefresh => {
-                let token = self
-                    .refresh
-                    .as_ref()
-                    .map(Secret::expose)
-                    .ok_or(NO_REFRESH)?;
-                self.grants
-                    .refresh(token)?
-                    .response_into(now, response, &mut self.output)
+                let token = self.refresh.as_ref().map(Secret::expose);
+                let mut refresh = self.grants.refresh(token.ok_or(NO_REFRESH)?)?;
+                refresh.response_into(now, response, &mut self.output)
             }
             RenewState::AwaitLogin => match self.grants.login()? {
                 Some(mut login) => login.response_into(now, response, &mut self.output),
@@ -215,14 +210,14 @@ impl<G: Renewable> Flow for RenewFlow<'_, G> {
             },
             _ => return Err(Error::State),
         };
+        let read = read.and_then(|()| match self.output {
+            Some(_) => Ok(()),
+            None => Err(crate::exchange::NO_OUTPUT),
+        });
         match read {
-            Ok(()) if self.output.is_some() => {
+            Ok(()) => {
                 self.state = RenewState::Done;
                 Ok(())
-            }
-            Ok(()) => {
-                self.state = RenewState::Finished;
-                Err(crate::exchange::NO_OUTPUT)
             }
             Err(e) if self.state == RenewState::AwaitRefresh && refused(&e) => {
                 // The refresh token is spent or revoked: log in again, if there is a login.

@@ -74,7 +74,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let driver = Driver::default();
 
     // PAR Ordering: a customer's protected call; a 401 signs in again once and retries once.
-    let par = par_ordering::Config::new(
+    let par = par_ordering::ParConfig::new(
         s(&ready, &["par_ordering", "base_url"])?,
         s(&ready, &["par_ordering", "application_key"])?,
         s(&ready, &["par_ordering", "client_id"])?,
@@ -103,7 +103,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
 
     // POS API: an admin's protected call (creates the admin first on our own sandbox).
-    let pos = pos_api::Config::new(
+    let pos = pos_api::PosConfig::new(
         s(&ready, &["pos_api", "base_url"])?,
         s(&ready, &["pos_api", "client_id"])?,
         s(&ready, &["pos_api", "client_secret"])?,
@@ -133,7 +133,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Stream: the API token, then a one-time login URL for a manager.
     // The sandbox plays the white-label application too, under the same base URL.
     let stream_base = s(&ready, &["stream", "base_url"])?;
-    let stream = stream::Config::new(
+    let stream = stream::StreamConfig::new(
         stream_base,
         stream_base,
         s(&ready, &["stream", "client_id"])?,

@@ -85,7 +85,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut stream = connect(sb.addr)?;
 
     // ── POS API: an admin account, signed in by its recipe (log in, then refresh) ──
-    let pos = pos_api::Config::new(&sb.pos[0], &sb.pos[1], &sb.pos[2])?;
+    let pos = pos_api::PosConfig::new(&sb.pos[0], &sb.pos[1], &sb.pos[2])?;
     let user = format!("terminal-{}", std::process::id());
     let account = driver.run(
         &mut stream,
@@ -100,7 +100,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut pos_session: Session<TokenSet, Error> = Session::with_policy(Policy::DEFAULT);
 
     // ── PAR Ordering: a customer's session, signed in by `CustomerSignIn` (keeps the M2M token) ──
-    let par = par_ordering::Config::new(&sb.par[0], &sb.par[1], &sb.par[2], &sb.par[3])?;
+    let par = par_ordering::ParConfig::new(&sb.par[0], &sb.par[1], &sb.par[2], &sb.par[3])?;
     let customer = par_ordering::CustomerSignIn::<str>::new(&par);
     let subject = sb.par[4].as_str();
     let mut par_session: Session<par_ordering::SignIn, Error> =

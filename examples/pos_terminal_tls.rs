@@ -169,11 +169,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut buf = [0u8; DEFAULT_BUF];
     let mut driver = Driver::new(&mut buf);
 
-    let pos = pos_api::Config::new(&sb.pos[0], &sb.pos[1], &sb.pos[2])?;
+    let pos = pos_api::PosConfig::new(&sb.pos[0], &sb.pos[1], &sb.pos[2])?;
     let user = format!("tls-terminal-{}", std::process::id());
     let admin = pos_api::Admin::new(&pos, &user, "fake-terminal-pass")?;
     let mut pos_session: Session<TokenSet, Error> = Session::with_policy(Policy::DEFAULT);
-    let par = par_ordering::Config::new(&sb.par[0], &sb.par[1], &sb.par[2], &sb.par[3])?;
+    let par = par_ordering::ParConfig::new(&sb.par[0], &sb.par[1], &sb.par[2], &sb.par[3])?;
     let customer = par_ordering::CustomerSignIn::<str>::new(&par);
     let mut par_session: Session<par_ordering::SignIn, Error> =
         Session::with_policy(Policy::DEFAULT);

@@ -102,7 +102,7 @@ async fn serve_customer_info(
 /// process (leaked once at start-up): the recipe borrows it, and requests run in spawned tasks.
 #[derive(Clone)]
 struct App {
-    par: &'static par_ordering::Config,
+    par: &'static par_ordering::ParConfig,
     /// One session per customer, keyed by the customer's identity-provider token.
     customers: TokenCache<String, CustomerSignIn<'static>>,
 }
@@ -178,7 +178,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             (serde_json::from_str(&sandbox.ready_line())?, Some(sandbox))
         }
     };
-    let par = par_ordering::Config::new(
+    let par = par_ordering::ParConfig::new(
         text(&ready, &["par_ordering", "base_url"])?,
         text(&ready, &["par_ordering", "application_key"])?,
         text(&ready, &["par_ordering", "client_id"])?,
@@ -194,7 +194,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         ),
     };
 
-    let par: &'static par_ordering::Config = Box::leak(Box::new(par));
+    let par: &'static par_ordering::ParConfig = Box::leak(Box::new(par));
     let app = App {
         par,
         customers: TokenCache::new(

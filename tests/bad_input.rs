@@ -1500,8 +1500,8 @@ impl Env {
         }
     }
 
-    fn par(&self, case: &Case) -> par_ordering::Config {
-        par_ordering::Config::new(&self.base(case), "app-key", "client-id", "client-secret")
+    fn par(&self, case: &Case) -> par_ordering::ParConfig {
+        par_ordering::ParConfig::new(&self.base(case), "app-key", "client-id", "client-secret")
             .unwrap()
     }
 

@@ -162,7 +162,7 @@ fn sign_ins_over_embedded_tls_verified_against_the_sandbox_ca() {
 
     // A POS admin: create the account, then a session signed in by its recipe.
     let p = &creds.pos_api;
-    let pos = pos_api::Config::new(&p.base_url, &p.client_id, &p.client_secret).unwrap();
+    let pos = pos_api::PosConfig::new(&p.base_url, &p.client_id, &p.client_secret).unwrap();
     let account = driver
         .run(
             &mut tls,
@@ -177,7 +177,7 @@ fn sign_ins_over_embedded_tls_verified_against_the_sandbox_ca() {
 
     // A PAR Ordering customer, signed in by token exchange.
     let c = &creds.par_ordering;
-    let par = par_ordering::Config::new(
+    let par = par_ordering::ParConfig::new(
         &c.base_url,
         &c.application_key,
         &c.client_id,

@@ -25,9 +25,9 @@ const M2M: &str = "POST /par/api/oauth/tokens";
 const SIGN_IN: &str = "POST /par/api/sts/users/sign-in";
 const ME: &str = "GET /par/api/customers/me";
 
-fn config(sb: &SandboxHandle) -> par_ordering::Config {
+fn config(sb: &SandboxHandle) -> par_ordering::ParConfig {
     let c = &sb.credentials().par_ordering;
-    par_ordering::Config::new(
+    par_ordering::ParConfig::new(
         &c.base_url,
         &c.application_key,
         &c.client_id,
@@ -40,7 +40,7 @@ fn subject(sb: &SandboxHandle) -> String {
     sb.credentials().par_ordering.test_subject_token.clone()
 }
 
-fn sign_in(d: &Driver, cfg: &par_ordering::Config, subject: &str) -> Result<SignIn, Error> {
+fn sign_in(d: &Driver, cfg: &par_ordering::ParConfig, subject: &str) -> Result<SignIn, Error> {
     d.run(par_ordering::sign_in(
         cfg,
         None,
@@ -52,7 +52,7 @@ fn sign_in(d: &Driver, cfg: &par_ordering::Config, subject: &str) -> Result<Sign
 /// `GET /api/customers/me` through `session`, signing in with `subject` when needed.
 fn me(
     d: &Driver,
-    cfg: &par_ordering::Config,
+    cfg: &par_ordering::ParConfig,
     session: &SharedSession<CustomerSignIn<'_>>,
     subject: &str,
 ) -> Result<OwnedResponse, Error> {
@@ -356,9 +356,13 @@ fn bad_application_key_and_wrong_client_secret_are_provider_401() {
         let d = driver();
         let subject = subject(&sb);
 
-        let bad_key =
-            par_ordering::Config::new(&c.base_url, "not-the-key", &c.client_id, &c.client_secret)
-                .unwrap();
+        let bad_key = par_ordering::ParConfig::new(
+            &c.base_url,
+            "not-the-key",
+            &c.client_id,
+            &c.client_secret,
+        )
+        .unwrap();
         let e = core_err(sign_in(&d, &bad_key, &subject));
         let (status, code, message) = provider(&e);
         assert_eq!((status, code), (401, Some(401)));
@@ -367,16 +371,20 @@ fn bad_application_key_and_wrong_client_secret_are_provider_401() {
         assert_eq!((calls(&sb, M2M), calls(&sb, SIGN_IN)), (1, 0));
 
         let bad_secret =
-            par_ordering::Config::new(&c.base_url, &c.application_key, &c.client_id, "wrong")
+            par_ordering::ParConfig::new(&c.base_url, &c.application_key, &c.client_id, "wrong")
                 .unwrap();
         let e = core_err(sign_in(&d, &bad_secret, &subject));
         let (status, code, message) = provider(&e);
         assert_eq!((status, code), (401, Some(401)));
         assert!(message.contains("Invalid client credentials"), "{message}");
 
-        let bad_id =
-            par_ordering::Config::new(&c.base_url, &c.application_key, "nobody", &c.client_secret)
-                .unwrap();
+        let bad_id = par_ordering::ParConfig::new(
+            &c.base_url,
+            &c.application_key,
+            "nobody",
+            &c.client_secret,
+        )
+        .unwrap();
         assert_eq!(provider(&core_err(sign_in(&d, &bad_id, &subject))).0, 401);
         assert_eq!(calls(&sb, SIGN_IN), 0);
         // Display never prints the secret.

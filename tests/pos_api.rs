@@ -28,9 +28,10 @@ const ME: &str = "GET /pos/admin/me";
 const REFRESH: &str = "POST /pos/auth/refresh-token";
 const PASSWORD: &str = "correct horse battery staple";
 
-fn config(sb: &SandboxHandle) -> pos_api::Config {
+fn config(sb: &SandboxHandle) -> pos_api::PosConfig {
     let c = &sb.credentials().pos_api;
-    pos_api::Config::new(&c.base_url, &c.client_id, &c.client_secret).expect("sandbox credentials")
+    pos_api::PosConfig::new(&c.base_url, &c.client_id, &c.client_secret)
+        .expect("sandbox credentials")
 }
 
 fn oauth(e: &CoreError) -> (u16, String) {
@@ -44,7 +45,7 @@ fn is_uuid(s: &str) -> bool {
     s.len() == 36 && s.split('-').map(str::len).eq([8, 4, 4, 4, 12])
 }
 
-fn register_and_login(d: &Driver, cfg: &pos_api::Config, user: &str) -> TokenSet {
+fn register_and_login(d: &Driver, cfg: &pos_api::PosConfig, user: &str) -> TokenSet {
     d.run(pos_api::create_account(cfg, user, PASSWORD).unwrap())
         .expect("register");
     d.run(pos_api::login(cfg, user, PASSWORD).unwrap())
@@ -52,7 +53,7 @@ fn register_and_login(d: &Driver, cfg: &pos_api::Config, user: &str) -> TokenSet
 }
 
 /// `GET /admin/me` with `token`, read by the core.
-fn admin(d: &Driver, cfg: &pos_api::Config, token: &str) -> Result<Account, CoreError> {
+fn admin(d: &Driver, cfg: &pos_api::PosConfig, token: &str) -> Result<Account, CoreError> {
     let mut buf = vec![0u8; 4096];
     let req = pos_api::admin_request(cfg, token, &mut buf)?;
     let r = d.send(&req).expect("transport");
@@ -118,7 +119,8 @@ fn login_and_its_refusals() {
         assert_eq!(oauth(&e), (401, "unauthorized".into()));
 
         let c = &sb.credentials().pos_api;
-        let wrong_client = pos_api::Config::new(&c.base_url, &c.client_id, "wrong-secret").unwrap();
+        let wrong_client =
+            pos_api::PosConfig::new(&c.base_url, &c.client_id, "wrong-secret").unwrap();
         let e = core_err(d.run(pos_api::login(&wrong_client, "bob-admin", PASSWORD).unwrap()));
         assert_eq!(oauth(&e), (401, "unauthorized".into()));
         assert!(!format!("{e:?}").contains("wrong-secret"));
@@ -166,7 +168,7 @@ fn refresh_rotates_and_the_old_refresh_token_is_refused() {
 /// `GET /admin/me` through a session whose sign-in is the admin recipe (login, then refresh).
 fn me(
     d: &Driver,
-    cfg: &pos_api::Config,
+    cfg: &pos_api::PosConfig,
     session: &SharedSession<pos_api::Admin<'_>>,
 ) -> Result<OwnedResponse, Error> {
     d.send_authorized(session, &(), |t: &TokenSet, buf| {
@@ -391,7 +393,7 @@ fn a_colon_in_the_client_id_never_leaves_the_process_raw() {
     with_timeout(TEST_TIMEOUT, || {
         let sb = odd_sandbox(false);
         let c = &sb.credentials().pos_api;
-        let cfg = pos_api::Config::new(&c.base_url, "pos:client", ODD_SECRET).unwrap();
+        let cfg = pos_api::PosConfig::new(&c.base_url, "pos:client", ODD_SECRET).unwrap();
         assert_eq!(
             pos_api::login(&cfg, "admin", PASSWORD).unwrap_err(),
             CoreError::InvalidInput { what: "client_id" }

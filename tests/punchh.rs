@@ -27,13 +27,13 @@ use ssoflow_ureq::{Driver, Error, SharedSession};
 const SSO: &str = "POST /punchh/api/auth/sso";
 const USERS: &str = "GET /punchh/api/auth/users";
 
-fn config(sb: &SandboxHandle) -> punchh::Config {
+fn config(sb: &SandboxHandle) -> punchh::PunchhConfig {
     let c = &sb.credentials().punchh;
-    punchh::Config::new(&c.base_url, &c.client, &c.secret).expect("sandbox credentials")
+    punchh::PunchhConfig::new(&c.base_url, &c.client, &c.secret).expect("sandbox credentials")
 }
 
 /// Open the authorize URL like a browser (the 302 is not followed) and return `Location`.
-fn authorize(d: &Driver, cfg: &punchh::Config, redirect_uri: &str, state: &str) -> String {
+fn authorize(d: &Driver, cfg: &punchh::PunchhConfig, redirect_uri: &str, state: &str) -> String {
     let mut buf = vec![0u8; 2048];
     let url = punchh::authorize_url(cfg, redirect_uri, state, &mut buf).expect("authorize URL");
     let url = url.to_owned();
@@ -47,7 +47,7 @@ fn authorize(d: &Driver, cfg: &punchh::Config, redirect_uri: &str, state: &str) 
 }
 
 /// Authorize and parse the callback: a fresh authorization code.
-fn code(d: &Driver, cfg: &punchh::Config, redirect_uri: &str) -> String {
+fn code(d: &Driver, cfg: &punchh::PunchhConfig, redirect_uri: &str) -> String {
     let state = punchh::state_from_entropy(&[9; 16]);
     let location = authorize(d, cfg, redirect_uri, &state);
     punchh::parse_callback(&location, &state)
@@ -128,7 +128,7 @@ fn bad_security_token_is_provider_400() {
         }
         // A client key the business does not have: the same refusal.
         let c = &sb.credentials().punchh;
-        let other = punchh::Config::new(&c.base_url, "OTHER_CLIENT", &c.secret).unwrap();
+        let other = punchh::PunchhConfig::new(&c.base_url, "OTHER_CLIENT", &c.secret).unwrap();
         let e = core_err(d.run(punchh::sso(&other, &c.security_token).unwrap()));
         assert_eq!(e.status(), Some(400));
     });
@@ -140,7 +140,7 @@ fn wrong_digest_secret_is_error_digest_412() {
         let sb = sandbox();
         let c = sb.credentials().punchh.clone();
         let d = driver();
-        let wrong = punchh::Config::new(&c.base_url, &c.client, "NOT_THE_SECRET").unwrap();
+        let wrong = punchh::PunchhConfig::new(&c.base_url, &c.client, "NOT_THE_SECRET").unwrap();
         let e = core_err(d.run(punchh::sso(&wrong, &c.security_token).unwrap()));
         assert_eq!(e, CoreError::Digest);
         assert_eq!(e.status(), Some(412));
@@ -328,7 +328,7 @@ fn user_info_refusals_and_the_mobile_sha256_path() {
 /// `GET /api/auth/users` through a session whose sign-in is the SSO recipe.
 fn protected_user(
     d: &Driver,
-    cfg: &punchh::Config,
+    cfg: &punchh::PunchhConfig,
     session: &SharedSession<punchh::Sso<'_>>,
 ) -> Result<ssoflow_ureq::OwnedResponse, Error> {
     d.send_authorized(session, &(), |t: &punchh::SsoLogin, buf| {
@@ -458,13 +458,13 @@ fn client_secret_and_signing_secret_apart_on_every_driver() {
         config.punchh.signing_secret = Some("fake-signing-secret".into());
         let sb = common::sandbox_with(config, None);
         let c = sb.credentials().punchh.clone();
-        let cfg = punchh::Config::new(&c.base_url, &c.client, &c.secret)
+        let cfg = punchh::PunchhConfig::new(&c.base_url, &c.client, &c.secret)
             .unwrap()
             .with_signing_secret(&c.signing_secret)
             .unwrap();
         // Signing with the client secret, or sending the signing secret as client secret, fails.
-        let unsigned = punchh::Config::new(&c.base_url, &c.client, &c.secret).unwrap();
-        let swapped = punchh::Config::new(&c.base_url, &c.client, &c.signing_secret).unwrap();
+        let unsigned = punchh::PunchhConfig::new(&c.base_url, &c.client, &c.secret).unwrap();
+        let swapped = punchh::PunchhConfig::new(&c.base_url, &c.client, &c.signing_secret).unwrap();
         let d = driver();
         for drv in DRIVERS {
             let code_ = code(&d, &cfg, &c.redirect_uri);

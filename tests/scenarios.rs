@@ -79,7 +79,7 @@ enum Target {
     /// `GET url` with the bearer token (the OAuth 2.0 userinfo endpoint).
     Url(String),
     /// POS API `GET /admin/me`.
-    PosMe(&'static pos_api::Config),
+    PosMe(&'static pos_api::PosConfig),
 }
 
 fn build<'b>(target: &Target, t: &TokenSet, buf: &'b mut [u8]) -> Result<Request<'b>, CoreError> {
@@ -458,8 +458,8 @@ fn failing_sign_in(d: D) -> Run {
 fn refresh_refused(d: D) -> Run {
     let sb = sandbox();
     let c = &sb.credentials().pos_api;
-    let cfg: &'static pos_api::Config = Box::leak(Box::new(
-        pos_api::Config::new(&c.base_url, &c.client_id, &c.client_secret)
+    let cfg: &'static pos_api::PosConfig = Box::leak(Box::new(
+        pos_api::PosConfig::new(&c.base_url, &c.client_id, &c.client_secret)
             .expect("sandbox credentials"),
     ));
     ssoflow_ureq::Driver::default()

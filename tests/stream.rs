@@ -24,10 +24,10 @@ use ssoflow_ureq::{Driver, Error, SharedSession};
 const TOKEN: &str = "POST /stream/oauth/token";
 const GENERATE: &str = "POST /stream/white-label/generate-session";
 
-fn config(sb: &SandboxHandle) -> stream::Config {
+fn config(sb: &SandboxHandle) -> stream::StreamConfig {
     let c = &sb.credentials().stream;
     // The sandbox serves the white-label redirect under the same prefix.
-    stream::Config::new(&c.base_url, &c.base_url, &c.client_id, &c.client_secret)
+    stream::StreamConfig::new(&c.base_url, &c.base_url, &c.client_id, &c.client_secret)
         .expect("sandbox credentials")
 }
 
@@ -41,12 +41,17 @@ fn user<'a>(org: &'a str, email: &'a str) -> SessionRequest<'a> {
     }
 }
 
-fn api_token(d: &Driver, cfg: &stream::Config) -> TokenSet {
+fn api_token(d: &Driver, cfg: &stream::StreamConfig) -> TokenSet {
     d.run(stream::api_token(cfg).unwrap()).expect("API token")
 }
 
 /// Generate a session for `who` and build its one-time redirect URL.
-fn login_url(d: &Driver, cfg: &stream::Config, api: &TokenSet, who: &SessionRequest<'_>) -> String {
+fn login_url(
+    d: &Driver,
+    cfg: &stream::StreamConfig,
+    api: &TokenSet,
+    who: &SessionRequest<'_>,
+) -> String {
     let token = d
         .run(stream::generate_session(cfg, api.access.value.expose(), who).unwrap())
         .expect("generate-session");
@@ -301,7 +306,8 @@ fn client_authentication_errors_and_expired_api_token() {
         let sb = sandbox();
         let c = sb.credentials().stream.clone();
         let d = driver();
-        let wrong = stream::Config::new(&c.base_url, &c.base_url, &c.client_id, "wrong").unwrap();
+        let wrong =
+            stream::StreamConfig::new(&c.base_url, &c.base_url, &c.client_id, "wrong").unwrap();
         let e = core_err(d.run(stream::api_token(&wrong).unwrap()));
         assert_eq!(oauth(&e), (401, "invalid_client".into()));
 
@@ -324,7 +330,7 @@ fn client_authentication_errors_and_expired_api_token() {
 /// generate-session as a protected call: the session holds the API token.
 fn generate(
     d: &Driver,
-    cfg: &stream::Config,
+    cfg: &stream::StreamConfig,
     session: &SharedSession<stream::ApiToken<'_>>,
 ) -> Result<stream::SsoLoginToken, Error> {
     let who = user("org-session", "s@chain.example");

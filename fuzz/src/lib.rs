@@ -753,8 +753,8 @@ pub mod configs {
     }
 
     /// PAR Ordering.
-    pub fn par() -> par_ordering::Config {
-        par_ordering::Config::new(
+    pub fn par() -> par_ordering::ParConfig {
+        par_ordering::ParConfig::new(
             "https://par.example",
             "f3a90488ffee32c3acb6fcd0ca417cf6",
             "par-client",
@@ -764,14 +764,14 @@ pub mod configs {
     }
 
     /// Punchh.
-    pub fn punchh() -> punchh::Config {
-        punchh::Config::new("https://punchh.example", "punchh-client", CLIENT_SECRET)
+    pub fn punchh() -> punchh::PunchhConfig {
+        punchh::PunchhConfig::new("https://punchh.example", "punchh-client", CLIENT_SECRET)
             .expect("punchh config")
     }
 
     /// Stream.
-    pub fn stream() -> stream::Config {
-        stream::Config::new(
+    pub fn stream() -> stream::StreamConfig {
+        stream::StreamConfig::new(
             "https://stream.example",
             "https://brand.example",
             "stream-client",
@@ -781,8 +781,8 @@ pub mod configs {
     }
 
     /// POS API.
-    pub fn pos() -> pos_api::Config {
-        pos_api::Config::new("https://pos.example", "pos-client", CLIENT_SECRET)
+    pub fn pos() -> pos_api::PosConfig {
+        pos_api::PosConfig::new("https://pos.example", "pos-client", CLIENT_SECRET)
             .expect("pos config")
     }
 }

@@ -40,7 +40,7 @@ fn report<T>(r: Result<T, Error>) {
 #[cfg(feature = "par")]
 pub fn par<S: Read + Write>(driver: &mut Driver<'_>, stream: &mut S) {
     use ssoflow_core::par_ordering::{self, RequestIds};
-    let Ok(config) = par_ordering::Config::new(
+    let Ok(config) = par_ordering::ParConfig::new(
         black_box("https://api-public-playground.menu.app"),
         black_box("f3a90488ffee32c3acb6fcd0ca417cf6"),
         black_box("client-id"),
@@ -81,7 +81,7 @@ pub fn par<S: Read + Write>(driver: &mut Driver<'_>, stream: &mut S) {
 #[cfg(feature = "punchh")]
 pub fn punchh<S: Read + Write>(driver: &mut Driver<'_>, stream: &mut S) {
     use ssoflow_core::punchh;
-    let Ok(config) = punchh::Config::new(
+    let Ok(config) = punchh::PunchhConfig::new(
         black_box("https://sandbox.punchh.com"),
         black_box("business-key"),
         black_box("business-secret"),
@@ -96,7 +96,7 @@ pub fn punchh<S: Read + Write>(driver: &mut Driver<'_>, stream: &mut S) {
 #[cfg(feature = "pos")]
 pub fn pos<S: Read + Write>(driver: &mut Driver<'_>, stream: &mut S) {
     use ssoflow_core::pos_api;
-    let Ok(config) = pos_api::Config::new(
+    let Ok(config) = pos_api::PosConfig::new(
         black_box("https://pos.example"),
         black_box("client-id"),
         black_box("client-secret"),
@@ -118,7 +118,7 @@ pub fn pos<S: Read + Write>(driver: &mut Driver<'_>, stream: &mut S) {
 #[cfg(feature = "stream")]
 pub fn stream_flow<S: Read + Write>(driver: &mut Driver<'_>, io: &mut S) {
     use ssoflow_core::stream;
-    let Ok(config) = stream::Config::new(
+    let Ok(config) = stream::StreamConfig::new(
         black_box("https://api.stream.example"),
         black_box("https://orders.brand.example"),
         black_box("client-id"),

@@ -67,7 +67,7 @@ extern "C" fn main(_argc: i32, _argv: *const *const u8) -> i32 {
             }
         }
     }
-    if let Ok(cfg) = par_ordering::Config::new("https://p.example", "key", "id", "secret") {
+    if let Ok(cfg) = par_ordering::ParConfig::new("https://p.example", "key", "id", "secret") {
         let mut ids = par_ordering::RequestIds::new([black_box(3); 16]);
         n += drive(par_ordering::m2m_token(&cfg, &mut ids), 200, b"{}");
         if let Ok(f) = par_ordering::sign_in(&cfg, None, "subject", ids) {

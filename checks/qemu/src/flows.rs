@@ -143,8 +143,8 @@ const PAR_SIGN_IN_DLC: &[u8] =
 const PAR_ME: &[u8] = br#"{"status":"OK","code":200,"data":{"customer_account":{"id":"01e6d2c9-976b-4953-91e6-3dade887a4c7","first_name":"Jane","last_name":"Doe","email":"jane.doe@partech.com"}}}"#;
 const PAR_401: &[u8] = br#"{"status":"ERROR","code":401,"message":"Unauthenticated."}"#;
 
-fn par_config() -> Result<par_ordering::Config, Error> {
-    Ok(par_ordering::Config::new(
+fn par_config() -> Result<par_ordering::ParConfig, Error> {
+    Ok(par_ordering::ParConfig::new(
         "https://api-public-playground.menu.app",
         "f3a90488ffee32c3acb6fcd0ca417cf6",
         "client-id",
@@ -224,8 +224,8 @@ const PUNCHH_TOKEN: &[u8] =
 /// The seed's `user` object on its own (what `/api/auth/users` answers), cut from the SSO seed.
 const PUNCHH_USER: &[u8] = br#"{"created_at":"2015-08-18T13:53:06Z","email":"test@example.com","first_name":"FIRST_NAME_GOES_HERE","id":111111111,"last_name":"LAST_NAME_GOES_HERE","authentication_token":"AUTHENTICATION_TOKEN_GOES_HERE","phone":null,"access_token":null}"#;
 
-fn punchh_config() -> Result<punchh::Config, Error> {
-    Ok(punchh::Config::new(
+fn punchh_config() -> Result<punchh::PunchhConfig, Error> {
+    Ok(punchh::PunchhConfig::new(
         "https://SERVER_NAME_GOES_HERE.punchh.com",
         "CLIENT_GOES_HERE",
         "SECRET_GOES_HERE",
@@ -288,8 +288,8 @@ const STREAM_REDEEMED: &[u8] = br#"{"session":"sess-123","user":{"email":"sarah.
 const STREAM_REDIRECT: &str =
     "https://orders.brand.example/redirect/sso?code=eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9...";
 
-fn stream_config() -> Result<stream::Config, Error> {
-    Ok(stream::Config::new(
+fn stream_config() -> Result<stream::StreamConfig, Error> {
+    Ok(stream::StreamConfig::new(
         "https://api.stream.example",
         "https://orders.brand.example",
         "client-id",
@@ -345,8 +345,8 @@ const POS_TOKENS: &[u8] = br#"{"access_token":"3f2c6f8e-2b1a-4c3d-9e8f-0a1b2c3d4
 const POS_ROTATED: &[u8] = br#"{"access_token":"9d8c7b6a-5f4e-4d3c-8b2a-1f0e9d8c7b6a","expires_in":3600,"refresh_token":"r-2","token_type":"Bearer"}"#;
 const POS_CREATED: &[u8] = br#"{"id":"6a1e3f0c-8d4b-4e2a-9c7f-5b3d1a0e9f8c","user_name":"admin@pos.example","created_at":"2024-01-01T00:00:00Z"}"#;
 
-fn pos_config() -> Result<pos_api::Config, Error> {
-    Ok(pos_api::Config::new(
+fn pos_config() -> Result<pos_api::PosConfig, Error> {
+    Ok(pos_api::PosConfig::new(
         "https://pos.example",
         "pos-admin-client",
         "pos-secret",

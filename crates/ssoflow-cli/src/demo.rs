@@ -202,7 +202,7 @@ impl Demo {
     /// A protected PAR call (`GET /api/customers/me`) with refresh-on-401 through `session`.
     fn par_me(
         &self,
-        par: &par_ordering::Config,
+        par: &par_ordering::ParConfig,
         session: &ParSession<'_>,
         subject: &str,
     ) -> Result<par_ordering::CustomerAccount, Failure> {
@@ -211,7 +211,7 @@ impl Demo {
     }
 
     /// A PAR customer session for this demo: signs in with the demo's M2M token.
-    fn par_session<'a>(&self, par: &'a par_ordering::Config) -> ParSession<'a> {
+    fn par_session<'a>(&self, par: &'a par_ordering::ParConfig) -> ParSession<'a> {
         let mut recipe = par_ordering::CustomerSignIn::new(par);
         if let Some(m2m) = self.m2m.borrow().clone() {
             recipe = recipe.with_m2m_token(m2m);
@@ -226,7 +226,7 @@ impl Demo {
     /// through `session`.
     fn par_get(
         &self,
-        par: &par_ordering::Config,
+        par: &par_ordering::ParConfig,
         session: &ParSession<'_>,
         subject: &str,
         path: &str,
@@ -371,7 +371,7 @@ fn par_ordering_steps(
     idp_token: &str,
 ) -> Result<(), Failure> {
     let c = &creds.par_ordering;
-    let par = par_ordering::Config::new(
+    let par = par_ordering::ParConfig::new(
         &c.base_url,
         &c.application_key,
         &c.client_id,
@@ -483,7 +483,7 @@ fn par_ordering_steps(
 
 fn punchh_steps(d: &mut Demo, creds: &ssoflow_sandbox::Credentials) -> Result<(), Failure> {
     let c = &creds.punchh;
-    let cfg = punchh::Config::new(&c.base_url, &c.client, &c.secret)
+    let cfg = punchh::PunchhConfig::new(&c.base_url, &c.client, &c.secret)
         .and_then(|cfg| cfg.with_signing_secret(&c.signing_secret))
         .map_err(config_failure)?;
     d.step("punchh", "SSO access token (signed x-pch-digest)", |d| {
@@ -575,7 +575,7 @@ fn punchh_steps(d: &mut Demo, creds: &ssoflow_sandbox::Credentials) -> Result<()
 /// `Config::user_request`; its status and body.
 fn punchh_user_call(
     d: &Demo,
-    cfg: &punchh::Config,
+    cfg: &punchh::PunchhConfig,
     token: &str,
 ) -> Result<(u16, Vec<u8>), Failure> {
     let mut buf = vec![0u8; 4096];
@@ -589,7 +589,7 @@ fn punchh_user_call(
 
 fn stream_steps(d: &mut Demo, creds: &ssoflow_sandbox::Credentials) -> Result<(), Failure> {
     let c = &creds.stream;
-    let cfg = stream::Config::new(&c.base_url, &c.base_url, &c.client_id, &c.client_secret)
+    let cfg = stream::StreamConfig::new(&c.base_url, &c.base_url, &c.client_id, &c.client_secret)
         .map_err(config_failure)?;
     let api = RefCell::new(None);
     d.step("stream", "API token (client credentials)", |d| {
@@ -646,7 +646,7 @@ fn stream_steps(d: &mut Demo, creds: &ssoflow_sandbox::Credentials) -> Result<()
 
 fn pos_steps(d: &mut Demo, creds: &ssoflow_sandbox::Credentials) -> Result<(), Failure> {
     let c = &creds.pos_api;
-    let cfg = pos_api::Config::new(&c.base_url, &c.client_id, &c.client_secret)
+    let cfg = pos_api::PosConfig::new(&c.base_url, &c.client_id, &c.client_secret)
         .map_err(config_failure)?;
     let (user, password) = ("demo-admin", "correct horse battery staple");
     d.step("pos", "create admin account (201)", |d| {

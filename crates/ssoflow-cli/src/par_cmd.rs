@@ -57,7 +57,7 @@ fn sign_in(args: &SignInArgs, ctx: &Ctx) -> Result<(), Failure> {
     let subject = required_env("SSOFLOW_SUBJECT_TOKEN")?;
     let application_key = application_key(args.application_key.as_deref())?;
     let mut config =
-        par_ordering::Config::new(&args.base_url, &application_key, &args.client_id, &secret)?
+        par_ordering::ParConfig::new(&args.base_url, &application_key, &args.client_id, &secret)?
             .with_api_version(&args.api_version)?
             .with_scope(&args.scope)?;
     if let Some(role) = &args.role_id {
@@ -205,7 +205,7 @@ mod tests {
 
     #[test]
     fn config_debug_shows_neither_the_application_key_nor_the_secret() {
-        let c = par_ordering::Config::new(
+        let c = par_ordering::ParConfig::new(
             "https://par.example",
             "APPLICATION-KEY-1f2e3d",
             "client-id",

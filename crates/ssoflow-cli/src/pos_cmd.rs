@@ -49,9 +49,9 @@ pub struct Common {
 }
 
 impl Common {
-    fn config(&self, secret: Option<String>) -> Result<pos_api::Config, Failure> {
+    fn config(&self, secret: Option<String>) -> Result<pos_api::PosConfig, Failure> {
         let secret = secret.or_else(|| env_secret("SSOFLOW_CLIENT_SECRET"));
-        Ok(pos_api::Config::new(
+        Ok(pos_api::PosConfig::new(
             &self.base_url,
             &self.client_id,
             secret.as_deref().unwrap_or(""),

@@ -75,8 +75,8 @@ pub struct Common {
 impl Common {
     /// The settings with the OAuth client `secret`; SSOFLOW_SIGNING_SECRET, when set, is the
     /// digest key instead of `secret`.
-    fn config(&self, secret: &str) -> Result<punchh::Config, Failure> {
-        let mut config = punchh::Config::new(&self.base_url, &self.client, secret)?;
+    fn config(&self, secret: &str) -> Result<punchh::PunchhConfig, Failure> {
+        let mut config = punchh::PunchhConfig::new(&self.base_url, &self.client, secret)?;
         if let Some(signing) = env_secret(SIGNING_SECRET) {
             config = config.with_signing_secret(&signing)?;
         }

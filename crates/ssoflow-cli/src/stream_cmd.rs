@@ -94,7 +94,7 @@ pub fn run(cmd: Command, ctx: &Ctx) -> Result<(), Failure> {
 fn session(args: &SessionArgs, ctx: &Ctx) -> Result<(), Failure> {
     let secret = required_env("SSOFLOW_CLIENT_SECRET")?;
     let domain = args.white_label_domain.as_deref().unwrap_or(&args.base_url);
-    let config = stream::Config::new(&args.base_url, domain, &args.client_id, &secret)?;
+    let config = stream::StreamConfig::new(&args.base_url, domain, &args.client_id, &secret)?;
     let api = ctx.driver.run(stream::api_token(&config)?)?;
     let request = SessionRequest {
         provider_org_id: &args.provider_org_id,

@@ -17,7 +17,7 @@
 //! | [`par_ordering::M2m`](crate::par_ordering::M2m) | `()` | `AccessToken` | a new M2M token |
 //! | [`par_ordering::CustomerSignIn`](crate::par_ordering::CustomerSignIn) | the subject token | `par_ordering::SignIn` | a token exchange, reusing the M2M token |
 //! | [`pos_api::Admin`](crate::pos_api::Admin) | `()` | `TokenSet` | the refresh token, else the password |
-//! | [`stream::ApiToken`](crate::stream::ApiToken) (`Config::api_token_recipe`) | `()` | `TokenSet` | a new grant |
+//! | [`stream::ApiToken`](crate::stream::ApiToken) (`StreamConfig::api_token_recipe`) | `()` | `TokenSet` | a new grant |
 //! | [`punchh::Sso`](crate::punchh::Sso) | `()` | `punchh::SsoLogin` | a new SSO exchange |
 
 use crate::session::HasAccessToken;

@@ -57,7 +57,7 @@ proptest! {
         prop_assert!(ends(oauth2::refresh(&client, "r", None).unwrap(), &answers, 4));
         prop_assert!(ends(oauth2::token_exchange(&client, "t", oauth2::ACCESS_TOKEN_TYPE, None, None).unwrap(), &answers, 4));
         prop_assert!(ends(oauth2::authorization_code(&client, "c", "https://b.example/cb", None).unwrap(), &answers, 4));
-        let par = par_ordering::Config::new("https://p.example", "k", "id", "s").unwrap();
+        let par = par_ordering::ParConfig::new("https://p.example", "k", "id", "s").unwrap();
         let mut ids = par_ordering::RequestIds::new([1; 16]);
         prop_assert!(ends(par_ordering::m2m_token(&par, &mut ids), &answers, 4));
         // M2M + sign-in, one M2M re-fetch and one retry at most: 5 requests, then done.

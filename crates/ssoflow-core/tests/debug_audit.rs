@@ -332,7 +332,7 @@ fn no_debug_output_shows_a_secret_and_every_public_type_is_audited() {
 
     // ── PAR Ordering ─────────────────────────────────────────────────────────────────────────
     let par =
-        par_ordering::Config::new("https://par.example", APP_KEY, "par-client", CLIENT_SECRET)
+        par_ordering::ParConfig::new("https://par.example", APP_KEY, "par-client", CLIENT_SECRET)
             .unwrap();
     a.show("par Config", &par);
     let m2m = r#"{"status":"OK","code":200,"data":{"oauth_token":{"access_token":"Zq9-m2m","expires_in":3600}}}"#;
@@ -377,7 +377,7 @@ fn no_debug_output_shows_a_secret_and_every_public_type_is_audited() {
     a.request("protected_request", &req);
 
     // ── POS API ──────────────────────────────────────────────────────────────────────────────
-    let pos = pos_api::Config::new("https://pos.example", "pos-client", CLIENT_SECRET).unwrap();
+    let pos = pos_api::PosConfig::new("https://pos.example", "pos-client", CLIENT_SECRET).unwrap();
     a.show("pos Config", &pos);
     let pos_tokens = r#"{"access_token":"Zq9-access","refresh_token":"Zq9-new-refresh","expires_in":60,"token_type":"bearer"}"#;
     for answers in [
@@ -407,10 +407,11 @@ fn no_debug_output_shows_a_secret_and_every_public_type_is_audited() {
     }
 
     // ── Punchh ───────────────────────────────────────────────────────────────────────────────
-    let punchh = punchh::Config::new("https://punchh.example", "punchh-client", CLIENT_SECRET)
-        .unwrap()
-        .with_signing_secret(SIGNING)
-        .unwrap();
+    let punchh =
+        punchh::PunchhConfig::new("https://punchh.example", "punchh-client", CLIENT_SECRET)
+            .unwrap()
+            .with_signing_secret(SIGNING)
+            .unwrap();
     a.show("punchh Config", &punchh);
     let user = r#"{"id":1,"email":"a@example.com","first_name":"A","last_name":"B","authentication_token":"Zq9-auth-token","access_token":"Zq9-user-access"}"#;
     let sso = r#"{"token":{"access_token":"Zq9-access"},"user":{"id":1,"email":"a@example.com","authentication_token":"Zq9-auth-token"}}"#;
@@ -449,7 +450,7 @@ fn no_debug_output_shows_a_secret_and_every_public_type_is_audited() {
     a.show("User", &punchh::User::from_json(user.as_bytes()));
 
     // ── Stream ───────────────────────────────────────────────────────────────────────────────
-    let stream = stream::Config::new(
+    let stream = stream::StreamConfig::new(
         "https://stream.example",
         "https://wl.example",
         "stream-client",
@@ -546,12 +547,44 @@ fn json_strings_named(json: &str, name: &str) -> Vec<String> {
         .collect()
 }
 
+#[test]
+fn no_two_public_types_share_a_name() {
+    // One name, one type: `par_ordering::ParConfig`, not four `Config`s a reader must tell
+    // apart by their module.
+    let mut found = Vec::new();
+    collect_public_items(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
+        &mut found,
+    );
+    let mut seen: std::collections::BTreeMap<String, String> = Default::default();
+    let mut twins = Vec::new();
+    for (_, name, file) in found {
+        if let Some(other) = seen.insert(name.clone(), file.clone()) {
+            twins.push(format!("{name}: {other} and {file}"));
+        }
+    }
+    assert!(twins.is_empty(), "public types sharing a name: {twins:?}");
+}
+
 /// Every `pub struct` / `pub enum` outside test code under `dir`.
 fn collect_public_types(dir: &Path, out: &mut BTreeSet<String>) {
+    let mut found = Vec::new();
+    collect_public_items(dir, &mut found);
+    out.extend(
+        found
+            .into_iter()
+            .filter(|(kind, _, _)| kind == "pub struct" || kind == "pub enum")
+            .map(|(_, name, _)| name),
+    );
+}
+
+/// Every `pub struct` / `pub enum` / `pub type` / `pub trait` outside test code under `dir`,
+/// with its file.
+fn collect_public_items(dir: &Path, out: &mut Vec<(String, String, String)>) {
     for entry in std::fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();
         if path.is_dir() {
-            collect_public_types(&path, out);
+            collect_public_items(&path, out);
             continue;
         }
         let name = path.file_name().unwrap().to_string_lossy().to_string();
@@ -566,13 +599,13 @@ fn collect_public_types(dir: &Path, out: &mut BTreeSet<String>) {
             if line.starts_with("#[cfg(test)]") && next.contains("mod ") {
                 break;
             }
-            for kind in ["pub struct ", "pub enum "] {
+            for kind in ["pub struct ", "pub enum ", "pub type ", "pub trait "] {
                 if let Some(rest) = line.strip_prefix(kind) {
                     let ident: String = rest
                         .chars()
                         .take_while(|c| c.is_alphanumeric() || *c == '_')
                         .collect();
-                    out.insert(ident);
+                    out.push((kind.trim().to_string(), ident, path.display().to_string()));
                 }
             }
         }

@@ -40,7 +40,7 @@ fn full_flows_allocate_nothing() {
         .unwrap()
         .with_secret("7Fjfp0ZBr1KtDRbnfVdmIw")
         .unwrap();
-    let par = par_ordering::Config::new("https://api.example", "key", "id", "secret").unwrap();
+    let par = par_ordering::ParConfig::new("https://api.example", "key", "id", "secret").unwrap();
     let mut outputs = None;
     let info = allocation_counter::measure(|| {
         let t = run(
@@ -82,13 +82,13 @@ fn full_flows_allocate_nothing() {
 fn punchh_stream_and_pos_flows_allocate_nothing() {
     let mut buf = [0u8; 8192];
     let mut url_buf = [0u8; stream::MAX_REDIRECT_URL_LEN];
-    let punchh = punchh::Config::new(
+    let punchh = punchh::PunchhConfig::new(
         "https://sandbox.punchh.com",
         "CLIENT_GOES_HERE",
         "SECRET_GOES_HERE",
     )
     .unwrap();
-    let stream_cfg = stream::Config::new(
+    let stream_cfg = stream::StreamConfig::new(
         "https://api.stream.example",
         "https://orders.brand.example",
         "stream-client",
@@ -96,7 +96,7 @@ fn punchh_stream_and_pos_flows_allocate_nothing() {
     )
     .unwrap();
     let pos =
-        pos_api::Config::new("https://pos.example", "pos-admin-client", "pos-secret").unwrap();
+        pos_api::PosConfig::new("https://pos.example", "pos-admin-client", "pos-secret").unwrap();
     let who = stream::SessionRequest {
         provider_org_id: "restaurant_chain_abc_123",
         role: stream::Role::Manager,

@@ -325,9 +325,9 @@ const PAR_SUBJECT: &str = "test-1100-jane.doe@partech.com-Jane-Doe-+41767567126"
 /// The seed's M2M token: `"access_token": "d4c129d3…d07b291",`.
 const PAR_M2M_TOKEN: &str = "d4c129d3f4560c2beaa3a1a3b15bb771a7038a4bbb680a3912c9ea284d07b291";
 
-fn par_config() -> par_ordering::Config {
+fn par_config() -> par_ordering::ParConfig {
     // `"url": "https://api-public-playground.menu.app/api/oauth/tokens",`
-    par_ordering::Config::new(
+    par_ordering::ParConfig::new(
         "https://api-public-playground.menu.app",
         PAR_APPLICATION,
         "client-id",
@@ -753,10 +753,10 @@ fn seed_000_customer_info_request_and_answer() {
 // Seeds 001 and 002: Punchh
 // ---------------------------------------------------------------------------------------------
 
-fn punchh_config() -> punchh::Config {
+fn punchh_config() -> punchh::PunchhConfig {
     // `curl https://SERVER_NAME_GOES_HERE.punchh.com/api/auth/sso \`;
     // `"client": "CLIENT_GOES_HERE",` and `"client_secret": "SECRET_GOES_HERE",`
-    punchh::Config::new(
+    punchh::PunchhConfig::new(
         "https://SERVER_NAME_GOES_HERE.punchh.com",
         "CLIENT_GOES_HERE",
         "SECRET_GOES_HERE",
@@ -860,7 +860,7 @@ fn seed_001_sso_response_parses() {
     assert_eq!(&punchh::User::from_json(&user_only).unwrap(), user);
 }
 
-fn code_for_token_config() -> punchh::Config {
+fn code_for_token_config() -> punchh::PunchhConfig {
     // `"client_id": "CLIENT_GOES_HERE",` `"client_secret": "SECRET_GOES_HERE",`
     punchh_config().with_client_id("CLIENT_GOES_HERE").unwrap()
 }
@@ -944,8 +944,8 @@ fn seed_002_oauth_token_response_parses() {
 // Seed 003: Stream
 // ---------------------------------------------------------------------------------------------
 
-fn stream_config() -> stream::Config {
-    stream::Config::new(
+fn stream_config() -> stream::StreamConfig {
+    stream::StreamConfig::new(
         "https://api.stream.example",
         "https://orders.brand.example",
         "stream-client",
@@ -1085,8 +1085,8 @@ fn pos_login_answer() -> String {
     answer.to_string()
 }
 
-fn pos_config() -> pos_api::Config {
-    pos_api::Config::new("https://pos.example", "pos-admin-client", "pos-secret").unwrap()
+fn pos_config() -> pos_api::PosConfig {
+    pos_api::PosConfig::new("https://pos.example", "pos-admin-client", "pos-secret").unwrap()
 }
 
 #[test]

@@ -391,7 +391,7 @@ impl<'a> Driver<'a> {
     ///   `Error::Core(Unauthorized)`.
     ///
     /// `build` writes the protected request with the token, e.g.
-    /// `par_ordering::Config::protected_request`. Any status other than 401 is returned as it
+    /// `par_ordering::ParConfig::protected_request`. Any status other than 401 is returned as it
     /// is.
     #[allow(clippy::too_many_arguments)]
     pub fn send_authorized<S, C, R, N, B>(

@@ -27,7 +27,7 @@
 //! use ssoflow_embedded_io::{DEFAULT_BUF, Driver, Error};
 //!
 //! fn sign_in<S: Read + Write>(stream: &mut S, ms: &mut impl FnMut() -> Instant) -> Result<(), Error> {
-//!     let config = par_ordering::Config::new(
+//!     let config = par_ordering::ParConfig::new(
 //!         "https://api-public-playground.menu.app", "app-key", "client-id", "client-secret",
 //!     )?;
 //!     let mut buf = [0u8; DEFAULT_BUF];
@@ -62,7 +62,7 @@
 //!     rng: impl FnMut() -> [u8; 16],
 //!     customer_token: &str, // from the customer's identity provider
 //! ) -> Result<u16, Error> {
-//!     let config = par_ordering::Config::new(
+//!     let config = par_ordering::ParConfig::new(
 //!         "https://api-public-playground.menu.app", "app-key", "client-id", "client-secret",
 //!     )?;
 //!     // Both live as long as the device: the recipe keeps the M2M token between sign-ins.

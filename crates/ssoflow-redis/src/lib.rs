@@ -80,7 +80,7 @@
 //!
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 //! let driver = Driver::new()?;
-//! let par = par_ordering::Config::new(
+//! let par = par_ordering::ParConfig::new(
 //!     "https://api-public-playground.menu.app", "app-key", "client-id", "client-secret")?;
 //! let cache_config = CacheConfig::default();
 //! let key = EncryptionKey::from_hex(&std::env::var("TOKEN_CACHE_KEY")?)?;

@@ -558,7 +558,7 @@ where
     /// `Error::Core(Unauthorized)`.
     ///
     /// `build` writes the request for a token, e.g. with
-    /// [`OwnedRequest::write_with`] and `par_ordering::Config::protected_request`.
+    /// [`OwnedRequest::write_with`] and `par_ordering::ParConfig::protected_request`.
     pub async fn send_authorized<'a, B>(
         &'a self,
         key: &'a K,

@@ -23,7 +23,7 @@
 //!
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 //! let driver = Driver::new()?;
-//! let par = par_ordering::Config::new(
+//! let par = par_ordering::ParConfig::new(
 //!     "https://api-public-playground.menu.app", "app-key", "client-id", "client-secret")?;
 //! let cache = TokenCache::new(driver, par_ordering::M2m::new(&par), CacheConfig::default());
 //!
@@ -41,11 +41,11 @@
 //! use ssoflow_core::par_ordering::{self, CustomerSignIn};
 //! use ssoflow_tokio::{CacheConfig, Driver, TokenCache};
 //!
-//! static PAR: OnceLock<par_ordering::Config> = OnceLock::new();
+//! static PAR: OnceLock<par_ordering::ParConfig> = OnceLock::new();
 //!
 //! # async fn demo(subject_token: String) -> Result<(), Box<dyn std::error::Error>> {
 //! let par = PAR.get_or_init(|| {
-//!     par_ordering::Config::new("https://api-public-playground.menu.app", "app-key",
+//!     par_ordering::ParConfig::new("https://api-public-playground.menu.app", "app-key",
 //!         "client-id", "client-secret").expect("PAR config")
 //! });
 //! // One session per customer, keyed by the customer's identity-provider token.

@@ -16,7 +16,7 @@ const PASSWORD: &str = "correct horse battery staple";
 async fn a_refused_refresh_falls_back_to_a_login() {
     let env = Env::new().await;
     let c = &env.sandbox.credentials().pos_api;
-    let pos = pos_api::Config::new(&c.base_url, &c.client_id, &c.client_secret).unwrap();
+    let pos = pos_api::PosConfig::new(&c.base_url, &c.client_id, &c.client_secret).unwrap();
     env.driver
         .run(pos_api::create_account(&pos, "ada-admin", PASSWORD).unwrap())
         .await

@@ -96,7 +96,7 @@ impl Driver {
     ///   transient failure is retried after the policy's backoff (or `Retry-After`); a final one
     ///   is handed to every caller that waited, and nobody re-runs it during the cooldown.
     /// - `build(token, buf)` writes the protected request (vendor headers come from the core's
-    ///   helpers, e.g. `par_ordering::Config::protected_request`).
+    ///   helpers, e.g. `par_ordering::ParConfig::protected_request`).
     /// - A 401 answer: the token is dropped once however many callers saw it, one re-sign-in
     ///   happens, and the call is retried once; a second 401 is
     ///   `Error::Core(ssoflow_core::Error::Unauthorized)`.

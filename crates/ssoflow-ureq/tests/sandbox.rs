@@ -108,7 +108,7 @@ fn client_secret_post_and_a_tiny_request_buffer() {
 fn punchh_get_with_a_body_is_sent_and_signed() {
     let sb = sandbox();
     let c = &sb.credentials().punchh;
-    let config = punchh::Config::new(&c.base_url, &c.client, &c.secret).unwrap();
+    let config = punchh::PunchhConfig::new(&c.base_url, &c.client, &c.secret).unwrap();
     let driver = Driver::default();
     let login = driver
         .run(punchh::sso(&config, &c.security_token).unwrap())

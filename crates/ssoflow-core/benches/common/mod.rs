@@ -70,18 +70,18 @@ pub fn run_once<F: Flow>(mut flow: F, status: u16, body: &[u8], buf: &mut [u8]) 
 
 /// Everything the ssoflow side is configured with once, outside the timed loop.
 pub struct Setup {
-    pub par: par_ordering::Config,
+    pub par: par_ordering::ParConfig,
     pub par_m2m: AccessToken,
     pub oauth: oauth2::Client,
-    pub punchh: punchh::Config,
-    pub pos: pos_api::Config,
+    pub punchh: punchh::PunchhConfig,
+    pub pos: pos_api::PosConfig,
     pub buf: Vec<u8>,
 }
 
 impl Setup {
     pub fn new() -> Self {
         Setup {
-            par: par_ordering::Config::new(PAR_BASE, PAR_APP_KEY, "client-id", "client-secret")
+            par: par_ordering::ParConfig::new(PAR_BASE, PAR_APP_KEY, "client-id", "client-secret")
                 .expect("par config"),
             par_m2m: AccessToken {
                 value: Secret::new(PAR_M2M, "m2m").expect("m2m"),
@@ -90,9 +90,9 @@ impl Setup {
             oauth: oauth2::Client::new(OAUTH_URL, OAUTH_ID)
                 .and_then(|c| c.with_secret(OAUTH_SECRET))
                 .expect("oauth client"),
-            punchh: punchh::Config::new(PUNCHH_BASE, PUNCHH_CLIENT, PUNCHH_SECRET)
+            punchh: punchh::PunchhConfig::new(PUNCHH_BASE, PUNCHH_CLIENT, PUNCHH_SECRET)
                 .expect("punchh config"),
-            pos: pos_api::Config::new(POS_BASE, POS_ID, POS_SECRET).expect("pos config"),
+            pos: pos_api::PosConfig::new(POS_BASE, POS_ID, POS_SECRET).expect("pos config"),
             buf: vec![0u8; 8192],
         }
     }

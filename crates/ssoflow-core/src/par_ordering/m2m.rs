@@ -2,7 +2,7 @@
 
 use core::borrow::BorrowMut;
 
-use super::{Config, RequestIds, read_envelope};
+use super::{ParConfig, RequestIds, read_envelope};
 use crate::oauth2::TokenMembers;
 use crate::recipe::Recipe;
 use crate::{AccessToken, Error, Exchange, Instant, Method, OneShot, Quirks, Request, Response};
@@ -11,12 +11,12 @@ use crate::{AccessToken, Error, Exchange, Instant, Method, OneShot, Quirks, Requ
 /// [`RequestIds`] (borrowed) or its own.
 #[derive(Debug)]
 pub struct M2mRequest<'c, I = &'c mut RequestIds> {
-    config: &'c Config,
+    config: &'c ParConfig,
     ids: I,
 }
 
 /// Fetch an M2M token for the application.
-pub fn m2m_token<'c>(config: &'c Config, ids: &'c mut RequestIds) -> OneShot<M2mRequest<'c>> {
+pub fn m2m_token<'c>(config: &'c ParConfig, ids: &'c mut RequestIds) -> OneShot<M2mRequest<'c>> {
     OneShot::new(M2mRequest { config, ids })
 }
 
@@ -50,12 +50,12 @@ pub const fn m2m_quirks(quirks: Quirks) -> Quirks {
 /// issues no refresh token; `expires_in` is 86 399 s in seed 000).
 #[derive(Clone, Copy, Debug)]
 pub struct M2m<'c> {
-    config: &'c Config,
+    config: &'c ParConfig,
 }
 
 impl<'c> M2m<'c> {
     /// Sign the application of `config` in.
-    pub fn new(config: &'c Config) -> Self {
+    pub fn new(config: &'c ParConfig) -> Self {
         M2m { config }
     }
 }
@@ -83,7 +83,7 @@ impl Recipe for M2m<'_> {
 
 #[inline(never)]
 pub(super) fn write_request<'b>(
-    c: &Config,
+    c: &ParConfig,
     ids: &mut RequestIds,
     buf: &'b mut [u8],
 ) -> Result<Request<'b>, Error> {
@@ -101,7 +101,7 @@ pub(super) fn write_request<'b>(
 /// the OAuth 2.0 token reader (`expires_in` may be a string, `token_type` may be missing).
 #[inline(never)]
 pub(super) fn read_response_into(
-    config: &Config,
+    config: &ParConfig,
     now: Instant,
     response: Response<'_>,
     out: &mut AccessToken,

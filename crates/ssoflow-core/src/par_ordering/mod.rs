@@ -30,7 +30,7 @@ pub const DEFAULT_SCOPE: &str = "webhooks-management";
 /// A PAR Ordering application's credentials and settings. Its `Debug` shows neither the
 /// application key nor the client secret.
 #[derive(Clone)]
-pub struct Config {
+pub struct ParConfig {
     base_url: heapless::String<256>,
     application_key: heapless::String<64>,
     client_id: heapless::String<128>,
@@ -41,9 +41,9 @@ pub struct Config {
     quirks: Quirks,
 }
 
-impl core::fmt::Debug for Config {
+impl core::fmt::Debug for ParConfig {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("Config")
+        f.debug_struct("ParConfig")
             .field("base_url", &self.base_url)
             .field("application_key", &"***")
             .field("client_id", &self.client_id)
@@ -65,7 +65,7 @@ fn header_safe(v: &str, what: &'static str) -> Result<(), Error> {
     }
 }
 
-impl Config {
+impl ParConfig {
     /// Settings for the API at `base_url` (e.g. `https://api-public-playground.menu.app`).
     pub fn new(
         base_url: &str,
@@ -78,7 +78,7 @@ impl Config {
         if client_id.is_empty() {
             return Err(Error::InvalidInput { what: "client_id" });
         }
-        let mut c = Config {
+        let mut c = ParConfig {
             base_url: heapless::String::new(),
             application_key: heapless::String::new(),
             client_id: heapless::String::new(),
@@ -307,8 +307,8 @@ fn envelope_code(body: &[u8]) -> Option<i64> {
 pub(crate) mod tests {
     use super::*;
 
-    pub(crate) fn config() -> Config {
-        Config::new(
+    pub(crate) fn config() -> ParConfig {
+        ParConfig::new(
             "https://api-public-playground.menu.app",
             "f3a90488ffee32c3acb6fcd0ca417cf6",
             "client-id",
@@ -432,9 +432,9 @@ pub(crate) mod tests {
 
     #[test]
     fn config_refuses_header_injection() {
-        assert!(Config::new("https://x.example", "key\r\nX: y", "id", "s").is_err());
+        assert!(ParConfig::new("https://x.example", "key\r\nX: y", "id", "s").is_err());
         assert_eq!(
-            Config::new("http://x.example", "k", "id", "s").unwrap_err(),
+            ParConfig::new("http://x.example", "k", "id", "s").unwrap_err(),
             Error::Insecure
         );
     }

@@ -19,7 +19,7 @@
 use core::marker::PhantomData;
 
 use super::account::{CustomerAccount, read_account};
-use super::{Config, RequestIds, m2m, read_envelope};
+use super::{ParConfig, RequestIds, m2m, read_envelope};
 use crate::exchange::read_in_place;
 use crate::json::{JsonError, Parser, Seen};
 use crate::recipe::Recipe;
@@ -29,7 +29,7 @@ use crate::{AccessToken, Error, Expiry, Flow, Instant, Method, Response, Step};
 
 /// What a sign-in yields: the account, the menu token and, for Punchh brands, the DLC token
 /// (sent as `DLC-Authorization: Bearer …` on Punchh-specific calls by
-/// [`Config::dlc_request`](super::Config::dlc_request)).
+/// [`ParConfig::dlc_request`](super::ParConfig::dlc_request)).
 ///
 /// A token's `ttl` is in **minutes** (seed 000: `"ttl": 60` beside a JWT whose `exp - iat` is
 /// 3600 s), so its expiry is the answer's arrival plus `ttl × 60` s. A missing `ttl` is an
@@ -80,7 +80,7 @@ enum State {
 
 /// The sign-in flow. After it is done, [`SignInFlow::m2m`] gives the M2M token it used, to cache.
 pub struct SignInFlow<'c> {
-    config: &'c Config,
+    config: &'c ParConfig,
     subject_token: &'c str,
     ids: RequestIds,
     m2m: Option<AccessToken>,
@@ -97,7 +97,7 @@ crate::secret::debug_redacted!(SignInFlow { config, ids, m2m, fresh_m2m, state, 
 /// Sign a customer in (registering them if new) with `subject_token`, their identity provider's
 /// access token. Pass a cached M2M token if you have one; `ids` makes the request ids.
 pub fn sign_in<'c>(
-    config: &'c Config,
+    config: &'c ParConfig,
     m2m: Option<AccessToken>,
     subject_token: &'c str,
     ids: RequestIds,
@@ -138,14 +138,14 @@ impl SignInFlow<'_> {
 /// `K` is how callers hold the subject token (`str`, `String`, …).
 #[derive(Debug)]
 pub struct CustomerSignIn<'c, K: ?Sized = str> {
-    config: &'c Config,
+    config: &'c ParConfig,
     m2m: spin::Mutex<Option<AccessToken>>,
     key: PhantomData<fn(&K)>,
 }
 
 impl<'c, K: ?Sized> CustomerSignIn<'c, K> {
     /// Sign customers in to the application of `config`.
-    pub fn new(config: &'c Config) -> Self {
+    pub fn new(config: &'c ParConfig) -> Self {
         CustomerSignIn {
             config,
             m2m: spin::Mutex::new(None),

@@ -2,7 +2,7 @@
 //! old one stops working: seed 004, "the new access and refresh tokens"); when a refresh is
 //! refused, log in again.
 
-use super::{Config, Login, Refresh, check_basic_id, check_credentials};
+use super::{Login, PosConfig, Refresh, check_basic_id, check_credentials};
 use crate::Error;
 use crate::recipe::Renewable;
 use crate::token::check_token_chars;
@@ -10,7 +10,7 @@ use crate::token::check_token_chars;
 /// An admin's user name and password, with the refresh-first renewal above.
 #[derive(Clone, Copy)]
 pub struct Admin<'c> {
-    config: &'c Config,
+    config: &'c PosConfig,
     user_name: &'c str,
     password: &'c str,
 }
@@ -19,7 +19,11 @@ crate::secret::debug_redacted!(Admin { config, user_name; password });
 
 impl<'c> Admin<'c> {
     /// Sign `user_name` in with `password`.
-    pub fn new(config: &'c Config, user_name: &'c str, password: &'c str) -> Result<Self, Error> {
+    pub fn new(
+        config: &'c PosConfig,
+        user_name: &'c str,
+        password: &'c str,
+    ) -> Result<Self, Error> {
         check_basic_id(config)?;
         check_credentials(user_name, password)?;
         Ok(Admin {
@@ -74,7 +78,7 @@ mod tests {
 
     #[test]
     fn login_then_refresh_then_login_again_when_the_refresh_is_refused() {
-        let c = Config::new("https://pos.example", "pos-admin-client", "pos-secret").unwrap();
+        let c = PosConfig::new("https://pos.example", "pos-admin-client", "pos-secret").unwrap();
         let admin = Admin::new(&c, "admin", "pw").unwrap();
         let (out, t) = drive(admin.flow(&(), None, [0; 16]).unwrap(), &[(201, TOKENS)]);
         let first = out.unwrap();

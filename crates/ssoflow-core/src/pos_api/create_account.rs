@@ -1,11 +1,11 @@
 //! POS API create-account: `POST /users` → 201 [`Account`] (seed 004, PROTOCOLS.md §4).
 
-use super::{Account, Config, check_credentials, read_account};
+use super::{Account, PosConfig, check_credentials, read_account};
 use crate::{Error, Exchange, Instant, Method, OneShot, Request, RequestBuilder, Response};
 
 /// `POST /users` (one exchange).
 pub struct CreateAccount<'c> {
-    config: &'c Config,
+    config: &'c PosConfig,
     user_name: &'c str,
     password: &'c str,
 }
@@ -17,7 +17,7 @@ pub type CreateAccountFlow<'c> = OneShot<CreateAccount<'c>>;
 
 /// Create an admin account. A taken user name is answered 409 (an error with `status() == Some(409)`).
 pub fn create_account<'c>(
-    config: &'c Config,
+    config: &'c PosConfig,
     user_name: &'c str,
     password: &'c str,
 ) -> Result<CreateAccountFlow<'c>, Error> {

@@ -1,14 +1,14 @@
 //! POS API login: `POST /auth/token` with HTTP Basic client auth → 201 [`TokenSet`]
 //! (OAuth resource-owner password flow, RFC 6749 §4.3; seed 004, PROTOCOLS.md §4).
 
-use super::{BasicAuth, Config, check_basic_id, check_credentials};
+use super::{BasicAuth, PosConfig, check_basic_id, check_credentials};
 use crate::{
     Error, Exchange, Instant, Method, OneShot, Request, RequestBuilder, Response, TokenSet,
 };
 
 /// `POST /auth/token` (one exchange).
 pub struct Login<'c> {
-    pub(super) config: &'c Config,
+    pub(super) config: &'c PosConfig,
     pub(super) user_name: &'c str,
     pub(super) password: &'c str,
 }
@@ -23,7 +23,7 @@ pub type LoginFlow<'c> = OneShot<Login<'c>>;
 /// Under [`BasicAuth::Raw`] (the default) a client id containing `:` is
 /// [`Error::InvalidInput`]` { what: "client_id" }`: raw Basic cannot carry it.
 pub fn login<'c>(
-    config: &'c Config,
+    config: &'c PosConfig,
     user_name: &'c str,
     password: &'c str,
 ) -> Result<LoginFlow<'c>, Error> {
@@ -68,7 +68,7 @@ mod tests {
     /// The fake secret of the end-to-end suite: every character the two encodings treat differently.
     const ODD_SECRET: &str = "fake pos+/=:@%~secret";
 
-    fn authorization(c: &Config) -> std::string::String {
+    fn authorization(c: &PosConfig) -> std::string::String {
         let mut buf = [0u8; 1024];
         let mut flow = login(c, "admin@pos.example", "pw").unwrap();
         match flow.poll(crate::Instant::from_millis(0), &mut buf).unwrap() {
@@ -92,7 +92,7 @@ mod tests {
     fn basic_auth_is_raw_bytes_by_default() {
         // seed 004: "The client sends an HTTP request that includes a basic authorization header" —
         // no encoding named, so plain RFC 7617 Basic over the raw bytes.
-        let c = Config::new(BASE, "pos-admin-client", ODD_SECRET).unwrap();
+        let c = PosConfig::new(BASE, "pos-admin-client", ODD_SECRET).unwrap();
         assert_eq!(c.basic_auth(), BasicAuth::Raw);
         assert_eq!(
             authorization(&c),
@@ -108,7 +108,7 @@ mod tests {
 
     #[test]
     fn a_colon_in_the_client_id_is_refused_in_raw_mode_only() {
-        let c = Config::new(BASE, "pos:client", ODD_SECRET).unwrap();
+        let c = PosConfig::new(BASE, "pos:client", ODD_SECRET).unwrap();
         assert_eq!(
             login(&c, "admin", "pw").unwrap_err(),
             Error::InvalidInput { what: "client_id" }
@@ -119,7 +119,7 @@ mod tests {
             basic("pos%3Aclient:fake+pos%2B%2F%3D%3A%40%25%7Esecret")
         );
         // A `:` in the secret is fine raw: the first `:` ends the id.
-        let c = Config::new(BASE, "pos-client", "a:b").unwrap();
+        let c = PosConfig::new(BASE, "pos-client", "a:b").unwrap();
         assert_eq!(authorization(&c), basic("pos-client:a:b"));
         assert!(!std::format!("{c:?}").contains("a:b"));
     }

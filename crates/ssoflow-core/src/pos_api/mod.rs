@@ -5,7 +5,7 @@
 //! - [`login()`]: `POST /auth/token` with HTTP Basic client auth and `{"user_name","password"}` →
 //!   201 [`TokenSet`] (the access token is a UUID). The Basic credentials are Base64 of the raw
 //!   `client_id:client_secret` bytes by default; RFC 6749 §2.3.1 form encoding is a named switch
-//!   ([`BasicAuth`], [`Config::with_basic_auth`]). Raw Basic cannot carry a `:` in the client id
+//!   ([`BasicAuth`], [`PosConfig::with_basic_auth`]). Raw Basic cannot carry a `:` in the client id
 //!   (the first `:` ends it), so [`login()`] refuses such an id with
 //!   [`Error::InvalidInput`]` { what: "client_id" }`; a `:` in the secret is fine;
 //! - [`refresh()`]: `POST /auth/refresh-token` with `Authorization: Bearer <refresh_token>` → 201
@@ -64,7 +64,7 @@ pub enum BasicAuth {
 
 /// A POS API client's credentials.
 #[derive(Clone, Debug)]
-pub struct Config {
+pub struct PosConfig {
     base_url: heapless::String<BASE_URL_CAP>,
     client_id: heapless::String<CLIENT_ID_CAP>,
     client_secret: Secret<CLIENT_SECRET_CAP>,
@@ -72,7 +72,7 @@ pub struct Config {
     basic_auth: BasicAuth,
 }
 
-impl Config {
+impl PosConfig {
     /// Settings for the POS API at `base_url` (checked: `https://`, or `http://` to loopback)
     /// with the admin client app's id and secret.
     pub fn new(base_url: &str, client_id: &str, client_secret: &str) -> Result<Self, Error> {
@@ -80,7 +80,7 @@ impl Config {
         if client_id.is_empty() {
             return Err(Error::InvalidInput { what: "client_id" });
         }
-        let mut c = Config {
+        let mut c = PosConfig {
             base_url: heapless::String::new(),
             client_id: heapless::String::new(),
             client_secret: Secret::empty(),
@@ -179,7 +179,7 @@ pub struct Account {
 }
 
 /// Raw Basic splits at the first `:`, so the client id must not contain one.
-fn check_basic_id(config: &Config) -> Result<(), Error> {
+fn check_basic_id(config: &PosConfig) -> Result<(), Error> {
     if config.basic_auth == BasicAuth::Raw && config.client_id.contains(':') {
         return Err(Error::InvalidInput { what: "client_id" });
     }
@@ -200,7 +200,7 @@ fn check_credentials(user_name: &str, password: &str) -> Result<(), Error> {
 ///
 /// A 401 answer means the access token expired: refresh (or log in) once, then retry once.
 pub fn admin_request<'b>(
-    config: &Config,
+    config: &PosConfig,
     access_token: &str,
     buf: &'b mut [u8],
 ) -> Result<Request<'b>, Error> {
@@ -220,7 +220,7 @@ pub fn read_admin(response: Response<'_>) -> Result<Account, Error> {
     parse_account(response, |s| (200..300).contains(&s))
 }
 
-fn read_account(config: &Config, response: Response<'_>) -> Result<Account, Error> {
+fn read_account(config: &PosConfig, response: Response<'_>) -> Result<Account, Error> {
     parse_account(response, |s| config.is_success(s))
 }
 

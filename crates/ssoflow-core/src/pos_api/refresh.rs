@@ -1,7 +1,7 @@
 //! POS API refresh: `POST /auth/refresh-token` with the refresh token as Bearer → 201 a new,
 //! rotated pair (seed 004, PROTOCOLS.md §4).
 
-use super::Config;
+use super::PosConfig;
 use crate::token::check_token_chars;
 use crate::{
     Error, Exchange, Instant, Method, OneShot, Request, RequestBuilder, Response, Secret, TokenSet,
@@ -9,7 +9,7 @@ use crate::{
 
 /// `POST /auth/refresh-token` (one exchange).
 pub struct Refresh<'c> {
-    pub(super) config: &'c Config,
+    pub(super) config: &'c PosConfig,
     pub(super) refresh_token: &'c str,
 }
 
@@ -23,7 +23,10 @@ pub type RefreshFlow<'c> = OneShot<Refresh<'c>>;
 ///
 /// An answer without a `refresh_token` keeps the old one under
 /// [`Quirks::keep_refresh_token`](crate::Quirks::keep_refresh_token), and is `Error::Malformed` otherwise.
-pub fn refresh<'c>(config: &'c Config, refresh_token: &'c str) -> Result<RefreshFlow<'c>, Error> {
+pub fn refresh<'c>(
+    config: &'c PosConfig,
+    refresh_token: &'c str,
+) -> Result<RefreshFlow<'c>, Error> {
     if !check_token_chars(refresh_token.as_bytes()) {
         return Err(Error::InvalidInput {
             what: "refresh_token",
@@ -62,7 +65,7 @@ impl Exchange for Refresh<'_> {
 
 /// A refresh answer without a `refresh_token` keeps the old one (or is an error, per the quirks).
 pub(super) fn keep_old_refresh(
-    config: &Config,
+    config: &PosConfig,
     set: &mut TokenSet,
     old: &str,
     body: &[u8],

@@ -8,8 +8,8 @@ use proptest::prelude::*;
 
 pub(super) const BASE: &str = "https://pos.example";
 
-pub(super) fn config() -> Config {
-    Config::new(BASE, "pos-admin-client", "pos-secret").unwrap()
+pub(super) fn config() -> PosConfig {
+    PosConfig::new(BASE, "pos-admin-client", "pos-secret").unwrap()
 }
 
 /// Seed 004's token answer: `access_token` (a UUID), `expires_in`, `refresh_token`, `token_type`.
@@ -335,12 +335,12 @@ fn inputs_and_config() {
         }
     );
     assert_eq!(
-        Config::new("http://pos.example", "i", "s").unwrap_err(),
+        PosConfig::new("http://pos.example", "i", "s").unwrap_err(),
         Error::Insecure
     );
-    assert!(Config::new("http://127.0.0.1:9/pos", "i", "s").is_ok());
+    assert!(PosConfig::new("http://127.0.0.1:9/pos", "i", "s").is_ok());
     assert_eq!(
-        Config::new(BASE, "", "s").unwrap_err(),
+        PosConfig::new(BASE, "", "s").unwrap_err(),
         Error::InvalidInput { what: "client_id" }
     );
     assert!(!std::format!("{c:?}").contains("pos-secret"));

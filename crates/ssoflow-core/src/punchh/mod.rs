@@ -3,7 +3,7 @@
 //!
 //! Every call is signed: `x-pch-digest` is the lowercase hex `HMAC(signing secret, uri + body)`
 //! of the path and query after the base URL and the exact body bytes sent (see [`digest`]). The
-//! signing secret is a setting of its own ([`Config::with_signing_secret`]); it defaults to the
+//! signing secret is a setting of its own ([`PunchhConfig::with_signing_secret`]); it defaults to the
 //! OAuth client secret, which is what `POST /oauth/token` carries as `client_secret`. Every call
 //! also carries `Accept: application/json`, `Content-Type: application/json` and a `User-Agent`.
 //! A refused digest is HTTP 412, reported as [`Error::Digest`]; other refusals are
@@ -15,7 +15,7 @@
 //!   [`code_for_token`]: the authorization-code flow, yielding a [`TokenSet`](crate::TokenSet);
 //! - [`user_info()`]: the signed-in [`User`] for an access token. The user object carries the
 //!   user-level token ([`User::user_token`]); sign the rest of the user's session with it through
-//!   [`Config::user_request`].
+//!   [`PunchhConfig::user_request`].
 
 mod digest;
 mod oauth;
@@ -53,7 +53,7 @@ pub const USER_AGENT_CAP: usize = 128;
 
 /// A Punchh business's credentials and settings.
 #[derive(Clone, Debug)]
-pub struct Config {
+pub struct PunchhConfig {
     base_url: heapless::String<BASE_URL_CAP>,
     client: heapless::String<CLIENT_CAP>,
     client_secret: Secret<SECRET_CAP>,
@@ -64,7 +64,7 @@ pub struct Config {
     quirks: Quirks,
 }
 
-impl Config {
+impl PunchhConfig {
     /// Settings for the Punchh server at `base_url` (e.g. `https://sandbox.punchh.com`; checked:
     /// `https://`, or `http://` to loopback), the business `client` key and its OAuth client
     /// `secret` (seed 002: `client_secret`, "OAuth client secret of the business").
@@ -80,7 +80,7 @@ impl Config {
         if secret.is_empty() {
             return Err(Error::InvalidInput { what: "secret" });
         }
-        let mut c = Config {
+        let mut c = PunchhConfig {
             base_url: heapless::String::new(),
             client: heapless::String::new(),
             client_secret: Secret::empty(),
@@ -289,8 +289,8 @@ pub(crate) mod tests {
     use crate::{Flow, Instant, Step};
 
     /// The seed's placeholders: with them the published digest vectors apply.
-    pub(crate) fn seed_config() -> Config {
-        Config::new(
+    pub(crate) fn seed_config() -> PunchhConfig {
+        PunchhConfig::new(
             "https://SERVER_NAME_GOES_HERE.punchh.com",
             "CLIENT_GOES_HERE",
             "SECRET_GOES_HERE",
@@ -327,16 +327,16 @@ pub(crate) mod tests {
     #[test]
     fn config_rules() {
         assert_eq!(
-            Config::new("http://x.punchh.com", "c", "s").unwrap_err(),
+            PunchhConfig::new("http://x.punchh.com", "c", "s").unwrap_err(),
             Error::Insecure
         );
-        assert!(Config::new("http://127.0.0.1:9/punchh", "c", "s").is_ok());
+        assert!(PunchhConfig::new("http://127.0.0.1:9/punchh", "c", "s").is_ok());
         assert_eq!(
-            Config::new("https://x.punchh.com", "", "s").unwrap_err(),
+            PunchhConfig::new("https://x.punchh.com", "", "s").unwrap_err(),
             Error::InvalidInput { what: "client" }
         );
         assert_eq!(
-            Config::new("https://x.punchh.com", "c", "").unwrap_err(),
+            PunchhConfig::new("https://x.punchh.com", "c", "").unwrap_err(),
             Error::InvalidInput { what: "secret" }
         );
         let c = seed_config();
@@ -350,7 +350,7 @@ pub(crate) mod tests {
         );
         let long = [b'a'; 300];
         assert_eq!(
-            Config::new(
+            PunchhConfig::new(
                 "https://x.punchh.com",
                 core::str::from_utf8(&long).unwrap(),
                 "s"
@@ -364,7 +364,7 @@ pub(crate) mod tests {
 
     #[test]
     fn signed_request_with_path_prefix_and_forced_algorithm() {
-        let c = Config::new(
+        let c = PunchhConfig::new(
             "http://127.0.0.1:9/punchh/",
             "CLIENT_GOES_HERE",
             "SECRET_GOES_HERE",

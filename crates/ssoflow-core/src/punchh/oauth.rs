@@ -9,7 +9,7 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
-use super::Config;
+use super::PunchhConfig;
 use crate::oauth2::read_token_response_into;
 use crate::{
     Error, Exchange, Instant, Method, OneShot, Request, RequestBuilder, Response, TokenSet,
@@ -29,7 +29,7 @@ pub fn state_from_entropy(entropy: &[u8; 16]) -> heapless::String<22> {
 /// `state` must not be empty: check it when the user comes back
 /// ([`parse_callback`](super::parse_callback)).
 pub fn authorize_url<'b>(
-    config: &Config,
+    config: &PunchhConfig,
     redirect_uri: &str,
     state: &str,
     buf: &'b mut [u8],
@@ -54,7 +54,7 @@ pub fn authorize_url<'b>(
 
 /// The code-for-token request (one exchange).
 pub struct CodeForToken<'c> {
-    config: &'c Config,
+    config: &'c PunchhConfig,
     code: &'c str,
     redirect_uri: &'c str,
 }
@@ -71,7 +71,7 @@ pub type CodeForTokenFlow<'c> = OneShot<CodeForToken<'c>>;
 /// `created_at` (epoch seconds as a string) is ignored; there is no `expires_in`, so the expiry
 /// is unknown (rely on a 401).
 pub fn code_for_token<'c>(
-    config: &'c Config,
+    config: &'c PunchhConfig,
     code: &'c str,
     redirect_uri: &'c str,
 ) -> Result<CodeForTokenFlow<'c>, Error> {

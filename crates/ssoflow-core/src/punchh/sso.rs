@@ -1,6 +1,6 @@
 //! SSO access token: `POST /api/auth/sso` with the business client key and a security token.
 
-use super::Config;
+use super::PunchhConfig;
 use super::user::{User, read_user};
 use crate::json::{JsonError, Parser, Seen, note_error_member};
 use crate::recipe::Recipe;
@@ -28,7 +28,7 @@ impl HasAccessToken for SsoLogin {
 /// 001: "Generates authentication token using the security token").
 #[derive(Clone, Copy)]
 pub struct Sso<'c> {
-    config: &'c Config,
+    config: &'c PunchhConfig,
     security_token: &'c str,
 }
 
@@ -36,7 +36,7 @@ crate::secret::debug_redacted!(Sso { config; security_token });
 
 impl<'c> Sso<'c> {
     /// Sign in with `security_token`.
-    pub fn new(config: &'c Config, security_token: &'c str) -> Result<Self, Error> {
+    pub fn new(config: &'c PunchhConfig, security_token: &'c str) -> Result<Self, Error> {
         if security_token.is_empty() {
             return Err(Error::InvalidInput {
                 what: "security_token",
@@ -69,7 +69,7 @@ impl Recipe for Sso<'_> {
 
 /// The SSO request (one exchange).
 pub struct SsoRequest<'c> {
-    config: &'c Config,
+    config: &'c PunchhConfig,
     security_token: &'c str,
 }
 
@@ -79,7 +79,7 @@ crate::secret::debug_redacted!(SsoRequest { config; security_token });
 pub type SsoFlow<'c> = OneShot<SsoRequest<'c>>;
 
 /// Trade a `security_token` (from Punchh's mobile/web SSO) for an access token and the user.
-pub fn sso<'c>(config: &'c Config, security_token: &'c str) -> Result<SsoFlow<'c>, Error> {
+pub fn sso<'c>(config: &'c PunchhConfig, security_token: &'c str) -> Result<SsoFlow<'c>, Error> {
     if security_token.is_empty() {
         return Err(Error::InvalidInput {
             what: "security_token",
@@ -193,7 +193,7 @@ mod tests {
 
     #[test]
     fn digest_ignores_a_base_path_prefix() {
-        let c = Config::new(
+        let c = PunchhConfig::new(
             "http://127.0.0.1:9/punchh",
             "CLIENT_GOES_HERE",
             "SECRET_GOES_HERE",

@@ -3,7 +3,7 @@
 //!
 //! Seed 002: the client-level access token from `/oauth/token` goes "to the Fetch User
 //! Information API to retrieve a user-level authentication or access token"; that user-level
-//! token ([`User::user_token`]) then signs the user's calls ([`Config::user_request`](super::Config::user_request)).
+//! token ([`User::user_token`]) then signs the user's calls ([`PunchhConfig::user_request`](super::PunchhConfig::user_request)).
 
 use crate::json::{JsonError, Parser, Seen, note_error_member};
 use crate::token::check_token_chars;
@@ -52,7 +52,7 @@ impl User {
     }
 
     /// The user-level token to sign the rest of the user's session with
-    /// ([`Config::user_request`](super::Config::user_request)): the user's `access_token` when Punchh sent one, else the
+    /// ([`PunchhConfig::user_request`](super::PunchhConfig::user_request)): the user's `access_token` when Punchh sent one, else the
     /// `authentication_token`; `None` when neither came.
     pub fn user_token(&self) -> Option<&Secret<AUTH_TOKEN_CAP>> {
         self.access_token

@@ -1,14 +1,14 @@
 //! Punchh user information: `GET /api/auth/users` with an access token → the [`User`] and its
 //! user-level token (seed 002, PROTOCOLS.md §2).
 
-use super::Config;
+use super::PunchhConfig;
 use super::user::{User, user_from_json};
 use crate::token::check_token_chars;
 use crate::{Error, Exchange, Instant, Method, OneShot, Request, Response};
 
 /// `GET /api/auth/users` with the access token and a JSON body `{"client":…}` (one exchange).
 pub struct UserInfo<'c> {
-    config: &'c Config,
+    config: &'c PunchhConfig,
     access_token: &'c str,
 }
 
@@ -19,7 +19,10 @@ pub type UserInfoFlow<'c> = OneShot<UserInfo<'c>>;
 
 /// Fetch the [`User`] an `access_token` (from [`code_for_token`](super::code_for_token) or
 /// [`sso`](super::sso)) belongs to.
-pub fn user_info<'c>(config: &'c Config, access_token: &'c str) -> Result<UserInfoFlow<'c>, Error> {
+pub fn user_info<'c>(
+    config: &'c PunchhConfig,
+    access_token: &'c str,
+) -> Result<UserInfoFlow<'c>, Error> {
     if !check_token_chars(access_token.as_bytes()) {
         return Err(Error::InvalidInput {
             what: "access_token",

@@ -1,12 +1,12 @@
 //! Stream API token: OAuth 2.0 client credentials (RFC 6749 §4.4) at `{base}/oauth/token` with
 //! HTTP Basic client auth, and the [`ApiToken`] recipe that keeps it (seed 003, PROTOCOLS.md §3).
 
-use super::Config;
+use super::StreamConfig;
 use crate::Error;
 use crate::oauth2::{self, TokenFlow};
 
 /// Get an API client token (client credentials at `{base}/oauth/token`).
-pub fn api_token(config: &Config) -> Result<TokenFlow<'_>, Error> {
+pub fn api_token(config: &StreamConfig) -> Result<TokenFlow<'_>, Error> {
     oauth2::client_credentials(&config.oauth, None)
 }
 
@@ -15,7 +15,7 @@ pub fn api_token(config: &Config) -> Result<TokenFlow<'_>, Error> {
 /// every renewal.
 pub type ApiToken<'c> = oauth2::ClientCredentials<'c>;
 
-impl Config {
+impl StreamConfig {
     /// The recipe that keeps this API client's token.
     pub fn api_token_recipe(&self) -> ApiToken<'_> {
         oauth2::ClientCredentials::new(&self.oauth, None)

@@ -1,7 +1,7 @@
 //! Stream generate-session: `POST /white-label/generate-session` → a one-time [`SsoLoginToken`],
 //! and the `/redirect/sso?code=` URL it turns into (seed 003, PROTOCOLS.md §3).
 
-use super::{Config, Role, URL_CAP, read_checked};
+use super::{Role, StreamConfig, URL_CAP, read_checked};
 use crate::json::{JsonError, Parser, Seen, note_error_member};
 use crate::token::check_token_chars;
 use crate::{
@@ -83,7 +83,7 @@ impl SsoLoginToken {
     /// Bytes [`into_redirect_url`](Self::into_redirect_url) will write for `config`: size a
     /// buffer with it (or use [`MAX_REDIRECT_URL_LEN`]), since a token spent on a too-small
     /// buffer is gone.
-    pub fn redirect_url_len(&self, config: &Config) -> usize {
+    pub fn redirect_url_len(&self, config: &StreamConfig) -> usize {
         let mut n = config.white_label_domain().len() + REDIRECT_PATH.len() + "?code=".len();
         form::encode(self.0.expose(), &mut |p: &str| n += p.len());
         n
@@ -96,8 +96,8 @@ impl SsoLoginToken {
     /// new one. [`redirect_url_len`](Self::redirect_url_len) says how much room to give.
     ///
     /// ```no_run
-    /// # use ssoflow_core::stream::{Config, SsoLoginToken};
-    /// # fn demo(token: SsoLoginToken, config: &Config) -> Result<(), ssoflow_core::Error> {
+    /// # use ssoflow_core::stream::{StreamConfig, SsoLoginToken};
+    /// # fn demo(token: SsoLoginToken, config: &StreamConfig) -> Result<(), ssoflow_core::Error> {
     /// let mut buf = [0u8; ssoflow_core::stream::MAX_REDIRECT_URL_LEN];
     /// let url = token.into_redirect_url(config, &mut buf)?;
     /// # let _ = url; Ok(()) }
@@ -106,8 +106,8 @@ impl SsoLoginToken {
     /// The token is single-use, and so is this value: building a second URL does not compile.
     ///
     /// ```compile_fail,E0382
-    /// # use ssoflow_core::stream::{Config, SsoLoginToken};
-    /// # fn demo(token: SsoLoginToken, config: &Config) {
+    /// # use ssoflow_core::stream::{StreamConfig, SsoLoginToken};
+    /// # fn demo(token: SsoLoginToken, config: &StreamConfig) {
     /// let mut a = [0u8; 8192];
     /// let mut b = [0u8; 8192];
     /// let first = token.into_redirect_url(config, &mut a);
@@ -116,7 +116,7 @@ impl SsoLoginToken {
     /// ```
     pub fn into_redirect_url<'b>(
         self,
-        config: &Config,
+        config: &StreamConfig,
         buf: &'b mut [u8],
     ) -> Result<&'b str, Error> {
         let mut rb =
@@ -128,7 +128,7 @@ impl SsoLoginToken {
 
 /// `POST /white-label/generate-session` (one exchange).
 pub struct GenerateSession<'c> {
-    config: &'c Config,
+    config: &'c StreamConfig,
     api_token: &'c str,
     request: SessionRequest<'c>,
 }
@@ -141,7 +141,7 @@ pub type GenerateSessionFlow<'c> = OneShot<GenerateSession<'c>>;
 /// Ask Stream for a one-time login token for the user in `request`, authorized by `api_token`
 /// (from [`api_token`](super::api_token)).
 pub fn generate_session<'c>(
-    config: &'c Config,
+    config: &'c StreamConfig,
     api_token: &'c str,
     request: &SessionRequest<'c>,
 ) -> Result<GenerateSessionFlow<'c>, Error> {
@@ -369,7 +369,7 @@ pub(crate) mod tests {
             Err(Error::BufferTooSmall { required: need })
         );
         let worst = token(&"~".repeat(TOKEN_CAP));
-        let c2 = Config::new(
+        let c2 = StreamConfig::new(
             "https://a.example",
             &std::format!("https://{}", "d".repeat(URL_CAP - 8)),
             "i",

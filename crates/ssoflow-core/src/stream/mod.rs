@@ -45,13 +45,13 @@ pub const SSO_TOKEN_REDEEMED: &str = "sso_token_redeemed";
 
 /// A Stream API client's credentials and the white-label domain its users are sent to.
 #[derive(Clone, Debug)]
-pub struct Config {
+pub struct StreamConfig {
     base_url: heapless::String<URL_CAP>,
     white_label_domain: heapless::String<URL_CAP>,
     oauth: oauth2::Client,
 }
 
-impl Config {
+impl StreamConfig {
     /// Settings for the Stream API at `base_url`, the white-label application at
     /// `white_label_domain` (e.g. `https://orders.example-brand.com`; both checked: `https://`,
     /// or `http://` to loopback), and the API client's id and secret.
@@ -72,7 +72,7 @@ impl Config {
         let mut token_url = heapless::String::<URL_CAP>::new();
         crate::json::fill(&mut [(&mut token_url, base, "base_url")])?;
         crate::json::fill(&mut [(&mut token_url, "/oauth/token", "base_url")])?;
-        let mut c = Config {
+        let mut c = StreamConfig {
             base_url: heapless::String::new(),
             white_label_domain: heapless::String::new(),
             oauth: oauth2::Client::new(&token_url, client_id)?,
@@ -234,8 +234,8 @@ pub(crate) mod tests {
     use crate::{Flow, Instant, Step};
     use proptest::prelude::*;
 
-    pub(crate) fn config() -> Config {
-        Config::new(
+    pub(crate) fn config() -> StreamConfig {
+        StreamConfig::new(
             "https://api.stream.example",
             "https://orders.brand.example/",
             "stream-client",
@@ -266,17 +266,17 @@ pub(crate) mod tests {
             "https://api.stream.example/oauth/token"
         );
         assert_eq!(
-            Config::new("https://a.example", "http://brand.example", "i", "s").unwrap_err(),
+            StreamConfig::new("https://a.example", "http://brand.example", "i", "s").unwrap_err(),
             Error::Insecure
         );
         assert_eq!(
-            Config::new("https://a.example", "https://b.example/?x=1", "i", "s").unwrap_err(),
+            StreamConfig::new("https://a.example", "https://b.example/?x=1", "i", "s").unwrap_err(),
             Error::InvalidInput {
                 what: "white_label_domain"
             }
         );
         assert!(
-            Config::new(
+            StreamConfig::new(
                 "http://127.0.0.1:9/stream",
                 "http://127.0.0.1:9/stream",
                 "i",

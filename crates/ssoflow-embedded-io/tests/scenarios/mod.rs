@@ -77,9 +77,9 @@ fn calls(sb: &SandboxHandle, key: &str) -> u64 {
     sb.stats().get(key).copied().unwrap_or(0)
 }
 
-fn par_config(sb: &SandboxHandle) -> par_ordering::Config {
+fn par_config(sb: &SandboxHandle) -> par_ordering::ParConfig {
     let c = &sb.credentials().par_ordering;
-    par_ordering::Config::new(
+    par_ordering::ParConfig::new(
         &c.base_url,
         &c.application_key,
         &c.client_id,
@@ -151,7 +151,7 @@ pub async fn par_protected_call_refreshes_on_401<C: Conn>(c: &mut C, sb: &Sandbo
 /// Punchh: SSO access token, then the user (a signed GET).
 pub async fn punchh_sso<C: Conn>(c: &mut C, sb: &SandboxHandle) {
     let cr = &sb.credentials().punchh;
-    let config = punchh::Config::new(&cr.base_url, &cr.client, &cr.secret).unwrap();
+    let config = punchh::PunchhConfig::new(&cr.base_url, &cr.client, &cr.secret).unwrap();
     let login = c
         .run(punchh::sso(&config, &cr.security_token).unwrap())
         .await
@@ -170,7 +170,8 @@ pub async fn stream_generate_session<C: Conn>(c: &mut C, sb: &SandboxHandle) {
     let cr = &sb.credentials().stream;
     let white_label = cr.base_url.clone();
     let config =
-        stream::Config::new(&cr.base_url, &white_label, &cr.client_id, &cr.client_secret).unwrap();
+        stream::StreamConfig::new(&cr.base_url, &white_label, &cr.client_id, &cr.client_secret)
+            .unwrap();
     let api = c.run(stream::api_token(&config).unwrap()).await.unwrap();
     let who = stream::SessionRequest {
         provider_org_id: "org-embedded",
@@ -197,7 +198,7 @@ pub async fn stream_generate_session<C: Conn>(c: &mut C, sb: &SandboxHandle) {
 /// driver refresh with the rotating refresh token and retry.
 pub async fn pos_login_and_refresh<C: Conn>(c: &mut C, sb: &SandboxHandle) {
     let cr = &sb.credentials().pos_api;
-    let config = pos_api::Config::new(&cr.base_url, &cr.client_id, &cr.client_secret).unwrap();
+    let config = pos_api::PosConfig::new(&cr.base_url, &cr.client_id, &cr.client_secret).unwrap();
     let account = c
         .run(pos_api::create_account(&config, "till-admin", "S3cret-pass!").unwrap())
         .await
@@ -313,7 +314,7 @@ pub async fn faults_are_typed<C: Conn>(c: &mut C, sb: &SandboxHandle) {
 }
 
 fn pos_me(
-    config: &pos_api::Config,
+    config: &pos_api::PosConfig,
 ) -> impl for<'b> FnMut(&TokenSet, &'b mut [u8]) -> Result<Request<'b>, ssoflow_core::Error> + '_ {
     move |t, buf| pos_api::admin_request(config, t.access.value.expose(), buf)
 }
@@ -322,7 +323,7 @@ fn pos_me(
 /// clock, signs in again on the same connection, then makes the call.
 pub async fn sign_in_5xx_is_retried_after_backoff<C: Conn>(c: &mut C, sb: &SandboxHandle) {
     let cr = &sb.credentials().pos_api;
-    let config = pos_api::Config::new(&cr.base_url, &cr.client_id, &cr.client_secret).unwrap();
+    let config = pos_api::PosConfig::new(&cr.base_url, &cr.client_id, &cr.client_secret).unwrap();
     c.run(pos_api::create_account(&config, "backoff", "S3cret-pass!").unwrap())
         .await
         .unwrap();
@@ -349,7 +350,7 @@ pub async fn sign_in_drop_returns_then_retries_after_reconnect<C: Conn>(
     sb: &SandboxHandle,
 ) {
     let cr = &sb.credentials().pos_api;
-    let config = pos_api::Config::new(&cr.base_url, &cr.client_id, &cr.client_secret).unwrap();
+    let config = pos_api::PosConfig::new(&cr.base_url, &cr.client_id, &cr.client_secret).unwrap();
     c.run(pos_api::create_account(&config, "dropped", "S3cret-pass!").unwrap())
         .await
         .unwrap();
@@ -383,7 +384,7 @@ pub async fn sign_in_drop_returns_then_retries_after_reconnect<C: Conn>(
 /// request until the policy's cooldown ends.
 pub async fn final_sign_in_failure_cools_down<C: Conn>(c: &mut C, sb: &SandboxHandle) {
     let cr = &sb.credentials().pos_api;
-    let config = pos_api::Config::new(&cr.base_url, &cr.client_id, &cr.client_secret).unwrap();
+    let config = pos_api::PosConfig::new(&cr.base_url, &cr.client_id, &cr.client_secret).unwrap();
     let admin = pos_api::Admin::new(&config, "nobody", "wrong-pass!").unwrap();
     let mut session = session::<TokenSet>();
     let first = c

@@ -255,7 +255,7 @@ pub struct Replica {
     pub customers: TokenCache<String, CustomerSignIn<'static>>,
     pub store: RedisStore,
     /// Leaked for the test's life: the recipes borrow it.
-    pub par: &'static par_ordering::Config,
+    pub par: &'static par_ordering::ParConfig,
 }
 
 impl Replica {
@@ -294,14 +294,14 @@ impl Replica {
         })
         .expect("store");
         let c = &sandbox.credentials().par_ordering;
-        let par = par_ordering::Config::new(
+        let par = par_ordering::ParConfig::new(
             &c.base_url,
             &c.application_key,
             &c.client_id,
             &c.client_secret,
         )
         .expect("par config");
-        let par: &'static par_ordering::Config = Box::leak(Box::new(par));
+        let par: &'static par_ordering::ParConfig = Box::leak(Box::new(par));
         Replica {
             rt,
             m2m: TokenCache::with_store(

@@ -121,7 +121,7 @@ pub struct Env {
     pub driver: Driver,
     pub transport: TestTransport,
     /// Leaked for the test's life: the recipes borrow it, and the caches go to spawned tasks.
-    pub par: &'static par_ordering::Config,
+    pub par: &'static par_ordering::ParConfig,
 }
 
 pub type M2mCache = TokenCache<(), M2m<'static>>;
@@ -135,8 +135,8 @@ impl Env {
     pub async fn with(builder: ssoflow_sandbox::SandboxBuilder) -> Env {
         let sandbox = builder.test_hooks(true).start().await.expect("sandbox");
         let c = &sandbox.credentials().par_ordering;
-        let par: &'static par_ordering::Config = Box::leak(Box::new(
-            par_ordering::Config::new(
+        let par: &'static par_ordering::ParConfig = Box::leak(Box::new(
+            par_ordering::ParConfig::new(
                 &c.base_url,
                 &c.application_key,
                 &c.client_id,

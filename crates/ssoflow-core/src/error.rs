@@ -78,6 +78,12 @@ pub enum Error {
         /// Which input.
         what: &'static str,
     },
+    /// The person declined the device sign-in (RFC 8628 `access_denied`): nothing to retry;
+    /// start a new device flow if they want to try again.
+    AccessDenied,
+    /// The device code expired before the person approved (RFC 8628 `expired_token`, or its
+    /// `expires_in` passed while polling): start a new device flow.
+    ExpiredToken,
 }
 
 /// What kind of failure an [`Error`] is, for callers that act on the kind rather than the
@@ -126,7 +132,9 @@ impl Error {
             | Error::SubjectTokenRefused { .. }
             | Error::Digest
             | Error::StateMismatch
-            | Error::SsoTokenRedeemed => ErrorClass::Refused,
+            | Error::SsoTokenRedeemed
+            | Error::AccessDenied
+            | Error::ExpiredToken => ErrorClass::Refused,
             Error::Malformed { .. } | Error::Capacity { .. } => ErrorClass::Malformed,
             Error::Insecure => ErrorClass::Transport,
             Error::InvalidInput { .. } => ErrorClass::Input,
@@ -184,6 +192,8 @@ impl Error {
             Error::StateMismatch => "state_mismatch",
             Error::SsoTokenRedeemed => "sso_token_redeemed",
             Error::InvalidInput { .. } => "invalid_input",
+            Error::AccessDenied => "access_denied",
+            Error::ExpiredToken => "expired_token",
         }
     }
 }
@@ -240,6 +250,10 @@ impl fmt::Display for Error {
             Error::StateMismatch => f.write_str("callback state does not match (possible CSRF)"),
             Error::SsoTokenRedeemed => f.write_str("sso_token_redeemed: login token already used"),
             Error::InvalidInput { what } => write!(f, "invalid input: {what}"),
+            Error::AccessDenied => f.write_str("access_denied: the sign-in was declined"),
+            Error::ExpiredToken => {
+                f.write_str("expired_token: the device code expired before it was approved")
+            }
         }
     }
 }

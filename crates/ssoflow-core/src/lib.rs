@@ -125,3 +125,41 @@ pub trait Flow {
     /// Feed the response to the request last returned by `poll`.
     fn handle(&mut self, now: Instant, response: Response<'_>) -> Result<(), Error>;
 }
+
+/// What a [`PacedFlow`] wants next: a [`Step`] that may also be "not before this instant".
+#[must_use]
+#[derive(Debug)]
+pub enum Paced<'b, T> {
+    /// Send this request (it borrows the buffer passed to `poll`) and feed the answer to `handle`.
+    Send(Request<'b>),
+    /// Nothing to send before `until` on the caller's clock: sleep until then (with the
+    /// driver's own timer), then call `poll` again. Calling earlier only gets `Wait` again.
+    Wait {
+        /// Call `poll` again at this instant.
+        until: Instant,
+    },
+    /// The flow is finished; here is its output.
+    Done(T),
+}
+
+/// A flow that must wait between its requests: polling for a device-flow token (RFC 8628
+/// `interval`, `slow_down`), retrying a revocation after a 503 (RFC 7009).
+///
+/// The core never reads a clock, so the flow says *until when* to wait ([`Paced::Wait`]) and
+/// the driver sleeps with its own timer: a thread sleep, a tokio sleep, the firmware's delay.
+/// The drive loop is [`Flow`]'s with one more arm: `Wait { until } => sleep_until(until)`.
+pub trait PacedFlow {
+    /// What the flow produces when it is done.
+    type Output;
+
+    /// The next thing to do at `now`. A request is written into `buf`; the returned view
+    /// borrows it.
+    fn poll<'b>(
+        &mut self,
+        now: Instant,
+        buf: &'b mut [u8],
+    ) -> Result<Paced<'b, Self::Output>, Error>;
+
+    /// Feed the response to the request last returned by `poll`.
+    fn handle(&mut self, now: Instant, response: Response<'_>) -> Result<(), Error>;
+}

@@ -28,6 +28,9 @@
 //!   close), or `unauthorized` (the vendor's own 401). `DELETE /__sandbox/faults` clears the queue.
 //! - `GET /__sandbox/stats` → `{"calls":{"POST /oauth2/token":3,…}}`: every request but the hooks'
 //!   own, faulted ones included. `POST /__sandbox/stats/reset` zeroes them.
+//! - `POST /__sandbox/device/approve` / `POST /__sandbox/device/deny` `{"user_code":S}` (or `{}`
+//!   for the newest undecided code) decide a device sign-in (RFC 8628) as a person on the
+//!   verification page `/oauth2/device` would.
 //!
 //! # TLS and proxies
 //!
@@ -465,6 +468,8 @@ pub struct OAuth2Credentials {
     pub username: String,
     /// The resource owner's password.
     pub password: String,
+    /// The public kiosk client of the device grant (no secret).
+    pub device_client_id: String,
 }
 
 impl Credentials {
@@ -503,6 +508,7 @@ impl Credentials {
                 client_secret: c.oauth2.client_secret.clone(),
                 username: c.oauth2.username.clone(),
                 password: c.oauth2.password.clone(),
+                device_client_id: c.oauth2.device_client_id.clone(),
             },
         }
     }
@@ -516,7 +522,9 @@ fn router(shared: AppState, test_hooks: bool) -> Router {
         .merge(pos::routes())
         .merge(oauth2::routes());
     if test_hooks {
-        router = router.merge(hooks::routes());
+        router = router
+            .merge(hooks::routes())
+            .merge(oauth2::device::hook_routes());
     }
     router
         .fallback(|| async {

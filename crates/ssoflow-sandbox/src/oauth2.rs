@@ -5,6 +5,8 @@
 //!   and `urn:ietf:params:oauth:grant-type:token-exchange`.
 //! - `GET /oauth2/authorize`: auto-approves the configured user, 302 to `redirect_uri?code=…&state=…`.
 //! - `GET /oauth2/userinfo`: Bearer-protected `{"sub","name"}`.
+//! - The device authorization grant (RFC 8628) and revocation (RFC 7009): see the `device`
+//!   module (`device.rs`).
 //!
 //! The token-endpoint helpers here (form parsing, client authentication, RFC 6749 §5.2 errors) serve
 //! Stream's token endpoint too.
@@ -28,6 +30,10 @@ use crate::util::{
     random_token,
 };
 
+// A child module in its own file: it issues and revokes this server's tokens.
+#[path = "device.rs"]
+pub(crate) mod device;
+
 const TOKEN_TYPE_ACCESS: &str = "urn:ietf:params:oauth:token-type:access_token";
 const GRANT_TOKEN_EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
 /// How long an authorization code stays redeemable, seconds.
@@ -41,6 +47,7 @@ pub(crate) struct OAuth2State {
     codes: HashMap<String, CodeGrant>,
     revoked_families: HashSet<u64>,
     next_family: u64,
+    device: device::DeviceState,
 }
 
 #[derive(Debug, Clone)]
@@ -89,6 +96,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/oauth2/token", post(token))
         .route("/oauth2/authorize", get(authorize))
         .route("/oauth2/userinfo", get(userinfo))
+        .merge(device::routes())
 }
 
 /// An RFC 6749 §5.2 error answer (`Cache-Control: no-store`; `WWW-Authenticate: Basic` on a 401).
@@ -298,6 +306,10 @@ async fn token(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> 
         Ok(f) => f,
         Err(r) => return r,
     };
+    // The device grant authenticates for itself: its kiosk client is public.
+    if form.get("grant_type").map(String::as_str) == Some(device::GRANT_DEVICE_CODE) {
+        return device::device_code_grant(&app, &headers, &form);
+    }
     let cfg = &app.config.oauth2;
     if let Err(r) = authenticate_client(&headers, &form, &cfg.client_id, &cfg.client_secret) {
         return r;

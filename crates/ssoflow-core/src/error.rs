@@ -250,10 +250,8 @@ impl fmt::Display for Error {
             Error::StateMismatch => f.write_str("callback state does not match (possible CSRF)"),
             Error::SsoTokenRedeemed => f.write_str("sso_token_redeemed: login token already used"),
             Error::InvalidInput { what } => write!(f, "invalid input: {what}"),
-            Error::AccessDenied => f.write_str("access_denied: the sign-in was declined"),
-            Error::ExpiredToken => {
-                f.write_str("expired_token: the device code expired before it was approved")
-            }
+            Error::AccessDenied => f.write_str("the sign-in was declined"),
+            Error::ExpiredToken => f.write_str("the device code expired before it was approved"),
         }
     }
 }

@@ -17,6 +17,7 @@
 //!   token revokes its whole family, the access tokens issued from it included; an access token
 //!   only itself; an unknown token is answered 200 too (§2.2); a hint other than
 //!   `access_token`/`refresh_token` is `unsupported_token_type`.
+//! - The kiosk client may also refresh the tokens it got (`refresh_token` grant by its id).
 //! - Test hooks (with the other `/__sandbox/` hooks): `POST /__sandbox/device/approve` and
 //!   `POST /__sandbox/device/deny`, JSON `{"user_code":S}` or `{}` for the newest undecided
 //!   code, → 200 `{"user_code":S,"status":"approved"|"denied"}`.
@@ -99,16 +100,24 @@ fn device_client(
     form: &HashMap<String, String>,
 ) -> Result<String, Response> {
     let cfg = &app.config.oauth2;
-    let public = !has_basic_scheme(headers)
-        && !form.contains_key("client_secret")
-        && form
-            .get("client_id")
-            .is_some_and(|id| ct_eq(id, &cfg.device_client_id));
-    if public {
+    if is_public_client(app, headers, form) {
         return Ok(cfg.device_client_id.clone());
     }
     authenticate_client(headers, form, &cfg.client_id, &cfg.client_secret)?;
     Ok(cfg.client_id.clone())
+}
+
+/// The request names the public kiosk client by its `client_id` alone (no secret anywhere).
+pub(super) fn is_public_client(
+    app: &AppState,
+    headers: &HeaderMap,
+    form: &HashMap<String, String>,
+) -> bool {
+    !has_basic_scheme(headers)
+        && !form.contains_key("client_secret")
+        && form
+            .get("client_id")
+            .is_some_and(|id| ct_eq(id, &app.config.oauth2.device_client_id))
 }
 
 /// `XXXX-XXXX` from [`USER_CODE_ALPHABET`].

@@ -311,8 +311,13 @@ async fn token(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> 
         return device::device_code_grant(&app, &headers, &form);
     }
     let cfg = &app.config.oauth2;
-    if let Err(r) = authenticate_client(&headers, &form, &cfg.client_id, &cfg.client_secret) {
-        return r;
+    // The kiosk client is public: it refreshes the tokens the device grant gave it by its id.
+    let public_refresh = form.get("grant_type").map(String::as_str) == Some("refresh_token")
+        && device::is_public_client(&app, &headers, &form);
+    if !public_refresh {
+        if let Err(r) = authenticate_client(&headers, &form, &cfg.client_id, &cfg.client_secret) {
+            return r;
+        }
     }
     let scope = match requested_scope(&form) {
         Ok(s) => s,

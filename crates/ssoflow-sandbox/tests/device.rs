@@ -126,6 +126,22 @@ async fn rfc8628_codes_pending_slow_down_approve_token_once() {
     assert!(b["refresh_token"].is_string());
     let access = b["access_token"].as_str().unwrap();
     assert_eq!(userinfo_status(&c, &sb, access).await, 200);
+    // The public kiosk client refreshes by its id alone (the refresh token rotates).
+    let id = kiosk(&sb);
+    let (s, _, r) = send(c.post(url(&sb, "/token")).form(&[
+        ("grant_type", "refresh_token"),
+        ("refresh_token", b["refresh_token"].as_str().unwrap()),
+        ("client_id", id.as_str()),
+    ]))
+    .await;
+    assert_eq!(s, 200, "{r}");
+    let (s, _, r) = send(c.post(url(&sb, "/token")).form(&[
+        ("grant_type", "refresh_token"),
+        ("refresh_token", r["refresh_token"].as_str().unwrap()),
+        ("client_id", "not-a-client"),
+    ]))
+    .await;
+    assert_eq!((s, r["error"].as_str()), (401, Some("invalid_client")));
     // Redeemable once.
     sb.advance_clock(Duration::from_secs(6));
     let (s, b) = poll(&c, &sb, device_code).await;

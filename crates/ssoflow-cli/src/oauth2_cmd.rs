@@ -542,3 +542,47 @@ fn respond(stream: &mut TcpStream, status: &str, title: &str, message: &str) {
     );
     let _ = stream.flush();
 }
+
+#[cfg(test)]
+mod tests {
+    use super::qr_code;
+
+    /// The half-block rendering back into modules (`true` = dark), two rows per line.
+    fn modules(text: &str) -> Vec<Vec<bool>> {
+        let mut rows = Vec::new();
+        for line in text.lines() {
+            let (mut top, mut bottom) = (Vec::new(), Vec::new());
+            for c in line.chars() {
+                // Light on dark: a full block is two light modules.
+                let (t, b) = match c {
+                    '█' => (false, false),
+                    '▀' => (false, true),
+                    '▄' => (true, false),
+                    _ => (true, true),
+                };
+                top.push(t);
+                bottom.push(b);
+            }
+            rows.push(top);
+            rows.push(bottom);
+        }
+        rows
+    }
+
+    #[test]
+    fn the_qr_code_decodes_to_the_url_with_the_code() {
+        let url = "http://127.0.0.1:8080/oauth2/device?user_code=WDJB-MJHT";
+        let text = qr_code(url).unwrap();
+        let rows = modules(&text);
+        let scale = 4;
+        let (w, h) = (rows[0].len() * scale, rows.len() * scale);
+        let mut img = rqrr::PreparedImage::prepare_from_greyscale(w, h, |x, y| {
+            let dark = rows[y / scale].get(x / scale).copied().unwrap_or(false);
+            if dark { 0 } else { 255 }
+        });
+        let grids = img.detect_grids();
+        assert_eq!(grids.len(), 1, "one QR code");
+        let (_, content) = grids[0].decode().unwrap();
+        assert_eq!(content, url);
+    }
+}

@@ -27,8 +27,9 @@ pub const DEFAULT_MAX_READS: usize = 4096;
 ///
 /// The driver reads it once per request, and waits on it only in
 /// [`Driver::send_authorized`] (and its async twin) to back off before retrying a sign-in
-/// that failed transiently. Any `FnMut() -> Instant` closure is a clock, with the default
-/// waits.
+/// that failed transiently, and in [`Driver::run_paced`] / [`Driver::sign_out`] between a
+/// paced flow's requests (device-flow polling, a revocation retrying a 503). Any
+/// `FnMut() -> Instant` closure is a clock, with the default waits.
 // Single-threaded firmware executors need no `Send` bound on the async wait.
 #[allow(async_fn_in_trait)]
 pub trait Clock {

@@ -155,18 +155,13 @@ impl Exchange for DeviceAuthorizationRequest<'_> {
             return Err(read_error(response));
         }
         let slot = out.insert(DeviceAuthorization::empty(now));
-        let mut refusal = false;
-        let read = read_authorization(response.body, quirks, slot, &mut refusal);
-        let result = match read {
-            Ok(()) if refusal && quirks.error_in_success_body() => Err(read_error(response)),
-            Ok(()) => Ok(()),
-            Err(_)
-                if quirks.error_in_success_body()
-                    && crate::json::has_error_member(response.body) =>
-            {
-                Err(read_error(response))
-            }
-            Err(e) => Err(e.into_error(response.body)),
+        let refusals = quirks.error_in_success_body();
+        let result = match crate::json::read_or_refusal(response.body, refusals, |refusal| {
+            read_authorization(response.body, quirks, slot, refusal)
+        }) {
+            Ok(true) => Err(read_error(response)),
+            Ok(false) => Ok(()),
+            Err(e) => Err(e),
         };
         if result.is_err() {
             *out = None;
@@ -238,7 +233,8 @@ fn read_authorization(
         _ => p.skip(),
     })?;
     p.finish()?;
-    if *refusal {
+    if *refusal && quirks.error_in_success_body() {
+        // A refusal in a 2xx body: the caller reads it as an error; no codes to check.
         return Ok(());
     }
     seen.required(CODE, "device_code")?;
@@ -767,6 +763,29 @@ mod tests {
         }
         let refusal = authorization(br#"{"error":"invalid_client"}"#, 0).unwrap_err();
         assert_eq!(refusal.kind(), "oauth");
+        // With the switch off an `error` member in a 200 is no refusal: the codes are missing.
+        let strict =
+            public_client().with_quirks(crate::Quirks::DEFAULT.with_error_in_success_body(false));
+        let mut flow =
+            device_authorization(&strict, "https://server.example.com/device", None).unwrap();
+        let mut buf = [0u8; 1024];
+        let _ = flow.poll(Instant::from_millis(0), &mut buf).unwrap();
+        let e = flow
+            .handle(
+                Instant::from_millis(0),
+                Response::new(200, br#"{"error":"invalid_client"}"#),
+            )
+            .unwrap_err();
+        assert!(
+            matches!(
+                e,
+                Error::Malformed {
+                    what: "device_code",
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
     }
 
     #[test]

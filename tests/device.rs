@@ -66,8 +66,11 @@ fn approved_then_revoked(drv: Drv) {
     let body = format!(r#"{{"user_code":"{}"}}"#, a.user_code());
     let tokens: TokenSet = std::thread::scope(|scope| {
         let approver = scope.spawn(|| {
-            // After the first poll (due 1 s after the codes): at least one is pending.
-            std::thread::sleep(Duration::from_millis(1_500));
+            // After the first poll (due 1 s after the codes), so that one at least is pending.
+            let deadline = StdInstant::now() + Duration::from_secs(20);
+            while calls(&sb, "POST /oauth2/token") == 0 && StdInstant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(50));
+            }
             hook(&sb, "POST", "/__sandbox/device/approve", &body).0
         });
         let tokens = drv

@@ -21,8 +21,8 @@ fn device(sb: &SandboxHandle) -> assert_cmd::Command {
     cmd
 }
 
-/// Decide the newest undecided code through the hook, `after` from now (the command is
-/// polling by then).
+/// Decide the newest undecided code through the hook, `after` from now, and again every
+/// 100 ms until the command has asked for its codes (the hook answers 404 before that).
 fn decide_later(
     sb: &SandboxHandle,
     what: &'static str,
@@ -31,11 +31,23 @@ fn decide_later(
     let url = format!("{}/__sandbox/device/{what}", sb.base_url());
     std::thread::spawn(move || {
         std::thread::sleep(after);
-        ureq::post(url)
-            .header("content-type", "application/json")
-            .send("{}")
-            .map(|r| r.status().as_u16())
-            .unwrap_or(0)
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .new_agent();
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let status = agent
+                .post(&url)
+                .header("content-type", "application/json")
+                .send("{}")
+                .map(|r| r.status().as_u16())
+                .unwrap_or(0);
+            if status == 200 || std::time::Instant::now() > deadline {
+                return status;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
     })
 }
 

@@ -586,8 +586,9 @@ where
     ///
     /// Meanwhile no task gets the token and no sign-in starts for `key`; a sign-in already
     /// running is waited for and its token revoked. The tokens are forgotten even when the
-    /// revocation fails (its error is returned). With a [`SharedStore`], the store's copy is
-    /// left to expire: the server no longer accepts it.
+    /// revocation fails (its error is returned). A [`SharedStore`]'s copy is not removed (the
+    /// trait has no removal yet): the store may hand the revoked token to the next sign-in,
+    /// which the server then refuses with a 401.
     pub async fn sign_out(
         &self,
         key: &K,

@@ -66,6 +66,10 @@ macro_rules! loops {
         }
 
         /// Poll → (wait on the clock | send → read → handle) until the paced flow is done.
+        ///
+        /// `exchange`'s loop with one more arm. Kept apart rather than running every flow
+        /// through it: the wait arm would be compiled into each flow's loop, flash the
+        /// firmware budget has no room for, for flows that never wait.
         #[inline(never)]
         pub(crate) $($kw)? fn exchange_paced<S, C, F>(
             driver: &mut Driver<'_>,

@@ -16,7 +16,9 @@
 //! # Ok(()) }
 //! ```
 
-use ssoflow_core::{Flow, Header, Instant, Method, Paced, PacedFlow, Request, Response, Step};
+use ssoflow_core::{
+    Flow, Header, Instant, Method, NeverWaits, Paced, PacedFlow, Request, Response,
+};
 
 /// A failure while driving a flow: the flow's own error, or your client's.
 #[derive(Debug)]
@@ -73,32 +75,10 @@ pub fn with_response<B: AsRef<[u8]>, T>(
 /// Run `flow` to its output: `now` gives your monotonic clock in ms, `send` performs one request.
 pub fn run<F: Flow, E>(
     mut flow: F,
-    mut now: impl FnMut() -> u64,
-    mut send: impl FnMut(http::Request<Vec<u8>>) -> Result<http::Response<Vec<u8>>, E>,
+    now: impl FnMut() -> u64,
+    send: impl FnMut(http::Request<Vec<u8>>) -> Result<http::Response<Vec<u8>>, E>,
 ) -> Result<F::Output, RunError<E>> {
-    let mut buf = vec![0u8; 8 * 1024];
-    loop {
-        let mut grow = None;
-        match flow.poll(Instant::from_millis(now()), &mut buf) {
-            Ok(Step::Send(request)) => {
-                let request = to_http(&request).map_err(RunError::Http)?;
-                let response = send(request).map_err(RunError::Client)?;
-                with_response(&response, |r| flow.handle(Instant::from_millis(now()), r))
-                    .map_err(RunError::Flow)?;
-            }
-            Ok(Step::Done(out)) => return Ok(out),
-            Err(ssoflow_core::Error::BufferTooSmall { required }) => grow = Some(required),
-            Err(e) => return Err(RunError::Flow(e)),
-        }
-        if let Some(required) = grow {
-            if required <= buf.len() {
-                return Err(RunError::Flow(ssoflow_core::Error::BufferTooSmall {
-                    required,
-                }));
-            }
-            buf.resize(required, 0);
-        }
-    }
+    run_paced(NeverWaits(&mut flow), now, |_| {}, send)
 }
 
 /// Run a flow that waits between its requests (device-flow polling, a revocation retrying a

@@ -142,6 +142,29 @@ pub enum Paced<'b, T> {
     Done(T),
 }
 
+/// A [`Flow`] as a [`PacedFlow`] that never waits, so one drive loop can run both kinds.
+#[derive(Debug)]
+pub struct NeverWaits<'f, F>(pub &'f mut F);
+
+impl<F: Flow> PacedFlow for NeverWaits<'_, F> {
+    type Output = F::Output;
+
+    fn poll<'b>(
+        &mut self,
+        now: Instant,
+        buf: &'b mut [u8],
+    ) -> Result<Paced<'b, Self::Output>, Error> {
+        Ok(match self.0.poll(now, buf)? {
+            Step::Send(request) => Paced::Send(request),
+            Step::Done(output) => Paced::Done(output),
+        })
+    }
+
+    fn handle(&mut self, now: Instant, response: Response<'_>) -> Result<(), Error> {
+        self.0.handle(now, response)
+    }
+}
+
 /// A flow that must wait between its requests: polling for a device-flow token (RFC 8628
 /// `interval`, `slow_down`), retrying a revocation after a 503 (RFC 7009).
 ///

@@ -47,7 +47,7 @@ mod session;
 
 use std::time::Duration;
 
-use ssoflow_core::{Flow, Instant, Method, Paced, PacedFlow, Request, Step};
+use ssoflow_core::{Flow, Instant, Method, NeverWaits, Paced, PacedFlow, Request};
 
 pub use error::Error;
 pub use redact::{redact_headers, redact_url};
@@ -296,33 +296,7 @@ impl Driver {
     pub fn run_mut<F: Flow>(&self, flow: &mut F) -> Result<F::Output, Error> {
         let span = tracing::debug_span!("run", flow = std::any::type_name::<F>());
         let _entered = span.enter();
-        let mut buf = vec![0u8; self.config.request_buffer];
-        let mut grow_to: Option<usize> = None;
-        loop {
-            let grown = match grow_to.take() {
-                Some(n) => {
-                    buf.resize(n, 0);
-                    true
-                }
-                None => false,
-            };
-            let len = buf.len();
-            let response = match flow.poll(self.now(), &mut buf) {
-                Ok(Step::Send(request)) => self.send(&request)?,
-                Ok(Step::Done(output)) => return Ok(output),
-                Err(ssoflow_core::Error::BufferTooSmall { required })
-                    if !grown && required > len =>
-                {
-                    // Grow once per request; a flow asking again would be a core bug.
-                    grow_to = Some(required);
-                    continue;
-                }
-                Err(e) => return Err(e.into()),
-            };
-            response
-                .with_core(|r| flow.handle(self.now(), r))
-                .map_err(|e| Error::from_answer(e, &response))?;
-        }
+        self.drive(&mut NeverWaits(flow))
     }
 
     /// Run a flow that waits between its requests (device-flow polling, a revocation retrying a
@@ -332,6 +306,11 @@ impl Driver {
     pub fn run_paced<F: PacedFlow>(&self, mut flow: F) -> Result<F::Output, Error> {
         let span = tracing::debug_span!("run", flow = std::any::type_name::<F>());
         let _entered = span.enter();
+        self.drive(&mut flow)
+    }
+
+    /// The one drive loop: poll → (sleep | send → handle) → … → done.
+    fn drive<F: PacedFlow>(&self, flow: &mut F) -> Result<F::Output, Error> {
         let mut buf = vec![0u8; self.config.request_buffer];
         let mut grow_to: Option<usize> = None;
         loop {

@@ -212,6 +212,11 @@ async fn the_verification_page_approves_and_denies_by_form() {
             .unwrap()
             .starts_with("text/html")
     );
+    assert_eq!(
+        page.headers()["content-security-policy"],
+        "default-src 'none'; form-action 'self'"
+    );
+    assert_eq!(page.headers()["x-frame-options"], "DENY");
     let html = page.text().await.unwrap();
     let user_code = a["user_code"].as_str().unwrap();
     assert!(html.contains(&format!("value=\"{user_code}\"")), "{html}");

@@ -13,7 +13,9 @@
 //!
 //! Call order, for every flow: `poll` → (`Step::Send` → your transport → `handle` → `poll`)* →
 //! `Step::Done(output)`. Calling `handle` without an outstanding request, or `poll` after `Done`,
-//! is `Error::State`, never a panic.
+//! is `Error::State`, never a panic. Flows that must wait between requests (RFC 8628 device
+//! polling, an RFC 7009 revocation retrying a 503) are [`PacedFlow`]s: their `poll` may also say
+//! [`Paced::Wait`] — sleep until `until` with your timer, then poll again.
 //!
 //! ```no_run
 //! use ssoflow_core::{oauth2, Flow, Instant, Response, Step, Error};

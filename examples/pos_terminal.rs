@@ -1,5 +1,9 @@
 //! A POS terminal's sign-ins over a plain `embedded-io` stream, with fixed buffers.
 //!
+//! The cashier signs in with the device authorization grant (RFC 8628): the terminal shows a
+//! short code and a URL, the cashier approves on their phone (against the sandbox, its test
+//! hook approves), the terminal polls until the token arrives, waiting with its clock; at the
+//! end of the shift the terminal signs the cashier out (RFC 7009: revoke, then clear).
 //! A POS API admin session (`pos_api::Admin`: ROPC login, then refresh) and a PAR Ordering
 //! customer session (`par_ordering::CustomerSignIn`), each a core `Session` the driver signs in
 //! and renews on a 401 — the same code a firmware image runs, here over `std::net::TcpStream`
@@ -17,9 +21,9 @@ use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant as StdInstant};
 
 use embedded_io_adapters::std::FromStd;
-use ssoflow::embedded::{DEFAULT_BUF, Driver, Error};
-use ssoflow::session::{HasAccessToken, Policy, Session};
-use ssoflow::{Instant, Method, RequestBuilder, TokenSet, par_ordering, pos_api};
+use ssoflow::embedded::{Clock, DEFAULT_BUF, Driver, Error};
+use ssoflow::session::{Access, HasAccessToken, Policy, Session};
+use ssoflow::{Instant, Method, RequestBuilder, TokenSet, oauth2, par_ordering, pos_api};
 
 type Stream = FromStd<TcpStream>;
 
@@ -35,6 +39,7 @@ struct Sandbox {
     addr: SocketAddr,
     pos: [String; 3],
     par: [String; 5],
+    oauth2: [String; 2],
     _in_process: Option<ssoflow_sandbox::SandboxHandle>,
 }
 
@@ -71,18 +76,60 @@ fn sandbox() -> Result<Sandbox, Box<dyn std::error::Error>> {
             s("/par_ordering/client_secret"),
             s("/par_ordering/test_subject_token"),
         ],
+        oauth2: [s("/oauth2/base_url"), s("/oauth2/device_client_id")],
         _in_process: handle,
     })
 }
 
+/// The terminal's monotonic clock. Its waits sleep, as a firmware's delay or timer interrupt
+/// would (the default `wait_until` spins).
+struct TerminalClock(StdInstant);
+
+impl Clock for TerminalClock {
+    fn now(&mut self) -> Instant {
+        Instant::from_millis(self.0.elapsed().as_millis() as u64)
+    }
+
+    fn wait_until(&mut self, until: Instant) {
+        std::thread::sleep(Duration::from_millis(until.millis_since(self.now())));
+    }
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let sb = sandbox()?;
-    let origin = StdInstant::now();
-    let mut clock = move || Instant::from_millis(origin.elapsed().as_millis() as u64);
+    let mut clock = TerminalClock(StdInstant::now());
     // One fixed buffer for request and response: what the firmware would reserve.
     let mut buf = [0u8; DEFAULT_BUF];
     let mut driver = Driver::new(&mut buf);
     let mut stream = connect(sb.addr)?;
+
+    // ── The cashier: device sign-in (RFC 8628) on the terminal's public client ──
+    let token_url = format!("{}/token", sb.oauth2[0]);
+    let kiosk = oauth2::Client::new(&token_url, &sb.oauth2[1])?;
+    let codes = driver.run(
+        &mut stream,
+        &mut clock,
+        oauth2::device_authorization(
+            &kiosk,
+            &format!("{}/device_authorization", sb.oauth2[0]),
+            Some("orders"),
+        )?,
+    )?;
+    show_on_screen(&codes);
+    if !approve_on_phone(&mut driver, &mut stream, &sb, codes.user_code())? {
+        println!("        (sandbox without --test-hooks: approve at the URL above)");
+    }
+    let cashier_tokens = driver.run_paced(
+        &mut stream,
+        &mut clock,
+        oauth2::device_token(&kiosk, &codes)?,
+    )?;
+    // The cashier's session holds the token until the end of the shift.
+    let mut cashier: Session<TokenSet, Error> = Session::with_policy(Policy::DEFAULT);
+    if let Access::SignIn { .. } = cashier.access(clock.now(), None) {
+        cashier.signed_in(clock.now(), cashier_tokens);
+    }
+    println!("cashier signed in              token {}…", short(&cashier));
 
     // ── POS API: an admin account, signed in by its recipe (log in, then refresh) ──
     let pos = pos_api::PosConfig::new(&sb.pos[0], &sb.pos[1], &sb.pos[2])?;
@@ -169,7 +216,76 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             break;
         }
     }
+
+    // ── End of the shift: sign the cashier out (revoke, then clear) ──
+    if !driver.is_reusable() {
+        stream = connect(sb.addr)?;
+        driver.reset();
+    }
+    driver.sign_out(
+        &mut stream,
+        &mut clock,
+        &mut cashier,
+        &kiosk,
+        &format!("{}/revoke", sb.oauth2[0]),
+        seed()?,
+    )?;
+    println!(
+        "cashier signed out             tokens revoked, session {}",
+        if cashier.current().is_none() {
+            "cleared"
+        } else {
+            "NOT cleared"
+        }
+    );
     Ok(())
+}
+
+/// What the terminal's screen shows: where to go, and the code to type there.
+fn show_on_screen(codes: &oauth2::DeviceAuthorization) {
+    let lines = [
+        "Cashier sign-in".to_owned(),
+        String::new(),
+        format!("On your phone, open {}", codes.verification_uri()),
+        format!("and enter the code   {}", codes.user_code()),
+        String::new(),
+        format!("(valid {} min)", codes.expires_in_secs().div_ceil(60)),
+    ];
+    let width = lines.iter().map(|l| l.chars().count()).max().unwrap_or(0);
+    println!("+{}+", "-".repeat(width + 4));
+    for l in &lines {
+        println!("|  {l:<width$}  |");
+    }
+    println!("+{}+", "-".repeat(width + 4));
+}
+
+/// The cashier approving on their phone: here the sandbox's test hook does it. `false` when
+/// the sandbox has no test hooks (a person approves at the URL instead).
+fn approve_on_phone(
+    driver: &mut Driver<'_>,
+    stream: &mut Stream,
+    sb: &Sandbox,
+    user_code: &str,
+) -> Result<bool, Error> {
+    let base = format!("http://{}", sb.addr);
+    let view = driver.send_with(stream, |b| {
+        let mut rb = RequestBuilder::new(b, Method::Post, &base, "/__sandbox/device/approve");
+        rb.json_body(&[("user_code", user_code)]);
+        rb.finish()
+    })?;
+    let approved = view.status() == 200;
+    if approved {
+        println!("cashier approves on the phone  (the sandbox's test hook stands in)");
+    }
+    Ok(approved)
+}
+
+/// The first characters of the session's access token (never the whole token on a screen).
+fn short(session: &Session<TokenSet, Error>) -> String {
+    session
+        .current()
+        .map(|t| t.access.value.expose().chars().take(4).collect())
+        .unwrap_or_default()
 }
 
 fn signed_in(round: u32, renewed: bool) -> &'static str {

@@ -16,7 +16,9 @@
 //! # Ok(()) }
 //! ```
 
-use ssoflow_core::{Flow, Header, Instant, Method, Request, Response, Step};
+use ssoflow_core::{
+    Flow, Header, Instant, Method, NeverWaits, Paced, PacedFlow, Request, Response,
+};
 
 /// A failure while driving a flow: the flow's own error, or your client's.
 #[derive(Debug)]
@@ -77,20 +79,34 @@ pub fn with_response<B: AsRef<[u8]>, T>(
 /// Run `flow` to its output: `now` gives your monotonic clock in ms, `send` performs one request.
 pub fn run<F: Flow, E>(
     mut flow: F,
+    now: impl FnMut() -> u64,
+    send: impl FnMut(http::Request<Vec<u8>>) -> Result<http::Response<Vec<u8>>, E>,
+) -> Result<F::Output, RunError<E>> {
+    run_paced(NeverWaits(&mut flow), now, |_| {}, send)
+}
+
+/// Run a flow that waits between its requests (device-flow polling, a revocation retrying a
+/// 503) to its output: like [`run`], and `sleep(ms)` waits that long with your timer before
+/// the flow is polled again.
+pub fn run_paced<F: PacedFlow, E>(
+    mut flow: F,
     mut now: impl FnMut() -> u64,
+    mut sleep: impl FnMut(u64),
     mut send: impl FnMut(http::Request<Vec<u8>>) -> Result<http::Response<Vec<u8>>, E>,
 ) -> Result<F::Output, RunError<E>> {
     let mut buf = vec![0u8; 8 * 1024];
     loop {
         let mut grow = None;
-        match flow.poll(Instant::from_millis(now()), &mut buf) {
-            Ok(Step::Send(request)) => {
+        let at = Instant::from_millis(now());
+        match flow.poll(at, &mut buf) {
+            Ok(Paced::Send(request)) => {
                 let request = to_http(&request).map_err(RunError::Http)?;
                 let response = send(request).map_err(RunError::Client)?;
                 with_response(&response, |r| flow.handle(Instant::from_millis(now()), r))
                     .map_err(RunError::Flow)?;
             }
-            Ok(Step::Done(out)) => return Ok(out),
+            Ok(Paced::Wait { until }) => sleep(until.millis_since(at)),
+            Ok(Paced::Done(out)) => return Ok(out),
             Err(ssoflow_core::Error::BufferTooSmall { required }) => grow = Some(required),
             Err(e) => return Err(RunError::Flow(e)),
         }
@@ -108,7 +124,7 @@ pub fn run<F: Flow, E>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ssoflow_core::oauth2;
+    use ssoflow_core::{Step, oauth2};
 
     #[test]
     fn credential_headers_are_sensitive_and_never_printed() {

@@ -178,6 +178,28 @@ all_driver = (
 )
 write("driver", all_driver)
 
+# device: record 0 answers the device authorization request (RFC 8628 §3.2's example, quirks,
+# bad intervals), records 1.. the polls (§3.5 errors, a slow_down storm, a 200 without a token).
+DEVICE_RFC = (b'{"device_code":"GmRhmhcxhwAzkoEqiMEg_DnyEysNkuNhszIySk9eS","user_code":"WDJB-MJHT",'
+              b'"verification_uri":"https://example.com/device","verification_uri_complete":'
+              b'"https://example.com/device?user_code=WDJB-MJHT","expires_in":1800,"interval":5}')
+DEVICE_SHORT = b'{"device_code":"dc-SECRET-42","user_code":"U-1","verification_uri":"https://v.example/d","expires_in":30}'
+PENDING = b'{"error":"authorization_pending"}'
+SLOW = b'{"error":"slow_down","error_description":"easy"}'
+write("device", [
+    recs(rec(200, DEVICE_RFC), rec(400, PENDING), rec(400, SLOW), rec(400, PENDING, "T2"), rec(200, TOKEN)),
+    recs(rec(200, DEVICE_RFC), rec(400, b'{"error":"access_denied"}')),
+    recs(rec(200, DEVICE_RFC), rec(400, b'{"error":"expired_token"}')),
+    recs(rec(200, DEVICE_SHORT), *[rec(400, SLOW)] * 8),
+    recs(rec(200, DEVICE_SHORT), *[rec(400, PENDING)] * 40),
+    recs(rec(200, DEVICE_SHORT), rec(503, b"busy", headers=[("Retry-After", "7")]), rec(200, b'{"token_type":"Bearer"}')),
+    recs(rec(200, DEVICE_SHORT.replace(b'"expires_in":30', b'"expires_in":30,"interval":0')), rec(200, ERR_IN_200), rec(200, TOKEN, "H")),
+    rec(200, DEVICE_SHORT.replace(b'"expires_in":30', b'"expires_in":"30","interval":-5')),
+    rec(200, DEVICE_SHORT.replace(b'"expires_in":30', b'"interval":5')),
+    rec(200, DEVICE_SHORT.replace(b'"U-1"', b'"U\\u001b[2J"')),
+    rec(400, OAUTH_ERR),
+])
+
 write("url_form", [
     b"http://127.0.0.1:8080/x\xffp@ss w/rd+\xc3\xa9 *-._~", b"https://a.example?x=1\xff", b"http://[::1]evil.com/\xff%zz",
     b"http://localhost\\evil.com/\xff%C3", b"HTTP://127.9.0.1#@evil.example\xffa+b", b"http://user@127.0.0.1/\xff",

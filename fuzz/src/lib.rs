@@ -224,8 +224,10 @@ pub fn assert_token(s: &str, what: &str) {
 /// Whether a member name is one whose string value [`ssoflow_core::Excerpt`] must redact
 /// (the rule documented on `Excerpt`).
 pub fn is_secret_key(key: &str) -> bool {
-    const EXACT: [&str; 8] = [
+    const EXACT: [&str; 10] = [
         "code",
+        "device_code",
+        "authorization_code",
         "value",
         "assertion",
         "session",

@@ -6,10 +6,10 @@
 use std::io::{Read as _, Write as _};
 use std::net::TcpStream;
 
-use ssoflow::{Error as CoreError, Flow, Instant, Request};
+use ssoflow::{Error as CoreError, Flow, Instant, PacedFlow, Request};
 #[path = "tcp.rs"]
 mod tcp;
-use tcp::{AsyncTcp, BlockingTcp, READ_TIMEOUT};
+pub use tcp::{AsyncTcp, BlockingTcp, READ_TIMEOUT};
 
 /// A driver under test.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -92,6 +92,36 @@ fn clock() -> impl FnMut() -> Instant {
     move || Instant::from_millis(u64::try_from(origin.elapsed().as_millis()).unwrap_or(u64::MAX))
 }
 
+/// A firmware-style clock for the embedded driver whose waits sleep (a thread sleep, a tokio
+/// sleep) instead of spinning, as a firmware's delay or timer would.
+pub struct SleepClock(std::time::Instant);
+
+impl SleepClock {
+    /// A clock starting at 0 now.
+    pub fn new() -> Self {
+        SleepClock(std::time::Instant::now())
+    }
+}
+
+impl ssoflow_embedded_io::Clock for SleepClock {
+    fn now(&mut self) -> Instant {
+        Instant::from_millis(u64::try_from(self.0.elapsed().as_millis()).unwrap_or(u64::MAX))
+    }
+
+    fn wait_until(&mut self, until: Instant) {
+        std::thread::sleep(std::time::Duration::from_millis(
+            until.millis_since(self.now()),
+        ));
+    }
+
+    async fn wait_until_async(&mut self, until: Instant) {
+        tokio::time::sleep(std::time::Duration::from_millis(
+            until.millis_since(self.now()),
+        ))
+        .await;
+    }
+}
+
 /// `host:port` of an `http://` URL.
 fn authority(url: &str) -> &str {
     let rest = url.strip_prefix("http://").expect("an http:// sandbox URL");
@@ -130,6 +160,53 @@ impl Drv {
                         ssoflow::http_compat::RunError::Flow(e) => DrvError::Core(e),
                         other => DrvError::Other(other.to_string()),
                     }
+                })
+            }
+        }
+    }
+
+    /// Run a paced flow (device-flow polling, a revocation) on this driver, each waiting with
+    /// its own timer: a thread sleep (ureq, http_compat), a tokio sleep, the embedded
+    /// [`ssoflow_embedded_io::Clock`]'s waits (here a thread sleep and a tokio sleep).
+    pub fn run_paced<F: PacedFlow>(
+        self,
+        addr: std::net::SocketAddr,
+        flow: F,
+    ) -> Result<F::Output, DrvError> {
+        match self {
+            Drv::Ureq => ssoflow_ureq::Driver::default()
+                .run_paced(flow)
+                .map_err(ureq_err),
+            Drv::Tokio => {
+                let d = ssoflow_tokio::Driver::new().map_err(tokio_err)?;
+                runtime().block_on(d.run_paced(flow)).map_err(tokio_err)
+            }
+            Drv::EmbBlocking => {
+                let mut stream = BlockingTcp::connect(addr);
+                let mut buf = vec![0u8; ssoflow_embedded_io::DEFAULT_BUF];
+                ssoflow_embedded_io::Driver::new(&mut buf)
+                    .run_paced(&mut stream, &mut SleepClock::new(), flow)
+                    .map_err(emb_err)
+            }
+            Drv::EmbAsync => runtime().block_on(async move {
+                let mut stream = AsyncTcp::connect(addr).await;
+                let mut buf = vec![0u8; ssoflow_embedded_io::DEFAULT_BUF];
+                ssoflow_embedded_io::Driver::new(&mut buf)
+                    .run_paced_async(&mut stream, &mut SleepClock::new(), flow)
+                    .await
+                    .map_err(emb_err)
+            }),
+            Drv::HttpCompat => {
+                let mut now = clock();
+                ssoflow::http_compat::run_paced(
+                    flow,
+                    move || now().as_millis(),
+                    |ms| std::thread::sleep(std::time::Duration::from_millis(ms)),
+                    raw_send,
+                )
+                .map_err(|e| match e {
+                    ssoflow::http_compat::RunError::Flow(e) => DrvError::Core(e),
+                    other => DrvError::Other(other.to_string()),
                 })
             }
         }

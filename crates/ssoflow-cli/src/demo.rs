@@ -13,7 +13,9 @@ use std::time::{Duration, Instant as StdInstant};
 
 use ssoflow_core::recipe::Recipe;
 use ssoflow_core::session::HasAccessToken;
-use ssoflow_core::{Error as CoreError, Flow, Instant, Method, RequestBuilder, Response, Step};
+use ssoflow_core::{
+    Error as CoreError, Flow, Instant, Method, Paced, PacedFlow, RequestBuilder, Response, Step,
+};
 use ssoflow_core::{oauth2, par_ordering, pos_api, punchh, stream};
 use ssoflow_customer_info::{BearerToken, Customer, CustomerInfoEndpoint, RateLimit, Refusal};
 use ssoflow_sandbox::{Sandbox, SandboxHandle};
@@ -41,6 +43,31 @@ impl<F: Flow> Flow for Observed<'_, F> {
     ) -> Result<Step<'b, F::Output>, CoreError> {
         let step = self.inner.poll(now, buf)?;
         if let Step::Send(r) = &step {
+            self.log
+                .borrow_mut()
+                .push((format!("{} {}", r.method.as_str(), r.path_and_query()), 0));
+        }
+        Ok(step)
+    }
+
+    fn handle(&mut self, now: Instant, response: Response<'_>) -> Result<(), CoreError> {
+        if let Some(last) = self.log.borrow_mut().last_mut() {
+            last.1 = response.status;
+        }
+        self.inner.handle(now, response)
+    }
+}
+
+impl<F: PacedFlow> PacedFlow for Observed<'_, F> {
+    type Output = F::Output;
+
+    fn poll<'b>(
+        &mut self,
+        now: Instant,
+        buf: &'b mut [u8],
+    ) -> Result<Paced<'b, F::Output>, CoreError> {
+        let step = self.inner.poll(now, buf)?;
+        if let Paced::Send(r) = &step {
             self.log
                 .borrow_mut()
                 .push((format!("{} {}", r.method.as_str(), r.path_and_query()), 0));
@@ -183,6 +210,46 @@ impl Demo {
             inner: flow,
             log: &self.log,
         })
+    }
+
+    /// [`run`](Self::run) for a flow that waits between its requests (the driver sleeps).
+    fn run_paced<F: PacedFlow>(&self, flow: F) -> Result<F::Output, Error> {
+        self.driver.run_paced(Observed {
+            inner: flow,
+            log: &self.log,
+        })
+    }
+
+    /// Act as the person on the verification page: approve `user_code` through the sandbox's
+    /// test hook.
+    fn approve_device(&self, user_code: &str) -> Result<(), Failure> {
+        let mut buf = vec![0u8; 1024];
+        let url = format!("{}/__sandbox/device/approve", self.sandbox.base_url());
+        let mut rb = RequestBuilder::new(&mut buf, Method::Post, &url, "");
+        rb.json_body(&[("user_code", user_code)]);
+        let request = rb.finish()?;
+        let response = self.driver.send(&request)?;
+        self.log.borrow_mut().push((
+            format!("POST {}", request.path_and_query()),
+            response.status,
+        ));
+        if response.status != 200 {
+            return Err(unexpected("the approval hook refused the user code"));
+        }
+        Ok(())
+    }
+
+    /// `GET url` with `access` as the bearer token; the status (logged).
+    fn get_with(&self, url: &str, access: &str) -> Result<u16, Failure> {
+        let mut buf = vec![0u8; 4096];
+        let mut rb = RequestBuilder::new(&mut buf, Method::Get, url, "");
+        rb.bearer(access);
+        let request = rb.finish()?;
+        let response = self.driver.send(&request)?;
+        self.log
+            .borrow_mut()
+            .push((format!("GET {}", request.path_and_query()), response.status));
+        Ok(response.status)
     }
 
     /// Act as the browser: GET `url` (redirects are not followed) and return `Location`.
@@ -761,6 +828,78 @@ fn oauth2_steps(d: &mut Demo, creds: &ssoflow_sandbox::Credentials) -> Result<()
             Some(&auth.pkce),
         )?)?;
         Ok(format!("token {}", redact(t.access.value.expose())))
+    });
+    // A kiosk: the public client of the device grant signs a person in who approves on their
+    // phone (here the sandbox's hook approves), then signs them out.
+    let kiosk = oauth2::Client::new(&token_url, &c.device_client_id).map_err(config_failure)?;
+    let person = RefCell::new(None);
+    d.step(
+        "oauth2",
+        "device sign-in (RFC 8628), approved via hook",
+        |d| {
+            let a = d.run(oauth2::device_authorization(
+                &kiosk,
+                &format!("{}/device_authorization", c.base_url),
+                Some("orders"),
+            )?)?;
+            d.approve_device(a.user_code())?;
+            let t = d.run_paced(oauth2::device_token(&kiosk, &a)?)?;
+            let polls = d
+                .log
+                .borrow()
+                .iter()
+                .filter(|(w, _)| w.starts_with("POST /oauth2/token"))
+                .count();
+            let detail = format!(
+                "code {} at {}, approved; token {} after {polls} poll(s) {} s apart",
+                a.user_code(),
+                a.verification_uri(),
+                redact(t.access.value.expose()),
+                a.interval_secs()
+            );
+            *person.borrow_mut() = Some(t);
+            Ok(detail)
+        },
+    );
+    d.step("oauth2", "sign-out (RFC 7009): revoke, then clear", |d| {
+        let t = person
+            .borrow()
+            .clone()
+            .ok_or_else(|| unexpected("no device sign-in"))?;
+        let refresh = t.refresh.ok_or_else(|| unexpected("no refresh token"))?;
+        // The kiosk's session renews with the person's refresh token (rotation).
+        let session = SharedSession::new(Logged {
+            inner: oauth2::Refreshing::new(&kiosk, refresh.expose(), None)?,
+            log: d.log.clone(),
+        });
+        let userinfo = format!("{}/userinfo", c.base_url);
+        let before = d
+            .driver
+            .send_authorized(&session, &(), |t: &ssoflow_core::TokenSet, buf| {
+                let mut rb = RequestBuilder::new(buf, Method::Get, &userinfo, "");
+                rb.bearer(t.access.value.expose());
+                rb.finish()
+            })?
+            .status;
+        let access = session
+            .lock()
+            .current()
+            .map(|t| t.access.value.expose().to_owned())
+            .ok_or_else(|| unexpected("no token in the session"))?;
+        let revocations = d.calls("POST /oauth2/revoke");
+        d.driver
+            .sign_out(&session, &kiosk, &format!("{}/revoke", c.base_url))?;
+        let revoked = d.calls("POST /oauth2/revoke") - revocations;
+        if session.lock().current().is_some() {
+            return Err(unexpected("the session still holds a token"));
+        }
+        let after = d.get_with(&userinfo, &access)?;
+        if (before, after) != (200, 401) {
+            return Err(unexpected("the revoked token still works"));
+        }
+        Ok(format!(
+            "userinfo {before}; {revoked} token(s) revoked, session cleared; the old token now gets {after}"
+        ))
     });
     Ok(())
 }

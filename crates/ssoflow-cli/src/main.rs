@@ -31,11 +31,11 @@ exception, kept for scripts: a flag is visible to every user of the machine in `
   SSOFLOW_APPLICATION_KEY PAR Ordering application key (else --application-key)
   SSOFLOW_SIGNING_SECRET  Punchh x-pch-digest key, when it differs from SSOFLOW_CLIENT_SECRET
   SSOFLOW_PASSWORD        resource owner's / admin's password
-  SSOFLOW_REFRESH_TOKEN   refresh token
+  SSOFLOW_REFRESH_TOKEN   refresh token (refresh grant; oauth2 revoke)
   SSOFLOW_SUBJECT_TOKEN   subject token (token exchange, PAR Ordering sign-in)
   SSOFLOW_SECURITY_TOKEN  Punchh SSO security token
   SSOFLOW_CODE            Punchh authorization code
-  SSOFLOW_ACCESS_TOKEN    access token (Punchh user information)
+  SSOFLOW_ACCESS_TOKEN    access token (Punchh user information; oauth2 revoke)
 
 Output: human-readable by default, with secrets shortened to their first 4 characters and '…'.
 With --json, one JSON object on stdout (machine output: tokens are printed in full).
@@ -46,7 +46,8 @@ Exit codes:
   0  success
   1  internal error (a bug) or the sandbox could not start
   2  usage: bad flags, a missing environment variable, an unusable input
-  3  the provider refused (HTTP error, OAuth error, unauthorized, digest, state mismatch, token redeemed)
+  3  the provider refused (HTTP error, OAuth error, unauthorized, digest, state mismatch, token redeemed,
+     a device sign-in denied or expired)
   4  transport failure: connection, TLS (the certificate problem is named), DNS, timeout,
      plain http:// to a remote host
 
@@ -108,7 +109,8 @@ enum Command {
     /// Run the local sandbox emulating every provider; print its ready line (JSON) and serve
     /// until SIGINT or SIGTERM.
     Sandbox(sandbox_cmd::Args),
-    /// Generic OAuth 2.0: client credentials, password, refresh, token exchange, browser login.
+    /// Generic OAuth 2.0: client credentials, password, refresh, token exchange, browser login,
+    /// device sign-in (RFC 8628), revocation (RFC 7009).
     #[command(subcommand)]
     Oauth2(oauth2_cmd::Command),
     /// PAR Ordering: customer sign-in by token exchange.

@@ -47,6 +47,57 @@ pub enum Command {
     /// goes on until --timeout-secs); connections are served concurrently.
     /// Env: SSOFLOW_CLIENT_SECRET (confidential clients).
     Login(LoginArgs),
+    /// Device authorization grant (RFC 8628) for a device without a keyboard: prints the user
+    /// code and the verification URL, with a QR code of the URL that carries the code, on
+    /// stderr; polls the token endpoint (at the server's interval, 5 s more per slow_down)
+    /// until the person approves. Exit 3 when they deny or the code expires.
+    /// Env: SSOFLOW_CLIENT_SECRET (confidential clients).
+    Device(DeviceArgs),
+    /// Token revocation (RFC 7009): sign out. Revokes SSOFLOW_REFRESH_TOKEN and/or
+    /// SSOFLOW_ACCESS_TOKEN (both set: the refresh token first). An unknown or already
+    /// revoked token counts as revoked; a 503 is retried after a backoff.
+    /// Env: SSOFLOW_ACCESS_TOKEN or SSOFLOW_REFRESH_TOKEN (one required), SSOFLOW_CLIENT_SECRET.
+    Revoke(RevokeArgs),
+}
+
+/// `ssoflow oauth2 device` options.
+#[derive(Debug, clap::Args)]
+pub struct DeviceArgs {
+    /// The device authorization endpoint.
+    #[arg(long, value_name = "URL")]
+    device_authorization_url: String,
+    #[command(flatten)]
+    common: Common,
+    /// Print the code and the URL only, no QR code.
+    #[arg(long)]
+    no_qr: bool,
+}
+
+/// `ssoflow oauth2 revoke` options.
+#[derive(Debug, clap::Args)]
+pub struct RevokeArgs {
+    /// The revocation endpoint (https://, or http:// to a loopback host).
+    #[arg(long, value_name = "URL")]
+    revocation_url: String,
+    /// The client id.
+    #[arg(long, value_name = "ID")]
+    client_id: String,
+    /// Revoke only this kind of token (the matching environment variable must be set).
+    #[arg(long, value_enum, value_name = "HINT")]
+    token_type_hint: Option<HintArg>,
+    /// How the client authenticates (with SSOFLOW_CLIENT_SECRET set), as for the grants.
+    #[arg(long, value_enum, value_name = "AUTH", default_value_t = AuthArg::Basic)]
+    client_auth: AuthArg,
+}
+
+/// `--token-type-hint` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[value(rename_all = "snake_case")]
+pub enum HintArg {
+    /// SSOFLOW_ACCESS_TOKEN, hinted `access_token`.
+    AccessToken,
+    /// SSOFLOW_REFRESH_TOKEN, hinted `refresh_token`.
+    RefreshToken,
 }
 
 /// What every grant needs.
@@ -107,17 +158,22 @@ struct Expected {
 
 impl Common {
     fn client(&self) -> Result<oauth2::Client, Failure> {
-        let auth = match self.client_auth {
-            AuthArg::Basic => ClientAuth::Basic,
-            AuthArg::BasicRaw => ClientAuth::BasicRaw,
-            AuthArg::Post => ClientAuth::Post,
-        };
-        let mut client = oauth2::Client::new(&self.token_url, &self.client_id)?.with_auth(auth);
-        if let Some(secret) = env_secret("SSOFLOW_CLIENT_SECRET") {
-            client = client.with_secret(&secret)?;
-        }
-        Ok(client)
+        client(&self.token_url, &self.client_id, self.client_auth)
     }
+}
+
+/// A client of the endpoint `url`, with SSOFLOW_CLIENT_SECRET when it is set.
+fn client(url: &str, client_id: &str, auth: AuthArg) -> Result<oauth2::Client, Failure> {
+    let auth = match auth {
+        AuthArg::Basic => ClientAuth::Basic,
+        AuthArg::BasicRaw => ClientAuth::BasicRaw,
+        AuthArg::Post => ClientAuth::Post,
+    };
+    let mut client = oauth2::Client::new(url, client_id)?.with_auth(auth);
+    if let Some(secret) = env_secret("SSOFLOW_CLIENT_SECRET") {
+        client = client.with_secret(&secret)?;
+    }
+    Ok(client)
 }
 
 /// Run one `ssoflow oauth2` command.
@@ -162,8 +218,102 @@ pub fn run(cmd: Command, ctx: &Ctx) -> Result<(), Failure> {
             )?)?
         }
         Command::Login(args) => login(args, ctx)?,
+        Command::Device(args) => device(args, ctx)?,
+        Command::Revoke(args) => return revoke(args, ctx),
     };
     print_tokens(ctx.json, &tokens);
+    Ok(())
+}
+
+/// The device grant: show the codes (and a QR code) on stderr, then poll until the token.
+fn device(args: &DeviceArgs, ctx: &Ctx) -> Result<ssoflow_core::TokenSet, Failure> {
+    let client = args.common.client()?;
+    let authorization = ctx.driver.run(oauth2::device_authorization(
+        &client,
+        &args.device_authorization_url,
+        args.common.scope.as_deref(),
+    )?)?;
+    eprint!("{}", device_instructions(&authorization, !args.no_qr));
+    Ok(ctx
+        .driver
+        .run_paced(oauth2::device_token(&client, &authorization)?)?)
+}
+
+/// What the person is shown: the URL, the code, how long it is valid, and a QR code of the
+/// URL that carries the code (scanned with a phone, it needs no typing).
+pub fn device_instructions(a: &oauth2::DeviceAuthorization, qr: bool) -> String {
+    let mut text = format!(
+        "To sign in, open {} and enter the code\n\n    {}\n\n",
+        a.verification_uri(),
+        a.user_code()
+    );
+    if qr {
+        let target = a
+            .verification_uri_complete()
+            .unwrap_or(a.verification_uri());
+        if let Some(code) = qr_code(target) {
+            text.push_str("or scan:\n\n");
+            text.push_str(&code);
+            text.push('\n');
+        }
+    }
+    text.push_str(&format!(
+        "The code expires in {} min; waiting for approval (checking every {} s)…\n",
+        a.expires_in_secs().div_ceil(60),
+        a.interval_secs()
+    ));
+    text
+}
+
+/// `data` as a QR code in Unicode half blocks (two modules per character), light on dark as a
+/// terminal shows it best; `None` if it does not fit a QR code.
+pub fn qr_code(data: &str) -> Option<String> {
+    use qrcode::render::unicode::Dense1x2;
+    let code = qrcode::QrCode::new(data.as_bytes()).ok()?;
+    Some(
+        code.render::<Dense1x2>()
+            .dark_color(Dense1x2::Light)
+            .light_color(Dense1x2::Dark)
+            .quiet_zone(true)
+            .build(),
+    )
+}
+
+/// Revoke the token(s) from the environment; print what was revoked.
+fn revoke(args: &RevokeArgs, ctx: &Ctx) -> Result<(), Failure> {
+    // The client's token URL is not used by a revocation: the revocation URL stands in.
+    let client = client(&args.revocation_url, &args.client_id, args.client_auth)?;
+    let want = |hint: HintArg| args.token_type_hint.is_none_or(|h| h == hint);
+    let refresh = want(HintArg::RefreshToken)
+        .then(|| env_secret("SSOFLOW_REFRESH_TOKEN"))
+        .flatten();
+    let access = want(HintArg::AccessToken)
+        .then(|| env_secret("SSOFLOW_ACCESS_TOKEN"))
+        .flatten();
+    let mut revoked = Vec::new();
+    for (token, hint) in [
+        (refresh, oauth2::TokenTypeHint::RefreshToken),
+        (access, oauth2::TokenTypeHint::AccessToken),
+    ] {
+        if let Some(token) = token {
+            let flow = oauth2::revoke(&client, &args.revocation_url, &token, Some(hint))?
+                .with_entropy(entropy::<16>()?);
+            ctx.driver.run_paced(flow)?;
+            revoked.push(hint.as_str());
+        }
+    }
+    if revoked.is_empty() {
+        return Err(Failure::usage(match args.token_type_hint {
+            Some(HintArg::AccessToken) => "set SSOFLOW_ACCESS_TOKEN",
+            Some(HintArg::RefreshToken) => "set SSOFLOW_REFRESH_TOKEN",
+            None => "set SSOFLOW_ACCESS_TOKEN or SSOFLOW_REFRESH_TOKEN",
+        }));
+    }
+    if ctx.json {
+        crate::output::print_json(&serde_json::json!({ "revoked": revoked }));
+    } else {
+        crate::output::print_fields(&[("revoked", revoked.join(", "))]);
+    }
     Ok(())
 }
 
@@ -409,4 +559,48 @@ fn respond(stream: &mut TcpStream, status: &str, title: &str, message: &str) {
         body.len()
     );
     let _ = stream.flush();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::qr_code;
+
+    /// The half-block rendering back into modules (`true` = dark), two rows per line.
+    fn modules(text: &str) -> Vec<Vec<bool>> {
+        let mut rows = Vec::new();
+        for line in text.lines() {
+            let (mut top, mut bottom) = (Vec::new(), Vec::new());
+            for c in line.chars() {
+                // Light on dark: a full block is two light modules.
+                let (t, b) = match c {
+                    '█' => (false, false),
+                    '▀' => (false, true),
+                    '▄' => (true, false),
+                    _ => (true, true),
+                };
+                top.push(t);
+                bottom.push(b);
+            }
+            rows.push(top);
+            rows.push(bottom);
+        }
+        rows
+    }
+
+    #[test]
+    fn the_qr_code_decodes_to_the_url_with_the_code() {
+        let url = "http://127.0.0.1:8080/oauth2/device?user_code=WDJB-MJHT";
+        let text = qr_code(url).unwrap();
+        let rows = modules(&text);
+        let scale = 4;
+        let (w, h) = (rows[0].len() * scale, rows.len() * scale);
+        let mut img = rqrr::PreparedImage::prepare_from_greyscale(w, h, |x, y| {
+            let dark = rows[y / scale].get(x / scale).copied().unwrap_or(false);
+            if dark { 0 } else { 255 }
+        });
+        let grids = img.detect_grids();
+        assert_eq!(grids.len(), 1, "one QR code");
+        let (_, content) = grids[0].decode().unwrap();
+        assert_eq!(content, url);
+    }
 }

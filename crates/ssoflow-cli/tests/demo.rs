@@ -21,12 +21,14 @@ fn demo_runs_every_flow_and_exits_zero() {
         .lines()
         .filter(|l| l.starts_with("  ok ") || l.starts_with("  FAIL "))
         .count();
-    assert!(steps >= 25, "{stdout}");
+    assert!(steps >= 27, "{stdout}");
     assert!(
         stdout.contains(&format!("summary: {steps} steps, {steps} ok, 0 failed")),
         "{stdout}"
     );
     for step in [
+        "device sign-in (RFC 8628), approved via hook",
+        "sign-out (RFC 7009): revoke, then clear",
         "M2M token",
         "sign-in, refused customer token",
         "Punchh-specific call (DLC-Authorization)",

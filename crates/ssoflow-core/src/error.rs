@@ -81,6 +81,12 @@ pub enum Error {
         /// Which input.
         what: &'static str,
     },
+    /// The person declined the device sign-in (RFC 8628 `access_denied`): nothing to retry;
+    /// start a new device flow if they want to try again.
+    AccessDenied,
+    /// The device code expired before the person approved (RFC 8628 `expired_token`, or its
+    /// `expires_in` passed while polling): start a new device flow.
+    ExpiredToken,
 }
 
 /// What kind of failure an [`Error`] is, for callers that act on the kind rather than the
@@ -130,7 +136,9 @@ impl Error {
             | Error::Digest
             | Error::StateMismatch
             | Error::IssuerMismatch
-            | Error::SsoTokenRedeemed => ErrorClass::Refused,
+            | Error::SsoTokenRedeemed
+            | Error::AccessDenied
+            | Error::ExpiredToken => ErrorClass::Refused,
             Error::Malformed { .. } | Error::Capacity { .. } => ErrorClass::Malformed,
             Error::Insecure => ErrorClass::Transport,
             Error::InvalidInput { .. } => ErrorClass::Input,
@@ -189,6 +197,8 @@ impl Error {
             Error::IssuerMismatch => "issuer_mismatch",
             Error::SsoTokenRedeemed => "sso_token_redeemed",
             Error::InvalidInput { .. } => "invalid_input",
+            Error::AccessDenied => "access_denied",
+            Error::ExpiredToken => "expired_token",
         }
     }
 }
@@ -248,6 +258,8 @@ impl fmt::Display for Error {
             ),
             Error::SsoTokenRedeemed => f.write_str("sso_token_redeemed: login token already used"),
             Error::InvalidInput { what } => write!(f, "invalid input: {what}"),
+            Error::AccessDenied => f.write_str("the sign-in was declined"),
+            Error::ExpiredToken => f.write_str("the device code expired before it was approved"),
         }
     }
 }
@@ -348,8 +360,10 @@ fn is_secret_key(key: &[u8]) -> bool {
     if key.contains(&b'\\') {
         return true;
     }
-    const EXACT: [&[u8]; 8] = [
+    const EXACT: [&[u8]; 10] = [
         b"code",
+        b"device_code",
+        b"authorization_code",
         b"value",
         b"assertion",
         b"session",

@@ -13,7 +13,9 @@
 //!
 //! Call order, for every flow: `poll` → (`Step::Send` → your transport → `handle` → `poll`)* →
 //! `Step::Done(output)`. Calling `handle` without an outstanding request, or `poll` after `Done`,
-//! is `Error::State`, never a panic.
+//! is `Error::State`, never a panic. Flows that must wait between requests (RFC 8628 device
+//! polling, an RFC 7009 revocation retrying a 503) are [`PacedFlow`]s: their `poll` may also say
+//! [`Paced::Wait`] — sleep until `until` with your timer, then poll again.
 //!
 //! ```no_run
 //! use ssoflow_core::{oauth2, Flow, Instant, Response, Step, Error};
@@ -121,6 +123,67 @@ pub trait Flow {
         now: Instant,
         buf: &'b mut [u8],
     ) -> Result<Step<'b, Self::Output>, Error>;
+
+    /// Feed the response to the request last returned by `poll`.
+    fn handle(&mut self, now: Instant, response: Response<'_>) -> Result<(), Error>;
+}
+
+/// What a [`PacedFlow`] wants next: a [`Step`] that may also be "not before this instant".
+#[must_use]
+#[derive(Debug)]
+pub enum Paced<'b, T> {
+    /// Send this request (it borrows the buffer passed to `poll`) and feed the answer to `handle`.
+    Send(Request<'b>),
+    /// Nothing to send before `until` on the caller's clock: sleep until then (with the
+    /// driver's own timer), then call `poll` again. Calling earlier only gets `Wait` again.
+    Wait {
+        /// Call `poll` again at this instant.
+        until: Instant,
+    },
+    /// The flow is finished; here is its output.
+    Done(T),
+}
+
+/// A [`Flow`] as a [`PacedFlow`] that never waits, so one drive loop can run both kinds.
+#[derive(Debug)]
+pub struct NeverWaits<'f, F>(pub &'f mut F);
+
+impl<F: Flow> PacedFlow for NeverWaits<'_, F> {
+    type Output = F::Output;
+
+    fn poll<'b>(
+        &mut self,
+        now: Instant,
+        buf: &'b mut [u8],
+    ) -> Result<Paced<'b, Self::Output>, Error> {
+        Ok(match self.0.poll(now, buf)? {
+            Step::Send(request) => Paced::Send(request),
+            Step::Done(output) => Paced::Done(output),
+        })
+    }
+
+    fn handle(&mut self, now: Instant, response: Response<'_>) -> Result<(), Error> {
+        self.0.handle(now, response)
+    }
+}
+
+/// A flow that must wait between its requests: polling for a device-flow token (RFC 8628
+/// `interval`, `slow_down`), retrying a revocation after a 503 (RFC 7009).
+///
+/// The core never reads a clock, so the flow says *until when* to wait ([`Paced::Wait`]) and
+/// the driver sleeps with its own timer: a thread sleep, a tokio sleep, the firmware's delay.
+/// The drive loop is [`Flow`]'s with one more arm: `Wait { until } => sleep_until(until)`.
+pub trait PacedFlow {
+    /// What the flow produces when it is done.
+    type Output;
+
+    /// The next thing to do at `now`. A request is written into `buf`; the returned view
+    /// borrows it.
+    fn poll<'b>(
+        &mut self,
+        now: Instant,
+        buf: &'b mut [u8],
+    ) -> Result<Paced<'b, Self::Output>, Error>;
 
     /// Feed the response to the request last returned by `poll`.
     fn handle(&mut self, now: Instant, response: Response<'_>) -> Result<(), Error>;

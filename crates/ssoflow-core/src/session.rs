@@ -25,10 +25,15 @@
 //! - [`Call`] tracks one protected call: one re-sign-in and one retry after a 401, then
 //!   `Error::Unauthorized` — never a loop.
 //!
+//! - Sign-out ([`Session::sign_out`], then [`Session::signed_out`]): the caller revokes the
+//!   tokens it is handed (RFC 7009, [`oauth2::revoke_tokens`](crate::oauth2::revoke_tokens)),
+//!   then the session forgets them. Meanwhile nobody is handed the token being revoked and no
+//!   sign-in starts; a sign-in already running is waited for, and its token revoked.
+//!
 //! Drivers add only a lock around the session, a way to wait, and the I/O; what to sign in
 //! with is a [`Recipe`](crate::recipe::Recipe).
 
-use crate::{AccessToken, Error, Instant, TokenSet};
+use crate::{AccessToken, Error, Instant, RefreshToken, TokenSet};
 
 /// Default proactive-refresh margin: renew 10 s before expiry. Small beside every lifetime the
 /// vendors give (PAR menu and DLC tokens live `ttl` = 60 *minutes*, M2M tokens 86 399 s), large
@@ -39,6 +44,11 @@ pub const DEFAULT_SKEW_MS: u64 = 10_000;
 pub trait HasAccessToken {
     /// The token to send as `Authorization: Bearer …`.
     fn access_token(&self) -> &AccessToken;
+
+    /// The refresh token that came with it, if any (revoked first at sign-out, RFC 7009).
+    fn refresh_token(&self) -> Option<&RefreshToken> {
+        None
+    }
 }
 
 impl HasAccessToken for AccessToken {
@@ -50,6 +60,10 @@ impl HasAccessToken for AccessToken {
 impl HasAccessToken for TokenSet {
     fn access_token(&self) -> &AccessToken {
         &self.access
+    }
+
+    fn refresh_token(&self) -> Option<&RefreshToken> {
+        self.refresh.as_ref()
     }
 }
 
@@ -441,6 +455,29 @@ impl<T: HasAccessToken, E: Failure> Session<T, E> {
         matches!(self.renewal, Renewal::Running | Renewal::Backoff { .. })
     }
 
+    /// Sign out, first step: the tokens to revoke. From now until [`signed_out`](Self::signed_out)
+    /// the token is handed to nobody and no sign-in starts (callers wait); a sign-in already
+    /// running is waited for ([`SignOut::Wait`]) so that its token is revoked too.
+    pub fn sign_out(&mut self) -> SignOut<'_, T> {
+        if matches!(self.renewal, Renewal::Running) {
+            return SignOut::Wait {
+                ticket: Ticket(self.runs),
+            };
+        }
+        self.stale = true;
+        self.renewal = Renewal::Running;
+        SignOut::Revoke {
+            token: self.current.as_ref(),
+        }
+    }
+
+    /// Sign out, last step (after the revocation, successful or not): forget the token and any
+    /// shared failure; the next caller signs in afresh.
+    pub fn signed_out(&mut self) {
+        self.clear();
+        self.renewal = Renewal::Idle;
+    }
+
     /// Forget the token (sign out) and any shared failure.
     pub fn clear(&mut self) {
         self.current = None;
@@ -451,6 +488,23 @@ impl<T: HasAccessToken, E: Failure> Session<T, E> {
             self.renewal = Renewal::Idle;
         }
     }
+}
+
+/// What a caller signing out should do next ([`Session::sign_out`]).
+#[derive(Debug)]
+pub enum SignOut<'s, T> {
+    /// Revoke this sign-in's tokens (nothing to revoke when `None`), then call
+    /// [`Session::signed_out`] — whether the revocation succeeded or not: the session forgets
+    /// the tokens either way. Until then callers are told to wait.
+    Revoke {
+        /// What the session holds, if anything.
+        token: Option<&'s T>,
+    },
+    /// A sign-in is running: wait until woken, then ask again (its token is revoked then).
+    Wait {
+        /// Which sign-in is awaited.
+        ticket: Ticket,
+    },
 }
 
 /// What to do with a protected call's answer.
@@ -771,6 +825,48 @@ mod tests {
         assert!(Failure::is_transient(&busy));
         assert!(!Failure::is_transient(&Error::Unauthorized));
         assert_eq!(Failure::retry_after_ms(&busy), None);
+    }
+
+    #[test]
+    fn sign_out_revokes_then_clears_and_nobody_uses_the_token_meanwhile() {
+        let mut s: S = session(0);
+        // A sign-in is running: sign-out waits for it.
+        assert!(matches!(s.access(t(0), None), Access::SignIn { .. }));
+        assert!(matches!(s.sign_out(), SignOut::Wait { .. }));
+        s.signed_in(t(1), token("a", Expiry::Unknown));
+        // Now it is handed the token to revoke.
+        match s.sign_out() {
+            SignOut::Revoke { token: Some(tk) } => assert_eq!(tk.value.expose(), "a"),
+            other => panic!("{other:?}"),
+        }
+        // During the revocation other callers wait: no token, no new sign-in.
+        assert!(matches!(
+            s.access(t(2), None),
+            Access::Wait { until: None, .. }
+        ));
+        s.signed_out();
+        assert!(s.current().is_none());
+        // Afterwards the next caller signs in afresh.
+        assert!(matches!(
+            s.access(t(3), None),
+            Access::SignIn { previous: None }
+        ));
+        s.sign_in_abandoned();
+        // Nothing held: nothing to revoke.
+        assert!(matches!(s.sign_out(), SignOut::Revoke { token: None }));
+        s.signed_out();
+    }
+
+    #[test]
+    fn a_token_set_offers_its_refresh_token_for_revocation() {
+        let set = TokenSet {
+            access: token("a", Expiry::Unknown),
+            refresh: Some(Secret::new("r", "t").unwrap()),
+            scope: None,
+            expires_in: None,
+        };
+        assert_eq!(set.refresh_token().map(|r| r.expose()), Some("r"));
+        assert!(set.access.refresh_token().is_none());
     }
 
     #[test]

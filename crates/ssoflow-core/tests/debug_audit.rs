@@ -16,8 +16,8 @@ use ssoflow_core::http::is_secret_header;
 use ssoflow_core::recipe::{Recipe, RenewFlow};
 use ssoflow_core::session::{Access, Call, Session};
 use ssoflow_core::{
-    AccessToken, Error, Expiry, Flow, Instant, Response, Secret, Step, TokenSet, oauth2,
-    par_ordering, pos_api, punchh, stream,
+    AccessToken, Error, Expiry, Flow, Instant, Paced, PacedFlow, Response, Secret, Step, TokenSet,
+    oauth2, par_ordering, pos_api, punchh, stream,
 };
 
 const MARK: &str = "Zq9";
@@ -48,6 +48,7 @@ const HOLDS_NO_SECRET: &[(&str, &str)] = &[
     ("Policy", "numbers"),
     ("Ticket", "a counter"),
     ("Verdict", "a decision"),
+    ("TokenTypeHint", "a token type's name"),
     ("AfterFailure", "an error (audited as Error) or a time"),
     ("Access", "a token (audited as AccessToken) or a time"),
     ("Excerpt", "redacted text (audited through Error)"),
@@ -177,6 +178,49 @@ impl Audit {
             }
         }
         panic!("{what}: did not end in 8 steps");
+    }
+
+    /// Run a paced flow (it may ask to wait) against `answers`, printing everything at every step.
+    fn paced<F>(&mut self, what: &str, mut flow: F, answers: &[(u16, &str)])
+    where
+        F: PacedFlow + Debug,
+        F::Output: Debug,
+    {
+        let mut buf = vec![0u8; 16 * 1024];
+        let mut now = Instant::from_millis(1_000);
+        let mut sent = 0;
+        for _ in 0..16 {
+            self.show(what, &flow);
+            let answer = match flow.poll(now, &mut buf) {
+                Ok(Paced::Send(req)) => {
+                    self.request(what, &req);
+                    sent += 1;
+                    answers
+                        .get(sent - 1)
+                        .or(answers.last())
+                        .copied()
+                        .unwrap_or((500, ""))
+                }
+                Ok(Paced::Wait { until }) => {
+                    now = until;
+                    continue;
+                }
+                Ok(Paced::Done(out)) => {
+                    self.show(what, &out);
+                    return;
+                }
+                Err(e) => {
+                    self.show(what, &e);
+                    return;
+                }
+            };
+            let response = Response::new(answer.0, answer.1.as_bytes());
+            if let Err(e) = flow.handle(now, response) {
+                self.show(what, &e);
+                self.show(what, &flow);
+                return;
+            }
+        }
     }
 
     /// Run a recipe's flow, printing the recipe too.
@@ -328,6 +372,76 @@ fn no_debug_output_shows_a_secret_and_every_public_type_is_audited() {
         let exchange =
             oauth2::TokenExchange::new(&client, SUBJECT, oauth2::ACCESS_TOKEN_TYPE, None, None);
         a.recipe("TokenExchange", &exchange, &(), None, &answers);
+    }
+
+    // ── Device grant (RFC 8628) and revocation (RFC 7009) ──────────────────────────────────
+    let codes = r#"{"device_code":"Zq9-device-code","user_code":"WDJB-MJHT","verification_uri":"https://auth.example/device","expires_in":1800,"interval":1}"#;
+    a.secrets.push("Zq9-device-code".to_string());
+    for answers in [
+        vec![(200, codes)],
+        vec![(400, ECHOES[1])],
+        vec![(200, UNREADABLE[0])],
+    ] {
+        let flow = oauth2::device_authorization(
+            &client,
+            "https://auth.example/device_authorization",
+            Some("s"),
+        );
+        a.flow("device_authorization", flow.unwrap(), &answers);
+    }
+    let authorization = {
+        let mut flow =
+            oauth2::device_authorization(&client, "https://auth.example/da", None).unwrap();
+        let mut buf = vec![0u8; 4096];
+        let now = Instant::from_millis(1_000);
+        assert!(matches!(flow.poll(now, &mut buf), Ok(Step::Send(_))));
+        flow.handle(now, Response::new(200, codes.as_bytes()))
+            .unwrap();
+        match flow.poll(now, &mut buf) {
+            Ok(Step::Done(authorization)) => authorization,
+            _ => panic!("the device authorization flow ends with the codes"),
+        }
+    };
+    a.show("DeviceAuthorization", &authorization);
+    {
+        let authorization = &authorization;
+        for answers in [
+            vec![(400, r#"{"error":"authorization_pending"}"#), (200, TOKENS)],
+            vec![
+                (400, r#"{"error":"slow_down"}"#),
+                (400, r#"{"error":"access_denied"}"#),
+            ],
+            vec![(200, UNREADABLE[1])],
+        ] {
+            a.paced(
+                "device_token",
+                oauth2::device_token(&client, authorization).unwrap(),
+                &answers,
+            );
+        }
+    }
+    for answers in [
+        vec![(200, "")],
+        vec![(503, ""), (200, "")],
+        vec![(400, ECHOES[1])],
+    ] {
+        let url = "https://auth.example/revoke";
+        a.paced(
+            "revoke",
+            oauth2::revoke(
+                &client,
+                url,
+                REFRESH,
+                Some(oauth2::TokenTypeHint::RefreshToken),
+            )
+            .unwrap(),
+            &answers,
+        );
+        a.paced(
+            "revoke_tokens",
+            oauth2::revoke_tokens(&client, url, &previous).unwrap(),
+            &answers,
+        );
     }
 
     // ── PAR Ordering ─────────────────────────────────────────────────────────────────────────
@@ -497,6 +611,7 @@ fn no_debug_output_shows_a_secret_and_every_public_type_is_audited() {
         a.show("Ready token", token);
     }
     a.show("Call", &Call::new());
+    a.show("SignOut", &session.sign_out());
     a.show("Secret", &Secret::<64>::new(PASSWORD, "password").unwrap());
     let failed = Error::Provider {
         status: 401,

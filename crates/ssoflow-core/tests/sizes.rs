@@ -50,6 +50,22 @@ fn flow_sizes() {
             "pos_api::RefreshFlow",
             size_of::<pos_api::RefreshFlow<'static>>(),
         ),
+        (
+            "oauth2::DeviceAuthorizationFlow",
+            size_of::<oauth2::DeviceAuthorizationFlow<'static>>(),
+        ),
+        (
+            "oauth2::DeviceToken (device polling)",
+            size_of::<oauth2::DeviceToken<'static>>(),
+        ),
+        (
+            "oauth2::Revocation",
+            size_of::<oauth2::Revocation<'static>>(),
+        ),
+        (
+            "output oauth2::DeviceAuthorization",
+            size_of::<oauth2::DeviceAuthorization>(),
+        ),
         ("output TokenSet", size_of::<TokenSet>()),
         (
             "output par_ordering::SignIn",

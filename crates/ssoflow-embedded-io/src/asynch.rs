@@ -8,7 +8,7 @@
 use embedded_io_async::{Read, Write};
 use ssoflow_core::recipe::Recipe;
 use ssoflow_core::session::Session;
-use ssoflow_core::{Flow, Request};
+use ssoflow_core::{Flow, PacedFlow, Request};
 
 use crate::driver::NoClock;
 use crate::loops::asynch;
@@ -43,6 +43,50 @@ impl Driver<'_> {
         F: Flow,
     {
         asynch::exchange(self, stream, clock, flow).await
+    }
+
+    /// [`run_paced`](Driver::run_paced) over an async stream; waits with
+    /// [`Clock::wait_until_async`] (override it with your timer, e.g. embassy's).
+    pub async fn run_paced_async<S, C, F>(
+        &mut self,
+        stream: &mut S,
+        clock: &mut C,
+        mut flow: F,
+    ) -> Result<F::Output, Error>
+    where
+        S: Read + Write + ?Sized,
+        C: Clock + ?Sized,
+        F: PacedFlow,
+    {
+        asynch::exchange_paced(self, stream, clock, &mut flow).await
+    }
+
+    /// [`sign_out`](Driver::sign_out) over an async stream.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn sign_out_async<S, C, T>(
+        &mut self,
+        stream: &mut S,
+        clock: &mut C,
+        session: &mut Session<T, Error>,
+        client: &ssoflow_core::oauth2::Client,
+        revocation_url: &str,
+        entropy: [u8; 16],
+    ) -> Result<(), Error>
+    where
+        S: Read + Write + ?Sized,
+        C: Clock + ?Sized,
+        T: ssoflow_core::session::HasAccessToken,
+    {
+        asynch::sign_out(
+            self,
+            stream,
+            clock,
+            session,
+            client,
+            revocation_url,
+            entropy,
+        )
+        .await
     }
 
     /// [`send`](Driver::send) over an async stream.

@@ -4,7 +4,7 @@
 use embedded_io::{Read, Write};
 use ssoflow_core::recipe::Recipe;
 use ssoflow_core::session::Session;
-use ssoflow_core::{Flow, Header, Instant, Request, Response};
+use ssoflow_core::{Flow, Header, Instant, PacedFlow, Request, Response};
 
 use crate::Error;
 use crate::loops::blocking;
@@ -27,8 +27,9 @@ pub const DEFAULT_MAX_READS: usize = 4096;
 ///
 /// The driver reads it once per request, and waits on it only in
 /// [`Driver::send_authorized`] (and its async twin) to back off before retrying a sign-in
-/// that failed transiently. Any `FnMut() -> Instant` closure is a clock, with the default
-/// waits.
+/// that failed transiently, and in [`Driver::run_paced`] / [`Driver::sign_out`] between a
+/// paced flow's requests (device-flow polling, a revocation retrying a 503). Any
+/// `FnMut() -> Instant` closure is a clock, with the default waits.
 // Single-threaded firmware executors need no `Send` bound on the async wait.
 #[allow(async_fn_in_trait)]
 pub trait Clock {
@@ -353,6 +354,53 @@ impl<'a> Driver<'a> {
         F: Flow,
     {
         blocking::exchange(self, stream, clock, flow)
+    }
+
+    /// Run a flow that waits between its requests (device-flow polling, a revocation retrying
+    /// a 503) over `stream`, waiting with [`Clock::wait_until`] (override it with your delay
+    /// or timer: the default spins).
+    pub fn run_paced<S, C, F>(
+        &mut self,
+        stream: &mut S,
+        clock: &mut C,
+        mut flow: F,
+    ) -> Result<F::Output, Error>
+    where
+        S: Read + Write + ?Sized,
+        C: Clock + ?Sized,
+        F: PacedFlow,
+    {
+        blocking::exchange_paced(self, stream, clock, &mut flow)
+    }
+
+    /// Sign out of `session`: revoke its tokens at `client`'s RFC 7009 revocation endpoint
+    /// `revocation_url` (the refresh token first, then the access token; a 503 retried after
+    /// the session policy's backoff, waiting on `clock`), then forget them — also when the
+    /// revocation fails (its error is returned). `entropy`: 16 random bytes for the jitter.
+    #[allow(clippy::too_many_arguments)]
+    pub fn sign_out<S, C, T>(
+        &mut self,
+        stream: &mut S,
+        clock: &mut C,
+        session: &mut Session<T, Error>,
+        client: &ssoflow_core::oauth2::Client,
+        revocation_url: &str,
+        entropy: [u8; 16],
+    ) -> Result<(), Error>
+    where
+        S: Read + Write + ?Sized,
+        C: Clock + ?Sized,
+        T: ssoflow_core::session::HasAccessToken,
+    {
+        blocking::sign_out(
+            self,
+            stream,
+            clock,
+            session,
+            client,
+            revocation_url,
+            entropy,
+        )
     }
 
     /// Send one request (written wherever you like) and read its response.

@@ -18,8 +18,11 @@ macro_rules! loops {
     ([$($kw:tt)?] $io:ident; $wait:ident; [$($aw:tt)*]) => {
         use $io::{Read, Write};
         use ssoflow_core::recipe::Recipe;
-        use ssoflow_core::session::{Access, AfterFailure, Call, Session, Verdict};
-        use ssoflow_core::{Flow, Request, Step};
+        use ssoflow_core::oauth2;
+        use ssoflow_core::session::{
+            Access, AfterFailure, Call, HasAccessToken, Session, SignOut, Verdict,
+        };
+        use ssoflow_core::{Flow, Paced, PacedFlow, Request, Step};
 
         use crate::parser::{Parsed, Progress, ResponseParser};
         use crate::{Clock, Driver, Error, RequestWriter};
@@ -64,6 +67,96 @@ macro_rules! loops {
                     return Err(Error::from_answer(e, &response));
                 }
             }
+        }
+
+        /// Poll → (wait on the clock | send → read → handle) until the paced flow is done.
+        ///
+        /// `exchange`'s loop with one more arm. Kept apart rather than running every flow
+        /// through it: the wait arm would be compiled into each flow's loop, flash the
+        /// firmware budget has no room for, for flows that never wait.
+        #[inline(never)]
+        pub(crate) $($kw)? fn exchange_paced<S, C, F>(
+            driver: &mut Driver<'_>,
+            stream: &mut S,
+            clock: &mut C,
+            flow: &mut F,
+        ) -> Result<F::Output, Error>
+        where
+            S: Read + Write + ?Sized,
+            C: Clock + ?Sized,
+            F: PacedFlow,
+        {
+            loop {
+                let now = clock.now();
+                let limits = driver.limits();
+                let reusable = driver.is_reusable();
+                let next = {
+                    let (work, staging) = driver.work_regions();
+                    match flow.poll(now, work) {
+                        Ok(Paced::Done(out)) => return Ok(out),
+                        Ok(Paced::Wait { until }) => Some(Ok(until)),
+                        Ok(Paced::Send(_)) if !reusable => return Err(Error::NotReusable),
+                        Ok(Paced::Send(request)) => {
+                            write_request(stream, &request, staging) $($aw)* ?;
+                            None
+                        }
+                        Err(e) => Some(Err(e)),
+                    }
+                };
+                match next {
+                    Some(Ok(until)) => {
+                        clock.$wait(until) $($aw)*;
+                        continue;
+                    }
+                    Some(Err(e)) => {
+                        driver.retry_larger(e, limits)?;
+                        continue;
+                    }
+                    None => {}
+                }
+                let parsed = receive(driver, stream, clock) $($aw)* ?;
+                flow.handle(clock.now(), driver.view(&parsed)?.response())?;
+            }
+        }
+
+        /// Sign out: revoke what `session` holds (RFC 7009), then forget it, whatever the
+        /// revocation's outcome.
+        #[allow(clippy::too_many_arguments)]
+        #[inline(never)]
+        pub(crate) $($kw)? fn sign_out<S, C, T>(
+            driver: &mut Driver<'_>,
+            stream: &mut S,
+            clock: &mut C,
+            session: &mut Session<T, Error>,
+            client: &oauth2::Client,
+            revocation_url: &str,
+            entropy: [u8; 16],
+        ) -> Result<(), Error>
+        where
+            S: Read + Write + ?Sized,
+            C: Clock + ?Sized,
+            T: HasAccessToken,
+        {
+            let policy = *session.policy();
+            let result = loop {
+                match session.sign_out() {
+                    SignOut::Revoke { token: Some(tokens) } => {
+                        break match oauth2::revoke_tokens(client, revocation_url, tokens) {
+                            Ok(flow) => {
+                                let mut flow = flow.with_policy(policy).with_entropy(entropy);
+                                exchange_paced(driver, stream, clock, &mut flow) $($aw)*
+                            }
+                            Err(e) => Err(Error::Core(e)),
+                        };
+                    }
+                    SignOut::Revoke { token: None } => break Ok(()),
+                    // One thread, yet a sign-in "runs": a call cancelled during its sign-in (a
+                    // dropped future). Free the slot; then sign out.
+                    SignOut::Wait { .. } => session.sign_in_abandoned(),
+                }
+            };
+            session.signed_out();
+            result
         }
 
         /// Send a request written elsewhere; read its response.

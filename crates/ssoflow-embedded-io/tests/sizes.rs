@@ -40,6 +40,14 @@ fn sizes() {
             size_of::<stream::GenerateSessionFlow<'static>>(),
         ),
         ("oauth2::TokenFlow", size_of::<oauth2::TokenFlow<'static>>()),
+        (
+            "oauth2::DeviceToken",
+            size_of::<oauth2::DeviceToken<'static>>(),
+        ),
+        (
+            "oauth2::Revocation",
+            size_of::<oauth2::Revocation<'static>>(),
+        ),
     ];
     let driver = [
         ("embedded_io::Driver", size_of::<Driver<'static>>()),

@@ -266,6 +266,13 @@ pub struct OAuth2Config {
     pub access_ttl_s: u64,
     /// Registered redirect URI; loopback (127.0.0.1, localhost, \[::1\]) URIs are accepted as well.
     pub redirect_uri: String,
+    /// The public kiosk client of the device grant (RFC 8628): it sends only its `client_id`.
+    pub device_client_id: String,
+    /// Lifetime of a device code and its user code, seconds (`expires_in`).
+    pub device_code_ttl_s: u64,
+    /// The device grant's polling interval, seconds (`interval`; 1 so demos and tests are
+    /// quick, where RFC 8628 defaults to 5).
+    pub device_interval_s: u64,
 }
 
 impl Default for OAuth2Config {
@@ -277,6 +284,9 @@ impl Default for OAuth2Config {
             password: "A3ddj3w".into(),
             access_ttl_s: 3600,
             redirect_uri: "https://client.example.com/cb".into(),
+            device_client_id: "sandbox-kiosk".into(),
+            device_code_ttl_s: 600,
+            device_interval_s: 1,
         }
     }
 }

@@ -29,6 +29,9 @@
 //! - `GET /__sandbox/stats` → `{"calls":{"POST /oauth2/token":3,…}}`: every request but the hooks'
 //!   own, faulted ones included. `POST /__sandbox/stats/reset` zeroes them. `REPLAY /oauth2/token`
 //!   counts refresh tokens presented again after their rotation (each revoked its whole family).
+//! - `POST /__sandbox/device/approve` / `POST /__sandbox/device/deny` `{"user_code":S}` (or `{}`
+//!   for the newest undecided code) decide a device sign-in (RFC 8628) as a person on the
+//!   verification page `/oauth2/device` would.
 //!
 //! # Sign-in pages
 //!
@@ -494,6 +497,8 @@ pub struct OAuth2Credentials {
     pub username: String,
     /// The resource owner's password.
     pub password: String,
+    /// The public kiosk client of the device grant (no secret).
+    pub device_client_id: String,
 }
 
 impl Credentials {
@@ -534,6 +539,7 @@ impl Credentials {
                 client_secret: c.oauth2.client_secret.clone(),
                 username: c.oauth2.username.clone(),
                 password: c.oauth2.password.clone(),
+                device_client_id: c.oauth2.device_client_id.clone(),
             },
         }
     }
@@ -547,7 +553,9 @@ fn router(shared: AppState, test_hooks: bool) -> Router {
         .merge(pos::routes())
         .merge(oauth2::routes());
     if test_hooks {
-        router = router.merge(hooks::routes());
+        router = router
+            .merge(hooks::routes())
+            .merge(oauth2::device::hook_routes());
     }
     router
         .fallback(|| async {

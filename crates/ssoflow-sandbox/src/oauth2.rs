@@ -7,6 +7,8 @@
 //!   for the configured user; otherwise the sign-in form of [`crate::login`], posted back to
 //!   `POST /oauth2/authorize`.
 //! - `GET /oauth2/userinfo`: Bearer-protected `{"sub","name"}`.
+//! - The device authorization grant (RFC 8628) and revocation (RFC 7009): see the `device`
+//!   module (`device.rs`).
 //!
 //! The token-endpoint helpers here (form parsing, client authentication, RFC 6749 §5.2 errors) serve
 //! Stream's token endpoint too.
@@ -31,6 +33,10 @@ use crate::util::{
     random_token,
 };
 
+// A child module in its own file: it issues and revokes this server's tokens.
+#[path = "device.rs"]
+pub(crate) mod device;
+
 const TOKEN_TYPE_ACCESS: &str = "urn:ietf:params:oauth:token-type:access_token";
 const GRANT_TOKEN_EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
 /// How long an authorization code stays redeemable, seconds.
@@ -44,6 +50,7 @@ pub(crate) struct OAuth2State {
     codes: HashMap<String, CodeGrant>,
     revoked_families: HashSet<u64>,
     next_family: u64,
+    device: device::DeviceState,
 }
 
 #[derive(Debug, Clone)]
@@ -92,6 +99,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/oauth2/token", post(token))
         .route("/oauth2/authorize", get(authorize).post(login::submit))
         .route("/oauth2/userinfo", get(userinfo))
+        .merge(device::routes())
 }
 
 /// An RFC 6749 §5.2 error answer (`Cache-Control: no-store`; `WWW-Authenticate: Basic` on a 401).
@@ -301,9 +309,18 @@ async fn token(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> 
         Ok(f) => f,
         Err(r) => return r,
     };
+    // The device grant authenticates for itself: its kiosk client is public.
+    if form.get("grant_type").map(String::as_str) == Some(device::GRANT_DEVICE_CODE) {
+        return device::device_code_grant(&app, &headers, &form);
+    }
     let cfg = &app.config.oauth2;
-    if let Err(r) = authenticate_client(&headers, &form, &cfg.client_id, &cfg.client_secret) {
-        return r;
+    // The kiosk client is public: it refreshes the tokens the device grant gave it by its id.
+    let public_refresh = form.get("grant_type").map(String::as_str) == Some("refresh_token")
+        && device::is_public_client(&app, &headers, &form);
+    if !public_refresh {
+        if let Err(r) = authenticate_client(&headers, &form, &cfg.client_id, &cfg.client_secret) {
+            return r;
+        }
     }
     let scope = match requested_scope(&form) {
         Ok(s) => s,

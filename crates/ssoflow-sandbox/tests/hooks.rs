@@ -424,7 +424,7 @@ fn ready_line_and_credentials() {
             r#""punchh":{{"base_url":"{b}/punchh","client":"CLIENT_GOES_HERE","secret":"SECRET_GOES_HERE","signing_secret":"SECRET_GOES_HERE","redirect_uri":"https://redirect-uri.com/auth","security_token":"SECURITY_TOKEN_GOES_HERE","user_email":"test@example.com","user_password":"sandbox-punchh-password"}},"#,
             r#""stream":{{"base_url":"{b}/stream","client_id":"sandbox-stream-client","client_secret":"sandbox-stream-secret"}},"#,
             r#""pos_api":{{"base_url":"{b}/pos","client_id":"sandbox-pos-client","client_secret":"sandbox-pos-secret"}},"#,
-            r#""oauth2":{{"base_url":"{b}/oauth2","client_id":"s6BhdRkqt3","client_secret":"7Fjfp0ZBr1KtDRbnfVdmIw","username":"johndoe","password":"A3ddj3w"}}}}"#,
+            r#""oauth2":{{"base_url":"{b}/oauth2","client_id":"s6BhdRkqt3","client_secret":"7Fjfp0ZBr1KtDRbnfVdmIw","username":"johndoe","password":"A3ddj3w","device_client_id":"sandbox-kiosk"}}}}"#,
         ),
         b = base
     );

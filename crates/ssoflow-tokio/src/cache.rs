@@ -26,7 +26,7 @@ use lru::LruCache;
 use rand::TryRngCore;
 use ssoflow_core::recipe::Recipe;
 use ssoflow_core::session::{
-    Access, AfterFailure, Call, Failure, HasAccessToken, Policy, Session, Verdict,
+    Access, AfterFailure, Call, Failure, HasAccessToken, Policy, Session, SignOut, Verdict,
 };
 use ssoflow_core::{AccessToken, Flow, Instant, Response, Step};
 use tokio::sync::watch;
@@ -289,6 +289,10 @@ impl<T: HasAccessToken> HasAccessToken for Held<T> {
     fn access_token(&self) -> &AccessToken {
         self.0.access_token()
     }
+
+    fn refresh_token(&self) -> Option<&ssoflow_core::RefreshToken> {
+        self.0.refresh_token()
+    }
 }
 
 /// One key: its session and the channel its waiters are woken on.
@@ -421,6 +425,22 @@ impl<K: Hash + Eq + Clone, R: Recipe> Drop for Pending<'_, K, R> {
                 e.session.sign_in_abandoned();
                 e.wake();
             }
+        }
+    }
+}
+
+/// A sign-out in progress: dropped, the session forgets the tokens and the waiters wake.
+struct SignedOut<'a, K: Hash + Eq + Clone, R: Recipe> {
+    inner: &'a Inner<K, R>,
+    key: &'a K,
+}
+
+impl<K: Hash + Eq + Clone, R: Recipe> Drop for SignedOut<'_, K, R> {
+    fn drop(&mut self) {
+        let mut entries = self.inner.lock();
+        if let Some(e) = entries.peek_mut(self.key) {
+            e.session.signed_out();
+            e.wake();
         }
     }
 }
@@ -610,6 +630,50 @@ where
     pub fn invalidate(&self, key: &K) {
         if let Some(e) = peek_mut(&mut self.inner.lock(), key) {
             e.session.clear();
+        }
+    }
+
+    /// Sign `key` out: revoke its tokens at the RFC 7009 revocation endpoint
+    /// `revocation_url` of `client` (the refresh token first, then the access token; a 503 is
+    /// retried after the policy's backoff), then forget them.
+    ///
+    /// Meanwhile no task gets the token and no sign-in starts for `key`; a sign-in already
+    /// running is waited for and its token revoked. The tokens are forgotten even when the
+    /// revocation fails (its error is returned). A [`SharedStore`]'s copy is not removed (the
+    /// trait has no removal yet): the store may hand the revoked token to the next sign-in,
+    /// which the server then refuses with a 401.
+    pub async fn sign_out(
+        &self,
+        key: &K,
+        client: &ssoflow_core::oauth2::Client,
+        revocation_url: &str,
+    ) -> Result<(), Error> {
+        let inner = &*self.inner;
+        let held = loop {
+            let rx = {
+                let mut entries = inner.lock();
+                let Some(entry) = peek_mut(&mut entries, key) else {
+                    // Nothing held for `key`: nothing to revoke.
+                    return Ok(());
+                };
+                match entry.session.sign_out() {
+                    SignOut::Revoke { token } => break token.map(|t| t.0.clone()),
+                    SignOut::Wait { .. } => entry.changed.subscribe(),
+                }
+            };
+            self.wait(rx, None).await?;
+        };
+        // Dropped however this ends (done, failed, the future dropped): forget and wake.
+        let _forget = SignedOut { inner, key };
+        match held {
+            Some(tokens) => {
+                let (entropy, _) = randomness()?;
+                let flow = ssoflow_core::oauth2::revoke_tokens(client, revocation_url, &*tokens)?
+                    .with_policy(inner.config.policy)
+                    .with_entropy(entropy);
+                inner.driver.run_paced(flow).await
+            }
+            None => Ok(()),
         }
     }
 

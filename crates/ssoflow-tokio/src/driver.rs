@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use ssoflow_core::{Flow, Instant, Step};
+use ssoflow_core::{Flow, Instant, Paced, PacedFlow, Step};
 use tracing::Instrument;
 
 use crate::http::{Scratch, loggable_url};
@@ -142,6 +142,61 @@ impl Driver {
             };
             let response = self.send(request).await?;
             now = self.now();
+            response
+                .with_core(|r| flow.handle(now, r))
+                .map_err(|e| classify(e, &response))?;
+        }
+    }
+}
+
+impl Driver {
+    /// Run a flow that waits between its requests (device-flow polling, a revocation
+    /// retrying a 503) to its output, sleeping with `tokio::time::sleep` until each
+    /// [`Paced::Wait`] ends (other tasks run meanwhile).
+    pub async fn run_paced<F: PacedFlow>(&self, mut flow: F) -> Result<F::Output, Error> {
+        self.paced_loop(&mut flow)
+            .instrument(flow_span::<F>())
+            .await
+    }
+
+    /// `drive_loop` with a wait arm; apart so that the hot loop every sign-in runs stays as
+    /// it was measured (issue 20's overhead budget).
+    async fn paced_loop<F: PacedFlow>(&self, flow: &mut F) -> Result<F::Output, Error> {
+        loop {
+            let now = self.now();
+            // As in `drive_loop`: the request is copied out of this thread's scratch buffer
+            // before any `.await`.
+            let request = {
+                let mut scratch = Scratch::take();
+                let mut grown = false;
+                loop {
+                    let len = scratch.buf().len();
+                    let required = match flow.poll(now, scratch.buf()) {
+                        Ok(Paced::Send(request)) => break Ok(OwnedRequest::from_core(&request)?),
+                        Ok(Paced::Wait { until }) => break Err(until),
+                        Ok(Paced::Done(out)) => return Ok(out),
+                        Err(ssoflow_core::Error::BufferTooSmall { required })
+                            if !grown && required > len =>
+                        {
+                            required
+                        }
+                        Err(e) => return Err(e.into()),
+                    };
+                    scratch.grow(required);
+                    grown = true;
+                }
+            };
+            let request = match request {
+                Ok(request) => request,
+                Err(until) => {
+                    let ms = until.millis_since(self.now());
+                    tracing::debug!(ms, "waiting before the next request");
+                    tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+                    continue;
+                }
+            };
+            let response = self.send(request).await?;
+            let now = self.now();
             response
                 .with_core(|r| flow.handle(now, r))
                 .map_err(|e| classify(e, &response))?;

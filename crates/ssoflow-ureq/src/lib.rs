@@ -9,7 +9,10 @@
 //!   only to loopback hosts (checked before connecting), an overall deadline per request, a hard
 //!   cap on the response size (never truncation), redirects never followed;
 //! - [`Driver::send_authorized`]: a protected call through a [`SharedSession`] — sign in when
-//!   needed (single-flight across threads), one re-sign-in and one retry after a 401.
+//!   needed (single-flight across threads), one re-sign-in and one retry after a 401;
+//! - [`Driver::run_paced`]: flows that wait between requests (the RFC 8628 device grant's
+//!   polling, an RFC 7009 revocation retrying a 503), sleeping the thread until each wait ends;
+//!   [`Driver::sign_out`]: revoke a [`SharedSession`]'s tokens, then forget them.
 //!
 //! ```no_run
 //! use ssoflow_core::oauth2;
@@ -44,7 +47,7 @@ mod session;
 
 use std::time::Duration;
 
-use ssoflow_core::{Flow, Instant, Method, Request, Step};
+use ssoflow_core::{Flow, Instant, Method, NeverWaits, Paced, PacedFlow, Request};
 
 pub use error::Error;
 pub use redact::{redact_headers, redact_url};
@@ -293,9 +296,25 @@ impl Driver {
     pub fn run_mut<F: Flow>(&self, flow: &mut F) -> Result<F::Output, Error> {
         let span = tracing::debug_span!("run", flow = std::any::type_name::<F>());
         let _entered = span.enter();
+        self.drive(&mut NeverWaits(flow))
+    }
+
+    /// Run a flow that waits between its requests (device-flow polling, a revocation retrying a
+    /// 503) to its output, sleeping this thread until each [`Paced::Wait`] ends.
+    ///
+    /// [`Paced::Wait`]: ssoflow_core::Paced::Wait
+    pub fn run_paced<F: PacedFlow>(&self, mut flow: F) -> Result<F::Output, Error> {
+        let span = tracing::debug_span!("run", flow = std::any::type_name::<F>());
+        let _entered = span.enter();
+        self.drive(&mut flow)
+    }
+
+    /// The one drive loop: poll → (sleep | send → handle) → … → done.
+    fn drive<F: PacedFlow>(&self, flow: &mut F) -> Result<F::Output, Error> {
         let mut buf = net::RequestBuf::new(self.config.request_buffer);
         let mut grow_to: Option<usize> = None;
         loop {
+            // Grow once per request; a flow asking again would be a core bug.
             let grown = match grow_to.take() {
                 Some(n) => {
                     buf.grow(n);
@@ -305,12 +324,17 @@ impl Driver {
             };
             let len = buf.len();
             let response = match flow.poll(self.now(), buf.bytes()) {
-                Ok(Step::Send(request)) => self.send(&request)?,
-                Ok(Step::Done(output)) => return Ok(output),
+                Ok(Paced::Send(request)) => self.send(&request)?,
+                Ok(Paced::Wait { until }) => {
+                    let ms = until.millis_since(self.now());
+                    tracing::debug!(ms, "waiting before the next request");
+                    std::thread::sleep(Duration::from_millis(ms));
+                    continue;
+                }
+                Ok(Paced::Done(output)) => return Ok(output),
                 Err(ssoflow_core::Error::BufferTooSmall { required })
                     if !grown && required > len =>
                 {
-                    // Grow once per request; a flow asking again would be a core bug.
                     grow_to = Some(required);
                     continue;
                 }

@@ -9,8 +9,11 @@ use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use ssoflow_core::Request;
+use ssoflow_core::oauth2;
 use ssoflow_core::recipe::Recipe;
-use ssoflow_core::session::{Access, AfterFailure, Call, Failure, Policy, Session, Verdict};
+use ssoflow_core::session::{
+    Access, AfterFailure, Call, Failure, Policy, Session, SignOut, Verdict,
+};
 
 use crate::{Driver, Error, OwnedResponse, net};
 
@@ -218,5 +221,63 @@ impl Driver {
                 Access::Failed(e) => return Err(e),
             }
         }
+    }
+
+    /// Sign out of `session`: revoke its tokens at the RFC 7009 revocation endpoint
+    /// `revocation_url` of `client` (the refresh token first, then the access token; a 503 is
+    /// retried after the session policy's backoff), then forget them.
+    ///
+    /// Meanwhile no caller gets the token and no sign-in starts; a sign-in already running is
+    /// waited for and its token revoked. The tokens are forgotten even when the revocation
+    /// fails (its error is returned): a shared terminal never keeps the last person's tokens.
+    pub fn sign_out<R>(
+        &self,
+        session: &SharedSession<R>,
+        client: &oauth2::Client,
+        revocation_url: &str,
+    ) -> Result<(), Error>
+    where
+        R: Recipe,
+        R::Output: Clone,
+    {
+        let mut guard = session.lock();
+        let held = loop {
+            match guard.sign_out() {
+                SignOut::Revoke { token } => break token.cloned(),
+                SignOut::Wait { .. } => {
+                    guard = session
+                        .changed
+                        .wait(guard)
+                        .unwrap_or_else(PoisonError::into_inner);
+                }
+            }
+        };
+        // If the revocation panics, the session still forgets the tokens and wakes the others.
+        let pending = PendingSignOut { shared: session };
+        drop(guard);
+        let result = match &held {
+            Some(tokens) => crate::entropy().and_then(|entropy| {
+                let flow = oauth2::revoke_tokens(client, revocation_url, tokens)?
+                    .with_policy(*session.lock().policy())
+                    .with_entropy(entropy);
+                self.run_paced(flow)
+            }),
+            None => Ok(()),
+        };
+        drop(pending);
+        result
+    }
+}
+
+/// A sign-out in progress: dropped (done, failed or panicked), the session forgets the tokens
+/// and the callers waiting on it wake.
+struct PendingSignOut<'s, R: Recipe> {
+    shared: &'s SharedSession<R>,
+}
+
+impl<R: Recipe> Drop for PendingSignOut<'_, R> {
+    fn drop(&mut self) {
+        self.shared.lock().signed_out();
+        self.shared.changed.notify_all();
     }
 }

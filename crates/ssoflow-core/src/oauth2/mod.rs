@@ -1,13 +1,19 @@
-//! Generic OAuth 2.0 (RFC 6749, RFC 7636 PKCE, RFC 8693 token exchange).
+//! Generic OAuth 2.0 (RFC 6749, RFC 7636 PKCE, RFC 8693 token exchange, RFC 8628 device
+//! authorization grant, RFC 7009 token revocation).
 //!
 //! Every grant is one form-encoded POST to the token endpoint, so every grant is a
-//! [`TokenRequest`] run by [`OneShot`]; the modules below only choose the parameters.
+//! [`TokenRequest`] run by [`OneShot`]; the modules below only choose the parameters. The
+//! device grant ([`device_authorization`], then [`device_token`]) and revocation ([`revoke`])
+//! post to their own endpoints with the same client authentication; polling and retries wait
+//! between requests, so they are [`PacedFlow`](crate::PacedFlow)s.
 
 mod authorization_code;
 mod client_credentials;
+mod device;
 mod password;
 mod recipe;
 mod refresh;
+mod revoke;
 mod token_exchange;
 
 pub use authorization_code::{
@@ -15,9 +21,15 @@ pub use authorization_code::{
     parse_callback_from,
 };
 pub use client_credentials::client_credentials;
+pub use device::{
+    DEFAULT_INTERVAL_SECS, DEVICE_CODE_CAP, DEVICE_CODE_GRANT, DeviceAuthorization,
+    DeviceAuthorizationFlow, DeviceAuthorizationRequest, DeviceToken, MIN_INTERVAL_SECS,
+    SLOW_DOWN_SECS, USER_CODE_CAP, VERIFICATION_URI_CAP, device_authorization, device_token,
+};
 pub use password::password;
 pub use recipe::{ClientCredentials, Password, Refreshing, TokenExchange};
 pub use refresh::refresh;
+pub use revoke::{Revocation, TokenTypeHint, revoke, revoke_tokens};
 pub use token_exchange::{ACCESS_TOKEN_TYPE, TOKEN_EXCHANGE_GRANT, token_exchange};
 
 use crate::json::{JsonError, Parser, Seen, read_answer};
@@ -201,29 +213,7 @@ impl Exchange for TokenRequest<'_> {
     type Output = TokenSet;
 
     fn request<'b>(&mut self, _now: Instant, buf: &'b mut [u8]) -> Result<Request<'b>, Error> {
-        let c = self.client;
-        let mut rb = RequestBuilder::new(buf, Method::Post, &c.token_url, "");
-        // Client credentials in the body come after the grant's own parameters.
-        let mut extra = [("client_id", c.client_id.as_str()), ("client_secret", "")];
-        let in_body = match (&c.secret, c.auth) {
-            (Some(s), ClientAuth::Basic) => {
-                rb.basic_auth(&c.client_id, s.expose(), true);
-                0
-            }
-            (Some(s), ClientAuth::BasicRaw) => {
-                rb.basic_auth(&c.client_id, s.expose(), false);
-                0
-            }
-            (Some(s), ClientAuth::Post) => {
-                if let Some(pair) = extra.get_mut(1) {
-                    pair.1 = s.expose();
-                }
-                2
-            }
-            (None, _) => 1,
-        };
-        rb.form_body_parts(&self.params, extra.get(..in_body).unwrap_or(&[]));
-        rb.finish()
+        client_form(self.client, &self.client.token_url, &self.params, buf)
     }
 
     fn response_into(
@@ -236,6 +226,38 @@ impl Exchange for TokenRequest<'_> {
             self.read_into(now, response, slot)
         })
     }
+}
+
+/// A form-encoded `POST` of `params` to `url` with the client's authentication as configured:
+/// the request every OAuth 2.0 endpoint of the client gets (token, RFC 8628 device
+/// authorization, RFC 7009 revocation). Client credentials in the body come after `params`.
+pub(crate) fn client_form<'b>(
+    c: &Client,
+    url: &str,
+    params: &[(&str, &str)],
+    buf: &'b mut [u8],
+) -> Result<Request<'b>, Error> {
+    let mut rb = RequestBuilder::new(buf, Method::Post, url, "");
+    let mut extra = [("client_id", c.client_id.as_str()), ("client_secret", "")];
+    let in_body = match (&c.secret, c.auth) {
+        (Some(s), ClientAuth::Basic) => {
+            rb.basic_auth(&c.client_id, s.expose(), true);
+            0
+        }
+        (Some(s), ClientAuth::BasicRaw) => {
+            rb.basic_auth(&c.client_id, s.expose(), false);
+            0
+        }
+        (Some(s), ClientAuth::Post) => {
+            if let Some(pair) = extra.get_mut(1) {
+                pair.1 = s.expose();
+            }
+            2
+        }
+        (None, _) => 1,
+    };
+    rb.form_body_parts(params, extra.get(..in_body).unwrap_or(&[]));
+    rb.finish()
 }
 
 impl TokenRequest<'_> {

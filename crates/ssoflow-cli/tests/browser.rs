@@ -285,3 +285,102 @@ fn punchh_authorize_page_in_chromium_then_code_and_user() {
     );
     assert_eq!(user["email"], c.user_email.as_str());
 }
+
+/// `ssoflow oauth2 device --json --no-qr …` for the sandbox's kiosk client: the child, the
+/// verification URI and the user code it printed on stderr (the rest is drained).
+fn spawn_device(sb: &SandboxHandle) -> (Child, String, String) {
+    let c = &sb.credentials().oauth2;
+    let mut cmd = std::process::Command::new(bin());
+    for v in common::SECRET_VARS {
+        cmd.env_remove(v);
+    }
+    let mut child = cmd
+        .args([
+            "oauth2",
+            "device",
+            "--json",
+            "--no-qr",
+            "--device-authorization-url",
+        ])
+        .arg(format!("{}/device_authorization", c.base_url))
+        .arg("--token-url")
+        .arg(format!("{}/token", c.base_url))
+        .args(["--client-id", &c.device_client_id])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn ssoflow");
+    let mut stderr = BufReader::new(child.stderr.take().expect("stderr"));
+    let (mut uri, mut code) = (String::new(), String::new());
+    while uri.is_empty() || code.is_empty() {
+        let mut line = String::new();
+        assert!(
+            stderr.read_line(&mut line).expect("stderr") > 0,
+            "ssoflow exited before printing the code"
+        );
+        // "To sign in, open <uri> and enter the code", then the code indented on its own line.
+        if let Some((_, rest)) = line.split_once(" open ") {
+            uri = rest.split(' ').next().unwrap_or("").to_owned();
+        } else if line.starts_with("    ") && line.trim().len() == 9 {
+            code = line.trim().to_owned();
+        }
+    }
+    std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
+    (child, uri, code)
+}
+
+#[test]
+fn device_verification_page_in_chromium_signs_the_kiosk_in() {
+    // RFC 8628 as a person meets it: the terminal shows a code and a URL; on their phone they
+    // open the page, type the code (a wrong one first) and approve; the terminal gets the token.
+    let Some(browser) = Browser::start() else {
+        return;
+    };
+    let sb = form_sandbox(Config::default());
+    let (mut child, uri, code) = spawn_device(&sb);
+    assert!(uri.ends_with("/oauth2/device"), "{uri}");
+
+    browser.goto(&uri);
+    browser.wait_for_text("Enter the code shown on the device", PAGE);
+    browser.screenshot(&Browser::artifact("device-verification.png"));
+    browser.fill("user_code", "BCDF-GHJK");
+    browser.click("button[value=approve]");
+    browser.wait_for_text("The code was not accepted", PAGE);
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        child.try_wait().expect("try_wait").is_none(),
+        "the device flow stopped polling after a wrong code on the page"
+    );
+
+    browser.goto(&uri);
+    browser.wait_for_text("Enter the code shown on the device", PAGE);
+    // Typed as a person would: lower case, without the dash.
+    browser.fill("user_code", &code.replace('-', "").to_lowercase());
+    browser.click("button[value=approve]");
+    let text = browser.wait_for_text("Approved", PAGE);
+    assert!(text.contains(&code), "{text}");
+
+    let out = wait(child, Duration::from_secs(60));
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let v = json(&out.stdout);
+    assert_eq!(v["token_type"], "Bearer", "{v}");
+    assert!(
+        v["access_token"].is_string() && v["refresh_token"].is_string(),
+        "{v}"
+    );
+}
+
+#[test]
+fn device_deny_in_chromium_ends_the_device_flow_with_exit_3() {
+    let Some(browser) = Browser::start() else {
+        return;
+    };
+    let sb = form_sandbox(Config::default());
+    let (child, uri, code) = spawn_device(&sb);
+    browser.goto(&format!("{uri}?user_code={code}"));
+    browser.wait_for_text("Enter the code shown on the device", PAGE);
+    browser.click("button[value=deny]");
+    browser.wait_for_text("Denied", PAGE);
+    let out = wait(child, Duration::from_secs(60));
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+}

@@ -9,4 +9,7 @@ fn main() {
     println!("cargo:rerun-if-changed=memory.x");
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rustc-link-arg-bins=-Tlink.x");
+    // Identical code folding, as `checks/firmware` links (its `.cargo/config.toml`): the
+    // transcripts then run the folded code.
+    println!("cargo:rustc-link-arg-bins=--icf=all");
 }

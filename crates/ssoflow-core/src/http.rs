@@ -190,9 +190,42 @@ impl fmt::Debug for Response<'_> {
 /// A `Retry-After` value in seconds, when it is a number of seconds (RFC 9110 §10.2.3; the
 /// HTTP-date form is not read: without a wall clock the core cannot use it). The one parser
 /// every driver uses.
+///
+/// Exactly `str::trim` then `u64::from_str` (an optional `+`, ASCII digits, no overflow), by
+/// hand: those two pull the standard library's Unicode whitespace table and integer parser
+/// into a firmware image.
 pub fn parse_retry_after(value: &[u8]) -> Option<u64> {
     let v = core::str::from_utf8(value).ok()?;
-    v.trim().parse().ok()
+    let v = v.trim_matches(is_white_space);
+    let digits = v.strip_prefix('+').unwrap_or(v);
+    if digits.is_empty() {
+        return None;
+    }
+    digits.bytes().try_fold(0u64, |n, b| {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        n.checked_mul(10)?.checked_add(u64::from(b - b'0'))
+    })
+}
+
+/// `char::is_whitespace` (the Unicode `White_Space` property, 25 code points) without the
+/// standard library's lookup table.
+pub(crate) fn is_white_space(c: char) -> bool {
+    matches!(
+        c,
+        '\u{9}'..='\u{d}'
+            | ' '
+            | '\u{85}'
+            | '\u{a0}'
+            | '\u{1680}'
+            | '\u{2000}'..='\u{200a}'
+            | '\u{2028}'
+            | '\u{2029}'
+            | '\u{202f}'
+            | '\u{205f}'
+            | '\u{3000}'
+    )
 }
 
 /// Split `scheme://authority/path?query` into its three parts.
@@ -586,7 +619,63 @@ impl Base64Sink {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
     use std::format;
+
+    /// The standard library's reading, which `parse_retry_after` does by hand.
+    fn std_retry_after(value: &[u8]) -> Option<u64> {
+        core::str::from_utf8(value).ok()?.trim().parse().ok()
+    }
+
+    #[test]
+    fn retry_after_is_trim_then_parse() {
+        for v in [
+            "",
+            " ",
+            "0",
+            "120",
+            " 120 ",
+            "\t7\r\n",
+            "+5",
+            "++5",
+            "-5",
+            "-0",
+            "+",
+            "5+",
+            "1 2",
+            "18446744073709551615",
+            "18446744073709551616",
+            "00042",
+            "\u{a0}9\u{3000}",
+            "\u{2028}9",
+            "\u{200b}9",
+            "9\u{85}",
+            "3.5",
+            "Wed, 21 Oct 2015 07:28:00 GMT",
+            "\u{ff11}",
+            "\u{1680}+1\u{205f}",
+        ] {
+            assert_eq!(
+                parse_retry_after(v.as_bytes()),
+                std_retry_after(v.as_bytes()),
+                "{v:?}"
+            );
+        }
+        assert_eq!(parse_retry_after(b"\xff1"), None);
+        assert_eq!(parse_retry_after(b" 30 "), Some(30));
+    }
+
+    proptest! {
+        #[test]
+        fn retry_after_matches_std(v in "[ \t\n+\\-0-9a\u{a0}\u{85}\u{2000}-\u{200c}\u{3000}]{0,24}") {
+            prop_assert_eq!(parse_retry_after(v.as_bytes()), std_retry_after(v.as_bytes()));
+        }
+
+        #[test]
+        fn retry_after_matches_std_on_bytes(v in proptest::collection::vec(any::<u8>(), 0..24)) {
+            prop_assert_eq!(parse_retry_after(&v), std_retry_after(&v));
+        }
+    }
 
     #[test]
     fn basic_auth_vectors() {

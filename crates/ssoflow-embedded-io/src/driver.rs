@@ -286,7 +286,7 @@ impl<'a> Driver<'a> {
         self.reusable = false;
         let len = self.buf.len();
         let kept = core::mem::take(&mut self.tail).min(len);
-        self.buf.copy_within(len - kept.., 0);
+        crate::parser::copy_down(self.buf, len - kept..len, 0);
         kept
     }
 

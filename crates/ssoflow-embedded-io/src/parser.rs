@@ -223,7 +223,7 @@ impl ResponseParser {
                                 what: "unexpected 101 Switching Protocols",
                             });
                         }
-                        buf.copy_within(info.len..self.filled, 0);
+                        copy_down(buf, info.len..self.filled, 0);
                         self.filled -= info.len;
                         continue;
                     }
@@ -444,7 +444,7 @@ fn decode_chunks(buf: &mut [u8], c: &mut Chunked, filled: usize) -> Result<(), E
             if end > buf.len() || c.out > c.pos {
                 return Err(Error::BadChunk);
             }
-            buf.copy_within(c.pos..end, c.out);
+            copy_down(buf, c.pos..end, c.out);
             c.out += take;
             c.pos = end;
             c.phase = if take == remaining {
@@ -494,6 +494,38 @@ fn decode_chunks(buf: &mut [u8], c: &mut Chunked, filled: usize) -> Result<(), E
     Ok(())
 }
 
+/// `buf.copy_within(src, dst)` for a move towards the front (`dst <= src.start`), as
+/// non-overlapping `memcpy`s of at most `src.start - dst` bytes each.
+///
+/// `copy_within` is a `memmove`, and it was the only one in a firmware image: on
+/// `thumbv7em-none-eabihf` that links compiler-builtins' 1.6 KB `memmove` next to the
+/// `memcpy` every image has. A byte loop would be turned back into `memmove` by LLVM. The
+/// callers' moves are all downwards; a range out of bounds or upwards copies nothing (the
+/// callers check their bounds first).
+pub(crate) fn copy_down(buf: &mut [u8], src: Range<usize>, dst: usize) {
+    let Range {
+        start: mut from,
+        end,
+    } = src;
+    let gap = from.saturating_sub(dst);
+    if gap == 0 || end > buf.len() {
+        return;
+    }
+    let mut to = dst;
+    while from < end {
+        let n = gap.min(end - from);
+        let Some((low, high)) = buf.split_at_mut_checked(from) else {
+            return;
+        };
+        match (low.get_mut(to..to + n), high.get(..n)) {
+            (Some(d), Some(s)) => d.copy_from_slice(s),
+            _ => return,
+        }
+        from += n;
+        to += n;
+    }
+}
+
 /// The headers of a complete head, as the core's [`Header`]s.
 pub(crate) fn headers_of(
     head: &[u8],
@@ -514,4 +546,30 @@ pub(crate) fn headers_of(
         .map_err(|_| Error::TooManyHeaders)?;
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::copy_down;
+
+    /// `copy_down` is `copy_within` for every downward move of a 24-byte buffer.
+    #[test]
+    fn copy_down_is_copy_within_downwards() {
+        let mut fresh = [0u8; 24];
+        for (i, b) in fresh.iter_mut().enumerate() {
+            *b = i as u8 + 1;
+        }
+        for len in 0..=fresh.len() {
+            for start in 0..=len {
+                for end in start..=len {
+                    for dst in 0..=start {
+                        let (mut want, mut got) = (fresh, fresh);
+                        want[..len].copy_within(start..end, dst);
+                        copy_down(&mut got[..len], start..end, dst);
+                        assert_eq!(want, got, "len {len}, {start}..{end} to {dst}");
+                    }
+                }
+            }
+        }
+    }
 }

@@ -45,31 +45,12 @@ impl SessionRequest<'_> {
         ] {
             // Blank: only whitespace, as `str::trim` sees it (checked forwards, by a short match
             // instead of the standard library's Unicode table: firmware flash).
-            if value.chars().all(is_white_space) {
+            if value.chars().all(crate::http::is_white_space) {
                 return Err(Error::InvalidInput { what });
             }
         }
         Ok(())
     }
-}
-
-/// `char::is_whitespace` (the Unicode `White_Space` property, 25 code points) without the
-/// standard library's lookup table.
-fn is_white_space(c: char) -> bool {
-    matches!(
-        c,
-        '\u{9}'..='\u{d}'
-            | ' '
-            | '\u{85}'
-            | '\u{a0}'
-            | '\u{1680}'
-            | '\u{2000}'..='\u{200a}'
-            | '\u{2028}'
-            | '\u{2029}'
-            | '\u{202f}'
-            | '\u{205f}'
-            | '\u{3000}'
-    )
 }
 
 /// A one-time Stream login token (`sso_login_token`).
@@ -271,7 +252,12 @@ pub(crate) mod tests {
     #[test]
     fn white_space_is_the_standard_librarys() {
         for c in (0..=0x10ffff_u32).filter_map(char::from_u32) {
-            assert_eq!(is_white_space(c), c.is_whitespace(), "{:x}", c as u32);
+            assert_eq!(
+                crate::http::is_white_space(c),
+                c.is_whitespace(),
+                "{:x}",
+                c as u32
+            );
         }
     }
 

@@ -258,9 +258,9 @@ struct MemoryPoint {
 type CustomerCache = TokenCache<String, CustomerSignIn<'static, str>>;
 
 fn customer_cache(driver: &Driver, capacity: usize) -> CustomerCache {
-    static PAR: OnceLock<par_ordering::Config> = OnceLock::new();
+    static PAR: OnceLock<par_ordering::ParConfig> = OnceLock::new();
     let par = PAR.get_or_init(|| {
-        par_ordering::Config::new(
+        par_ordering::ParConfig::new(
             "https://par.example",
             "fake-app-key",
             "fake-client-id",

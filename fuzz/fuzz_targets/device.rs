@@ -59,7 +59,11 @@ fn check_authorization(a: &DeviceAuthorization, now: Instant) {
         .into_iter()
         .chain(a.verification_uri_complete())
         .any(|f| f.contains(code));
-    if distinctive(code) && !shown_elsewhere {
+    // (Nor when the code is a piece of the Debug's own text: a field or type name, found by
+    // the CI smoke run with the device code "ification_ur".)
+    let in_names = "DeviceAuthorization device_code user_code verification_uri \
+                    verification_uri_complete expires_in interval received Secret Instant Some None";
+    if distinctive(code) && !shown_elsewhere && !in_names.contains(code) {
         assert!(!format!("{a:?}").contains(code), "the device code in Debug");
     }
 }

@@ -17,7 +17,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use browser::Browser;
-use common::{bin, json, query_param, ssoflow};
+use common::{bin, json, query_param, spawn_login, ssoflow};
 use ssoflow_sandbox::{Config, Sandbox, SandboxHandle};
 
 /// How long a page may take to show what the test waits for.
@@ -31,50 +31,6 @@ fn form_sandbox(config: Config) -> SandboxHandle {
         .login_form(true)
         .start_blocking()
         .expect("sandbox starts")
-}
-
-/// `ssoflow oauth2 login --json --no-browser …` against the sandbox: the child and the URL it
-/// printed on stderr (the rest of stderr is drained in the background).
-fn spawn_login(sb: &SandboxHandle) -> (Child, String) {
-    let c = &sb.credentials().oauth2;
-    let mut cmd = std::process::Command::new(bin());
-    for v in common::SECRET_VARS {
-        cmd.env_remove(v);
-    }
-    let mut child = cmd
-        .env_remove("DISPLAY")
-        .env_remove("WAYLAND_DISPLAY")
-        .env("SSOFLOW_CLIENT_SECRET", &c.client_secret)
-        .args([
-            "oauth2",
-            "login",
-            "--json",
-            "--no-browser",
-            "--scope",
-            "openid",
-        ])
-        .arg("--authorize-url")
-        .arg(format!("{}/authorize", c.base_url))
-        .arg("--token-url")
-        .arg(format!("{}/token", c.base_url))
-        .args(["--client-id", &c.client_id, "--timeout-secs", "120"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn ssoflow");
-    let mut stderr = BufReader::new(child.stderr.take().expect("stderr"));
-    let url = loop {
-        let mut line = String::new();
-        assert!(
-            stderr.read_line(&mut line).expect("stderr") > 0,
-            "ssoflow exited before printing the URL"
-        );
-        if line.starts_with("http") {
-            break line.trim().to_owned();
-        }
-    };
-    std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
-    (child, url)
 }
 
 /// Waits at most `timeout` for `child` to exit (killing it after that) and returns its output.
@@ -106,7 +62,7 @@ fn oauth2_login_through_the_sign_in_form_in_chromium() {
     };
     let sb = form_sandbox(Config::default());
     let c = sb.credentials().oauth2.clone();
-    let (mut child, url) = spawn_login(&sb);
+    let (mut child, url) = spawn_login(&sb, "120", &[]);
 
     browser.goto(&url);
     let text = browser.wait_for_text("Sign in to", PAGE);
@@ -159,7 +115,7 @@ fn oauth2_deny_in_chromium_ends_the_login_with_access_denied() {
         return;
     };
     let sb = form_sandbox(Config::default());
-    let (child, url) = spawn_login(&sb);
+    let (child, url) = spawn_login(&sb, "120", &[]);
     browser.goto(&url);
     browser.wait_for_text("Sign in to", PAGE);
     browser.click("#deny");

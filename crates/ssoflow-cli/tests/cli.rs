@@ -3,11 +3,8 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::Stdio;
-
 use common::{
-    bin, canned_server, closed_port, fault, get, json, keys, query_param, sandbox, ssoflow,
+    canned_server, closed_port, fault, get, json, keys, query_param, sandbox, spawn_login, ssoflow,
 };
 use predicates::prelude::*;
 use serde_json::json;
@@ -241,69 +238,10 @@ fn transport_failures_exit_4_and_malformed_answers_exit_5() {
     oauth2(&sb, "client-credentials").assert().code(3);
 }
 
-/// Spawn `ssoflow oauth2 login`, return the child and the authorize URL it printed on stderr.
-fn spawn_login(
-    sb: &ssoflow_sandbox::SandboxHandle,
-    timeout_secs: &str,
-) -> (std::process::Child, String) {
-    spawn_login_with(sb, timeout_secs, &[])
-}
-
-/// [`spawn_login`] with more arguments.
-fn spawn_login_with(
-    sb: &ssoflow_sandbox::SandboxHandle,
-    timeout_secs: &str,
-    extra: &[&str],
-) -> (std::process::Child, String) {
-    let c = &sb.credentials().oauth2;
-    let mut cmd = std::process::Command::new(bin());
-    for v in common::SECRET_VARS {
-        cmd.env_remove(v);
-    }
-    let mut child = cmd
-        .env_remove("DISPLAY")
-        .env_remove("WAYLAND_DISPLAY")
-        .env("SSOFLOW_CLIENT_SECRET", &c.client_secret)
-        .args([
-            "oauth2",
-            "login",
-            "--json",
-            "--no-browser",
-            "--scope",
-            "openid",
-        ])
-        .arg("--authorize-url")
-        .arg(format!("{}/authorize", c.base_url))
-        .arg("--token-url")
-        .arg(format!("{}/token", c.base_url))
-        .args(["--client-id", &c.client_id, "--timeout-secs", timeout_secs])
-        .args(extra)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    let mut stderr = BufReader::new(child.stderr.take().expect("stderr"));
-    let mut url = String::new();
-    loop {
-        let mut line = String::new();
-        if stderr.read_line(&mut line).expect("stderr line") == 0 {
-            panic!("ssoflow exited before printing the URL");
-        }
-        if line.starts_with("http") {
-            url = line.trim().to_owned();
-            break;
-        }
-        assert!(url.is_empty());
-    }
-    // Keep draining stderr so the child never blocks on it.
-    std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
-    (child, url)
-}
-
 #[test]
 fn oauth2_login_with_pkce_through_the_loopback_redirect() {
     let sb = sandbox();
-    let (child, url) = spawn_login(&sb, "60");
+    let (child, url) = spawn_login(&sb, "60", &[]);
     assert!(url.contains("code_challenge_method=S256"), "{url}");
     assert!(
         url.contains("redirect_uri=http%3A%2F%2F127.0.0.1%3A"),
@@ -344,7 +282,7 @@ fn oauth2_login_with_issuer_ignores_a_callback_from_another_server() {
     // turned away (a mix-up attack), and the wait goes on until the right one comes.
     let sb = sandbox();
     let issuer = "https://honest.as.example";
-    let (child, url) = spawn_login_with(&sb, "60", &["--issuer", issuer]);
+    let (child, url) = spawn_login(&sb, "60", &["--issuer", issuer]);
     let (status, location) = get(&url);
     assert_eq!(status, 302);
     let location = location.expect("Location");
@@ -365,7 +303,7 @@ fn oauth2_login_with_issuer_ignores_a_callback_from_another_server() {
 #[test]
 fn oauth2_login_ignores_a_wrong_state_and_keeps_waiting() {
     let sb = sandbox();
-    let (child, url) = spawn_login(&sb, "60");
+    let (child, url) = spawn_login(&sb, "60", &[]);
     let redirect = redirect_of(&url);
     // A forged callback (CSRF): right path, wrong state: an error page, and the wait goes on.
     let (status, _) = get(&format!("{redirect}?code=forged&state=not-the-state"));
@@ -385,7 +323,7 @@ fn oauth2_login_ignores_a_wrong_state_and_keeps_waiting() {
 #[test]
 fn oauth2_login_with_only_wrong_states_times_out_and_says_so() {
     let sb = sandbox();
-    let (child, url) = spawn_login(&sb, "2");
+    let (child, url) = spawn_login(&sb, "2", &[]);
     let (status, _) = get(&format!("{}?code=forged&state=nope", redirect_of(&url)));
     assert_eq!(status, 400);
     let out = child.wait_with_output().expect("wait");
@@ -402,7 +340,7 @@ fn oauth2_login_is_not_held_up_by_a_silent_connection() {
     let sb = sandbox();
     // Shorter than the 10 s a connection may take to send its request head: served one at a
     // time, the silent connection below would hold the listener past the timeout.
-    let (child, url) = spawn_login(&sb, "8");
+    let (child, url) = spawn_login(&sb, "8", &[]);
     let redirect = redirect_of(&url);
     let host = redirect
         .strip_prefix("http://")
@@ -425,7 +363,7 @@ fn oauth2_login_is_not_held_up_by_a_silent_connection() {
 #[test]
 fn oauth2_login_times_out() {
     let sb = sandbox();
-    let (child, _url) = spawn_login(&sb, "1");
+    let (child, _url) = spawn_login(&sb, "1", &[]);
     let out = child.wait_with_output().expect("wait");
     assert_eq!(out.status.code(), Some(4));
     assert_error_shape(&out.stdout, "timeout");

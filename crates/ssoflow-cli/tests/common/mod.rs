@@ -1,7 +1,7 @@
 //! Shared helpers for the `ssoflow` tests: the binary, an in-process sandbox, plain HTTP.
 #![allow(dead_code)]
 
-use std::io::{Read, Write};
+use std::io::{BufRead, Read, Write};
 use std::net::TcpListener;
 
 use ssoflow_sandbox::{Config, Sandbox, SandboxHandle};
@@ -134,4 +134,57 @@ pub fn closed_port() -> u16 {
         .local_addr()
         .expect("addr")
         .port()
+}
+
+/// Spawn `ssoflow oauth2 login --json --no-browser --scope openid …` against the sandbox, with
+/// `extra` arguments; return the child and the authorize URL it printed on stderr (the rest of
+/// stderr is drained in the background).
+pub fn spawn_login(
+    sb: &ssoflow_sandbox::SandboxHandle,
+    timeout_secs: &str,
+    extra: &[&str],
+) -> (std::process::Child, String) {
+    let c = &sb.credentials().oauth2;
+    let mut cmd = std::process::Command::new(bin());
+    for v in SECRET_VARS {
+        cmd.env_remove(v);
+    }
+    let mut child = cmd
+        .env_remove("DISPLAY")
+        .env_remove("WAYLAND_DISPLAY")
+        .env("SSOFLOW_CLIENT_SECRET", &c.client_secret)
+        .args([
+            "oauth2",
+            "login",
+            "--json",
+            "--no-browser",
+            "--scope",
+            "openid",
+        ])
+        .arg("--authorize-url")
+        .arg(format!("{}/authorize", c.base_url))
+        .arg("--token-url")
+        .arg(format!("{}/token", c.base_url))
+        .args(["--client-id", &c.client_id, "--timeout-secs", timeout_secs])
+        .args(extra)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut stderr = std::io::BufReader::new(child.stderr.take().expect("stderr"));
+    let mut url = String::new();
+    loop {
+        let mut line = String::new();
+        if stderr.read_line(&mut line).expect("stderr line") == 0 {
+            panic!("ssoflow exited before printing the URL");
+        }
+        if line.starts_with("http") {
+            url = line.trim().to_owned();
+            break;
+        }
+        assert!(url.is_empty());
+    }
+    // Keep draining stderr so the child never blocks on it.
+    std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
+    (child, url)
 }

@@ -95,29 +95,28 @@ pub fn run_paced<F: PacedFlow, E>(
     mut send: impl FnMut(http::Request<Vec<u8>>) -> Result<http::Response<Vec<u8>>, E>,
 ) -> Result<F::Output, RunError<E>> {
     let mut buf = vec![0u8; 8 * 1024];
+    let mut limit = usize::MAX; // grown once per request at most (`Error::room_needed`)
     loop {
-        let mut grow = None;
         let at = Instant::from_millis(now());
-        match flow.poll(at, &mut buf) {
+        let room = buf.len();
+        let needed = match flow.poll(at, &mut buf) {
             Ok(Paced::Send(request)) => {
                 let request = to_http(&request).map_err(RunError::Http)?;
                 let response = send(request).map_err(RunError::Client)?;
                 with_response(&response, |r| flow.handle(Instant::from_millis(now()), r))
                     .map_err(RunError::Flow)?;
+                limit = usize::MAX;
+                continue;
             }
-            Ok(Paced::Wait { until }) => sleep(until.millis_since(at)),
+            Ok(Paced::Wait { until }) => {
+                sleep(until.millis_since(at));
+                continue;
+            }
             Ok(Paced::Done(out)) => return Ok(out),
-            Err(ssoflow_core::Error::BufferTooSmall { required }) => grow = Some(required),
-            Err(e) => return Err(RunError::Flow(e)),
-        }
-        if let Some(required) = grow {
-            if required <= buf.len() {
-                return Err(RunError::Flow(ssoflow_core::Error::BufferTooSmall {
-                    required,
-                }));
-            }
-            buf.resize(required, 0);
-        }
+            Err(e) => e.room_needed(room, limit).map_err(RunError::Flow)?,
+        };
+        buf.resize(needed, 0);
+        limit = 0;
     }
 }
 
@@ -125,6 +124,46 @@ pub fn run_paced<F: PacedFlow, E>(
 mod tests {
     use super::*;
     use ssoflow_core::{Step, oauth2};
+
+    /// A flow that asks for more room every time it is polled.
+    struct Greedy<'a>(&'a std::cell::Cell<usize>);
+
+    impl Flow for Greedy<'_> {
+        type Output = ();
+        fn poll<'b>(
+            &mut self,
+            _: Instant,
+            buf: &'b mut [u8],
+        ) -> Result<Step<'b, ()>, ssoflow_core::Error> {
+            self.0.set(self.0.get() + 1);
+            Err(ssoflow_core::Error::BufferTooSmall {
+                required: buf.len() + 1,
+            })
+        }
+        fn handle(&mut self, _: Instant, _: Response<'_>) -> Result<(), ssoflow_core::Error> {
+            Err(ssoflow_core::Error::State)
+        }
+    }
+
+    #[test]
+    fn a_flow_asking_for_ever_more_room_is_grown_once_then_refused() {
+        let polls = std::cell::Cell::new(0);
+        let result = run(
+            Greedy(&polls),
+            || 0,
+            |_| -> Result<http::Response<Vec<u8>>, ()> { panic!("nothing is sent") },
+        );
+        assert!(
+            matches!(
+                result,
+                Err(RunError::Flow(ssoflow_core::Error::BufferTooSmall {
+                    required: 8193
+                }))
+            ),
+            "{result:?}"
+        );
+        assert_eq!(polls.get(), 2, "grown once, then the error");
+    }
 
     #[test]
     fn credential_headers_are_sensitive_and_never_printed() {

@@ -158,6 +158,31 @@ impl Error {
         }
     }
 
+    /// The one grow rule every driver applies when a flow (or a request builder) could not
+    /// write its request into the `room` bytes it was given: `Ok(required)` — give it
+    /// `required` bytes and write again — when this is `BufferTooSmall { required }` with
+    /// `room < required <= limit`; else `Err(self)`, the error to return. That covers every
+    /// other error, a writer asking for no more than it had (a bug: asking again cannot help)
+    /// and one asking for more than the driver can give. A driver grows once per request by
+    /// passing `0` as `limit` once it has grown.
+    ///
+    /// ```
+    /// use ssoflow_core::Error;
+    /// let short = Error::BufferTooSmall { required: 3000 };
+    /// assert_eq!(short.room_needed(2048, usize::MAX), Ok(3000));
+    /// let again = Error::BufferTooSmall { required: 3000 };
+    /// assert!(again.room_needed(3000, usize::MAX).is_err()); // had it already
+    /// assert!(Error::State.room_needed(2048, usize::MAX).is_err());
+    /// ```
+    pub fn room_needed(self, room: usize, limit: usize) -> Result<usize, Error> {
+        match self {
+            Error::BufferTooSmall { required } if room < required && required <= limit => {
+                Ok(required)
+            }
+            other => Err(other),
+        }
+    }
+
     /// `true` when retrying the same call later may succeed (5xx and 429 answers).
     pub fn is_transient(&self) -> bool {
         match self {

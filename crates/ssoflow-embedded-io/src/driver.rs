@@ -174,18 +174,6 @@ impl core::fmt::Debug for Driver<'_> {
     }
 }
 
-/// `Some(required)` when a flow asked for more request room than it had but less than `avail`.
-fn grow(e: &ssoflow_core::Error, split: usize, avail: usize) -> Option<usize> {
-    match *e {
-        ssoflow_core::Error::BufferTooSmall { required }
-            if required > split && required < avail =>
-        {
-            Some(required)
-        }
-        _ => None,
-    }
-}
-
 impl<'a> Driver<'a> {
     /// A driver working in `buf` ([`DEFAULT_BUF`] fits every flow), for a freshly connected
     /// stream. A flow's request that does not fit is `Error::Core(BufferTooSmall { required })`;
@@ -271,13 +259,9 @@ impl<'a> Driver<'a> {
         e: ssoflow_core::Error,
         (split, avail): (usize, usize),
     ) -> Result<(), Error> {
-        match grow(&e, split, avail) {
-            Some(required) => {
-                self.split = required;
-                Ok(())
-            }
-            None => Err(Error::Core(e)),
-        }
+        // Less than all of `avail`: writing the request needs a byte of staging after it.
+        self.split = e.room_needed(split, avail.saturating_sub(1))?;
+        Ok(())
     }
 
     /// Start reading a response: the connection counts as unusable until it completes; bytes

@@ -122,22 +122,16 @@ impl Driver {
             // as the output, and every move is a memcpy.
             let request = {
                 let mut scratch = Scratch::take();
-                let mut grown = false;
+                let mut limit = usize::MAX; // grown once at most (`Error::room_needed`)
                 loop {
-                    let len = scratch.buf().len();
-                    let required = match flow.poll(now, scratch.buf()) {
+                    let room = scratch.buf().len();
+                    let needed = match flow.poll(now, scratch.buf()) {
                         Ok(Step::Send(request)) => break OwnedRequest::from_core(&request)?,
                         Ok(Step::Done(out)) => return Ok(out),
-                        Err(ssoflow_core::Error::BufferTooSmall { required })
-                            if !grown && required > len =>
-                        {
-                            required
-                        }
-                        Err(e) => return Err(e.into()),
+                        Err(e) => e.room_needed(room, limit)?,
                     };
-                    // Grow once to what the flow asked for, then poll again.
-                    scratch.grow(required);
-                    grown = true;
+                    scratch.grow(needed);
+                    limit = 0;
                 }
             };
             let response = self.send(request).await?;
@@ -168,22 +162,17 @@ impl Driver {
             // before any `.await`.
             let request = {
                 let mut scratch = Scratch::take();
-                let mut grown = false;
+                let mut limit = usize::MAX; // grown once at most (`Error::room_needed`)
                 loop {
-                    let len = scratch.buf().len();
-                    let required = match flow.poll(now, scratch.buf()) {
+                    let room = scratch.buf().len();
+                    let needed = match flow.poll(now, scratch.buf()) {
                         Ok(Paced::Send(request)) => break Ok(OwnedRequest::from_core(&request)?),
                         Ok(Paced::Wait { until }) => break Err(until),
                         Ok(Paced::Done(out)) => return Ok(out),
-                        Err(ssoflow_core::Error::BufferTooSmall { required })
-                            if !grown && required > len =>
-                        {
-                            required
-                        }
-                        Err(e) => return Err(e.into()),
+                        Err(e) => e.room_needed(room, limit)?,
                     };
-                    scratch.grow(required);
-                    grown = true;
+                    scratch.grow(needed);
+                    limit = 0;
                 }
             };
             let request = match request {

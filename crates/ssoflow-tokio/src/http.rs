@@ -101,13 +101,12 @@ impl OwnedRequest {
         mut write: impl for<'b> FnMut(&'b mut [u8]) -> Result<Request<'b>, ssoflow_core::Error>,
     ) -> Result<Self, Error> {
         let mut scratch = Scratch::take();
-        let len = scratch.buf().len();
-        let required = match write(scratch.buf()) {
+        let room = scratch.buf().len();
+        let needed = match write(scratch.buf()) {
             Ok(request) => return OwnedRequest::from_core(&request),
-            Err(ssoflow_core::Error::BufferTooSmall { required }) if required > len => required,
-            Err(e) => return Err(e.into()),
+            Err(e) => e.room_needed(room, usize::MAX)?,
         };
-        scratch.grow(required);
+        scratch.grow(needed);
         OwnedRequest::from_core(&write(scratch.buf())?)
     }
 

@@ -312,19 +312,18 @@ impl Driver {
     /// The one drive loop: poll → (sleep | send → handle) → … → done.
     fn drive<F: PacedFlow>(&self, flow: &mut F) -> Result<F::Output, Error> {
         let mut buf = net::RequestBuf::new(self.config.request_buffer);
-        let mut grow_to: Option<usize> = None;
+        let mut limit = usize::MAX; // grown once per request at most (`Error::room_needed`)
         loop {
-            // Grow once per request; a flow asking again would be a core bug.
-            let grown = match grow_to.take() {
-                Some(n) => {
-                    buf.grow(n);
-                    true
+            let room = buf.len();
+            let needed = match flow.poll(self.now(), buf.bytes()) {
+                Ok(Paced::Send(request)) => {
+                    let response = self.send(&request)?;
+                    response
+                        .with_core(|r| flow.handle(self.now(), r))
+                        .map_err(|e| Error::from_answer(e, &response))?;
+                    limit = usize::MAX;
+                    continue;
                 }
-                None => false,
-            };
-            let len = buf.len();
-            let response = match flow.poll(self.now(), buf.bytes()) {
-                Ok(Paced::Send(request)) => self.send(&request)?,
                 Ok(Paced::Wait { until }) => {
                     let ms = until.millis_since(self.now());
                     tracing::debug!(ms, "waiting before the next request");
@@ -332,17 +331,10 @@ impl Driver {
                     continue;
                 }
                 Ok(Paced::Done(output)) => return Ok(output),
-                Err(ssoflow_core::Error::BufferTooSmall { required })
-                    if !grown && required > len =>
-                {
-                    grow_to = Some(required);
-                    continue;
-                }
-                Err(e) => return Err(e.into()),
+                Err(e) => e.room_needed(room, limit)?,
             };
-            response
-                .with_core(|r| flow.handle(self.now(), r))
-                .map_err(|e| Error::from_answer(e, &response))?;
+            buf.grow(needed);
+            limit = 0;
         }
     }
 

@@ -119,29 +119,27 @@ impl Driver {
         let mut call = Call::new();
         let mut ticket = None;
         let mut buf = net::RequestBuf::new(self.config.request_buffer);
-        let mut grow_to: Option<usize> = None;
+        // Grown at most once per request written (`Error::room_needed`), at the top of the
+        // loop: the request borrows `buf` until it is sent.
+        let mut grow_to = None;
         let mut guard = session.lock();
         loop {
-            // Grow at most once per request written; a builder asking twice would be a bug.
-            let grown = match grow_to.take() {
-                Some(n) => {
-                    buf.grow(n);
-                    true
+            let limit = match grow_to.take() {
+                Some(needed) => {
+                    buf.grow(needed);
+                    0
                 }
-                None => false,
+                None => usize::MAX,
             };
-            let len = buf.len();
+            let room = buf.len();
             match guard.access(self.now(), ticket.take()) {
                 Access::Ready { token, generation } => {
                     let request = match build(token, buf.bytes()) {
                         Ok(r) => r,
-                        Err(ssoflow_core::Error::BufferTooSmall { required })
-                            if !grown && required > len =>
-                        {
-                            grow_to = Some(required);
+                        Err(e) => {
+                            grow_to = Some(e.room_needed(room, limit)?);
                             continue;
                         }
-                        Err(e) => return Err(e.into()),
                     };
                     drop(guard);
                     let response = self.send(&request)?;

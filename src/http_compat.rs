@@ -157,7 +157,7 @@ mod tests {
             matches!(
                 result,
                 Err(RunError::Flow(ssoflow_core::Error::BufferTooSmall {
-                    required: 8193
+                    required: 8194
                 }))
             ),
             "{result:?}"

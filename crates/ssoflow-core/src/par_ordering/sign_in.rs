@@ -34,18 +34,22 @@ use crate::{AccessToken, Error, Expiry, Flow, Instant, Method, Response, Step};
 /// A token's `ttl` is in **minutes** (seed 000: `"ttl": 60` beside a JWT whose `exp - iat` is
 /// 3600 s), so its expiry is the answer's arrival plus `ttl × 60` s. A missing `ttl` is an
 /// unknown lifetime: the session then relies on a 401.
+///
+/// The menu token is laid out last (`repr(C)`) for the reason given at
+/// [`TokenSet`](crate::TokenSet): no 2 KiB `memset` when an empty answer is set up to read into.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[repr(C)]
 pub struct SignIn {
     /// The customer's account.
     pub customer: CustomerAccount,
-    /// The menu token for protected calls.
-    pub menu_token: AccessToken,
     /// The menu token's `ttl` as received, in minutes (`None` when absent or `null`).
     pub menu_token_ttl_min: Option<u64>,
     /// The DLC token, when the brand uses Punchh.
     pub dlc_token: Option<AccessToken>,
     /// The DLC token's `ttl` as received, in minutes.
     pub dlc_token_ttl_min: Option<u64>,
+    /// The menu token for protected calls.
+    pub menu_token: AccessToken,
 }
 
 impl SignIn {

@@ -9,13 +9,17 @@ use crate::token::check_token_chars;
 use crate::{AccessToken, Error, Exchange, Instant, Method, OneShot, Request, Response, Secret};
 
 /// What an SSO login yields: the access token and the user it belongs to.
+///
+/// The access token is laid out last (`repr(C)`) for the reason given at
+/// [`TokenSet`](crate::TokenSet): no 2 KiB `memset` when an empty answer is set up to read into.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[repr(C)]
 pub struct SsoLogin {
+    /// The signed-in user.
+    pub user: User,
     /// The access token (`token.access_token`); send it as `Authorization: Bearer …`. Its
     /// expiry is unknown (the answer gives no lifetime): a 401 tells.
     pub access_token: AccessToken,
-    /// The signed-in user.
-    pub user: User,
 }
 
 impl HasAccessToken for SsoLogin {

@@ -12,7 +12,7 @@ use ssoflow_core::Request;
 use ssoflow_core::oauth2;
 use ssoflow_core::recipe::Recipe;
 use ssoflow_core::session::{
-    Access, AfterFailure, Call, Failure, Policy, Session, SignOut, Verdict,
+    Access, AfterFailure, Call, Failure, Policy, Session, SignOut, Ticket, Verdict,
 };
 
 use crate::{Driver, Error, OwnedResponse, net};
@@ -58,6 +58,27 @@ impl<R: Recipe> SharedSession<R> {
     /// The recipe.
     pub fn recipe(&self) -> &R {
         &self.recipe
+    }
+
+    /// Sleep until the session changes (a sign-in or sign-out ends), or at most `ms`
+    /// milliseconds when given; the lock is released meanwhile.
+    fn wait<'s>(
+        &'s self,
+        guard: MutexGuard<'s, Session<R::Output, Error>>,
+        ms: Option<u64>,
+    ) -> MutexGuard<'s, Session<R::Output, Error>> {
+        match ms {
+            None => self
+                .changed
+                .wait(guard)
+                .unwrap_or_else(PoisonError::into_inner),
+            Some(ms) => {
+                self.changed
+                    .wait_timeout(guard, Duration::from_millis(ms))
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .0
+            }
+        }
     }
 
     /// Lock the session (e.g. to read the current token or sign out). A lock poisoned by a
@@ -152,73 +173,76 @@ impl Driver {
                     }
                 }
                 Access::SignIn { previous } => {
-                    let flow = match crate::entropy() {
-                        Ok(entropy) => session.recipe.flow(key, previous, entropy),
-                        Err(e) => {
-                            guard.sign_in_abandoned();
-                            return Err(e);
-                        }
-                    };
-                    let pending = PendingSignIn {
-                        shared: session,
-                        armed: true,
-                    };
-                    drop(guard);
-                    let result = match flow {
-                        Ok(mut flow) => {
-                            let result = self.run_mut(&mut flow);
-                            session.recipe.keep(&flow);
-                            result
-                        }
-                        Err(e) => Err(Error::Core(e)),
-                    };
-                    guard = session.lock();
-                    let mut pending = pending;
-                    pending.armed = false;
-                    let wait_until = match result {
-                        Ok(token) => {
-                            guard.signed_in(self.now(), token);
-                            None
-                        }
-                        Err(e) => match guard.sign_in_failed(self.now(), e, jitter()) {
-                            AfterFailure::RetryAt(at) => Some(at),
-                            AfterFailure::Failed(_) => {
-                                // Ask again with this run's ticket: a still-valid token, or
-                                // the failure.
-                                ticket = Some(guard.ticket());
-                                None
-                            }
-                        },
-                    };
-                    session.changed.notify_all();
-                    if let Some(at) = wait_until {
-                        // Back off without the lock; then ask again (this caller or a waiter
-                        // whose deadline also passed runs the retry).
-                        drop(guard);
-                        std::thread::sleep(Duration::from_millis(at.millis_since(self.now())));
-                        guard = session.lock();
-                    }
+                    let flow =
+                        crate::entropy().map(|entropy| session.recipe.flow(key, previous, entropy));
+                    (guard, ticket) = self.sign_in(session, guard, flow)?;
                 }
                 Access::Wait { ticket: t, until } => {
                     ticket = Some(t);
-                    guard = match until {
-                        None => session
-                            .changed
-                            .wait(guard)
-                            .unwrap_or_else(PoisonError::into_inner),
-                        Some(at) => {
-                            let left = Duration::from_millis(at.millis_since(self.now()));
-                            session
-                                .changed
-                                .wait_timeout(guard, left)
-                                .unwrap_or_else(PoisonError::into_inner)
-                                .0
-                        }
-                    };
+                    guard = session.wait(guard, until.map(|at| at.millis_since(self.now())));
                 }
                 Access::Failed(e) => return Err(e),
             }
         }
+    }
+
+    /// Run the sign-in the session told this caller to run (`flow`, made under the lock) with
+    /// the lock released; record its outcome, wake the waiters and, after a transient failure,
+    /// sleep out the backoff. Returns the lock again and the ticket to ask again with.
+    #[allow(clippy::type_complexity)]
+    fn sign_in<'s, R: Recipe>(
+        &self,
+        session: &'s SharedSession<R>,
+        mut guard: MutexGuard<'s, Session<R::Output, Error>>,
+        flow: Result<Result<R::Flow<'s>, ssoflow_core::Error>, Error>,
+    ) -> Result<(MutexGuard<'s, Session<R::Output, Error>>, Option<Ticket>), Error> {
+        let flow = match flow {
+            Ok(flow) => flow,
+            Err(e) => {
+                guard.sign_in_abandoned();
+                return Err(e);
+            }
+        };
+        let pending = PendingSignIn {
+            shared: session,
+            armed: true,
+        };
+        drop(guard);
+        let result = match flow {
+            Ok(mut flow) => {
+                let result = self.run_mut(&mut flow);
+                session.recipe.keep(&flow);
+                result
+            }
+            Err(e) => Err(Error::Core(e)),
+        };
+        let mut guard = session.lock();
+        let mut pending = pending;
+        pending.armed = false;
+        let mut ticket = None;
+        let wait_until = match result {
+            Ok(token) => {
+                guard.signed_in(self.now(), token);
+                None
+            }
+            Err(e) => match guard.sign_in_failed(self.now(), e, jitter()) {
+                AfterFailure::RetryAt(at) => Some(at),
+                // Ask again with this run's ticket: a still-valid token, or the failure.
+                AfterFailure::Failed(_) => {
+                    ticket = Some(guard.ticket());
+                    None
+                }
+            },
+        };
+        session.changed.notify_all();
+        if let Some(at) = wait_until {
+            // Back off without the lock; then ask again (this caller or a waiter whose
+            // deadline also passed runs the retry).
+            drop(guard);
+            std::thread::sleep(Duration::from_millis(at.millis_since(self.now())));
+            guard = session.lock();
+        }
+        Ok((guard, ticket))
     }
 
     /// Sign out of `session`: revoke its tokens at the RFC 7009 revocation endpoint
@@ -242,12 +266,7 @@ impl Driver {
         let held = loop {
             match guard.sign_out() {
                 SignOut::Revoke { token } => break token.cloned(),
-                SignOut::Wait { .. } => {
-                    guard = session
-                        .changed
-                        .wait(guard)
-                        .unwrap_or_else(PoisonError::into_inner);
-                }
+                SignOut::Wait { .. } => guard = session.wait(guard, None),
             }
         };
         // If the revocation panics, the session still forgets the tokens and wakes the others.

@@ -20,7 +20,7 @@ macro_rules! loops {
         use ssoflow_core::recipe::Recipe;
         use ssoflow_core::oauth2;
         use ssoflow_core::session::{
-            Access, AfterFailure, Call, HasAccessToken, Session, SignOut, Verdict,
+            Access, AfterFailure, Call, HasAccessToken, Session, SignOut, Ticket, Verdict,
         };
         use ssoflow_core::{Flow, Paced, PacedFlow, Request, Step};
 
@@ -266,28 +266,7 @@ macro_rules! loops {
                             }
                             Err(e) => Err(Error::Core(e)),
                         };
-                        let error = match result {
-                            Ok(output) => {
-                                session.signed_in(clock.now(), output);
-                                continue;
-                            }
-                            Err(Error::NotReusable) => {
-                                session.sign_in_abandoned();
-                                return Err(Error::NotReusable);
-                            }
-                            Err(e) => e,
-                        };
-                        let [a, b, c, d, ..] = entropy();
-                        let jitter = u32::from_le_bytes([a, b, c, d]);
-                        match session.sign_in_failed(clock.now(), error.clone(), jitter) {
-                            // The connection is gone: the caller reconnects; the session keeps
-                            // the backoff and the next call waits it out.
-                            AfterFailure::RetryAt(_) if !driver.is_reusable() => return Err(error),
-                            AfterFailure::RetryAt(at) => clock.$wait(at) $($aw)*,
-                            // Ask again with this run's ticket: a still-valid token, or the
-                            // failure.
-                            AfterFailure::Failed(_) => ticket = Some(session.ticket()),
-                        }
+                        ticket = outcome(driver, clock, session, result, &mut entropy) $($aw)* ?;
                     }
                     Access::Wait {
                         ticket: t,
@@ -302,6 +281,46 @@ macro_rules! loops {
                     Access::Wait { until: None, .. } => session.sign_in_abandoned(),
                     Access::Failed(e) => return Err(e),
                 }
+            }
+        }
+
+        /// Record how the sign-in the session asked for ended. `Ok` with the ticket to ask
+        /// again with (after a transient failure's backoff was waited out); `Err` ends the call.
+        $($kw)? fn outcome<C, T, N>(
+            driver: &Driver<'_>,
+            clock: &mut C,
+            session: &mut Session<T, Error>,
+            result: Result<T, Error>,
+            entropy: &mut N,
+        ) -> Result<Option<Ticket>, Error>
+        where
+            C: Clock + ?Sized,
+            T: HasAccessToken,
+            N: FnMut() -> [u8; 16],
+        {
+            let error = match result {
+                Ok(output) => {
+                    session.signed_in(clock.now(), output);
+                    return Ok(None);
+                }
+                Err(Error::NotReusable) => {
+                    session.sign_in_abandoned();
+                    return Err(Error::NotReusable);
+                }
+                Err(e) => e,
+            };
+            let [a, b, c, d, ..] = entropy();
+            let jitter = u32::from_le_bytes([a, b, c, d]);
+            match session.sign_in_failed(clock.now(), error.clone(), jitter) {
+                // The connection is gone: the caller reconnects; the session keeps the backoff
+                // and the next call waits it out.
+                AfterFailure::RetryAt(_) if !driver.is_reusable() => Err(error),
+                AfterFailure::RetryAt(at) => {
+                    clock.$wait(at) $($aw)*;
+                    Ok(None)
+                }
+                // Ask again with this run's ticket: a still-valid token, or the failure.
+                AfterFailure::Failed(_) => Ok(Some(session.ticket())),
             }
         }
 

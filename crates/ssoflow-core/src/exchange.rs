@@ -74,7 +74,14 @@ pub(crate) fn read_in_place<T>(
     empty: T,
     read: impl FnOnce(&mut T) -> Result<(), Error>,
 ) -> Result<(), Error> {
-    let read = read(slot.insert(empty));
+    // Assigned and matched here rather than with `Option::insert`: a call to `insert` takes
+    // the value by pointer, so it would be built on the stack and copied (3 KiB for a
+    // `TokenSet`); assigned in place only its few initialised fields are written.
+    *slot = Some(empty);
+    let read = match slot {
+        Some(value) => read(value),
+        None => Err(NO_OUTPUT),
+    };
     if read.is_err() {
         *slot = None;
     }

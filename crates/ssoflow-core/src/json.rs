@@ -287,10 +287,12 @@ pub(crate) fn note_error_member(p: &mut Parser<'_>, flag: &mut bool) -> Result<(
 /// member: `Ok(true)` when the body is a refusal (it has one, and `refusals` is on), `Ok(false)`
 /// when it was read. One pass: only a body that fails to parse is scanned again for the member,
 /// so the answer is the same as checking for it first, at half the cost.
+///
+/// `read` is a `dyn` closure: this code exists once, not once per reader (firmware flash).
 pub(crate) fn read_or_refusal(
     body: &[u8],
     refusals: bool,
-    read: impl FnOnce(&mut bool) -> Result<(), JsonError>,
+    read: &mut dyn FnMut(&mut bool) -> Result<(), JsonError>,
 ) -> Result<bool, Error> {
     let mut saw_error = false;
     match read(&mut saw_error) {
@@ -305,15 +307,28 @@ pub(crate) fn read_or_refusal(
 /// `error` member (see [`read_or_refusal`]), and with `refusals` on such a body is typed by
 /// `refusal` too. Whatever fails to parse otherwise is `Error::Malformed` (a 2xx body
 /// withheld, see [`JsonError::into_error`]).
-#[inline(never)]
+#[inline(always)]
 pub(crate) fn read_answer(
     response: crate::Response<'_>,
     accept: impl FnOnce(u16) -> bool,
     refusals: bool,
     refusal: fn(crate::Response<'_>) -> Error,
-    read: impl FnOnce(&mut bool) -> Result<(), JsonError>,
+    mut read: impl FnMut(&mut bool) -> Result<(), JsonError>,
 ) -> Result<(), Error> {
-    if !accept(response.status) || read_or_refusal(response.body, refusals, read)? {
+    let accepted = accept(response.status);
+    answer(response, accepted, refusals, refusal, &mut read)
+}
+
+/// [`read_answer`] once the status is judged: one copy for every reader (firmware flash).
+#[inline(never)]
+fn answer(
+    response: crate::Response<'_>,
+    accepted: bool,
+    refusals: bool,
+    refusal: fn(crate::Response<'_>) -> Error,
+    read: &mut dyn FnMut(&mut bool) -> Result<(), JsonError>,
+) -> Result<(), Error> {
+    if !accepted || read_or_refusal(response.body, refusals, read)? {
         return Err(refusal(response));
     }
     Ok(())

@@ -156,7 +156,7 @@ impl Exchange for DeviceAuthorizationRequest<'_> {
         }
         let slot = out.insert(DeviceAuthorization::empty(now));
         let refusals = quirks.error_in_success_body();
-        let result = match crate::json::read_or_refusal(response.body, refusals, |refusal| {
+        let result = match crate::json::read_or_refusal(response.body, refusals, &mut |refusal| {
             read_authorization(response.body, quirks, slot, refusal)
         }) {
             Ok(true) => Err(read_error(response)),

@@ -286,19 +286,21 @@ pub(crate) fn note_error_member(p: &mut Parser<'_>, flag: &mut bool) -> Result<(
 /// Read a 2xx body with `read`, which calls [`note_error_member`] for its top-level `error`
 /// member: `Ok(true)` when the body is a refusal (it has one, and `refusals` is on), `Ok(false)`
 /// when it was read. One pass: only a body that fails to parse is scanned again for the member,
-/// so the answer is the same as checking for it first, at half the cost.
+/// so the answer is the same as checking for it first, at half the cost. A body that could not
+/// be read is the parser's small error: the caller makes it an [`Error`] (with
+/// [`JsonError::into_error`]) once, where it returns it.
 ///
 /// `read` is a `dyn` closure: this code exists once, not once per reader (firmware flash).
 pub(crate) fn read_or_refusal(
     body: &[u8],
     refusals: bool,
     read: &mut dyn FnMut(&mut bool) -> Result<(), JsonError>,
-) -> Result<bool, Error> {
+) -> Result<bool, JsonError> {
     let mut saw_error = false;
     match read(&mut saw_error) {
         Ok(()) => Ok(refusals && saw_error),
         Err(_) if refusals && has_error_member(body) => Ok(true),
-        Err(e) => Err(e.into_error(body)),
+        Err(e) => Err(e),
     }
 }
 
@@ -328,10 +330,14 @@ fn answer(
     refusal: fn(crate::Response<'_>) -> Error,
     read: &mut dyn FnMut(&mut bool) -> Result<(), JsonError>,
 ) -> Result<(), Error> {
-    if !accepted || read_or_refusal(response.body, refusals, read)? {
+    if !accepted {
         return Err(refusal(response));
     }
-    Ok(())
+    match read_or_refusal(response.body, refusals, read) {
+        Ok(false) => Ok(()),
+        Ok(true) => Err(refusal(response)),
+        Err(e) => Err(e.into_error(response.body)),
+    }
 }
 
 /// A cursor over one JSON document.

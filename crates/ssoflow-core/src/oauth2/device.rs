@@ -161,7 +161,7 @@ impl Exchange for DeviceAuthorizationRequest<'_> {
         }) {
             Ok(true) => Err(read_error(response)),
             Ok(false) => Ok(()),
-            Err(e) => Err(e),
+            Err(e) => Err(e.into_error(response.body)),
         };
         if result.is_err() {
             *out = None;

@@ -8,7 +8,7 @@ use ssoflow_core::{Flow, Header, Instant, PacedFlow, Request, Response};
 
 use crate::Error;
 use crate::loops::blocking;
-use crate::parser::{MAX_RESPONSE_HEADERS, Parsed, headers_of};
+use crate::parser::{MAX_RESPONSE_HEADERS, Parsed};
 
 /// Default size of the driver's buffer. Requests and responses take turns in it: the largest
 /// request (a PAR sign-in carrying a 2 KiB M2M JWT and a 2 KiB subject token) and the largest
@@ -314,11 +314,15 @@ impl<'a> Driver<'a> {
             .buf
             .get(parsed.body())
             .ok_or(Error::Parse { what: "body" })?;
-        Ok(ResponseView {
+        // The headers are read straight into the view (no vector of them moved around).
+        let mut view = ResponseView {
             status: parsed.status(),
-            headers: headers_of(head)?,
+            headers: heapless::Vec::new(),
             body,
-        })
+        };
+        // A complete head read again: `Partial` would be a bug, reported as a bad head.
+        crate::head::parse(head, &mut view.headers).map_err(crate::head::Stop::into_error)?;
+        Ok(view)
     }
 
     /// Run `flow` to completion over `stream`: the one driver loop.

@@ -36,8 +36,9 @@ pub(crate) struct Head {
     pub(crate) minor: u8,
 }
 
-/// Why reading stopped.
-enum Stop {
+/// Why reading stopped. Small on purpose: a head is read again after every read of the
+/// stream, and the driver's [`Error`] is some 240 bytes to move.
+pub(crate) enum Stop {
     /// The bytes so far are a valid start: more are needed.
     Partial,
     /// A byte that cannot be there (the `what` of [`Error::Parse`]).
@@ -57,16 +58,22 @@ const STATUS: Stop = Stop::Bad("status code");
 /// `httparse::Error::Version`'s reading.
 const VERSION: Stop = Stop::Bad("HTTP version");
 
-/// Parse the head at the start of `bytes` into `headers` (empty): `None` while it is
-/// incomplete (then `headers` holds the lines read so far).
-pub(crate) fn parse<'a>(bytes: &'a [u8], headers: &mut Headers<'a>) -> Result<Option<Head>, Error> {
-    let mut c = Cursor { bytes, pos: 0 };
-    match c.head(headers) {
-        Ok(head) => Ok(Some(head)),
-        Err(Stop::Partial) => Ok(None),
-        Err(Stop::Bad(what)) => Err(Error::Parse { what }),
-        Err(Stop::TooManyHeaders) => Err(Error::TooManyHeaders),
+impl Stop {
+    /// The driver's error for a head that cannot be read (`Partial` is none: more bytes may
+    /// make it one, so the caller decides).
+    pub(crate) fn into_error(self) -> Error {
+        match self {
+            Stop::Bad(what) => Error::Parse { what },
+            Stop::TooManyHeaders => Error::TooManyHeaders,
+            Stop::Partial => Error::Parse { what: "head" },
+        }
     }
+}
+
+/// Parse the head at the start of `bytes` into `headers` (empty). `Stop::Partial` while it is
+/// incomplete (then `headers` holds the lines read so far).
+pub(crate) fn parse<'a>(bytes: &'a [u8], headers: &mut Headers<'a>) -> Result<Head, Stop> {
+    Cursor { bytes, pos: 0 }.head(headers)
 }
 
 /// RFC 9110 `tchar`: a byte of a header name (or any token).
@@ -276,13 +283,17 @@ mod tests {
     /// What [`parse`] makes of `bytes`.
     fn ours(bytes: &[u8]) -> Reading {
         let mut headers = Headers::new();
-        Ok(parse(bytes, &mut headers)?.map(|h| {
-            let headers = headers
-                .iter()
-                .map(|h| (h.name.to_string(), h.value.to_vec()))
-                .collect();
-            (h.len, h.status, h.minor, headers)
-        }))
+        match parse(bytes, &mut headers) {
+            Ok(h) => {
+                let headers = headers
+                    .iter()
+                    .map(|h| (h.name.to_string(), h.value.to_vec()))
+                    .collect();
+                Ok(Some((h.len, h.status, h.minor, headers)))
+            }
+            Err(Stop::Partial) => Ok(None),
+            Err(stop) => Err(stop.into_error()),
+        }
     }
 
     /// Every prefix of `bytes`, and `bytes` itself, reads the same with both parsers.

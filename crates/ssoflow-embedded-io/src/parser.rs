@@ -330,8 +330,10 @@ impl HeadInfo {
 /// Parse a head; `None` while incomplete.
 fn parse_head(bytes: &[u8]) -> Result<Option<HeadInfo>, Error> {
     let mut headers = head::Headers::new();
-    let Some(head) = head::parse(bytes, &mut headers)? else {
-        return Ok(None);
+    let head = match head::parse(bytes, &mut headers) {
+        Ok(head) => head,
+        Err(head::Stop::Partial) => return Ok(None),
+        Err(stop) => return Err(stop.into_error()),
     };
     let http11 = head.minor == 1;
     let mut close = false;
@@ -494,15 +496,6 @@ pub(crate) fn copy_down(buf: &mut [u8], src: Range<usize>, dst: usize) {
         }
         from += n;
         to += n;
-    }
-}
-
-/// The headers of a complete head, as the core's [`Header`]s.
-pub(crate) fn headers_of(head: &[u8]) -> Result<head::Headers<'_>, Error> {
-    let mut headers = head::Headers::new();
-    match head::parse(head, &mut headers)? {
-        Some(_) => Ok(headers),
-        None => Err(Error::Parse { what: "head" }),
     }
 }
 

@@ -669,7 +669,9 @@ impl<'a> Parser<'a> {
     pub fn skip(&mut self) -> Result<(), JsonError> {
         const WHAT: &str = "value";
         let bad = JsonError::Malformed(WHAT);
-        let mut kinds: u64 = 0; // bit i set: level i is an object
+        // Bit i set: level i is an object. `enter` keeps `level` below MAX_DEPTH (32), so 32
+        // bits hold every level (a u64 would cost 32-bit targets multi-word shifts).
+        let mut kinds: u32 = 0;
         let mut level: u32 = 0;
         'value: loop {
             match self.peek() {
@@ -897,6 +899,27 @@ mod tests {
         ok.extend(core::iter::repeat_n(b']', 20));
         ok.extend_from_slice(br#","name":"a"}"#);
         assert_eq!(name(&ok).unwrap(), "a");
+    }
+
+    /// `skip` keeps one bit per level in a u32: nesting up to the limit works, one more is an
+    /// error, never a shift overflow (tests run with overflow checks).
+    #[test]
+    fn skip_at_the_nesting_limit() {
+        for n in 25..=40 {
+            for (open, close) in [("[", "]"), (r#"{"k":"#, "}")] {
+                let body = std::format!(
+                    r#"{{"x":{}1{},"name":"a"}}"#,
+                    open.repeat(n),
+                    close.repeat(n)
+                );
+                // The outer object is one level; `skip` may add the other MAX_DEPTH - 2.
+                let fits = n < MAX_DEPTH as usize - 1;
+                match name(body.as_bytes()) {
+                    Ok(v) => assert!(fits && v == "a", "{n} levels"),
+                    Err(e) => assert!(!fits && matches!(e, Error::Malformed { .. }), "{n}: {e:?}"),
+                }
+            }
+        }
     }
 
     #[test]

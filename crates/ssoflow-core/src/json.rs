@@ -227,20 +227,23 @@ impl Seen {
 /// index of the first `"`, `\` or control byte (or `src.len()`), and whether the run may hold a
 /// non-ASCII byte (conservative: `true` sends the run through the UTF-8 check).
 ///
-/// Eight bytes at a time (SWAR): tokens are long and mostly plain. For each test the lowest
-/// flagged byte of a word is exact (borrows only run upward), so the first stop is found exactly.
+/// A machine word at a time (SWAR: 8 bytes on 64-bit hosts, 4 on 32-bit firmware, where a
+/// `u64` would be two-register arithmetic): tokens are long and mostly plain. For each test the
+/// lowest flagged byte of a word is exact (borrows only run upward), so the first stop is found
+/// exactly.
 #[inline]
 fn plain_run(src: &[u8], mut pos: usize) -> (usize, bool) {
-    const LO: u64 = 0x0101_0101_0101_0101;
-    const HI: u64 = 0x8080_8080_8080_8080;
-    let mut seen = 0u64;
+    const N: usize = core::mem::size_of::<usize>();
+    const LO: usize = usize::MAX / 0xff;
+    const HI: usize = LO << 7;
+    let mut seen = 0usize;
     while let Some(word) = src
-        .get(pos..pos + 8)
-        .and_then(|w| <[u8; 8]>::try_from(w).ok())
+        .get(pos..pos + N)
+        .and_then(|w| <[u8; N]>::try_from(w).ok())
     {
-        let w = u64::from_le_bytes(word);
-        let quote = w ^ (LO * u64::from(b'"'));
-        let backslash = w ^ (LO * u64::from(b'\\'));
+        let w = usize::from_le_bytes(word);
+        let quote = w ^ (LO * usize::from(b'"'));
+        let backslash = w ^ (LO * usize::from(b'\\'));
         let stop = ((quote.wrapping_sub(LO) & !quote)
             | (backslash.wrapping_sub(LO) & !backslash)
             | (w.wrapping_sub(LO * 0x20) & !w))
@@ -249,13 +252,13 @@ fn plain_run(src: &[u8], mut pos: usize) -> (usize, bool) {
         if stop != 0 {
             return (pos + (stop.trailing_zeros() / 8) as usize, seen & HI != 0);
         }
-        pos += 8;
+        pos += N;
     }
     while let Some(&b) = src.get(pos) {
         if b == b'"' || b == b'\\' || b < 0x20 {
             break;
         }
-        seen |= u64::from(b);
+        seen |= usize::from(b);
         pos += 1;
     }
     (pos, seen & HI != 0)
@@ -899,6 +902,43 @@ mod tests {
         ok.extend(core::iter::repeat_n(b']', 20));
         ok.extend_from_slice(br#","name":"a"}"#);
         assert_eq!(name(&ok).unwrap(), "a");
+    }
+
+    /// `plain_run` is the byte-at-a-time scan, word by word.
+    #[test]
+    fn plain_run_matches_a_byte_scan() {
+        let scan = |src: &[u8], pos: usize| {
+            let end = src[pos..]
+                .iter()
+                .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
+                .map_or(src.len(), |i| pos + i);
+            (end, src[pos..end].iter().any(|b| !b.is_ascii()))
+        };
+        let mut seed = 7u32;
+        for len in 0..64 {
+            for _ in 0..64 {
+                let src: std::vec::Vec<u8> = (0..len)
+                    .map(|_| {
+                        seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+                        // Mostly plain ASCII; sometimes a stop byte or a high one.
+                        match (seed >> 16) % 16 {
+                            0 => b'"',
+                            1 => b'\\',
+                            2 => (seed >> 8) as u8 % 0x20,
+                            3 => 0x80 | (seed >> 8) as u8,
+                            _ => b'a' + (seed >> 8) as u8 % 26,
+                        }
+                    })
+                    .collect();
+                for pos in 0..=len {
+                    let (end, high) = plain_run(&src, pos);
+                    let (want_end, want_high) = scan(&src, pos);
+                    assert_eq!(end, want_end, "{src:?} from {pos}");
+                    // Conservative: may say "high" for a word that held a high byte past the stop.
+                    assert!(high || !want_high, "{src:?} from {pos}");
+                }
+            }
+        }
     }
 
     /// `skip` keeps one bit per level in a u32: nesting up to the limit works, one more is an

@@ -54,7 +54,9 @@ impl<'r, 'b> RequestWriter<'r, 'b> {
         }
         // The request target must be origin-form (`/…`): a base URL with `?query` or
         // `#fragment` would otherwise give `GET ?x=1/p`.
-        if !request.path_and_query().starts_with('/') || request.path_and_query().contains('#') {
+        if !request.path_and_query().starts_with('/')
+            || request.path_and_query().bytes().any(|b| b == b'#')
+        {
             return Err(Error::InvalidRequest {
                 what: "request target (base URL with ?query or #fragment)",
             });

@@ -180,7 +180,7 @@ pub struct Account {
 
 /// Raw Basic splits at the first `:`, so the client id must not contain one.
 fn check_basic_id(config: &PosConfig) -> Result<(), Error> {
-    if config.basic_auth == BasicAuth::Raw && config.client_id.contains(':') {
+    if config.basic_auth == BasicAuth::Raw && config.client_id.bytes().any(|b| b == b':') {
         return Err(Error::InvalidInput { what: "client_id" });
     }
     Ok(())

@@ -253,7 +253,11 @@ pub fn check_url(url: &str) -> Result<(), Error> {
     let (scheme, authority, path) = split_url(url).ok_or(Error::InvalidInput { what: "url" })?;
     // No userinfo; no fragment; a query only after a path (else `base + path` would give a
     // request target like `?x=1/p`).
-    if authority.is_empty() || authority.contains('@') || url.contains('#') || path.starts_with('?')
+    // Byte scans, not `str::contains`: that is `memchr`, which nothing else needs (flash).
+    if authority.is_empty()
+        || authority.bytes().any(|b| b == b'@')
+        || url.bytes().any(|b| b == b'#')
+        || path.starts_with('?')
     {
         return Err(Error::InvalidInput { what: "url" });
     }

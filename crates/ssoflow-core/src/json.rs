@@ -161,6 +161,19 @@ impl Sink for KeyBuf {
     }
 }
 
+/// Whether the member name `key` is `name`: how readers tell members apart,
+/// `k if is(k, "access_token") => …`, rather than with byte-string patterns
+/// (`b"access_token" => …`).
+///
+/// A byte-string pattern on a `&[u8]` is matched like a slice pattern, element by element: at
+/// `opt-level = "z"` every arm compiles to a compare of each byte of the name, about 6 bytes of
+/// firmware code per character (2.3 KB over the readers). `==` is one `bcmp` call; on a host
+/// it is inlined into the same compares, no slower.
+#[inline]
+pub(crate) fn is(key: &[u8], name: &str) -> bool {
+    key == name.as_bytes()
+}
+
 /// Store `value` in `slot` unless it is already set: a duplicate member is `Malformed { what: field }`.
 pub fn set_once<T>(slot: &mut Option<T>, value: T, field: &'static str) -> Result<(), JsonError> {
     if slot.is_some() {
@@ -214,20 +227,23 @@ impl Seen {
 /// index of the first `"`, `\` or control byte (or `src.len()`), and whether the run may hold a
 /// non-ASCII byte (conservative: `true` sends the run through the UTF-8 check).
 ///
-/// Eight bytes at a time (SWAR): tokens are long and mostly plain. For each test the lowest
-/// flagged byte of a word is exact (borrows only run upward), so the first stop is found exactly.
+/// A machine word at a time (SWAR: 8 bytes on 64-bit hosts, 4 on 32-bit firmware, where a
+/// `u64` would be two-register arithmetic): tokens are long and mostly plain. For each test the
+/// lowest flagged byte of a word is exact (borrows only run upward), so the first stop is found
+/// exactly.
 #[inline]
 fn plain_run(src: &[u8], mut pos: usize) -> (usize, bool) {
-    const LO: u64 = 0x0101_0101_0101_0101;
-    const HI: u64 = 0x8080_8080_8080_8080;
-    let mut seen = 0u64;
+    const N: usize = core::mem::size_of::<usize>();
+    const LO: usize = usize::MAX / 0xff;
+    const HI: usize = LO << 7;
+    let mut seen = 0usize;
     while let Some(word) = src
-        .get(pos..pos + 8)
-        .and_then(|w| <[u8; 8]>::try_from(w).ok())
+        .get(pos..pos + N)
+        .and_then(|w| <[u8; N]>::try_from(w).ok())
     {
-        let w = u64::from_le_bytes(word);
-        let quote = w ^ (LO * u64::from(b'"'));
-        let backslash = w ^ (LO * u64::from(b'\\'));
+        let w = usize::from_le_bytes(word);
+        let quote = w ^ (LO * usize::from(b'"'));
+        let backslash = w ^ (LO * usize::from(b'\\'));
         let stop = ((quote.wrapping_sub(LO) & !quote)
             | (backslash.wrapping_sub(LO) & !backslash)
             | (w.wrapping_sub(LO * 0x20) & !w))
@@ -236,13 +252,13 @@ fn plain_run(src: &[u8], mut pos: usize) -> (usize, bool) {
         if stop != 0 {
             return (pos + (stop.trailing_zeros() / 8) as usize, seen & HI != 0);
         }
-        pos += 8;
+        pos += N;
     }
     while let Some(&b) = src.get(pos) {
         if b == b'"' || b == b'\\' || b < 0x20 {
             break;
         }
-        seen |= u64::from(b);
+        seen |= usize::from(b);
         pos += 1;
     }
     (pos, seen & HI != 0)
@@ -254,7 +270,7 @@ pub(crate) fn has_error_member(body: &[u8]) -> bool {
     let mut found = false;
     let mut p = Parser::new(body);
     let _ = p.object("response", |p, key| {
-        if key == b"error" && p.peek() == Some(b'"') {
+        if is(key, "error") && p.peek() == Some(b'"') {
             found = true;
         }
         p.skip()
@@ -273,17 +289,21 @@ pub(crate) fn note_error_member(p: &mut Parser<'_>, flag: &mut bool) -> Result<(
 /// Read a 2xx body with `read`, which calls [`note_error_member`] for its top-level `error`
 /// member: `Ok(true)` when the body is a refusal (it has one, and `refusals` is on), `Ok(false)`
 /// when it was read. One pass: only a body that fails to parse is scanned again for the member,
-/// so the answer is the same as checking for it first, at half the cost.
+/// so the answer is the same as checking for it first, at half the cost. A body that could not
+/// be read is the parser's small error: the caller makes it an [`Error`] (with
+/// [`JsonError::into_error`]) once, where it returns it.
+///
+/// `read` is a `dyn` closure: this code exists once, not once per reader (firmware flash).
 pub(crate) fn read_or_refusal(
     body: &[u8],
     refusals: bool,
-    read: impl FnOnce(&mut bool) -> Result<(), JsonError>,
-) -> Result<bool, Error> {
+    read: &mut dyn FnMut(&mut bool) -> Result<(), JsonError>,
+) -> Result<bool, JsonError> {
     let mut saw_error = false;
     match read(&mut saw_error) {
         Ok(()) => Ok(refusals && saw_error),
         Err(_) if refusals && has_error_member(body) => Ok(true),
-        Err(e) => Err(e.into_error(body)),
+        Err(e) => Err(e),
     }
 }
 
@@ -292,18 +312,35 @@ pub(crate) fn read_or_refusal(
 /// `error` member (see [`read_or_refusal`]), and with `refusals` on such a body is typed by
 /// `refusal` too. Whatever fails to parse otherwise is `Error::Malformed` (a 2xx body
 /// withheld, see [`JsonError::into_error`]).
-#[inline(never)]
+#[inline(always)]
 pub(crate) fn read_answer(
     response: crate::Response<'_>,
     accept: impl FnOnce(u16) -> bool,
     refusals: bool,
     refusal: fn(crate::Response<'_>) -> Error,
-    read: impl FnOnce(&mut bool) -> Result<(), JsonError>,
+    mut read: impl FnMut(&mut bool) -> Result<(), JsonError>,
 ) -> Result<(), Error> {
-    if !accept(response.status) || read_or_refusal(response.body, refusals, read)? {
+    let accepted = accept(response.status);
+    answer(response, accepted, refusals, refusal, &mut read)
+}
+
+/// [`read_answer`] once the status is judged: one copy for every reader (firmware flash).
+#[inline(never)]
+fn answer(
+    response: crate::Response<'_>,
+    accepted: bool,
+    refusals: bool,
+    refusal: fn(crate::Response<'_>) -> Error,
+    read: &mut dyn FnMut(&mut bool) -> Result<(), JsonError>,
+) -> Result<(), Error> {
+    if !accepted {
         return Err(refusal(response));
     }
-    Ok(())
+    match read_or_refusal(response.body, refusals, read) {
+        Ok(false) => Ok(()),
+        Ok(true) => Err(refusal(response)),
+        Err(e) => Err(e.into_error(response.body)),
+    }
 }
 
 /// A cursor over one JSON document.
@@ -635,7 +672,9 @@ impl<'a> Parser<'a> {
     pub fn skip(&mut self) -> Result<(), JsonError> {
         const WHAT: &str = "value";
         let bad = JsonError::Malformed(WHAT);
-        let mut kinds: u64 = 0; // bit i set: level i is an object
+        // Bit i set: level i is an object. `enter` keeps `level` below MAX_DEPTH (32), so 32
+        // bits hold every level (a u64 would cost 32-bit targets multi-word shifts).
+        let mut kinds: u32 = 0;
         let mut level: u32 = 0;
         'value: loop {
             match self.peek() {
@@ -863,6 +902,64 @@ mod tests {
         ok.extend(core::iter::repeat_n(b']', 20));
         ok.extend_from_slice(br#","name":"a"}"#);
         assert_eq!(name(&ok).unwrap(), "a");
+    }
+
+    /// `plain_run` is the byte-at-a-time scan, word by word.
+    #[test]
+    fn plain_run_matches_a_byte_scan() {
+        let scan = |src: &[u8], pos: usize| {
+            let end = src[pos..]
+                .iter()
+                .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
+                .map_or(src.len(), |i| pos + i);
+            (end, src[pos..end].iter().any(|b| !b.is_ascii()))
+        };
+        let mut seed = 7u32;
+        for len in 0..64 {
+            for _ in 0..64 {
+                let src: std::vec::Vec<u8> = (0..len)
+                    .map(|_| {
+                        seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+                        // Mostly plain ASCII; sometimes a stop byte or a high one.
+                        match (seed >> 16) % 16 {
+                            0 => b'"',
+                            1 => b'\\',
+                            2 => (seed >> 8) as u8 % 0x20,
+                            3 => 0x80 | (seed >> 8) as u8,
+                            _ => b'a' + (seed >> 8) as u8 % 26,
+                        }
+                    })
+                    .collect();
+                for pos in 0..=len {
+                    let (end, high) = plain_run(&src, pos);
+                    let (want_end, want_high) = scan(&src, pos);
+                    assert_eq!(end, want_end, "{src:?} from {pos}");
+                    // Conservative: may say "high" for a word that held a high byte past the stop.
+                    assert!(high || !want_high, "{src:?} from {pos}");
+                }
+            }
+        }
+    }
+
+    /// `skip` keeps one bit per level in a u32: nesting up to the limit works, one more is an
+    /// error, never a shift overflow (tests run with overflow checks).
+    #[test]
+    fn skip_at_the_nesting_limit() {
+        for n in 25..=40 {
+            for (open, close) in [("[", "]"), (r#"{"k":"#, "}")] {
+                let body = std::format!(
+                    r#"{{"x":{}1{},"name":"a"}}"#,
+                    open.repeat(n),
+                    close.repeat(n)
+                );
+                // The outer object is one level; `skip` may add the other MAX_DEPTH - 2.
+                let fits = n < MAX_DEPTH as usize - 1;
+                match name(body.as_bytes()) {
+                    Ok(v) => assert!(fits && v == "a", "{n} levels"),
+                    Err(e) => assert!(!fits && matches!(e, Error::Malformed { .. }), "{n}: {e:?}"),
+                }
+            }
+        }
     }
 
     #[test]

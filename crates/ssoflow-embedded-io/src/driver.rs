@@ -8,7 +8,7 @@ use ssoflow_core::{Flow, Header, Instant, PacedFlow, Request, Response};
 
 use crate::Error;
 use crate::loops::blocking;
-use crate::parser::{MAX_RESPONSE_HEADERS, Parsed, headers_of};
+use crate::parser::{MAX_RESPONSE_HEADERS, Parsed};
 
 /// Default size of the driver's buffer. Requests and responses take turns in it: the largest
 /// request (a PAR sign-in carrying a 2 KiB M2M JWT and a 2 KiB subject token) and the largest
@@ -298,11 +298,15 @@ impl<'a> Driver<'a> {
             .buf
             .get(parsed.body())
             .ok_or(Error::Parse { what: "body" })?;
-        Ok(ResponseView {
+        // The headers are read straight into the view (no vector of them moved around).
+        let mut view = ResponseView {
             status: parsed.status(),
-            headers: headers_of(head)?,
+            headers: heapless::Vec::new(),
             body,
-        })
+        };
+        // A complete head read again: `Partial` would be a bug, reported as a bad head.
+        crate::head::parse(head, &mut view.headers).map_err(crate::head::Stop::into_error)?;
+        Ok(view)
     }
 
     /// Run `flow` to completion over `stream`: the one driver loop.
@@ -337,7 +341,16 @@ impl<'a> Driver<'a> {
         C: Clock + ?Sized,
         F: Flow,
     {
-        blocking::exchange(self, stream, clock, flow)
+        // The loop runs the flow as a `dyn Flow`: one copy of it per output type, not per flow
+        // (every flow that makes a `TokenSet` shares one; 0.8 KB of the firmware check). The
+        // flow stays where it is: only its `poll` and `handle` are called through the vtable.
+        // The async twin keeps the flow's own type, so its future stays `Send` when the flow is.
+        blocking::exchange(
+            self,
+            stream,
+            clock,
+            flow as &mut dyn Flow<Output = F::Output>,
+        )
     }
 
     /// Run a flow that waits between its requests (device-flow polling, a revocation retrying

@@ -9,7 +9,8 @@
 //!
 //! - Requests: `METHOD path HTTP/1.1`, `Host`, the flow's headers, `Content-Length` (always),
 //!   `Connection: keep-alive`. Header values with CR or LF are refused.
-//! - Responses: parsed with `httparse`; 1xx skipped; body by `Content-Length`, chunked
+//! - Responses: the head read as `httparse` reads it (a parser of its own, checked against
+//!   `httparse` by differential tests); 1xx skipped; body by `Content-Length`, chunked
 //!   (extensions and trailers tolerated) or until close; keep-alive (bytes after a complete response, never asked for, end the connection);
 //!   `Connection: close` honoured ([`Driver::is_reusable`]).
 //! - One caller buffer ([`DEFAULT_BUF`], 5 KiB): the flow's request is written there, staged to
@@ -119,6 +120,7 @@
 mod asynch;
 mod driver;
 mod error;
+mod head;
 mod loops;
 mod parser;
 #[cfg(feature = "embedded-tls")]

@@ -13,6 +13,8 @@
 //!
 //! The loops are `#[inline(never)]`: at `opt-level = "z"` LLVM otherwise inlines them into
 //! every caller, which cost `checks/firmware` about 2.5 KB (and a Punchh-only image 12 KB).
+//! [`Driver::run`](crate::Driver::run) hands `exchange` a `dyn Flow`, so there is one copy per
+//! output type rather than one per flow.
 
 macro_rules! loops {
     ([$($kw:tt)?] $io:ident; $wait:ident; [$($aw:tt)*]) => {
@@ -38,7 +40,7 @@ macro_rules! loops {
         where
             S: Read + Write + ?Sized,
             C: Clock + ?Sized,
-            F: Flow,
+            F: Flow + ?Sized,
         {
             loop {
                 let now = clock.now();

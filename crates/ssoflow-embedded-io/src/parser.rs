@@ -2,7 +2,7 @@
 //!
 //! Read bytes into [`ResponseParser::spare`], report them with [`ResponseParser::feed`] (or the
 //! end of the stream with [`ResponseParser::close`]) and get [`Progress::Partial`] or
-//! [`Progress::Complete`]. The head (status line and headers, parsed by `httparse`) stays at
+//! [`Progress::Complete`]. The head (status line and headers, read as `httparse` reads them) stays at
 //! the start of the buffer; the body follows it. Chunked bodies are decoded in place, so the
 //! buffer only has to hold the head plus the decoded body. Bytes after the end of the
 //! response (a pipelined next response) are reported as [`Parsed::leftover`], never dropped.
@@ -28,11 +28,9 @@
 
 use core::ops::Range;
 
-use ssoflow_core::Header;
+use crate::{Error, head};
 
-use crate::Error;
-
-/// Most header lines a response may have (`httparse` needs a fixed array).
+/// Most header lines a response may have (they are kept in a fixed array).
 pub const MAX_RESPONSE_HEADERS: usize = 32;
 
 /// What a [`ResponseParser`] has seen so far.
@@ -329,45 +327,20 @@ impl HeadInfo {
     }
 }
 
-fn config() -> httparse::ParserConfig {
-    let mut config = httparse::ParserConfig::default();
-    config
-        .allow_multiple_spaces_in_response_status_delimiters(true)
-        .allow_spaces_after_header_name_in_responses(true);
-    config
-}
-
-fn parse_error(e: httparse::Error) -> Error {
-    let what = match e {
-        httparse::Error::TooManyHeaders => return Error::TooManyHeaders,
-        httparse::Error::HeaderName => "header name",
-        httparse::Error::HeaderValue => "header value",
-        httparse::Error::NewLine => "line ending",
-        httparse::Error::Status => "status code",
-        httparse::Error::Token => "token",
-        httparse::Error::Version => "HTTP version",
-    };
-    Error::Parse { what }
-}
-
 /// Parse a head; `None` while incomplete.
 fn parse_head(bytes: &[u8]) -> Result<Option<HeadInfo>, Error> {
-    let mut headers = [httparse::EMPTY_HEADER; MAX_RESPONSE_HEADERS];
-    let mut response = httparse::Response::new(&mut headers);
-    let len = match config().parse_response(&mut response, bytes) {
-        Ok(httparse::Status::Complete(len)) => len,
-        Ok(httparse::Status::Partial) => return Ok(None),
-        Err(e) => return Err(parse_error(e)),
+    let mut headers = head::Headers::new();
+    let head = match head::parse(bytes, &mut headers) {
+        Ok(head) => head,
+        Err(head::Stop::Partial) => return Ok(None),
+        Err(stop) => return Err(stop.into_error()),
     };
-    let status = response.code.ok_or(Error::Parse {
-        what: "status code",
-    })?;
-    let http11 = response.version == Some(1);
+    let http11 = head.minor == 1;
     let mut close = false;
     let mut keep_alive_token = false;
     let mut content_length: Option<usize> = None;
     let mut chunked: Option<bool> = None;
-    for h in response.headers.iter() {
+    for h in &headers {
         if h.name.eq_ignore_ascii_case("connection") {
             for token in tokens(h.value) {
                 close |= token.eq_ignore_ascii_case(b"close");
@@ -388,8 +361,8 @@ fn parse_head(bytes: &[u8]) -> Result<Option<HeadInfo>, Error> {
         }
     }
     Ok(Some(HeadInfo {
-        len,
-        status,
+        len: head.len,
+        status: head.status,
         keep_alive: !close && (http11 || keep_alive_token),
         content_length,
         chunked,
@@ -524,28 +497,6 @@ pub(crate) fn copy_down(buf: &mut [u8], src: Range<usize>, dst: usize) {
         from += n;
         to += n;
     }
-}
-
-/// The headers of a complete head, as the core's [`Header`]s.
-pub(crate) fn headers_of(
-    head: &[u8],
-) -> Result<heapless::Vec<Header<'_>, MAX_RESPONSE_HEADERS>, Error> {
-    let mut raw = [httparse::EMPTY_HEADER; MAX_RESPONSE_HEADERS];
-    let mut response = httparse::Response::new(&mut raw);
-    match config().parse_response(&mut response, head) {
-        Ok(httparse::Status::Complete(_)) => {}
-        Ok(httparse::Status::Partial) => return Err(Error::Parse { what: "head" }),
-        Err(e) => return Err(parse_error(e)),
-    }
-    let mut out = heapless::Vec::new();
-    for h in response.headers.iter() {
-        out.push(Header {
-            name: h.name,
-            value: h.value,
-        })
-        .map_err(|_| Error::TooManyHeaders)?;
-    }
-    Ok(out)
 }
 
 #[cfg(test)]

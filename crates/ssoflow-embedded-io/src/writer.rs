@@ -13,6 +13,7 @@
 use ssoflow_core::Request;
 
 use crate::Error;
+use crate::head::is_tchar;
 
 /// Headers the writer adds itself; a request that already has one is refused.
 const OWN_HEADERS: [&str; 4] = ["host", "content-length", "connection", "transfer-encoding"];
@@ -53,7 +54,9 @@ impl<'r, 'b> RequestWriter<'r, 'b> {
         }
         // The request target must be origin-form (`/…`): a base URL with `?query` or
         // `#fragment` would otherwise give `GET ?x=1/p`.
-        if !request.path_and_query().starts_with('/') || request.path_and_query().contains('#') {
+        if !request.path_and_query().starts_with('/')
+            || request.path_and_query().bytes().any(|b| b == b'#')
+        {
             return Err(Error::InvalidRequest {
                 what: "request target (base URL with ?query or #fragment)",
             });
@@ -119,11 +122,6 @@ impl<'r, 'b> RequestWriter<'r, 'b> {
 
 fn is_visible(b: u8) -> bool {
     (0x21..0x7f).contains(&b)
-}
-
-/// RFC 9110 `tchar`.
-fn is_tchar(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
 enum Sink<'o> {

@@ -18,7 +18,7 @@
 
 use super::{Client, TokenRequest, client_form, read_error};
 use crate::exchange::NO_OUTPUT;
-use crate::json::{JsonError, Parser, Seen};
+use crate::json::{JsonError, Parser, Seen, is};
 use crate::{
     Error, Exchange, Instant, OneShot, Paced, PacedFlow, Request, Response, Secret, TokenSet,
 };
@@ -156,12 +156,12 @@ impl Exchange for DeviceAuthorizationRequest<'_> {
         }
         let slot = out.insert(DeviceAuthorization::empty(now));
         let refusals = quirks.error_in_success_body();
-        let result = match crate::json::read_or_refusal(response.body, refusals, |refusal| {
+        let result = match crate::json::read_or_refusal(response.body, refusals, &mut |refusal| {
             read_authorization(response.body, quirks, slot, refusal)
         }) {
             Ok(true) => Err(read_error(response)),
             Ok(false) => Ok(()),
-            Err(e) => Err(e),
+            Err(e) => Err(e.into_error(response.body)),
         };
         if result.is_err() {
             *out = None;
@@ -188,36 +188,36 @@ fn read_authorization(
     let strings = quirks.expires_in_as_string();
     let mut p = Parser::new(body);
     p.object("device authorization response", |p, key| match key {
-        b"device_code" => {
+        k if is(k, "device_code") => {
             seen.first(CODE, "device_code")?;
             p.string_into(&mut out.device_code, "device_code")
         }
-        b"user_code" => {
+        k if is(k, "user_code") => {
             seen.first(USER, "user_code")?;
             p.string_into(&mut crate::json::text(&mut out.user_code), "user_code")
         }
-        b"verification_uri" => {
+        k if is(k, "verification_uri") => {
             seen.first(URI, "verification_uri")?;
             p.string_into(
                 &mut crate::json::text(&mut out.verification_uri),
                 "verification_uri",
             )
         }
-        b"verification_uri_complete" if p.null() => Ok(()),
-        b"verification_uri_complete" => {
+        k if is(k, "verification_uri_complete") && p.null() => Ok(()),
+        k if is(k, "verification_uri_complete") => {
             seen.first(COMPLETE, "verification_uri_complete")?;
             let slot = out
                 .verification_uri_complete
                 .insert(heapless::String::new());
             p.string_into(&mut crate::json::text(slot), "verification_uri_complete")
         }
-        b"expires_in" => {
+        k if is(k, "expires_in") => {
             seen.first(EXPIRES, "expires_in")?;
             out.expires_in = p.u64_or_string("expires_in", strings)?;
             Ok(())
         }
-        b"interval" if p.null() => Ok(()),
-        b"interval" => {
+        k if is(k, "interval") && p.null() => Ok(()),
+        k if is(k, "interval") => {
             seen.first(INTERVAL, "interval")?;
             // A negative interval is read as a number and refused below, not as a syntax error.
             let v = if p.peek() == Some(b'"') {
@@ -229,7 +229,7 @@ fn read_authorization(
             interval = Some(u64::try_from(v).map_err(|_| JsonError::Malformed("interval"))?);
             Ok(())
         }
-        b"error" => crate::json::note_error_member(p, refusal),
+        k if is(k, "error") => crate::json::note_error_member(p, refusal),
         _ => p.skip(),
     })?;
     p.finish()?;

@@ -32,7 +32,7 @@ pub use refresh::refresh;
 pub use revoke::{Revocation, TokenTypeHint, revoke, revoke_tokens};
 pub use token_exchange::{ACCESS_TOKEN_TYPE, TOKEN_EXCHANGE_GRANT, token_exchange};
 
-use crate::json::{JsonError, Parser, Seen, read_answer};
+use crate::json::{JsonError, Parser, Seen, is, read_answer};
 use crate::token::check_token_chars;
 use crate::{
     AccessToken, Error, Excerpt, Exchange, Expiry, Instant, Method, OneShot, Quirks, RefreshToken,
@@ -392,22 +392,22 @@ impl<'a> TokenMembers<'a> {
     #[inline(never)]
     pub(crate) fn member(&mut self, p: &mut Parser<'_>, key: &[u8]) -> Result<(), JsonError> {
         match key {
-            b"access_token" => {
+            k if is(k, "access_token") => {
                 self.seen.first(Self::ACCESS, "access_token")?;
                 p.string_into(&mut self.access.value, "access_token")
             }
-            b"token_type" => {
+            k if is(k, "token_type") => {
                 self.seen.first(Self::TYPE, "token_type")?;
                 p.string_into(&mut crate::json::text(&mut self.token_type), "token_type")
             }
-            b"expires_in" if p.null() => Ok(()),
-            b"expires_in" => {
+            k if is(k, "expires_in") && p.null() => Ok(()),
+            k if is(k, "expires_in") => {
                 let v = p.u64_or_string("expires_in", self.quirks.expires_in_as_string())?;
                 self.seen.first(Self::EXPIRES, "expires_in")?;
                 *self.expires_in = Some(v);
                 Ok(())
             }
-            b"refresh_token" => match self.refresh.as_deref_mut() {
+            k if is(k, "refresh_token") => match self.refresh.as_deref_mut() {
                 None => p.skip(),
                 Some(_) if p.null() => Ok(()),
                 Some(slot) => {
@@ -415,7 +415,7 @@ impl<'a> TokenMembers<'a> {
                     p.string_into(slot.insert(Secret::empty()), "refresh_token")
                 }
             },
-            b"scope" => match self.scope.as_deref_mut() {
+            k if is(k, "scope") => match self.scope.as_deref_mut() {
                 None => p.skip(),
                 Some(_) if p.null() => Ok(()),
                 Some(slot) => {
@@ -424,7 +424,7 @@ impl<'a> TokenMembers<'a> {
                     p.string_into(&mut crate::json::text(scope), "scope")
                 }
             },
-            b"error" if self.quirks.error_in_success_body() => {
+            k if is(k, "error") && self.quirks.error_in_success_body() => {
                 self.seen.first(Self::ERROR, "error")?;
                 p.string::<48>("error").map(drop)
             }
@@ -481,7 +481,7 @@ pub fn read_error(response: Response<'_>) -> Error {
     let mut description = None;
     let mut p = Parser::new(body);
     let parsed = p.object("error response", |p, key| match key {
-        b"error" => {
+        k if is(k, "error") => {
             // Two `error` members are ambiguous (parsers differ on which wins, so a proxy and
             // we could read different codes): counted, and then read as a Provider error.
             errors = errors.saturating_add(1);
@@ -496,7 +496,7 @@ pub fn read_error(response: Response<'_>) -> Error {
                 .filter(|e: &heapless::String<48>| crate::error::is_error_code(e));
             Ok(())
         }
-        b"error_description" | b"message" if p.peek() == Some(b'"') => {
+        k if (is(k, "error_description") || is(k, "message")) && p.peek() == Some(b'"') => {
             let d: Result<heapless::String<{ crate::error::EXCERPT_CAP }>, _> =
                 p.string("error_description");
             description = Some(

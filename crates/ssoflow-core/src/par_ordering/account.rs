@@ -2,7 +2,7 @@
 //! sign-in answer, and on its own for protected customer calls such as `GET /api/customers/me`.
 
 use super::read_envelope;
-use crate::json::{JsonError, Parser, Seen, Text, text};
+use crate::json::{JsonError, Parser, Seen, Text, is, text};
 use crate::{Error, Response};
 
 /// Capacity of [`CustomerAccount::id`]: room for a hyphenated UUID and more.
@@ -138,7 +138,7 @@ pub fn read_customer_account(response: Response<'_>) -> Result<CustomerAccount, 
     let mut account = CustomerAccount::default();
     let mut seen = Seen::new();
     read_envelope(response, &mut |p, key| match key {
-        b"customer_account" => {
+        k if is(k, "customer_account") => {
             seen.first(1, "customer_account")?;
             read_account(p, &mut account)
         }

@@ -1,7 +1,7 @@
 //! The ordering application's side: the `/customer-info` endpoint PAR Ordering calls to register
 //! and sync customers, and the playground's test subject tokens.
 
-use crate::json::{JsonError, Parser, required, set_once};
+use crate::json::{JsonError, Parser, is, required, set_once};
 use crate::{Error, RequestBuilder};
 
 /// The body PAR Ordering posts: `{"customer_account_uuid": …}`.
@@ -17,7 +17,7 @@ pub fn parse_customer_info_request(body: &[u8]) -> Result<CustomerInfoRequest, E
         let mut uuid = None;
         let mut p = Parser::new(body);
         p.object("customer-info request", |p, key| match key {
-            b"customer_account_uuid" => set_once(
+            k if is(k, "customer_account_uuid") => set_once(
                 &mut uuid,
                 p.string("customer_account_uuid")?,
                 "customer_account_uuid",

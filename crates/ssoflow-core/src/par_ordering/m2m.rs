@@ -3,6 +3,7 @@
 use core::borrow::BorrowMut;
 
 use super::{ParConfig, RequestIds, read_envelope};
+use crate::json::is;
 use crate::oauth2::TokenMembers;
 use crate::recipe::Recipe;
 use crate::{AccessToken, Error, Exchange, Instant, Method, OneShot, Quirks, Request, Response};
@@ -110,7 +111,7 @@ pub(super) fn read_response_into(
     let quirks = m2m_quirks(config.quirks());
     let mut read = TokenMembers::new(quirks, out, &mut expires_in, None, None);
     read_envelope(response, &mut |p, key| match key {
-        b"oauth_token" => p.object("oauth_token", |p, key| read.member(p, key)),
+        k if is(k, "oauth_token") => p.object("oauth_token", |p, key| read.member(p, key)),
         _ => p.skip(),
     })?;
     read.check(now)

@@ -19,7 +19,7 @@ pub use customer_info::{
 pub use m2m::{M2m, M2mRequest, m2m_quirks, m2m_token};
 pub use sign_in::{CustomerSignIn, SignIn, SignInFlow, sign_in};
 
-use crate::json::{JsonError, Parser, read_answer, set_once};
+use crate::json::{JsonError, Parser, is, read_answer, set_once};
 use crate::{Error, Excerpt, Method, Quirks, Request, RequestBuilder, Response, Secret};
 
 /// The API version sent when none is configured.
@@ -263,8 +263,8 @@ fn parse_envelope(body: &[u8], data: DataMember<'_>) -> Result<bool, JsonError> 
     let mut saw_data = false;
     let mut p = Parser::new(body);
     p.object("envelope", |p, key| match key {
-        b"status" => set_once(&mut status, p.string("status")?, "status"),
-        b"data" if status.as_deref().is_none_or(|s| s == "OK") && !p.null() => {
+        k if is(k, "status") => set_once(&mut status, p.string("status")?, "status"),
+        k if is(k, "data") && status.as_deref().is_none_or(|s| s == "OK") && !p.null() => {
             saw_data = true;
             p.object("data", &mut *data)
         }
@@ -294,7 +294,7 @@ fn envelope_code(body: &[u8]) -> Option<i64> {
     let mut code = None;
     let mut p = Parser::new(body);
     let _ = p.object("envelope", |p, key| match key {
-        b"code" if p.peek().is_some_and(|b| b == b'-' || b.is_ascii_digit()) => {
+        k if is(k, "code") && p.peek().is_some_and(|b| b == b'-' || b.is_ascii_digit()) => {
             code = p.i64("code").ok();
             Ok(())
         }

@@ -21,7 +21,7 @@ use core::marker::PhantomData;
 use super::account::{CustomerAccount, read_account};
 use super::{ParConfig, RequestIds, m2m, read_envelope};
 use crate::exchange::read_in_place;
-use crate::json::{JsonError, Parser, Seen};
+use crate::json::{JsonError, Parser, Seen, is};
 use crate::recipe::Recipe;
 use crate::session::HasAccessToken;
 use crate::token::check_token_chars;
@@ -307,12 +307,12 @@ fn read_token(
     let mut seen = Seen::new();
     let mut ttl = None;
     p.object(what, |p, key| match key {
-        b"value" => {
+        k if is(k, "value") => {
             seen.first(VALUE, what)?;
             p.string_into(&mut out.value, what)
         }
-        b"ttl" if p.null() => Ok(()),
-        b"ttl" => {
+        k if is(k, "ttl") && p.null() => Ok(()),
+        k if is(k, "ttl") => {
             let v = p.u64_or_string("ttl", true)?;
             seen.first(TTL, "ttl")?;
             ttl = Some(v);
@@ -337,11 +337,11 @@ fn read_sign_in_into(now: Instant, response: Response<'_>, out: &mut SignIn) -> 
     const DLC: u32 = 1 << 2;
     let mut seen = Seen::new();
     read_envelope(response, &mut |p, key| match key {
-        b"customer_account" => {
+        k if is(k, "customer_account") => {
             seen.first(CUSTOMER, "customer_account")?;
             read_account(p, &mut out.customer)
         }
-        b"token" => {
+        k if is(k, "token") => {
             seen.first(MENU, "token")?;
             read_token(
                 p,
@@ -351,8 +351,8 @@ fn read_sign_in_into(now: Instant, response: Response<'_>, out: &mut SignIn) -> 
                 &mut out.menu_token_ttl_min,
             )
         }
-        b"dlc_access_token" if p.null() => Ok(()),
-        b"dlc_access_token" => {
+        k if is(k, "dlc_access_token") && p.null() => Ok(()),
+        k if is(k, "dlc_access_token") => {
             seen.first(DLC, "dlc_access_token")?;
             let dlc = out.dlc_token.insert(AccessToken::empty());
             read_token(

@@ -28,7 +28,7 @@ pub use create_account::{CreateAccount, CreateAccountFlow, create_account};
 pub use login::{Login, LoginFlow, login};
 pub use refresh::{Refresh, RefreshFlow, refresh};
 
-use crate::json::{JsonError, Parser, read_answer, required, set_once};
+use crate::json::{JsonError, Parser, is, read_answer, required, set_once};
 use crate::oauth2::{read_error, read_token_response_into};
 use crate::token::check_token_chars;
 use crate::{Error, Instant, Method, Quirks, Request, RequestBuilder, Response, Secret, TokenSet};
@@ -180,7 +180,7 @@ pub struct Account {
 
 /// Raw Basic splits at the first `:`, so the client id must not contain one.
 fn check_basic_id(config: &PosConfig) -> Result<(), Error> {
-    if config.basic_auth == BasicAuth::Raw && config.client_id.contains(':') {
+    if config.basic_auth == BasicAuth::Raw && config.client_id.bytes().any(|b| b == b':') {
         return Err(Error::InvalidInput { what: "client_id" });
     }
     Ok(())
@@ -245,16 +245,16 @@ fn parse_account_body(body: &[u8]) -> Result<Option<Account>, JsonError> {
     let mut error = false;
     let mut p = Parser::new(body);
     p.object("account", |p, key| match key {
-        b"id" if p.peek() == Some(b'"') => set_once(&mut id, p.string("id")?, "id"),
-        b"id" => {
+        k if is(k, "id") && p.peek() == Some(b'"') => set_once(&mut id, p.string("id")?, "id"),
+        k if is(k, "id") => {
             let n = p.u64("id")?;
             let mut s = heapless::String::new();
             core::fmt::Write::write_fmt(&mut s, format_args!("{n}"))
                 .map_err(|_| JsonError::Capacity("id"))?;
             set_once(&mut id, s, "id")
         }
-        b"user_name" => set_once(&mut user_name, p.string("user_name")?, "user_name"),
-        b"error" if p.peek() == Some(b'"') => {
+        k if is(k, "user_name") => set_once(&mut user_name, p.string("user_name")?, "user_name"),
+        k if is(k, "error") && p.peek() == Some(b'"') => {
             error = true;
             p.skip()
         }

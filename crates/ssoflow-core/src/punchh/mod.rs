@@ -258,7 +258,7 @@ impl PunchhConfig {
     fn read_checked(
         &self,
         response: Response<'_>,
-        read: impl FnOnce(&mut bool) -> Result<(), JsonError>,
+        read: impl FnMut(&mut bool) -> Result<(), JsonError>,
     ) -> Result<(), Error> {
         let (quirks, refusals) = (self.quirks, self.quirks.error_in_success_body());
         read_answer(response, |s| quirks.is_success(s), refusals, refusal, read)

@@ -2,7 +2,7 @@
 
 use super::PunchhConfig;
 use super::user::{User, read_user};
-use crate::json::{JsonError, Parser, Seen, note_error_member};
+use crate::json::{JsonError, Parser, Seen, is, note_error_member};
 use crate::recipe::Recipe;
 use crate::session::HasAccessToken;
 use crate::token::check_token_chars;
@@ -143,11 +143,11 @@ fn read_sso(body: &[u8], out: &mut SsoLogin, error: &mut bool) -> Result<(), Jso
     let mut seen = Seen::new();
     let mut p = Parser::new(body);
     p.object("sso response", |p, key| match key {
-        b"token" => {
+        k if is(k, "token") => {
             seen.first(TOKEN, "token")?;
             let mut access = Seen::new();
             p.object("token", |p, key| match key {
-                b"access_token" => {
+                k if is(k, "access_token") => {
                     access.first(1, "token.access_token")?;
                     p.string_into(&mut out.access_token.value, "token.access_token")
                 }
@@ -155,11 +155,11 @@ fn read_sso(body: &[u8], out: &mut SsoLogin, error: &mut bool) -> Result<(), Jso
             })?;
             access.required(1, "token.access_token")
         }
-        b"user" => {
+        k if is(k, "user") => {
             seen.first(USER, "user")?;
             read_user(p, &mut out.user, None)
         }
-        b"error" => note_error_member(p, error),
+        k if is(k, "error") => note_error_member(p, error),
         _ => p.skip(),
     })?;
     p.finish()?;

@@ -5,7 +5,7 @@
 //! Information API to retrieve a user-level authentication or access token"; that user-level
 //! token ([`User::user_token`]) then signs the user's calls ([`PunchhConfig::user_request`](super::PunchhConfig::user_request)).
 
-use crate::json::{JsonError, Parser, Seen, note_error_member};
+use crate::json::{JsonError, Parser, Seen, is, note_error_member};
 use crate::token::check_token_chars;
 use crate::{Error, Secret};
 
@@ -101,28 +101,28 @@ pub(super) fn read_user(
     const ACCESS: u32 = 1 << 6;
     let mut seen = Seen::new();
     p.object("user", |p, key| match key {
-        b"id" => {
+        k if is(k, "id") => {
             let id = p.u64("user.id")?;
             seen.first(ID, "user.id")?;
             u.id = id;
             Ok(())
         }
-        b"email" => {
+        k if is(k, "email") => {
             seen.first(EMAIL, "user.email")?;
             p.nullable_string_into(&mut crate::json::text(&mut u.email), "user.email")
                 .map(drop)
         }
-        b"first_name" => {
+        k if is(k, "first_name") => {
             seen.first(FIRST, "user.first_name")?;
             p.nullable_string_into(&mut crate::json::text(&mut u.first_name), "user.first_name")
                 .map(drop)
         }
-        b"last_name" => {
+        k if is(k, "last_name") => {
             seen.first(LAST, "user.last_name")?;
             p.nullable_string_into(&mut crate::json::text(&mut u.last_name), "user.last_name")
                 .map(drop)
         }
-        b"phone" => {
+        k if is(k, "phone") => {
             seen.first(PHONE, "user.phone")?;
             if p.null() {
                 return Ok(());
@@ -132,7 +132,7 @@ pub(super) fn read_user(
                 "user.phone",
             )
         }
-        b"authentication_token" => {
+        k if is(k, "authentication_token") => {
             seen.first(TOKEN, "user.authentication_token")?;
             if p.null() {
                 return Ok(());
@@ -140,7 +140,7 @@ pub(super) fn read_user(
             let token = u.authentication_token.insert(Secret::empty());
             p.string_into(token, "user.authentication_token")
         }
-        b"access_token" => {
+        k if is(k, "access_token") => {
             seen.first(ACCESS, "user.access_token")?;
             if p.null() {
                 return Ok(());
@@ -148,7 +148,7 @@ pub(super) fn read_user(
             let token = u.access_token.insert(Secret::empty());
             p.string_into(token, "user.access_token")
         }
-        b"error" => match error.as_deref_mut() {
+        k if is(k, "error") => match error.as_deref_mut() {
             Some(flag) => note_error_member(p, flag),
             None => p.skip(),
         },

@@ -2,7 +2,7 @@
 //! and the `/redirect/sso?code=` URL it turns into (seed 003, PROTOCOLS.md §3).
 
 use super::{Role, StreamConfig, URL_CAP, read_checked};
-use crate::json::{JsonError, Parser, Seen, note_error_member};
+use crate::json::{JsonError, Parser, Seen, is, note_error_member};
 use crate::token::check_token_chars;
 use crate::{
     Error, Exchange, Instant, Method, OneShot, Request, RequestBuilder, Response, Secret,
@@ -183,11 +183,11 @@ fn read_login_token(
     let mut seen = Seen::new();
     let mut p = Parser::new(body);
     p.object("generate-session response", |p, key| match key {
-        b"sso_login_token" => {
+        k if is(k, "sso_login_token") => {
             seen.first(1, "sso_login_token")?;
             p.string_into(token, "sso_login_token")
         }
-        b"error" => note_error_member(p, error),
+        k if is(k, "error") => note_error_member(p, error),
         _ => p.skip(),
     })?;
     p.finish()?;

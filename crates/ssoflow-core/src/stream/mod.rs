@@ -201,7 +201,7 @@ fn mentions_redeemed(body: &[u8]) -> bool {
 fn read_checked(
     quirks: crate::Quirks,
     response: Response<'_>,
-    read: impl FnOnce(&mut bool) -> Result<(), JsonError>,
+    read: impl FnMut(&mut bool) -> Result<(), JsonError>,
 ) -> Result<(), Error> {
     let refusals = quirks.error_in_success_body();
     read_answer(

@@ -3,7 +3,7 @@
 
 use super::generate_session::FULL_NAME_CAP;
 use super::{EMAIL_CAP, ORG_ID_CAP, Role, SESSION_CAP, read_checked};
-use crate::json::{JsonError, Parser, Seen, note_error_member};
+use crate::json::{JsonError, Parser, Seen, is, note_error_member};
 use crate::token::check_token_chars;
 use crate::{
     Error, Exchange, Instant, Method, OneShot, Quirks, Request, RequestBuilder, Response, Secret,
@@ -96,18 +96,18 @@ fn read_session(body: &[u8], out: &mut StreamSession, error: &mut bool) -> Resul
     let mut seen = Seen::new();
     let mut p = Parser::new(body);
     p.object("redeem response", |p, key| match key {
-        b"session" => {
+        k if is(k, "session") => {
             seen.first(SESSION, "session")?;
             p.string_into(&mut out.session, "session")
         }
-        b"user" => {
+        k if is(k, "user") => {
             seen.first(USER, "duplicate member")?;
             p.object("user", |p, key| match key {
-                b"email" => {
+                k if is(k, "email") => {
                     seen.first(EMAIL, "user.email")?;
                     p.string_into(&mut crate::json::text(&mut out.email), "user.email")
                 }
-                b"full_name" => {
+                k if is(k, "full_name") => {
                     seen.first(FULL_NAME, "user.full_name")?;
                     p.nullable_string_into(
                         &mut crate::json::text(&mut out.full_name),
@@ -116,7 +116,7 @@ fn read_session(body: &[u8], out: &mut StreamSession, error: &mut bool) -> Resul
                     .map(drop)
                 }
                 // An unknown role is kept as none: Stream may add roles.
-                b"role" => {
+                k if is(k, "role") => {
                     let r = if p.null() {
                         None
                     } else {
@@ -129,17 +129,17 @@ fn read_session(body: &[u8], out: &mut StreamSession, error: &mut bool) -> Resul
                 _ => p.skip(),
             })
         }
-        b"organization" => {
+        k if is(k, "organization") => {
             seen.first(ORGANIZATION, "duplicate member")?;
             p.object("organization", |p, key| match key {
-                b"id" => {
+                k if is(k, "id") => {
                     seen.first(ORG_ID, "organization.id")?;
                     p.string_into(
                         &mut crate::json::text(&mut out.organization_id),
                         "organization.id",
                     )
                 }
-                b"provider_org_id" => {
+                k if is(k, "provider_org_id") => {
                     seen.first(PROVIDER_ORG_ID, "organization.provider_org_id")?;
                     p.string_into(
                         &mut crate::json::text(&mut out.provider_org_id),
@@ -149,7 +149,7 @@ fn read_session(body: &[u8], out: &mut StreamSession, error: &mut bool) -> Resul
                 _ => p.skip(),
             })
         }
-        b"error" => note_error_member(p, error),
+        k if is(k, "error") => note_error_member(p, error),
         _ => p.skip(),
     })?;
     p.finish()?;

@@ -89,6 +89,32 @@ fuzz_target!(|data: &[u8]| {
         }
     }
 
+    // Differential: the driver's own head parser (src/head.rs) reads heads exactly as
+    // httparse 1.10 does with the driver's two leniencies. A head httparse refuses is refused.
+    {
+        let mut headers = [httparse::EMPTY_HEADER; 256];
+        let mut r = httparse::Response::new(&mut headers);
+        let parsed = httparse::ParserConfig::default()
+            .allow_multiple_spaces_in_response_status_delimiters(true)
+            .allow_spaces_after_header_name_in_responses(true)
+            .parse_response(&mut r, wire);
+        match parsed {
+            Err(httparse::Error::TooManyHeaders) => {}
+            Err(e) => assert!(
+                a.result.is_err(),
+                "httparse refuses the head ({e:?}) but the parser read a response"
+            ),
+            Ok(httparse::Status::Complete(_)) => {
+                if let (Ok(p), Some(code)) = (&a.result, r.code) {
+                    if code >= 200 {
+                        assert_eq!(p.status(), code, "status differs from httparse");
+                    }
+                }
+            }
+            Ok(httparse::Status::Partial) => {}
+        }
+    }
+
     // The driver over a stream delivering the same bytes sees the same response.
     let mut req_buf = [0u8; 256];
     let request = RequestBuilder::new(&mut req_buf, Method::Get, "https://api.example", "/me")

@@ -184,6 +184,8 @@ struct Slice {
     client_cpu: f64,
     /// CPU seconds the sandbox's threads used (Linux; 0 elsewhere).
     server_cpu: f64,
+    /// Seconds the client's threads were runnable but waiting for a CPU (other load).
+    client_wait: f64,
 }
 
 /// The client runtime's worker threads (the sandbox's are `ssoflow-sandbox-worker`).
@@ -191,19 +193,24 @@ const CLIENT_THREADS: &str = "bench-client";
 /// The sandbox's worker threads (names are cut to 15 bytes in `/proc`).
 const SERVER_THREADS: &str = "ssoflow-sandbox";
 
+/// Part 2's pause before each slice: work left over from the previous slice (connections of
+/// the other client finishing in the background) runs before the clock starts.
+const SETTLE: Duration = Duration::from_millis(100);
+
 /// Part 2's client and server threads.
 const SANDBOX: (&str, &str) = (CLIENT_THREADS, SERVER_THREADS);
 
 /// Length of one slice of the throughput comparison (four make a block).
 const SLICE: Duration = Duration::from_millis(500);
 
-/// Run `tasks` copies of `fetch` in a loop for `length`; CPU is counted for the threads
-/// named `threads.0` (the client) and `threads.1` (the server).
+/// Run `tasks` copies of `fetch` in a loop for `length`, after `settle`; CPU is counted for
+/// the threads named `threads.0` (the client) and `threads.1` (the server).
 async fn rate<F, Fut>(
     tasks: usize,
     length: Duration,
     fetch: F,
     threads: (&'static str, &'static str),
+    settle: Duration,
 ) -> Slice
 where
     F: Fn() -> Fut + Clone + Send + 'static,
@@ -214,9 +221,9 @@ where
     let failed = Arc::new(AtomicU64::new(0));
     // Let work left over from the previous slice (connections of the other client finishing
     // in the background) run before the clock starts, so it is not billed to this one.
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    tokio::time::sleep(settle).await;
     let (client_threads, server_threads) = threads;
-    let cpu_before = threads_cpu(client_threads);
+    let (cpu_before, wait_before) = stub::threads_sched(client_threads);
     let server_before = threads_cpu(server_threads);
     let started = Instant::now();
     let handles: Vec<_> = (0..tasks)
@@ -243,8 +250,9 @@ where
         done: done.load(Ordering::Relaxed),
         failed: failed.load(Ordering::Relaxed),
         elapsed: started.elapsed().as_secs_f64(),
-        client_cpu: threads_cpu(client_threads) - cpu_before,
+        client_cpu: stub::threads_sched(client_threads).0 - cpu_before,
         server_cpu: threads_cpu(server_threads) - server_before,
+        client_wait: stub::threads_sched(client_threads).1 - wait_before,
     }
 }
 
@@ -327,8 +335,8 @@ fn token_rps(rt: &tokio::runtime::Runtime) {
     );
     rt.block_on(async {
         // Warm both pools.
-        let _ = rate(tasks, SLICE * 4, ssoflow_fetch.clone(), SANDBOX).await;
-        let _ = rate(tasks, SLICE * 4, oauth2_fetch.clone(), SANDBOX).await;
+        let _ = rate(tasks, SLICE * 4, ssoflow_fetch.clone(), SANDBOX, SETTLE).await;
+        let _ = rate(tasks, SLICE * 4, oauth2_fetch.clone(), SANDBOX, SETTLE).await;
         // Each round is `secs` seconds: blocks of four half-second slices, A B B A then
         // B A A B, so that drift in the machine's load (other processes, other VMs) hits both
         // alike; every block also gives a ratio of its own.
@@ -339,9 +347,9 @@ fn token_rps(rt: &tokio::runtime::Runtime) {
                 for slice in 0..4 {
                     let ours_turn = matches!(slice, 0 | 3) == (block % 2 == 0);
                     let r = if ours_turn {
-                        rate(tasks, SLICE, ssoflow_fetch.clone(), SANDBOX).await
+                        rate(tasks, SLICE, ssoflow_fetch.clone(), SANDBOX, SETTLE).await
                     } else {
-                        rate(tasks, SLICE, oauth2_fetch.clone(), SANDBOX).await
+                        rate(tasks, SLICE, oauth2_fetch.clone(), SANDBOX, SETTLE).await
                     };
                     let side = usize::from(!ours_turn);
                     for (i, v) in [
@@ -438,12 +446,16 @@ fn client_like_ssoflow() -> reqwest::Client {
         .expect("reqwest")
 }
 
-/// The three ways part 4 fetches a token. Each is an `async fn` whose future lives inline in
-/// the fetching task (none is boxed per fetch: a boxed 4 KiB future would go past the
-/// allocator's per-thread cache and bill that to one side only).
+/// The ways part 4 fetches a token. Each is an `async fn` whose future lives inline in the
+/// fetching task (none is boxed per fetch: a boxed 4 KiB future would go past the allocator's
+/// per-thread cache and bill that to one side only).
 struct Sides {
     driver: Driver,
     ours: core_oauth2::Client,
+    /// The core's request, for the send-path side: URL, `Authorization` value, form body.
+    url: String,
+    authorization: String,
+    form: String,
     /// The bytes the core writes: its headers in its order, its form body.
     headers: http::HeaderMap,
     body: bytes::Bytes,
@@ -459,7 +471,12 @@ struct Sides {
 }
 
 /// Names of the sides, in their order.
-const SIDES: [&str; 3] = ["ssoflow-tokio", "bare reqwest", "oauth2 v5"];
+const SIDES: [&str; 4] = [
+    "ssoflow-tokio",
+    "bare reqwest",
+    "oauth2 v5",
+    "ssoflow-tokio send path",
+];
 
 impl Sides {
     /// ssoflow-tokio: `Driver::run(oauth2::client_credentials(..))`.
@@ -491,6 +508,28 @@ impl Sides {
         }
     }
 
+    /// ssoflow-tokio's send path alone, for comparison: the same request written into the
+    /// thread's scratch buffer with the core's `RequestBuilder` (no flow: no credentials
+    /// encoded, nothing parsed), copied out (`OwnedRequest::write_with`) and sent with
+    /// `Driver::send`; the answer checked for its status, not parsed.
+    async fn send_path(&self) -> bool {
+        let request = OwnedRequest::write_with(|buf| {
+            let mut rb =
+                ssoflow_core::RequestBuilder::new(buf, ssoflow_core::Method::Post, &self.url, "");
+            rb.header("Authorization", &self.authorization);
+            rb.raw_body("application/x-www-form-urlencoded", self.form.as_bytes());
+            rb.finish()
+        });
+        match request {
+            Ok(request) => self
+                .driver
+                .send(request)
+                .await
+                .is_ok_and(|r| r.status == 200 && !r.body.is_empty()),
+            Err(_) => false,
+        }
+    }
+
     /// The `oauth2` crate v5 over an equal reqwest client.
     async fn oauth2(&self) -> bool {
         self.theirs
@@ -500,9 +539,11 @@ impl Sides {
             .is_ok_and(|t| !t.access_token().secret().is_empty())
     }
 
-    /// Run side `side` for `length` with `tasks` tasks.
+    /// Run side `side` for `length` with `tasks` tasks (after a 5 ms pause: each side has
+    /// its own connections, and a slice ends when its last fetch has).
     async fn rate(self: &Arc<Self>, side: usize, tasks: usize, length: Duration) -> Slice {
         const THREADS: (&str, &str) = (BARE_CLIENT, stub::THREAD);
+        const SETTLE: Duration = Duration::from_millis(5);
         let sides = self.clone();
         match side {
             0 => {
@@ -510,21 +551,28 @@ impl Sides {
                     let s = sides.clone();
                     async move { s.ours().await }
                 };
-                rate(tasks, length, f, THREADS).await
+                rate(tasks, length, f, THREADS, SETTLE).await
             }
             1 => {
                 let f = move || {
                     let s = sides.clone();
                     async move { s.bare().await }
                 };
-                rate(tasks, length, f, THREADS).await
+                rate(tasks, length, f, THREADS, SETTLE).await
             }
-            _ => {
+            2 => {
                 let f = move || {
                     let s = sides.clone();
                     async move { s.oauth2().await }
                 };
-                rate(tasks, length, f, THREADS).await
+                rate(tasks, length, f, THREADS, SETTLE).await
+            }
+            _ => {
+                let f = move || {
+                    let s = sides.clone();
+                    async move { s.send_path().await }
+                };
+                rate(tasks, length, f, THREADS, SETTLE).await
             }
         }
     }
@@ -574,8 +622,14 @@ fn bare_setup() -> Bare {
             other => panic!("unexpected first step: {other:?}"),
         }
     };
+    let header = |name: &str| {
+        String::from_utf8(headers.get(name).expect("header").as_bytes().to_vec()).expect("text")
+    };
     let sides = Arc::new(Sides {
         driver: Driver::new().expect("driver"),
+        url: url.clone(),
+        authorization: header("authorization"),
+        form: String::from_utf8(body.to_vec()).expect("form"),
         ours,
         headers,
         body,
@@ -594,13 +648,15 @@ fn bare_setup() -> Bare {
 }
 
 /// `--bare-count SIDE N`: `N` fetches by side `SIDE` (0 ssoflow-tokio, 1 bare reqwest, 2 the
-/// `oauth2` crate), `SSOFLOW_BARE_TASKS` at once, and nothing else: for a profiler
+/// `oauth2` crate, 3 ssoflow-tokio's send path alone), `SSOFLOW_BARE_TASKS` at once, and nothing else: for a profiler
 /// (`valgrind --tool=callgrind`, `perf record`), e.g. instructions per fetch from two counts.
 fn bare_count(side: usize, n: usize) {
     let tasks = env_u64("SSOFLOW_BARE_TASKS", 8) as usize;
     let Bare {
         server, rt, sides, ..
     } = bare_setup();
+    let (cpu, wait) = stub::threads_sched(BARE_CLIENT);
+    let started = Instant::now();
     rt.block_on(async {
         let handles: Vec<_> = (0..tasks)
             .map(|t| {
@@ -611,7 +667,8 @@ fn bare_count(side: usize, n: usize) {
                         let ok = match side {
                             0 => sides.ours().await,
                             1 => sides.bare().await,
-                            _ => sides.oauth2().await,
+                            2 => sides.oauth2().await,
+                            _ => sides.send_path().await,
                         };
                         assert!(ok, "fetch");
                     }
@@ -622,7 +679,16 @@ fn bare_count(side: usize, n: usize) {
             h.await.expect("task");
         }
     });
+    let elapsed = started.elapsed().as_secs_f64();
+    let (cpu_after, wait_after) = stub::threads_sched(BARE_CLIENT);
     assert_eq!(server.served(), n as u64);
+    println!(
+        "{}: {n} fetches, {:.0}/s, client CPU {:.3} µs per fetch, waiting for its CPU {:.0} % of the time",
+        SIDES[side],
+        n as f64 / elapsed,
+        (cpu_after - cpu) / n as f64 * 1e6,
+        (wait_after - wait) / elapsed * 100.0
+    );
     drop(rt);
 }
 
@@ -651,101 +717,148 @@ fn versus_bare() {
         server.url
     );
 
-    // The same bytes on the wire: one request from each of the first two sides, compared.
-    let (ok, captured) =
-        server.capture(|| rt.block_on(async { sides.ours().await && sides.bare().await }));
-    assert!(ok, "both sides fetch a token");
-    assert_eq!(captured.len(), 2, "one request each");
-    assert!(
-        captured[0] == captured[1],
-        "ssoflow-tokio and bare reqwest send different bytes:\n{}\n---\n{}",
-        String::from_utf8_lossy(&captured[0]),
-        String::from_utf8_lossy(&captured[1])
-    );
+    // The same bytes on the wire: one request from ssoflow-tokio, bare reqwest and the send
+    // path, compared.
+    let (ok, captured) = server.capture(|| {
+        rt.block_on(async { sides.ours().await && sides.bare().await && sides.send_path().await })
+    });
+    assert!(ok, "every side fetches a token");
+    assert_eq!(captured.len(), 3, "one request each");
+    for (i, other) in [(1, "bare reqwest"), (2, "the send path")] {
+        assert!(
+            captured[0] == captured[i],
+            "ssoflow-tokio and {other} send different bytes:\n{}\n---\n{}",
+            String::from_utf8_lossy(&captured[0]),
+            String::from_utf8_lossy(&captured[i])
+        );
+    }
     println!(
         "same request bytes from ssoflow-tokio and bare reqwest: yes ({} B, head and body)",
         captured[0].len()
     );
     let length = Duration::from_secs_f64(secs);
-    // Each round runs every side for `length`, in an order that rotates and reverses from
-    // round to round so that drift in the machine's load hits every side alike.
-    const ORDERS: [[usize; 3]; 6] = [
-        [0, 1, 2],
-        [1, 2, 0],
-        [2, 0, 1],
-        [2, 1, 0],
-        [0, 2, 1],
-        [1, 0, 2],
+    // Each round runs every side for `length`, in slices of 50 ms, in an order that rotates
+    // and reverses from slice to slice, so that changes in the machine's speed (other load,
+    // other virtual machines on the host) hit every side alike; a round's ratio is of its
+    // sums.
+    const ORDERS: [[usize; 4]; 8] = [
+        [0, 1, 2, 3],
+        [3, 2, 1, 0],
+        [1, 2, 3, 0],
+        [0, 3, 2, 1],
+        [2, 3, 0, 1],
+        [1, 0, 3, 2],
+        [3, 0, 1, 2],
+        [2, 1, 0, 3],
     ];
-    let mut rates = vec![[0.0f64; 3]; rounds];
-    let mut cpu = vec![[0.0f64; 3]; rounds];
-    let mut busy = vec![[0.0f64; 3]; rounds];
-    let mut srv = vec![[0.0f64; 3]; rounds];
+    let slices = (secs / 0.05).round().max(1.0) as usize;
+    let mut rates = vec![[0.0f64; 4]; rounds];
+    let mut cpu = vec![[0.0f64; 4]; rounds];
+    let mut busy = vec![[0.0f64; 4]; rounds];
+    let mut srv = vec![[0.0f64; 4]; rounds];
+    let mut waiting = Vec::new();
     println!(
-        "{:>6} {:>16} {:>16} {:>16} {:>8} {:>9} {:>9} {:>9} {:>9} {:>8}",
+        "{:>6} {:>16} {:>15} {:>12} {:>10} {:>8} {:>9} {:>9} {:>8} {:>8} {:>9} {:>8} {:>7}",
         "round",
         "ssoflow-tokio/s",
         "bare reqwest/s",
         "oauth2 v5/s",
+        "send path/s",
         "vs bare",
         "vs oauth2",
+        "send/bare",
         "ours µs",
         "bare µs",
         "oauth2 µs",
+        "send µs",
         "srv µs"
     );
     rt.block_on(async {
-        for side in 0..3 {
+        for side in 0..SIDES.len() {
             let _ = sides.rate(side, tasks, Duration::from_secs(1)).await;
         }
         for round in 0..rounds {
-            for &side in &ORDERS[round % ORDERS.len()] {
-                let r = sides.rate(side, tasks, length).await;
-                assert_eq!(r.failed, 0, "every fetch succeeds ({})", SIDES[side]);
-                rates[round][side] = r.done as f64 / r.elapsed;
-                cpu[round][side] = r.client_cpu / r.done as f64 * 1e6;
-                busy[round][side] = r.client_cpu / r.elapsed;
-                srv[round][side] = r.server_cpu / r.done as f64 * 1e6;
+            // [side] × [done, seconds, client cpu, server cpu, client waiting]
+            let mut sum = [[0.0f64; 5]; 4];
+            for slice in 0..slices {
+                for &side in &ORDERS[(round * slices + slice) % ORDERS.len()] {
+                    let r = sides.rate(side, tasks, length / slices as u32).await;
+                    assert_eq!(r.failed, 0, "every fetch succeeds ({})", SIDES[side]);
+                    for (i, v) in [
+                        r.done as f64,
+                        r.elapsed,
+                        r.client_cpu,
+                        r.server_cpu,
+                        r.client_wait,
+                    ]
+                    .into_iter()
+                    .enumerate()
+                    {
+                        sum[side][i] += v;
+                    }
+                }
             }
-            let [a, b, c] = rates[round];
-            let [ca, cb, cc] = cpu[round];
-            let s = srv[round].iter().sum::<f64>() / 3.0;
+            for (side, [n, t, c, sv, wt]) in sum.into_iter().enumerate() {
+                rates[round][side] = n / t;
+                cpu[round][side] = c / n * 1e6;
+                busy[round][side] = c / t;
+                srv[round][side] = sv / n * 1e6;
+                waiting.push(wt / t);
+            }
+            let [a, b, c, d] = rates[round];
+            let [ca, cb, cc, cd] = cpu[round];
+            let s = srv[round].iter().sum::<f64>() / 4.0;
             println!(
-                "{:>6} {a:>16.0} {b:>16.0} {c:>16.0} {:>8.3} {:>9.3} {ca:>9.2} {cb:>9.2} {cc:>9.2} {s:>8.2}",
+                "{:>6} {a:>16.0} {b:>15.0} {c:>12.0} {d:>10.0} {:>8.3} {:>9.3} {:>9.3} {ca:>8.2} {cb:>8.2} {cc:>9.2} {cd:>8.2} {s:>7.2}",
                 round + 1,
                 a / b,
-                a / c
+                a / c,
+                d / b
             );
         }
     });
-    let column = |v: &[[f64; 3]], i: usize| v.iter().map(|r| r[i]).collect::<Vec<_>>();
-    let ratio = |i: usize| rates.iter().map(|r| r[0] / r[i]).collect::<Vec<_>>();
+    let column = |v: &[[f64; 4]], i: usize| v.iter().map(|r| r[i]).collect::<Vec<_>>();
     let med = |v: Vec<f64>| stub::spread(&v).0;
     println!(
-        "{:>6} {:>16.0} {:>16.0} {:>16.0} {:>8} {:>9} {:>9.2} {:>9.2} {:>9.2}",
+        "{:>6} {:>16.0} {:>15.0} {:>12.0} {:>10.0} {:>8} {:>9} {:>9} {:>8.2} {:>8.2} {:>9.2} {:>8.2}",
         "median",
         med(column(&rates, 0)),
         med(column(&rates, 1)),
         med(column(&rates, 2)),
+        med(column(&rates, 3)),
+        "",
         "",
         "",
         med(column(&cpu, 0)),
         med(column(&cpu, 1)),
         med(column(&cpu, 2)),
+        med(column(&cpu, 3)),
     );
-    for (i, name) in [(1, "bare reqwest"), (2, "oauth2 v5")] {
-        let (m, lo, hi) = stub::spread(&ratio(i));
-        println!(
-            "ssoflow-tokio / {name}: median {m:.3}, min {lo:.3}, max {hi:.3} over {rounds} rounds"
-        );
+    for (a, b, name) in [
+        (0, 1, "ssoflow-tokio / bare reqwest"),
+        (0, 2, "ssoflow-tokio / oauth2 v5"),
+        (3, 1, "ssoflow-tokio send path / bare reqwest"),
+    ] {
+        let ratios: Vec<f64> = rates.iter().map(|r| r[a] / r[b]).collect();
+        let (m, lo, hi) = stub::spread(&ratios);
+        println!("{name}: median {m:.3}, min {lo:.3}, max {hi:.3} over {rounds} rounds");
     }
+    let cpu_ratios: Vec<f64> = cpu.iter().map(|r| r[0] / r[1]).collect();
+    let (m, lo, hi) = stub::spread(&cpu_ratios);
+    println!(
+        "client CPU per fetch, ssoflow-tokio / bare reqwest: median {m:.3}, min {lo:.3}, max {hi:.3}"
+    );
     let all_busy: Vec<f64> = busy.iter().flatten().copied().collect();
     let (b, b_lo, _) = stub::spread(&all_busy);
+    let (w, _, w_hi) = stub::spread(&waiting);
     println!(
         "(µs: the client's CPU per fetch; srv µs: the stub's; the client thread was busy {:.0} % \
-         of the time at the median, {:.0} % at the least)",
+         of the time at the median, {:.0} % at the least, and runnable but waiting for its CPU \
+         (other load) {:.0} % at the median, {:.0} % at the most)",
         b * 100.0,
-        b_lo * 100.0
+        b_lo * 100.0,
+        w * 100.0,
+        w_hi * 100.0
     );
     drop(rt);
     drop(server);

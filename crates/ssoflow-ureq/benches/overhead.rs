@@ -118,12 +118,20 @@ struct Run {
     srv_us: f64,
 }
 
+/// CPU seconds this thread has used (`/proc/thread-self/schedstat`; 0 where it does not exist).
+fn this_thread_cpu() -> f64 {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+        .map_or(0.0, |ns| ns as f64 / 1e9)
+}
+
 /// The client's threads (names are cut to 15 bytes in `/proc`).
 const CLIENT: &str = "ureq-client";
 
 /// Throughput of the driver against bare ureq on the stub (see the module docs). With
 /// `count` (`--bare-count SIDE N`): only `N` fetches by side `SIDE` (0 ssoflow-ureq, 1 bare
-/// ureq) on this thread, for a profiler (`valgrind --tool=callgrind`, `perf record`).
+/// ureq, 2 ssoflow-ureq's send path alone) on this thread, for a profiler (`valgrind --tool=callgrind`, `perf record`).
 fn throughput_vs_bare(count: Option<(usize, usize)>) {
     let rounds: usize = env_or("OVERHEAD_ROUNDS", 9usize).max(1);
     let secs: f64 = env_or("OVERHEAD_SECS", 2.0);
@@ -182,25 +190,59 @@ fn throughput_vs_bare(count: Option<(usize, usize)>) {
             .and_then(|flow| driver.run(flow))
             .is_ok_and(|t| !t.access.value.is_empty())
     };
-    let sides: [(&str, &(dyn Fn() -> bool + Sync)); 2] =
-        [("ssoflow-ureq", &driver_fetch), ("bare ureq", &bare_fetch)];
+    // ssoflow-ureq's send path alone, for comparison: the same request written with the
+    // core's `RequestBuilder` (no flow: no credentials encoded, nothing parsed) and sent with
+    // `Driver::send`; the answer checked for its status, not parsed.
+    let header = |name: &str| {
+        let (_, v) = headers.iter().find(|(n, _)| n == name).expect("header");
+        String::from_utf8(v.clone()).expect("text")
+    };
+    let (authorization, form) = (header("Authorization"), String::from_utf8(body.clone()));
+    let form = form.expect("form");
+    let send_fetch = || -> bool {
+        let mut buf = [0u8; 1024];
+        let mut rb =
+            ssoflow_core::RequestBuilder::new(&mut buf, ssoflow_core::Method::Post, &url, "");
+        rb.header("Authorization", &authorization);
+        rb.raw_body("application/x-www-form-urlencoded", form.as_bytes());
+        rb.finish()
+            .map_err(ssoflow_ureq::Error::from)
+            .and_then(|request| driver.send(&request))
+            .is_ok_and(|r| r.status == 200 && !r.body.is_empty())
+    };
+    let sides: [(&str, &(dyn Fn() -> bool + Sync)); 3] = [
+        ("ssoflow-ureq", &driver_fetch),
+        ("bare ureq", &bare_fetch),
+        ("ssoflow-ureq send path", &send_fetch),
+    ];
     if let Some((side, n)) = count {
+        let cpu = this_thread_cpu();
+        let started = Instant::now();
         for _ in 0..n {
             assert!((sides[side].1)(), "fetch");
         }
+        let (cpu, elapsed) = (this_thread_cpu() - cpu, started.elapsed().as_secs_f64());
         assert_eq!(server.served(), n as u64);
+        println!(
+            "{}: {n} fetches, {:.0}/s, client CPU {:.3} µs per fetch",
+            sides[side].0,
+            n as f64 / elapsed,
+            cpu / n as f64 * 1e6
+        );
         return;
     }
 
-    let (ok, captured) = server.capture(|| driver_fetch() && bare_fetch());
-    assert!(ok, "both sides fetch a token");
-    assert_eq!(captured.len(), 2, "one request each");
-    assert!(
-        captured[0] == captured[1],
-        "ssoflow-ureq and bare ureq send different bytes:\n{}\n---\n{}",
-        String::from_utf8_lossy(&captured[0]),
-        String::from_utf8_lossy(&captured[1])
-    );
+    let (ok, captured) = server.capture(|| driver_fetch() && bare_fetch() && send_fetch());
+    assert!(ok, "every side fetches a token");
+    assert_eq!(captured.len(), 3, "one request each");
+    for (i, other) in [(1, "bare ureq"), (2, "the send path")] {
+        assert!(
+            captured[0] == captured[i],
+            "ssoflow-ureq and {other} send different bytes:\n{}\n---\n{}",
+            String::from_utf8_lossy(&captured[0]),
+            String::from_utf8_lossy(&captured[i])
+        );
+    }
     println!(
         "same request bytes from ssoflow-ureq and bare ureq: yes ({} B, head and body)",
         captured[0].len()
@@ -242,10 +284,9 @@ fn throughput_vs_bare(count: Option<(usize, usize)>) {
                 })
                 .expect("client thread");
         }
-        // One run of `which` for `length`: (fetches/s, client CPU µs per fetch, busy share,
-        // stub CPU µs per fetch).
+        // One run of `which` for `length`: [fetches, seconds, client CPU s, stub CPU s].
         let run = |which: usize, length: Duration| {
-            std::thread::sleep(Duration::from_millis(100));
+            std::thread::sleep(Duration::from_millis(5));
             side.store(which, Ordering::SeqCst);
             stop.store(false, Ordering::SeqCst);
             done.store(0, Ordering::SeqCst);
@@ -255,39 +296,70 @@ fn throughput_vs_bare(count: Option<(usize, usize)>) {
             std::thread::sleep(length);
             stop.store(true, Ordering::SeqCst);
             gate.wait();
-            let elapsed = started.elapsed().as_secs_f64();
-            let n = done.load(Ordering::SeqCst) as f64;
-            let cpu = stub::threads_cpu(CLIENT) - cpu;
-            let srv = stub::threads_cpu(stub::THREAD) - srv;
-            Run {
-                rate: n / elapsed,
-                cpu_us: cpu / n * 1e6,
-                busy: cpu / elapsed,
-                srv_us: srv / n * 1e6,
-            }
+            [
+                done.load(Ordering::SeqCst) as f64,
+                started.elapsed().as_secs_f64(),
+                stub::threads_cpu(CLIENT) - cpu,
+                stub::threads_cpu(stub::THREAD) - srv,
+            ]
         };
-        let _ = run(0, Duration::from_secs(1));
-        let _ = run(1, Duration::from_secs(1));
+        for which in 0..sides.len() {
+            let _ = run(which, Duration::from_secs(1));
+        }
         println!(
-            "{:>6} {:>15} {:>12} {:>8} {:>9} {:>9} {:>8}",
-            "round", "ssoflow-ureq/s", "bare ureq/s", "ratio", "ours µs", "bare µs", "srv µs"
+            "{:>6} {:>15} {:>12} {:>12} {:>8} {:>10} {:>9} {:>9} {:>9} {:>8}",
+            "round",
+            "ssoflow-ureq/s",
+            "bare ureq/s",
+            "send path/s",
+            "ratio",
+            "send/bare",
+            "ours µs",
+            "bare µs",
+            "send µs",
+            "srv µs"
         );
-        let length = Duration::from_secs_f64(secs);
+        // Each round runs each side for `secs`, in slices of 50 ms in an order that rotates
+        // and reverses from slice to slice, so that changes in the machine's speed (other
+        // load, other virtual machines on the host) hit every side alike; a round's ratio is
+        // of its sums.
+        const ORDERS: [[usize; 3]; 6] = [
+            [0, 1, 2],
+            [2, 1, 0],
+            [1, 2, 0],
+            [0, 2, 1],
+            [2, 0, 1],
+            [1, 0, 2],
+        ];
+        let slices = (secs / 0.05).round().max(1.0) as usize;
+        let length = Duration::from_secs_f64(secs) / slices as u32;
         for round in 0..rounds {
-            let mut r = [Run::default(); 2];
-            let order = if round % 2 == 0 { [0, 1] } else { [1, 0] };
-            for which in order {
-                r[which] = run(which, length);
+            let mut sum = [[0.0f64; 4]; 3];
+            for slice in 0..slices {
+                for which in ORDERS[(round * slices + slice) % ORDERS.len()] {
+                    for (total, v) in sum[which].iter_mut().zip(run(which, length)) {
+                        *total += v;
+                    }
+                }
             }
+            let r = sum.map(|[n, t, cpu, srv]| Run {
+                rate: n / t,
+                cpu_us: cpu / n * 1e6,
+                busy: cpu / t,
+                srv_us: srv / n * 1e6,
+            });
             println!(
-                "{:>6} {:>15.0} {:>12.0} {:>8.3} {:>9.2} {:>9.2} {:>8.2}",
+                "{:>6} {:>15.0} {:>12.0} {:>12.0} {:>8.3} {:>10.3} {:>9.2} {:>9.2} {:>9.2} {:>8.2}",
                 round + 1,
                 r[0].rate,
                 r[1].rate,
+                r[2].rate,
                 r[0].rate / r[1].rate,
+                r[2].rate / r[1].rate,
                 r[0].cpu_us,
                 r[1].cpu_us,
-                (r[0].srv_us + r[1].srv_us) / 2.0
+                r[2].cpu_us,
+                (r[0].srv_us + r[1].srv_us + r[2].srv_us) / 3.0
             );
             results.lock().expect("lock").push(r);
         }
@@ -297,24 +369,34 @@ fn throughput_vs_bare(count: Option<(usize, usize)>) {
     assert_eq!(failed.load(Ordering::SeqCst), 0, "every fetch succeeds");
     let results = results.into_inner().expect("lock");
     let med =
-        |f: &dyn Fn(&[Run; 2]) -> f64| stub::spread(&results.iter().map(f).collect::<Vec<_>>()).0;
+        |f: &dyn Fn(&[Run; 3]) -> f64| stub::spread(&results.iter().map(f).collect::<Vec<_>>()).0;
     println!(
-        "{:>6} {:>15.0} {:>12.0} {:>8} {:>9.2} {:>9.2}",
+        "{:>6} {:>15.0} {:>12.0} {:>12.0} {:>8} {:>10} {:>9.2} {:>9.2} {:>9.2}",
         "median",
         med(&|r| r[0].rate),
         med(&|r| r[1].rate),
+        med(&|r| r[2].rate),
+        "",
         "",
         med(&|r| r[0].cpu_us),
-        med(&|r| r[1].cpu_us)
+        med(&|r| r[1].cpu_us),
+        med(&|r| r[2].cpu_us)
     );
-    let ratios: Vec<f64> = results.iter().map(|r| r[0].rate / r[1].rate).collect();
-    let (m, lo, hi) = stub::spread(&ratios);
+    for (a, name) in [(0, "ssoflow-ureq"), (2, "ssoflow-ureq send path")] {
+        let ratios: Vec<f64> = results.iter().map(|r| r[a].rate / r[1].rate).collect();
+        let (m, lo, hi) = stub::spread(&ratios);
+        println!(
+            "{name} / bare ureq: median {m:.3}, min {lo:.3}, max {hi:.3} over {rounds} rounds"
+        );
+    }
+    let cpu_ratios: Vec<f64> = results.iter().map(|r| r[0].cpu_us / r[1].cpu_us).collect();
+    let (m, lo, hi) = stub::spread(&cpu_ratios);
     println!(
-        "ssoflow-ureq / bare ureq: median {m:.3}, min {lo:.3}, max {hi:.3} over {rounds} rounds"
+        "client CPU per fetch, ssoflow-ureq / bare ureq: median {m:.3}, min {lo:.3}, max {hi:.3}"
     );
     let busy: Vec<f64> = results
         .iter()
-        .flat_map(|r| [r[0].busy, r[1].busy])
+        .flat_map(|r| r.map(|side| side.busy))
         .collect();
     let (b, b_lo, _) = stub::spread(&busy);
     println!(

@@ -190,13 +190,21 @@ pub fn can_pin() -> bool {
     std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2)
 }
 
-/// CPU seconds used so far by this process's threads whose name starts with `prefix`
-/// (from `/proc/self/task/*/stat`; 0 where that does not exist).
+/// CPU seconds used so far by this process's threads whose name starts with `prefix` (see
+/// [`threads_sched`]).
 pub fn threads_cpu(prefix: &str) -> f64 {
+    threads_sched(prefix).0
+}
+
+/// Seconds this process's threads whose name starts with `prefix` have so far spent on a CPU,
+/// and waiting for one while runnable (other load on the machine), from
+/// `/proc/self/task/*/schedstat` (nanoseconds), or the CPU time alone from `stat` (clock
+/// ticks) where there is no `schedstat`; zeroes where neither exists.
+pub fn threads_sched(prefix: &str) -> (f64, f64) {
     let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
-        return 0.0;
+        return (0.0, 0.0);
     };
-    let mut ticks = 0u64;
+    let (mut run, mut wait) = (0.0, 0.0);
     for task in tasks.flatten() {
         let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) else {
             continue;
@@ -207,16 +215,25 @@ pub fn threads_cpu(prefix: &str) -> f64 {
         if !stat[open + 1..close].starts_with(prefix) {
             continue;
         }
+        if let Ok(sched) = std::fs::read_to_string(task.path().join("schedstat")) {
+            let mut ns = sched
+                .split_whitespace()
+                .map(|v| v.parse::<u64>().unwrap_or(0));
+            run += ns.next().unwrap_or(0) as f64 / 1e9;
+            wait += ns.next().unwrap_or(0) as f64 / 1e9;
+            continue;
+        }
         let fields: Vec<&str> = stat[close + 1..].split_whitespace().collect();
         // utime and stime: fields 14 and 15 of stat, 12 and 13 after the command.
         for i in [11, 12] {
-            ticks += fields
+            run += fields
                 .get(i)
                 .and_then(|v| v.parse::<u64>().ok())
-                .unwrap_or(0);
+                .unwrap_or(0) as f64
+                / 100.0;
         }
     }
-    ticks as f64 / 100.0
+    (run, wait)
 }
 
 /// Median, minimum and maximum of `v`.

@@ -12,15 +12,18 @@
 //!    over a transport that answers at once with the same canned token response, on one
 //!    thread, interleaved. This is the CPU each library adds to every fetch (request
 //!    building, header maps, parsing, moving the token around), free of loopback noise.
-//!
 //! 4. Client-credentials fetches per second against a bare reqwest POST of the very same
 //!    request bytes (the core's headers and form body; answer read to bytes, not parsed) and
 //!    against the `oauth2` crate: a one-thread stub token endpoint (`stub/mod.rs` in
 //!    ssoflow-ureq's benches), the client on one tokio worker thread so that its CPU is the
 //!    bottleneck (client and stub pinned to CPUs 0 and 1 where there are two), 8 fetches at
-//!    once, rounds of each side in rotating order. The three reqwest clients are set up alike
-//!    (ssoflow's transport settings), and the bench checks that ssoflow-tokio and the bare side
-//!    put the same bytes on the wire.
+//!    once; each round runs every side in 50 ms slices in rotating order. The reqwest clients
+//!    are set up alike (ssoflow's transport settings), and the bench checks that ssoflow-tokio
+//!    and the bare side put the same bytes on the wire. A fourth side, ssoflow-tokio's send
+//!    path alone (the same request written with the core's `RequestBuilder`, sent with
+//!    `Driver::send`, answer not parsed), separates the driver's own cost from the flow's.
+//!    `--bare-count SIDE N` runs `N` fetches of one side and prints its CPU per fetch (for a
+//!    profiler or A/B runs).
 //!
 //! `SSOFLOW_BENCH_SECS` (default 5) sets the length of each throughput round,
 //! `SSOFLOW_BENCH_ROUNDS` (default 2) the number of rounds, `SSOFLOW_BENCH_TASKS`

@@ -3,13 +3,15 @@
 //! request made by hand with ureq (same agent settings, same headers and form body, answer parsed
 //! with serde_json), interleaved one by one so both see the same machine and server state.
 //!
-//!
 //! Then throughput, the way ssoflow-tokio's `cache` bench part 4 measures it: a one-thread stub
 //! token endpoint (`stub/mod.rs`) and a few client threads sharing one CPU (client and stub
 //! pinned to CPUs 0 and 1 where there are two), so that the client's CPU is the bottleneck;
 //! `Driver::run(oauth2::client_credentials(..))` against a bare ureq POST of the very same
-//! bytes (checked on the wire), answer read to a `Vec` and not parsed; rounds of each side in
-//! alternating order.
+//! bytes (checked on the wire), answer read to a `Vec` and not parsed, and the driver's send
+//! path alone (the same request written with the core's `RequestBuilder`, sent with
+//! `Driver::send`); each round runs every side in 50 ms slices in rotating order.
+//! `--bare-count SIDE N` runs `N` fetches of one side on one thread and prints its CPU per
+//! fetch.
 //!
 //! `cargo bench -p ssoflow-ureq --bench overhead` (`OVERHEAD_N` sets the count, default 2000;
 //! `OVERHEAD_ROUNDS` (default 9), `OVERHEAD_SECS` (default 2, per side and round) and

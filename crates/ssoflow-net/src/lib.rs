@@ -245,12 +245,33 @@ pub fn wipe(buf: &mut [u8]) {
 /// The buffer a std driver writes requests into. Requests carry credentials (a Basic
 /// `Authorization`, a password or refresh token in the body), so it is wiped before it grows
 /// (a reallocation would leave the old bytes in freed memory) and when it is dropped.
+///
+/// Each thread keeps the last buffer dropped on it (wiped, up to [`KEPT_REQUEST_BUF`] bytes)
+/// for its next `RequestBuf`: a fresh zeroed allocation per sign-in (16 KiB by default in
+/// ssoflow-ureq) cost a `calloc`'s zeroing, the allocator's slow path for large blocks and a
+/// `free` on every run, on top of the wipe.
 pub struct RequestBuf(Vec<u8>);
 
+/// Largest buffer a thread keeps for its next [`RequestBuf`]; a bigger one is freed.
+pub const KEPT_REQUEST_BUF: usize = 64 * 1024;
+
+std::thread_local! {
+    /// This thread's kept buffer: every byte of its length is zero.
+    static KEPT: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
 impl RequestBuf {
-    /// A zeroed buffer of `len` bytes.
+    /// A zeroed buffer of `len` bytes (this thread's kept one when it is free).
     pub fn new(len: usize) -> Self {
-        RequestBuf(vec![0; len])
+        // (`try_with`: a thread being torn down gets a fresh buffer rather than a panic.)
+        let mut buf = KEPT.try_with(std::cell::Cell::take).unwrap_or_default();
+        if buf.len() >= len {
+            // All zeroes already: cutting it writes nothing.
+            buf.truncate(len);
+        } else {
+            buf.resize(len, 0);
+        }
+        RequestBuf(buf)
     }
 
     /// Grow to `len` bytes when that is more than now, wiping what it held first.
@@ -280,6 +301,10 @@ impl RequestBuf {
 impl Drop for RequestBuf {
     fn drop(&mut self) {
         wipe(&mut self.0);
+        if self.0.capacity() <= KEPT_REQUEST_BUF {
+            let buf = std::mem::take(&mut self.0);
+            let _ = KEPT.try_with(|kept| kept.set(buf));
+        }
     }
 }
 
@@ -304,5 +329,35 @@ mod wipe_tests {
         assert_eq!(buf.bytes(), &[0u8; 8]);
         buf.grow(2);
         assert_eq!(buf.len(), 8);
+    }
+
+    #[test]
+    fn a_thread_reuses_its_wiped_request_buffer() {
+        let mut first = RequestBuf::new(64);
+        first.bytes().fill(b'p');
+        let ptr = first.bytes().as_ptr();
+        // Lent out: a second one on this thread is a buffer of its own.
+        let second = RequestBuf::new(64);
+        assert_ne!(second.bytes_ptr(), ptr);
+        drop(second);
+        drop(first);
+        // Given back (the last one back is kept), wiped, at the length asked for.
+        let mut again = RequestBuf::new(32);
+        assert_eq!(again.bytes().as_ptr(), ptr);
+        assert_eq!(again.bytes(), &[0u8; 32]);
+        again.bytes().fill(b'p');
+        drop(again);
+        let mut longer = RequestBuf::new(96);
+        assert_eq!(longer.bytes(), &[0u8; 96]);
+        // A buffer grown past what a thread keeps is freed after use.
+        longer.grow(KEPT_REQUEST_BUF + 1);
+        drop(longer);
+        assert!(RequestBuf::new(8).0.capacity() <= KEPT_REQUEST_BUF);
+    }
+
+    impl RequestBuf {
+        fn bytes_ptr(&self) -> *const u8 {
+            self.0.as_ptr()
+        }
     }
 }

@@ -12,11 +12,28 @@
 //!    over a transport that answers at once with the same canned token response, on one
 //!    thread, interleaved. This is the CPU each library adds to every fetch (request
 //!    building, header maps, parsing, moving the token around), free of loopback noise.
+//! 4. Client-credentials fetches per second against a bare reqwest POST of the very same
+//!    request bytes (the core's headers and form body; answer read to bytes, not parsed) and
+//!    against the `oauth2` crate: a one-thread stub token endpoint (`stub/mod.rs` in
+//!    ssoflow-ureq's benches), the client on one tokio worker thread so that its CPU is the
+//!    bottleneck (client and stub pinned to CPUs 0 and 1 where there are two), 8 fetches at
+//!    once; each round runs every side in 50 ms slices in rotating order. The reqwest clients
+//!    are set up alike (ssoflow's transport settings), and the bench checks that ssoflow-tokio
+//!    and the bare side put the same bytes on the wire. A fourth side, ssoflow-tokio's send
+//!    path alone (the same request written with the core's `RequestBuilder`, sent with
+//!    `Driver::send`, answer not parsed), separates the driver's own cost from the flow's.
+//!    `--bare-count SIDE N` runs `N` fetches of one side and prints its CPU per fetch (for a
+//!    profiler or A/B runs).
 //!
 //! `SSOFLOW_BENCH_SECS` (default 5) sets the length of each throughput round,
 //! `SSOFLOW_BENCH_ROUNDS` (default 2) the number of rounds, `SSOFLOW_BENCH_TASKS`
-//! (default 32) the concurrency of part 2. `--cache-only` skips part 2.
+//! (default 32) the concurrency of part 2. `--cache-only` runs part 1 alone. Part 4:
+//! `SSOFLOW_BARE_ROUNDS` (default 9), `SSOFLOW_BARE_SECS` (default 2, per side and round),
+//! `SSOFLOW_BARE_TASKS` (default 8); `--bare-only` runs part 4 alone.
 #![allow(clippy::result_large_err, missing_docs)]
+
+#[path = "../../ssoflow-ureq/benches/stub/mod.rs"]
+mod stub;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -29,6 +46,7 @@ use ssoflow_sandbox::Sandbox;
 use ssoflow_tokio::{
     BoxFuture, CacheConfig, Driver, Error, OwnedRequest, OwnedResponse, TokenCache, Transport,
 };
+use stub::threads_cpu;
 
 fn env_u64(name: &str, default: u64) -> u64 {
     std::env::var(name)
@@ -169,35 +187,8 @@ struct Slice {
     client_cpu: f64,
     /// CPU seconds the sandbox's threads used (Linux; 0 elsewhere).
     server_cpu: f64,
-}
-
-/// CPU seconds used so far by this process's threads whose name starts with `prefix`
-/// (from `/proc/self/task/*/stat`; 0 where that does not exist).
-fn threads_cpu(prefix: &str) -> f64 {
-    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
-        return 0.0;
-    };
-    let mut ticks = 0u64;
-    for task in tasks.flatten() {
-        let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) else {
-            continue;
-        };
-        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
-            continue;
-        };
-        if !stat[open + 1..close].starts_with(prefix) {
-            continue;
-        }
-        let fields: Vec<&str> = stat[close + 1..].split_whitespace().collect();
-        // utime and stime: fields 14 and 15 of stat, 12 and 13 after the command.
-        for i in [11, 12] {
-            ticks += fields
-                .get(i)
-                .and_then(|v| v.parse::<u64>().ok())
-                .unwrap_or(0);
-        }
-    }
-    ticks as f64 / 100.0
+    /// Seconds the client's threads were runnable but waiting for a CPU (other load).
+    client_wait: f64,
 }
 
 /// The client runtime's worker threads (the sandbox's are `ssoflow-sandbox-worker`).
@@ -205,11 +196,25 @@ const CLIENT_THREADS: &str = "bench-client";
 /// The sandbox's worker threads (names are cut to 15 bytes in `/proc`).
 const SERVER_THREADS: &str = "ssoflow-sandbox";
 
+/// Part 2's pause before each slice: work left over from the previous slice (connections of
+/// the other client finishing in the background) runs before the clock starts.
+const SETTLE: Duration = Duration::from_millis(100);
+
+/// Part 2's client and server threads.
+const SANDBOX: (&str, &str) = (CLIENT_THREADS, SERVER_THREADS);
+
 /// Length of one slice of the throughput comparison (four make a block).
 const SLICE: Duration = Duration::from_millis(500);
 
-/// Run `tasks` copies of `fetch` in a loop for `length`.
-async fn rate<F, Fut>(tasks: usize, length: Duration, fetch: F) -> Slice
+/// Run `tasks` copies of `fetch` in a loop for `length`, after `settle`; CPU is counted for
+/// the threads named `threads.0` (the client) and `threads.1` (the server).
+async fn rate<F, Fut>(
+    tasks: usize,
+    length: Duration,
+    fetch: F,
+    threads: (&'static str, &'static str),
+    settle: Duration,
+) -> Slice
 where
     F: Fn() -> Fut + Clone + Send + 'static,
     Fut: std::future::Future<Output = bool> + Send,
@@ -219,9 +224,10 @@ where
     let failed = Arc::new(AtomicU64::new(0));
     // Let work left over from the previous slice (connections of the other client finishing
     // in the background) run before the clock starts, so it is not billed to this one.
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    let cpu_before = threads_cpu(CLIENT_THREADS);
-    let server_before = threads_cpu(SERVER_THREADS);
+    tokio::time::sleep(settle).await;
+    let (client_threads, server_threads) = threads;
+    let (cpu_before, wait_before) = stub::threads_sched(client_threads);
+    let server_before = threads_cpu(server_threads);
     let started = Instant::now();
     let handles: Vec<_> = (0..tasks)
         .map(|_| {
@@ -247,8 +253,9 @@ where
         done: done.load(Ordering::Relaxed),
         failed: failed.load(Ordering::Relaxed),
         elapsed: started.elapsed().as_secs_f64(),
-        client_cpu: threads_cpu(CLIENT_THREADS) - cpu_before,
-        server_cpu: threads_cpu(SERVER_THREADS) - server_before,
+        client_cpu: stub::threads_sched(client_threads).0 - cpu_before,
+        server_cpu: threads_cpu(server_threads) - server_before,
+        client_wait: stub::threads_sched(client_threads).1 - wait_before,
     }
 }
 
@@ -331,8 +338,8 @@ fn token_rps(rt: &tokio::runtime::Runtime) {
     );
     rt.block_on(async {
         // Warm both pools.
-        let _ = rate(tasks, SLICE * 4, ssoflow_fetch.clone()).await;
-        let _ = rate(tasks, SLICE * 4, oauth2_fetch.clone()).await;
+        let _ = rate(tasks, SLICE * 4, ssoflow_fetch.clone(), SANDBOX, SETTLE).await;
+        let _ = rate(tasks, SLICE * 4, oauth2_fetch.clone(), SANDBOX, SETTLE).await;
         // Each round is `secs` seconds: blocks of four half-second slices, A B B A then
         // B A A B, so that drift in the machine's load (other processes, other VMs) hits both
         // alike; every block also gives a ratio of its own.
@@ -343,9 +350,9 @@ fn token_rps(rt: &tokio::runtime::Runtime) {
                 for slice in 0..4 {
                     let ours_turn = matches!(slice, 0 | 3) == (block % 2 == 0);
                     let r = if ours_turn {
-                        rate(tasks, SLICE, ssoflow_fetch.clone()).await
+                        rate(tasks, SLICE, ssoflow_fetch.clone(), SANDBOX, SETTLE).await
                     } else {
-                        rate(tasks, SLICE, oauth2_fetch.clone()).await
+                        rate(tasks, SLICE, oauth2_fetch.clone(), SANDBOX, SETTLE).await
                     };
                     let side = usize::from(!ours_turn);
                     for (i, v) in [
@@ -419,6 +426,445 @@ fn token_rps(rt: &tokio::runtime::Runtime) {
         "(cpu µs: the client's threads' CPU per fetch; srv µs: the sandbox's threads' CPU per fetch)"
     );
     drop(sandbox);
+}
+
+/// Part 4's client runtime threads (one worker).
+const BARE_CLIENT: &str = "bare-client";
+
+/// A reqwest client set up as ssoflow-tokio's default transport sets up its own (no redirects,
+/// the same connect timeout, overall deadline, `User-Agent`, `TCP_NODELAY`, pool idle timeout,
+/// no proxy): the bare and `oauth2` sides of part 4 use it, so all three send through equal
+/// clients.
+fn client_like_ssoflow() -> reqwest::Client {
+    let limits = ssoflow_tokio::Config::default();
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(limits.connect_timeout)
+        .timeout(limits.timeout)
+        .user_agent(limits.user_agent)
+        .tcp_nodelay(true)
+        .pool_idle_timeout(Duration::from_secs(90))
+        .no_proxy()
+        .build()
+        .expect("reqwest")
+}
+
+/// The ways part 4 fetches a token. Each is an `async fn` whose future lives inline in the
+/// fetching task (none is boxed per fetch: a boxed 4 KiB future would go past the allocator's
+/// per-thread cache and bill that to one side only).
+struct Sides {
+    driver: Driver,
+    ours: core_oauth2::Client,
+    /// The core's request, for the send-path side: URL, `Authorization` value, form body.
+    url: String,
+    authorization: String,
+    form: String,
+    /// The bytes the core writes: its headers in its order, its form body.
+    headers: http::HeaderMap,
+    body: bytes::Bytes,
+    target: reqwest::Url,
+    http: reqwest::Client,
+    theirs: oauth2::basic::BasicClient<
+        oauth2::EndpointNotSet,
+        oauth2::EndpointNotSet,
+        oauth2::EndpointNotSet,
+        oauth2::EndpointNotSet,
+        oauth2::EndpointSet,
+    >,
+}
+
+/// Names of the sides, in their order.
+const SIDES: [&str; 4] = [
+    "ssoflow-tokio",
+    "bare reqwest",
+    "oauth2 v5",
+    "ssoflow-tokio send path",
+];
+
+impl Sides {
+    /// ssoflow-tokio: `Driver::run(oauth2::client_credentials(..))`.
+    async fn ours(&self) -> bool {
+        match core_oauth2::client_credentials(&self.ours, None) {
+            Ok(flow) => self
+                .driver
+                .run(flow)
+                .await
+                .is_ok_and(|t| !t.access.value.is_empty()),
+            Err(_) => false,
+        }
+    }
+
+    /// A bare reqwest POST of the core's bytes; the answer read to bytes, not parsed.
+    async fn bare(&self) -> bool {
+        let sent = self
+            .http
+            .request(reqwest::Method::POST, self.target.clone())
+            .headers(self.headers.clone())
+            .body(self.body.clone())
+            .send()
+            .await;
+        match sent {
+            Ok(response) if response.status() == 200 => {
+                response.bytes().await.is_ok_and(|b| !b.is_empty())
+            }
+            _ => false,
+        }
+    }
+
+    /// ssoflow-tokio's send path alone, for comparison: the same request written into the
+    /// thread's scratch buffer with the core's `RequestBuilder` (no flow: no credentials
+    /// encoded, nothing parsed), copied out (`OwnedRequest::write_with`) and sent with
+    /// `Driver::send`; the answer checked for its status, not parsed.
+    async fn send_path(&self) -> bool {
+        let request = OwnedRequest::write_with(|buf| {
+            let mut rb =
+                ssoflow_core::RequestBuilder::new(buf, ssoflow_core::Method::Post, &self.url, "");
+            rb.header("Authorization", &self.authorization);
+            rb.raw_body("application/x-www-form-urlencoded", self.form.as_bytes());
+            rb.finish()
+        });
+        match request {
+            Ok(request) => self
+                .driver
+                .send(request)
+                .await
+                .is_ok_and(|r| r.status == 200 && !r.body.is_empty()),
+            Err(_) => false,
+        }
+    }
+
+    /// The `oauth2` crate v5 over an equal reqwest client.
+    async fn oauth2(&self) -> bool {
+        self.theirs
+            .exchange_client_credentials()
+            .request_async(&self.http)
+            .await
+            .is_ok_and(|t| !t.access_token().secret().is_empty())
+    }
+
+    /// Run side `side` for `length` with `tasks` tasks (after a 5 ms pause: each side has
+    /// its own connections, and a slice ends when its last fetch has).
+    async fn rate(self: &Arc<Self>, side: usize, tasks: usize, length: Duration) -> Slice {
+        const THREADS: (&str, &str) = (BARE_CLIENT, stub::THREAD);
+        const SETTLE: Duration = Duration::from_millis(5);
+        let sides = self.clone();
+        match side {
+            0 => {
+                let f = move || {
+                    let s = sides.clone();
+                    async move { s.ours().await }
+                };
+                rate(tasks, length, f, THREADS, SETTLE).await
+            }
+            1 => {
+                let f = move || {
+                    let s = sides.clone();
+                    async move { s.bare().await }
+                };
+                rate(tasks, length, f, THREADS, SETTLE).await
+            }
+            2 => {
+                let f = move || {
+                    let s = sides.clone();
+                    async move { s.oauth2().await }
+                };
+                rate(tasks, length, f, THREADS, SETTLE).await
+            }
+            _ => {
+                let f = move || {
+                    let s = sides.clone();
+                    async move { s.send_path().await }
+                };
+                rate(tasks, length, f, THREADS, SETTLE).await
+            }
+        }
+    }
+}
+
+/// Part 4's stub, client runtime and sides.
+struct Bare {
+    server: stub::Stub,
+    rt: tokio::runtime::Runtime,
+    sides: Arc<Sides>,
+    /// Client and stub pinned to CPUs 0 and 1.
+    pin: bool,
+}
+
+fn bare_setup() -> Bare {
+    let pin = stub::can_pin();
+    let server = stub::Stub::start(pin.then_some(1));
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name(BARE_CLIENT)
+        .on_thread_start(move || {
+            if pin {
+                stub::pin_to(0);
+            }
+        })
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let url = server.url.clone();
+    let ours = core_oauth2::Client::new(&url, "bench-client")
+        .and_then(|c| c.with_secret("bench-secret"))
+        .expect("client");
+    let (headers, body) = {
+        let mut buf = vec![0u8; 4096];
+        let mut flow = core_oauth2::client_credentials(&ours, None).expect("flow");
+        match ssoflow_core::Flow::poll(&mut flow, ssoflow_core::Instant::from_millis(0), &mut buf) {
+            Ok(ssoflow_core::Step::Send(r)) => {
+                let mut headers = http::HeaderMap::new();
+                for h in r.headers() {
+                    headers.append(
+                        http::HeaderName::from_bytes(h.name.as_bytes()).expect("name"),
+                        http::HeaderValue::from_bytes(h.value).expect("value"),
+                    );
+                }
+                (headers, bytes::Bytes::copy_from_slice(r.body))
+            }
+            other => panic!("unexpected first step: {other:?}"),
+        }
+    };
+    let header = |name: &str| {
+        String::from_utf8(headers.get(name).expect("header").as_bytes().to_vec()).expect("text")
+    };
+    let sides = Arc::new(Sides {
+        driver: Driver::new().expect("driver"),
+        url: url.clone(),
+        authorization: header("authorization"),
+        form: String::from_utf8(body.to_vec()).expect("form"),
+        ours,
+        headers,
+        body,
+        target: reqwest::Url::parse(&url).expect("url"),
+        http: client_like_ssoflow(),
+        theirs: BasicClient::new(ClientId::new("bench-client".into()))
+            .set_client_secret(ClientSecret::new("bench-secret".into()))
+            .set_token_uri(TokenUrl::new(url.clone()).expect("url")),
+    });
+    Bare {
+        server,
+        rt,
+        sides,
+        pin,
+    }
+}
+
+/// `--bare-count SIDE N`: `N` fetches by side `SIDE` (0 ssoflow-tokio, 1 bare reqwest, 2 the
+/// `oauth2` crate, 3 ssoflow-tokio's send path alone), `SSOFLOW_BARE_TASKS` at once, and nothing else: for a profiler
+/// (`valgrind --tool=callgrind`, `perf record`), e.g. instructions per fetch from two counts.
+fn bare_count(side: usize, n: usize) {
+    let tasks = env_u64("SSOFLOW_BARE_TASKS", 8) as usize;
+    let Bare {
+        server, rt, sides, ..
+    } = bare_setup();
+    let (cpu, wait) = stub::threads_sched(BARE_CLIENT);
+    let started = Instant::now();
+    rt.block_on(async {
+        let handles: Vec<_> = (0..tasks)
+            .map(|t| {
+                let sides = sides.clone();
+                let mine = n / tasks + usize::from(t < n % tasks);
+                tokio::spawn(async move {
+                    for _ in 0..mine {
+                        let ok = match side {
+                            0 => sides.ours().await,
+                            1 => sides.bare().await,
+                            2 => sides.oauth2().await,
+                            _ => sides.send_path().await,
+                        };
+                        assert!(ok, "fetch");
+                    }
+                })
+            })
+            .collect();
+        for h in handles {
+            h.await.expect("task");
+        }
+    });
+    let elapsed = started.elapsed().as_secs_f64();
+    let (cpu_after, wait_after) = stub::threads_sched(BARE_CLIENT);
+    assert_eq!(server.served(), n as u64);
+    println!(
+        "{}: {n} fetches, {:.0}/s, client CPU {:.3} µs per fetch, waiting for its CPU {:.0} % of the time",
+        SIDES[side],
+        n as f64 / elapsed,
+        (cpu_after - cpu) / n as f64 * 1e6,
+        (wait_after - wait) / elapsed * 100.0
+    );
+    drop(rt);
+}
+
+/// Part 4: ssoflow-tokio against a bare reqwest POST of the very same request bytes (answer
+/// read to bytes, not parsed) and against the `oauth2` crate, on a one-thread stub token
+/// endpoint, the client on one tokio worker thread (so its CPU is the bottleneck), `tasks`
+/// fetches at once, `rounds` rounds of `secs` seconds per side in rotating order.
+fn versus_bare() {
+    let secs = std::env::var("SSOFLOW_BARE_SECS")
+        .ok()
+        .and_then(|v| v.parse::<f64>().ok())
+        .unwrap_or(2.0);
+    let rounds = env_u64("SSOFLOW_BARE_ROUNDS", 9).max(1) as usize;
+    let tasks = env_u64("SSOFLOW_BARE_TASKS", 8) as usize;
+    let Bare {
+        server,
+        rt,
+        sides,
+        pin,
+    } = bare_setup();
+    println!(
+        "\n== client-credentials fetches/s vs bare reqwest: stub token endpoint (1 thread{}), \
+         client on 1 tokio worker thread{}, {tasks} tasks, {rounds} rounds x {secs} s, {}",
+        if pin { ", CPU 1" } else { "" },
+        if pin { " (CPU 0)" } else { "" },
+        server.url
+    );
+
+    // The same bytes on the wire: one request from ssoflow-tokio, bare reqwest and the send
+    // path, compared.
+    let (ok, captured) = server.capture(|| {
+        rt.block_on(async { sides.ours().await && sides.bare().await && sides.send_path().await })
+    });
+    assert!(ok, "every side fetches a token");
+    assert_eq!(captured.len(), 3, "one request each");
+    for (i, other) in [(1, "bare reqwest"), (2, "the send path")] {
+        assert!(
+            captured[0] == captured[i],
+            "ssoflow-tokio and {other} send different bytes:\n{}\n---\n{}",
+            String::from_utf8_lossy(&captured[0]),
+            String::from_utf8_lossy(&captured[i])
+        );
+    }
+    println!(
+        "same request bytes from ssoflow-tokio and bare reqwest: yes ({} B, head and body)",
+        captured[0].len()
+    );
+    let length = Duration::from_secs_f64(secs);
+    // Each round runs every side for `length`, in slices of 50 ms, in an order that rotates
+    // and reverses from slice to slice, so that changes in the machine's speed (other load,
+    // other virtual machines on the host) hit every side alike; a round's ratio is of its
+    // sums.
+    const ORDERS: [[usize; 4]; 8] = [
+        [0, 1, 2, 3],
+        [3, 2, 1, 0],
+        [1, 2, 3, 0],
+        [0, 3, 2, 1],
+        [2, 3, 0, 1],
+        [1, 0, 3, 2],
+        [3, 0, 1, 2],
+        [2, 1, 0, 3],
+    ];
+    let slices = (secs / 0.05).round().max(1.0) as usize;
+    let mut rates = vec![[0.0f64; 4]; rounds];
+    let mut cpu = vec![[0.0f64; 4]; rounds];
+    let mut busy = vec![[0.0f64; 4]; rounds];
+    let mut srv = vec![[0.0f64; 4]; rounds];
+    let mut waiting = Vec::new();
+    println!(
+        "{:>6} {:>16} {:>15} {:>12} {:>10} {:>8} {:>9} {:>9} {:>8} {:>8} {:>9} {:>8} {:>7}",
+        "round",
+        "ssoflow-tokio/s",
+        "bare reqwest/s",
+        "oauth2 v5/s",
+        "send path/s",
+        "vs bare",
+        "vs oauth2",
+        "send/bare",
+        "ours µs",
+        "bare µs",
+        "oauth2 µs",
+        "send µs",
+        "srv µs"
+    );
+    rt.block_on(async {
+        for side in 0..SIDES.len() {
+            let _ = sides.rate(side, tasks, Duration::from_secs(1)).await;
+        }
+        for round in 0..rounds {
+            // [side] × [done, seconds, client cpu, server cpu, client waiting]
+            let mut sum = [[0.0f64; 5]; 4];
+            for slice in 0..slices {
+                for &side in &ORDERS[(round * slices + slice) % ORDERS.len()] {
+                    let r = sides.rate(side, tasks, length / slices as u32).await;
+                    assert_eq!(r.failed, 0, "every fetch succeeds ({})", SIDES[side]);
+                    for (i, v) in [
+                        r.done as f64,
+                        r.elapsed,
+                        r.client_cpu,
+                        r.server_cpu,
+                        r.client_wait,
+                    ]
+                    .into_iter()
+                    .enumerate()
+                    {
+                        sum[side][i] += v;
+                    }
+                }
+            }
+            for (side, [n, t, c, sv, wt]) in sum.into_iter().enumerate() {
+                rates[round][side] = n / t;
+                cpu[round][side] = c / n * 1e6;
+                busy[round][side] = c / t;
+                srv[round][side] = sv / n * 1e6;
+                waiting.push(wt / t);
+            }
+            let [a, b, c, d] = rates[round];
+            let [ca, cb, cc, cd] = cpu[round];
+            let s = srv[round].iter().sum::<f64>() / 4.0;
+            println!(
+                "{:>6} {a:>16.0} {b:>15.0} {c:>12.0} {d:>10.0} {:>8.3} {:>9.3} {:>9.3} {ca:>8.2} {cb:>8.2} {cc:>9.2} {cd:>8.2} {s:>7.2}",
+                round + 1,
+                a / b,
+                a / c,
+                d / b
+            );
+        }
+    });
+    let column = |v: &[[f64; 4]], i: usize| v.iter().map(|r| r[i]).collect::<Vec<_>>();
+    let med = |v: Vec<f64>| stub::spread(&v).0;
+    println!(
+        "{:>6} {:>16.0} {:>15.0} {:>12.0} {:>10.0} {:>8} {:>9} {:>9} {:>8.2} {:>8.2} {:>9.2} {:>8.2}",
+        "median",
+        med(column(&rates, 0)),
+        med(column(&rates, 1)),
+        med(column(&rates, 2)),
+        med(column(&rates, 3)),
+        "",
+        "",
+        "",
+        med(column(&cpu, 0)),
+        med(column(&cpu, 1)),
+        med(column(&cpu, 2)),
+        med(column(&cpu, 3)),
+    );
+    for (a, b, name) in [
+        (0, 1, "ssoflow-tokio / bare reqwest"),
+        (0, 2, "ssoflow-tokio / oauth2 v5"),
+        (3, 1, "ssoflow-tokio send path / bare reqwest"),
+    ] {
+        let ratios: Vec<f64> = rates.iter().map(|r| r[a] / r[b]).collect();
+        let (m, lo, hi) = stub::spread(&ratios);
+        println!("{name}: median {m:.3}, min {lo:.3}, max {hi:.3} over {rounds} rounds");
+    }
+    let cpu_ratios: Vec<f64> = cpu.iter().map(|r| r[0] / r[1]).collect();
+    let (m, lo, hi) = stub::spread(&cpu_ratios);
+    println!(
+        "client CPU per fetch, ssoflow-tokio / bare reqwest: median {m:.3}, min {lo:.3}, max {hi:.3}"
+    );
+    let all_busy: Vec<f64> = busy.iter().flatten().copied().collect();
+    let (b, b_lo, _) = stub::spread(&all_busy);
+    let (w, _, w_hi) = stub::spread(&waiting);
+    println!(
+        "(µs: the client's CPU per fetch; srv µs: the stub's; the client thread was busy {:.0} % \
+         of the time at the median, {:.0} % at the least, and runnable but waiting for its CPU \
+         (other load) {:.0} % at the median, {:.0} % at the most)",
+        b * 100.0,
+        b_lo * 100.0,
+        w * 100.0,
+        w_hi * 100.0
+    );
+    drop(rt);
+    drop(server);
 }
 
 /// The token endpoint's answer both libraries get in part 3.
@@ -515,10 +961,21 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
-    cached_get(&rt);
-    if std::env::args().any(|a| a == "--cache-only") {
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(i) = args.iter().position(|a| a == "--bare-count") {
+        let arg = |k: usize| args.get(i + k).and_then(|v| v.parse().ok());
+        bare_count(arg(1).expect("SIDE"), arg(2).expect("N"));
         return;
     }
-    library_cost();
-    token_rps(&rt);
+    let only_bare = args.iter().any(|a| a == "--bare-only");
+    if !only_bare {
+        cached_get(&rt);
+        if args.iter().any(|a| a == "--cache-only") {
+            return;
+        }
+        library_cost();
+        token_rps(&rt);
+    }
+    drop(rt);
+    versus_bare();
 }

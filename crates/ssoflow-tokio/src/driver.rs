@@ -67,7 +67,10 @@ impl Driver {
 
     /// Send one request (URL checked first: `https://`, or `http://` only to loopback).
     pub async fn send(&self, request: OwnedRequest) -> Result<OwnedResponse, Error> {
-        ssoflow_core::http::check_url(&request.url)?;
+        // (A URL this thread has already checked and parsed is not checked again.)
+        if !crate::transport::known_good(&request.url) {
+            ssoflow_core::http::check_url(&request.url)?;
+        }
         let method = request.method.clone();
         // What the debug event needs is only gathered when it is on (a clock read costs as
         // much as building the request's headers).

@@ -7,7 +7,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use http::header::{HeaderMap, HeaderName, HeaderValue};
 use ssoflow_core::{Excerpt, Header, Request, Response};
 
@@ -67,30 +67,47 @@ impl OwnedRequest {
     }
 
     /// Copy a core request (its headers validated as HTTP header names and values).
+    ///
+    /// The names and constant values the core writes (`Accept`, `Content-Type`, …) are taken
+    /// from the `http` crate's constants, without parsing or copying; the other values and the
+    /// body are copied into one allocation that they share (reqwest clones each request for
+    /// its retry policy, and clones of shared bytes are reference counts, not copies).
+    /// Credential values are marked sensitive (never indexed by HTTP/2 header compression,
+    /// hidden by `Debug`).
     pub fn from_core(request: &Request<'_>) -> Result<Self, Error> {
         let method = match request.method {
             ssoflow_core::Method::Get => http::Method::GET,
             ssoflow_core::Method::Post => http::Method::POST,
         };
-        let mut headers = HeaderMap::with_capacity(request.headers().len());
-        for h in request.headers() {
-            let name = HeaderName::from_bytes(h.name.as_bytes()).map_err(|_| {
-                ssoflow_core::Error::InvalidInput {
-                    what: "header name",
+        let core_headers = request.headers();
+        let room = core_headers.iter().map(|h| h.value.len()).sum::<usize>() + request.body.len();
+        let mut copied = BytesMut::with_capacity(room);
+        // Room for the headers reqwest adds (`User-Agent`) without growing the map.
+        let mut headers = HeaderMap::with_capacity(core_headers.len() + 2);
+        for h in core_headers {
+            let (name, secret) = header_name(h.name)?;
+            let mut value = match constant_value(h.value) {
+                Some(value) => value,
+                None => {
+                    copied.extend_from_slice(h.value);
+                    HeaderValue::from_maybe_shared(copied.split().freeze()).map_err(|_| {
+                        ssoflow_core::Error::InvalidInput {
+                            what: "header value",
+                        }
+                    })?
                 }
-            })?;
-            let value = HeaderValue::from_bytes(h.value).map_err(|_| {
-                ssoflow_core::Error::InvalidInput {
-                    what: "header value",
-                }
-            })?;
+            };
+            if secret {
+                value.set_sensitive(true);
+            }
             headers.append(name, value);
         }
+        copied.extend_from_slice(request.body);
         Ok(OwnedRequest {
             method,
             url: request.url.to_owned(),
             headers,
-            body: Bytes::copy_from_slice(request.body),
+            body: copied.freeze(),
         })
     }
 
@@ -113,6 +130,36 @@ impl OwnedRequest {
     /// The first value of header `name` (case-insensitive).
     pub fn header(&self, name: &str) -> Option<&[u8]> {
         self.headers.get(name).map(HeaderValue::as_bytes)
+    }
+}
+
+/// A header name, and whether its value is a credential. The names the core writes are
+/// matched as it spells them (a length switch and a compare); others are parsed.
+fn header_name(name: &str) -> Result<(HeaderName, bool), Error> {
+    use http::header;
+    Ok(match name {
+        "Accept" => (header::ACCEPT, false),
+        "Authorization" => (header::AUTHORIZATION, true),
+        "Content-Type" => (header::CONTENT_TYPE, false),
+        _ => {
+            let parsed = HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
+                ssoflow_core::Error::InvalidInput {
+                    what: "header name",
+                }
+            })?;
+            (parsed, is_secret_header(name))
+        }
+    })
+}
+
+/// The constant header values the core writes, as `http` constants (no copy, no check).
+fn constant_value(value: &[u8]) -> Option<HeaderValue> {
+    static JSON: HeaderValue = HeaderValue::from_static("application/json");
+    static FORM: HeaderValue = HeaderValue::from_static("application/x-www-form-urlencoded");
+    match value {
+        b"application/json" => Some(JSON.clone()),
+        b"application/x-www-form-urlencoded" => Some(FORM.clone()),
+        _ => None,
     }
 }
 
@@ -234,21 +281,19 @@ impl OwnedResponse {
     /// Lend this response to `f` as a core [`Response`] (e.g. to feed it to `Flow::handle`),
     /// with its first [`LENT_HEADERS`] headers.
     pub fn with_core<R>(&self, f: impl FnOnce(Response<'_>) -> R) -> R {
-        // Flows read few headers (`Retry-After`, …): the first `LENT_HEADERS` are lent, on the stack.
-        let mut headers = [Header {
-            name: "",
-            value: &[],
-        }; LENT_HEADERS];
-        let mut n = 0;
-        for ((name, value), slot) in self.headers.iter().zip(headers.iter_mut()) {
-            *slot = Header {
+        // Flows read few headers (`Retry-After`, …): the first `LENT_HEADERS` are lent, on the
+        // stack (only the slots used are written).
+        let mut lent = heapless::Vec::<Header<'_>, LENT_HEADERS>::new();
+        for (name, value) in &self.headers {
+            let header = Header {
                 name: name.as_str(),
                 value: value.as_bytes(),
             };
-            n += 1;
+            if lent.push(header).is_err() {
+                break;
+            }
         }
-        let lent = headers.get(..n).unwrap_or(&[]);
-        f(Response::new(self.status, &self.body).with_headers(lent))
+        f(Response::new(self.status, &self.body).with_headers(&lent))
     }
 }
 
@@ -333,9 +378,43 @@ mod tests {
         assert_eq!(owned.header("x-request-id"), Some(&b"abc"[..]));
         assert_eq!(owned.header("accept"), Some(&b"application/json"[..]));
         assert_eq!(&owned.body[..], core.body);
+        // Credentials are marked sensitive (HTTP/2 never indexes them), others are not.
+        assert!(owned.headers["authorization"].is_sensitive());
+        assert!(!owned.headers["x-request-id"].is_sensitive());
+        assert!(!owned.headers["content-type"].is_sensitive());
         let s = format!("{owned:?}");
         assert!(!s.contains("SECRET") && !s.contains("C0DE"), "{s}");
         assert!(s.contains("authorization: ***"), "{s}");
+    }
+
+    #[test]
+    fn every_header_is_copied_whatever_its_spelling() {
+        let mut buf = [0u8; 512];
+        let mut rb = RequestBuilder::new(&mut buf, Method::Post, "https://a.example", "/t");
+        rb.header("application", "app-KEY");
+        rb.header("X-Custom", "application/json");
+        rb.header("content-type", "text/plain; charset=utf-8");
+        rb.form_body(&[("grant_type", "client_credentials")]);
+        let core = rb.finish().unwrap();
+        let owned = OwnedRequest::from_core(&core).unwrap();
+        let names: Vec<_> = owned.headers.keys().map(|n| n.as_str()).collect();
+        assert_eq!(names, ["accept", "application", "x-custom", "content-type"]);
+        assert!(
+            owned.headers["application"].is_sensitive(),
+            "a secret name in any spelling"
+        );
+        assert_eq!(owned.header("x-custom"), Some(&b"application/json"[..]));
+        let types: Vec<_> = owned.headers.get_all("content-type").iter().collect();
+        assert_eq!(types.len(), 2, "{types:?}");
+        assert_eq!(types[0], "text/plain; charset=utf-8");
+        assert_eq!(types[1], "application/x-www-form-urlencoded");
+        assert_eq!(&owned.body[..], b"grant_type=client_credentials");
+        // An invalid value is refused, as before.
+        let mut buf = [0u8; 256];
+        let mut rb = RequestBuilder::new(&mut buf, Method::Get, "https://a.example", "/t");
+        rb.header("X-Bad", "line\nbreak");
+        let core = rb.finish().unwrap();
+        assert!(OwnedRequest::from_core(&core).is_err());
     }
 
     #[test]

@@ -222,8 +222,7 @@ impl ReqwestTransport {
 
 /// The reqwest request for `request` (its URL checked first).
 fn outgoing(request: OwnedRequest) -> Result<reqwest::Request, Error> {
-    ssoflow_core::http::check_url(&request.url)?;
-    let mut outgoing = reqwest::Request::new(request.method, parse_url(&request.url)?);
+    let mut outgoing = reqwest::Request::new(request.method, checked_url(&request.url)?);
     *outgoing.headers_mut() = request.headers;
     if !request.body.is_empty() {
         *outgoing.body_mut() = Some(request.body.into());
@@ -231,24 +230,44 @@ fn outgoing(request: OwnedRequest) -> Result<reqwest::Request, Error> {
     Ok(outgoing)
 }
 
-/// Parse `url`, reusing this thread's last parse when it is the same URL: a driver sends to
-/// a handful of endpoints over and over, and parsing (IDNA processing included) costs more
-/// than the rest of building a request. A `Url`'s serialization parses back to itself, so a
-/// match is exact.
-fn parse_url(url: &str) -> Result<reqwest::Url, Error> {
-    thread_local! {
-        static LAST: RefCell<Option<reqwest::Url>> = const { RefCell::new(None) };
-    }
-    LAST.with(|last| {
-        let mut last = last.borrow_mut();
-        if let Some(hit) = last.as_ref().filter(|u| u.as_str() == url) {
-            return Ok(hit.clone());
-        }
-        let parsed = reqwest::Url::parse(url)
-            .map_err(|_| ssoflow_core::Error::InvalidInput { what: "url" })?;
-        *last = Some(parsed.clone());
-        Ok(parsed)
-    })
+std::thread_local! {
+    /// The URL this thread last checked and parsed, kept only when it is its own
+    /// serialization (so a byte-for-byte match with it is a URL that passed the check).
+    static LAST_URL: RefCell<Option<reqwest::Url>> = const { RefCell::new(None) };
+}
+
+/// Whether `url` is, byte for byte, the URL this thread last checked and parsed: it passed
+/// [`check_url`](ssoflow_core::http::check_url) (a pure function of the text), so it need not
+/// be checked again.
+pub(crate) fn known_good(url: &str) -> bool {
+    LAST_URL
+        .try_with(|last| last.borrow().as_ref().is_some_and(|u| u.as_str() == url))
+        .unwrap_or(false)
+}
+
+/// `url` checked (`https://`, or `http://` only to loopback) and parsed, reusing this thread's
+/// last parse when it is the same URL: a driver sends to a handful of endpoints over and over,
+/// and checking and parsing (IDNA processing included) cost more than the rest of building a
+/// request. The URL stays unchecked for nothing: only what passed the check is kept.
+fn checked_url(url: &str) -> Result<reqwest::Url, Error> {
+    let check_and_parse = |url: &str| -> Result<reqwest::Url, Error> {
+        ssoflow_core::http::check_url(url)?;
+        Ok(reqwest::Url::parse(url)
+            .map_err(|_| ssoflow_core::Error::InvalidInput { what: "url" })?)
+    };
+    LAST_URL
+        .try_with(|last| {
+            let mut last = last.borrow_mut();
+            if let Some(hit) = last.as_ref().filter(|u| u.as_str() == url) {
+                return Ok(hit.clone());
+            }
+            let parsed = check_and_parse(url)?;
+            if parsed.as_str() == url {
+                *last = Some(parsed.clone());
+            }
+            Ok(parsed)
+        })
+        .unwrap_or_else(|_| check_and_parse(url))
 }
 
 /// Read the whole body, refusing (not truncating) one longer than `limit`.
@@ -299,5 +318,39 @@ impl Transport for ReqwestTransport {
                 .await
                 .unwrap_or(Err(Error::Timeout))
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_checked_url_is_kept_per_thread_and_nothing_unchecked_is() {
+        let good = "http://127.0.0.1:8080/oauth2/token";
+        assert_eq!(checked_url(good).unwrap().as_str(), good);
+        assert!(known_good(good));
+        // Another URL is checked, not taken from the cache.
+        assert!(matches!(
+            checked_url("http://auth.example/token"),
+            Err(Error::Core(ssoflow_core::Error::Insecure))
+        ));
+        assert!(!known_good("http://auth.example/token"));
+        assert!(
+            known_good(good),
+            "a refused URL does not replace the kept one"
+        );
+        // A URL that is not its own serialization passes the check but is not kept (a match
+        // with the kept one is always byte for byte).
+        let loose = "HTTPS://Auth.Example/t";
+        assert_eq!(
+            checked_url(loose).unwrap().as_str(),
+            "https://auth.example/t"
+        );
+        assert!(!known_good(loose) && !known_good("https://auth.example/t"));
+        // Per thread.
+        std::thread::spawn(move || assert!(!known_good(good)))
+            .join()
+            .unwrap();
     }
 }

@@ -345,9 +345,16 @@ impl Driver {
     /// `Content-Length`, chunked encoding or the connection's close are all read. A `GET` with a
     /// body (Punchh's `GET /api/auth/users`) sends the body.
     pub fn send(&self, request: &Request<'_>) -> Result<OwnedResponse, Error> {
-        ssoflow_core::http::check_url(request.url)?;
-        let started = std::time::Instant::now();
+        // (A URL this thread has just checked and parsed is not checked again.)
+        if !known_good(request.url) {
+            ssoflow_core::http::check_url(request.url)?;
+        }
+        // The clock is read only when the event below is on.
+        let started = tracing::enabled!(tracing::Level::DEBUG).then(std::time::Instant::now);
         let result = self.exchange(request);
+        let Some(started) = started else {
+            return result;
+        };
         let ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         let method = request.method.as_str();
         // Field expressions are only evaluated when the event is enabled: no cost otherwise.
@@ -372,34 +379,43 @@ impl Driver {
         result
     }
 
+    /// One request and its whole answer. The request is handed to ureq as an `http::Request`
+    /// built in place: the URI is this thread's last one when the URL is the same (a driver
+    /// sends to a few endpoints over and over; a parsed URI is cloned by reference counts),
+    /// the header names and constant values the core writes are the `http` crate's constants,
+    /// and the body is lent, not copied. The answer's headers are moved out of ureq's
+    /// response, not copied.
     fn exchange(&self, request: &Request<'_>) -> Result<OwnedResponse, Error> {
         use ureq::http;
         let invalid = |what| Error::Core(ssoflow_core::Error::InvalidInput { what });
-        let mut builder = http::Request::builder()
-            .method(request.method.as_str())
-            .uri(request.url);
+        let mut headers = http::HeaderMap::with_capacity(request.headers().len());
         for h in request.headers() {
-            let value = http::HeaderValue::from_bytes(h.value).map_err(|_| invalid("header"))?;
-            let name = http::HeaderName::from_bytes(h.name.as_bytes())
-                .map_err(|_| invalid("header name"))?;
-            builder = builder.header(name, value);
+            let mut value = match constant_value(h.value) {
+                Some(value) => value,
+                None => http::HeaderValue::from_bytes(h.value).map_err(|_| invalid("header"))?,
+            };
+            let (name, secret) = header_name(h.name)?;
+            if secret {
+                value.set_sensitive(true);
+            }
+            headers.append(name, value);
         }
+        let uri = parsed_uri(request.url).ok_or_else(|| invalid("url"))?;
+        let method = match request.method {
+            Method::Get => http::Method::GET,
+            Method::Post => http::Method::POST,
+        };
+        let agent = self.agent_for(request.url);
         let sent = if request.body.is_empty() && request.method == Method::Get {
             // No body at all (no `Content-Length: 0` on a plain GET).
-            let req = builder.body(()).map_err(|_| invalid("url"))?;
-            self.agent_for(request.url).run(req)
+            agent.run(assemble(method, uri, headers, ()))
         } else {
             // ureq sends the body of any method given one through the http crate's API.
-            let req = builder.body(request.body).map_err(|_| invalid("url"))?;
-            self.agent_for(request.url).run(req)
+            agent.run(assemble(method, uri, headers, request.body))
         };
         let mut response = sent.map_err(|e| Error::from_ureq(e, self.config.max_response_bytes))?;
         let status = response.status().as_u16();
-        let headers: Vec<(String, Vec<u8>)> = response
-            .headers()
-            .iter()
-            .map(|(k, v)| (k.as_str().to_owned(), v.as_bytes().to_vec()))
-            .collect();
+        let headers = std::mem::take(response.headers_mut());
         let limit = self.config.max_response_bytes;
         let body = response.body_mut();
         if body
@@ -418,5 +434,150 @@ impl Driver {
             headers,
             body,
         })
+    }
+}
+
+/// An `http::Request` from its parts.
+fn assemble<B>(
+    method: ureq::http::Method,
+    uri: ureq::http::Uri,
+    headers: ureq::http::HeaderMap,
+    body: B,
+) -> ureq::http::Request<B> {
+    let mut request = ureq::http::Request::new(body);
+    *request.method_mut() = method;
+    *request.uri_mut() = uri;
+    *request.headers_mut() = headers;
+    request
+}
+
+/// A header name, and whether its value is a credential. The names the core writes are
+/// matched as it spells them (a length switch and a compare); others are parsed.
+fn header_name(name: &str) -> Result<(ureq::http::HeaderName, bool), Error> {
+    use ureq::http::header;
+    Ok(match name {
+        "Accept" => (header::ACCEPT, false),
+        "Authorization" => (header::AUTHORIZATION, true),
+        "Content-Type" => (header::CONTENT_TYPE, false),
+        _ => {
+            let parsed = header::HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
+                Error::Core(ssoflow_core::Error::InvalidInput {
+                    what: "header name",
+                })
+            })?;
+            (parsed, ssoflow_core::http::is_secret_header(name))
+        }
+    })
+}
+
+/// The constant header values the core writes, as `http` constants (no copy, no check).
+fn constant_value(value: &[u8]) -> Option<ureq::http::HeaderValue> {
+    use ureq::http::HeaderValue;
+    static JSON: HeaderValue = HeaderValue::from_static("application/json");
+    static FORM: HeaderValue = HeaderValue::from_static("application/x-www-form-urlencoded");
+    match value {
+        b"application/json" => Some(JSON.clone()),
+        b"application/x-www-form-urlencoded" => Some(FORM.clone()),
+        _ => None,
+    }
+}
+
+std::thread_local! {
+    /// The URL this thread last checked and parsed, with its URI. Only a URL that passed
+    /// `check_url` is kept.
+    static LAST_URL: std::cell::RefCell<Option<(String, ureq::http::Uri)>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Whether `url` is, byte for byte, the URL this thread last checked and parsed: it passed
+/// [`check_url`](ssoflow_core::http::check_url) (a pure function of the text), so it need not
+/// be checked again.
+fn known_good(url: &str) -> bool {
+    LAST_URL
+        .try_with(|last| last.borrow().as_ref().is_some_and(|(u, _)| u == url))
+        .unwrap_or(false)
+}
+
+/// `url` parsed as a URI (`None` if it is not one), reusing this thread's last parse when it
+/// is the same URL. Called after `check_url` passed, so what it keeps passed it.
+fn parsed_uri(url: &str) -> Option<ureq::http::Uri> {
+    let parse = |url: &str| ureq::http::Uri::try_from(url).ok();
+    LAST_URL
+        .try_with(|last| {
+            let mut last = last.borrow_mut();
+            if let Some((_, uri)) = last.as_ref().filter(|(u, _)| u == url) {
+                return Some(uri.clone());
+            }
+            let uri = parse(url)?;
+            match last.as_mut() {
+                Some((kept, kept_uri)) => {
+                    kept.clear();
+                    kept.push_str(url);
+                    *kept_uri = uri.clone();
+                }
+                None => *last = Some((url.to_owned(), uri.clone())),
+            }
+            Some(uri)
+        })
+        .unwrap_or_else(|_| parse(url))
+}
+
+#[cfg(test)]
+mod exchange_tests {
+    use super::*;
+
+    #[test]
+    fn a_url_is_checked_before_it_is_kept_and_kept_per_thread() {
+        let driver = Driver::new(Config::default());
+        let mut buf = [0u8; 512];
+        let insecure = ssoflow_core::RequestBuilder::new(
+            &mut buf,
+            Method::Get,
+            "http://auth.example",
+            "/token",
+        )
+        .finish()
+        .unwrap();
+        assert!(matches!(
+            driver.send(&insecure),
+            Err(Error::Core(ssoflow_core::Error::Insecure))
+        ));
+        assert!(!known_good(insecure.url), "refused before anything is kept");
+        // A parse keeps the URL (`send` checks before `exchange` parses).
+        let good = "http://127.0.0.1:9/token";
+        assert_eq!(parsed_uri(good).unwrap(), good);
+        assert!(known_good(good) && !known_good("http://127.0.0.1:9/token2"));
+        assert_eq!(
+            parsed_uri("https://other.example/t").unwrap(),
+            "https://other.example/t"
+        );
+        assert!(!known_good(good), "one URL kept: the last");
+        assert!(parsed_uri("not a url").is_none());
+        std::thread::spawn(|| assert!(!known_good("https://other.example/t")))
+            .join()
+            .unwrap();
+    }
+
+    #[test]
+    fn header_names_and_values_as_the_http_crate_has_them() {
+        assert_eq!(header_name("Accept").unwrap().0, "accept");
+        assert_eq!(
+            header_name("Authorization").unwrap(),
+            (ureq::http::header::AUTHORIZATION, true)
+        );
+        assert_eq!(
+            header_name("X-Pch-Digest").unwrap(),
+            ("x-pch-digest".parse().unwrap(), true)
+        );
+        assert_eq!(
+            header_name("X-Request-ID").unwrap(),
+            ("x-request-id".parse().unwrap(), false)
+        );
+        assert!(header_name("bad name").is_err());
+        assert_eq!(
+            constant_value(b"application/json").unwrap(),
+            "application/json"
+        );
+        assert!(constant_value(b"application/jsonx").is_none());
     }
 }

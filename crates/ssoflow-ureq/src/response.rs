@@ -4,6 +4,16 @@ use std::time::Duration;
 
 use ssoflow_core::{Header, Response};
 
+/// One header of a `HeaderMap` as the core's view.
+fn core_header<'a>(
+    (name, value): (&'a ureq::http::HeaderName, &'a ureq::http::HeaderValue),
+) -> Header<'a> {
+    Header {
+        name: name.as_str(),
+        value: value.as_bytes(),
+    }
+}
+
 /// A complete HTTP answer: status, headers (names lowercase, as ureq gives them) and body.
 ///
 /// `Debug` prints credential header values (`Set-Cookie`, …) as `***` and only a redacted
@@ -12,42 +22,48 @@ use ssoflow_core::{Header, Response};
 pub struct OwnedResponse {
     /// Status code.
     pub status: u16,
-    /// Every header, in the order received.
-    pub headers: Vec<(String, Vec<u8>)>,
+    /// Every header, moved out of ureq's answer (not copied); the values of one name in the
+    /// order received.
+    pub headers: ureq::http::HeaderMap,
     /// The whole body.
     pub body: Vec<u8>,
 }
 
+/// Most headers [`OwnedResponse::with_core`] lends from the stack; an answer with more lends
+/// them all from the heap.
+const ON_STACK: usize = 32;
+
 impl OwnedResponse {
     /// The headers as the core's [`Header`] views (borrowing `self`).
     pub fn core_headers(&self) -> Vec<Header<'_>> {
-        self.headers
-            .iter()
-            .map(|(name, value)| Header {
-                name: name.as_str(),
-                value: value.as_slice(),
-            })
-            .collect()
+        self.headers.iter().map(core_header).collect()
     }
 
     /// Call `f` with the core's [`Response`] view of this answer (headers included).
     ///
     /// ```
-    /// # let resp = ssoflow_ureq::OwnedResponse { status: 200, headers: vec![], body: b"{}".to_vec() };
+    /// # let resp = ssoflow_ureq::OwnedResponse { status: 200, headers: Default::default(), body: b"{}".to_vec() };
     /// let status = resp.with_core(|r| r.status);
     /// # assert_eq!(status, 200);
     /// ```
     pub fn with_core<R>(&self, f: impl FnOnce(Response<'_>) -> R) -> R {
-        let headers = self.core_headers();
+        if self.headers.len() > ON_STACK {
+            let headers = self.core_headers();
+            return f(Response::new(self.status, &self.body).with_headers(&headers));
+        }
+        let mut headers = heapless::Vec::<Header<'_>, ON_STACK>::new();
+        for h in &self.headers {
+            // (Room for all: the count was checked above.)
+            let _ = headers.push(core_header(h));
+        }
         f(Response::new(self.status, &self.body).with_headers(&headers))
     }
 
     /// The first header called `name` (case-insensitive).
     pub fn header(&self, name: &str) -> Option<&[u8]> {
         self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_slice())
+            .get(name)
+            .map(ureq::http::HeaderValue::as_bytes)
     }
 
     /// The first header called `name` as text, when it is valid UTF-8.
@@ -83,12 +99,15 @@ mod tests {
 
     #[test]
     fn accessors() {
+        let mut headers = ureq::http::HeaderMap::new();
+        headers.append("retry-after", ureq::http::HeaderValue::from_static(" 7 "));
+        headers.append(
+            "set-cookie",
+            ureq::http::HeaderValue::from_static("s=SECRET"),
+        );
         let r = OwnedResponse {
             status: 503,
-            headers: vec![
-                ("retry-after".into(), b" 7 ".to_vec()),
-                ("set-cookie".into(), b"s=SECRET".to_vec()),
-            ],
+            headers,
             body: br#"{"access_token":"SECRET"}"#.to_vec(),
         };
         assert_eq!(r.retry_after(), Some(Duration::from_secs(7)));
@@ -100,5 +119,28 @@ mod tests {
         );
         let dbg = format!("{r:?}");
         assert!(!dbg.contains("SECRET"), "{dbg}");
+    }
+
+    #[test]
+    fn every_header_is_lent_to_the_core_however_many() {
+        for n in [0, 1, ON_STACK, ON_STACK + 1, 3 * ON_STACK] {
+            let mut headers = ureq::http::HeaderMap::new();
+            for i in 0..n {
+                let name: ureq::http::HeaderName = format!("x-h{i}").parse().unwrap();
+                headers.append(name, ureq::http::HeaderValue::from(i));
+            }
+            let r = OwnedResponse {
+                status: 200,
+                headers,
+                body: Vec::new(),
+            };
+            r.with_core(|c| {
+                assert_eq!(c.headers.len(), n);
+                if n > 0 {
+                    let last = format!("{}", n - 1);
+                    assert_eq!(c.header(&format!("X-H{}", n - 1)), Some(last.as_bytes()));
+                }
+            });
+        }
     }
 }

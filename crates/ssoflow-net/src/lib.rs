@@ -221,6 +221,29 @@ mod tests {
     use super::*;
 
     #[test]
+    fn header_names_and_values_as_the_http_crate_has_them() {
+        assert_eq!(header_name("Accept").unwrap().0, "accept");
+        assert_eq!(
+            header_name("Authorization").unwrap(),
+            (http::header::AUTHORIZATION, true)
+        );
+        assert_eq!(
+            header_name("X-Pch-Digest").unwrap(),
+            ("x-pch-digest".parse().unwrap(), true)
+        );
+        assert_eq!(
+            header_name("X-Request-ID").unwrap(),
+            ("x-request-id".parse().unwrap(), false)
+        );
+        assert!(header_name("bad name").is_err());
+        assert_eq!(
+            constant_value(b"application/json").unwrap(),
+            "application/json"
+        );
+        assert!(constant_value(b"application/jsonx").is_none());
+    }
+
+    #[test]
     fn proxy_credentials_are_never_printed() {
         let choice = ProxyChoice::Explicit("http://user:hunter2@proxy.example:3128".into());
         let route = choice.resolve_with(&|_| None).unwrap().unwrap();
@@ -230,6 +253,40 @@ mod tests {
             "{printed}"
         );
         assert!(printed.contains("proxy.example:3128"), "{printed}");
+    }
+}
+
+/// A header name the core wrote, as the `http` crate has it, and whether its value is a
+/// credential (`ssoflow_core::http::is_secret_header`). The names the core writes are matched
+/// as it spells them (a length switch and a compare) and come out as `http`'s constants; others
+/// are parsed.
+#[allow(clippy::result_large_err)] // the core's error, as every caller returns it
+pub fn header_name(name: &str) -> Result<(http::HeaderName, bool), ssoflow_core::Error> {
+    use http::header;
+    Ok(match name {
+        "Accept" => (header::ACCEPT, false),
+        "Authorization" => (header::AUTHORIZATION, true),
+        "Content-Type" => (header::CONTENT_TYPE, false),
+        _ => {
+            let parsed = header::HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
+                ssoflow_core::Error::InvalidInput {
+                    what: "header name",
+                }
+            })?;
+            (parsed, ssoflow_core::http::is_secret_header(name))
+        }
+    })
+}
+
+/// The constant header values the core writes, as `http` constants (no copy, no check).
+pub fn constant_value(value: &[u8]) -> Option<http::HeaderValue> {
+    use http::HeaderValue;
+    static JSON: HeaderValue = HeaderValue::from_static("application/json");
+    static FORM: HeaderValue = HeaderValue::from_static("application/x-www-form-urlencoded");
+    match value {
+        b"application/json" => Some(JSON.clone()),
+        b"application/x-www-form-urlencoded" => Some(FORM.clone()),
+        _ => None,
     }
 }
 

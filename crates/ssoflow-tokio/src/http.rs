@@ -8,7 +8,7 @@ use std::fmt;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use http::header::{HeaderMap, HeaderName, HeaderValue};
+use http::header::{HeaderMap, HeaderValue};
 use ssoflow_core::{Excerpt, Header, Request, Response};
 
 use crate::Error;
@@ -85,8 +85,8 @@ impl OwnedRequest {
         // Room for the headers reqwest adds (`User-Agent`) without growing the map.
         let mut headers = HeaderMap::with_capacity(core_headers.len() + 2);
         for h in core_headers {
-            let (name, secret) = header_name(h.name)?;
-            let mut value = match constant_value(h.value) {
+            let (name, secret) = ssoflow_net::header_name(h.name)?;
+            let mut value = match ssoflow_net::constant_value(h.value) {
                 Some(value) => value,
                 None => {
                     copied.extend_from_slice(h.value);
@@ -130,36 +130,6 @@ impl OwnedRequest {
     /// The first value of header `name` (case-insensitive).
     pub fn header(&self, name: &str) -> Option<&[u8]> {
         self.headers.get(name).map(HeaderValue::as_bytes)
-    }
-}
-
-/// A header name, and whether its value is a credential. The names the core writes are
-/// matched as it spells them (a length switch and a compare); others are parsed.
-fn header_name(name: &str) -> Result<(HeaderName, bool), Error> {
-    use http::header;
-    Ok(match name {
-        "Accept" => (header::ACCEPT, false),
-        "Authorization" => (header::AUTHORIZATION, true),
-        "Content-Type" => (header::CONTENT_TYPE, false),
-        _ => {
-            let parsed = HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
-                ssoflow_core::Error::InvalidInput {
-                    what: "header name",
-                }
-            })?;
-            (parsed, is_secret_header(name))
-        }
-    })
-}
-
-/// The constant header values the core writes, as `http` constants (no copy, no check).
-fn constant_value(value: &[u8]) -> Option<HeaderValue> {
-    static JSON: HeaderValue = HeaderValue::from_static("application/json");
-    static FORM: HeaderValue = HeaderValue::from_static("application/x-www-form-urlencoded");
-    match value {
-        b"application/json" => Some(JSON.clone()),
-        b"application/x-www-form-urlencoded" => Some(FORM.clone()),
-        _ => None,
     }
 }
 

@@ -390,11 +390,11 @@ impl Driver {
         let invalid = |what| Error::Core(ssoflow_core::Error::InvalidInput { what });
         let mut headers = http::HeaderMap::with_capacity(request.headers().len());
         for h in request.headers() {
-            let mut value = match constant_value(h.value) {
+            let mut value = match net::constant_value(h.value) {
                 Some(value) => value,
                 None => http::HeaderValue::from_bytes(h.value).map_err(|_| invalid("header"))?,
             };
-            let (name, secret) = header_name(h.name)?;
+            let (name, secret) = net::header_name(h.name)?;
             if secret {
                 value.set_sensitive(true);
             }
@@ -449,37 +449,6 @@ fn assemble<B>(
     *request.uri_mut() = uri;
     *request.headers_mut() = headers;
     request
-}
-
-/// A header name, and whether its value is a credential. The names the core writes are
-/// matched as it spells them (a length switch and a compare); others are parsed.
-fn header_name(name: &str) -> Result<(ureq::http::HeaderName, bool), Error> {
-    use ureq::http::header;
-    Ok(match name {
-        "Accept" => (header::ACCEPT, false),
-        "Authorization" => (header::AUTHORIZATION, true),
-        "Content-Type" => (header::CONTENT_TYPE, false),
-        _ => {
-            let parsed = header::HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
-                Error::Core(ssoflow_core::Error::InvalidInput {
-                    what: "header name",
-                })
-            })?;
-            (parsed, ssoflow_core::http::is_secret_header(name))
-        }
-    })
-}
-
-/// The constant header values the core writes, as `http` constants (no copy, no check).
-fn constant_value(value: &[u8]) -> Option<ureq::http::HeaderValue> {
-    use ureq::http::HeaderValue;
-    static JSON: HeaderValue = HeaderValue::from_static("application/json");
-    static FORM: HeaderValue = HeaderValue::from_static("application/x-www-form-urlencoded");
-    match value {
-        b"application/json" => Some(JSON.clone()),
-        b"application/x-www-form-urlencoded" => Some(FORM.clone()),
-        _ => None,
-    }
 }
 
 std::thread_local! {
@@ -556,28 +525,5 @@ mod exchange_tests {
         std::thread::spawn(|| assert!(!known_good("https://other.example/t")))
             .join()
             .unwrap();
-    }
-
-    #[test]
-    fn header_names_and_values_as_the_http_crate_has_them() {
-        assert_eq!(header_name("Accept").unwrap().0, "accept");
-        assert_eq!(
-            header_name("Authorization").unwrap(),
-            (ureq::http::header::AUTHORIZATION, true)
-        );
-        assert_eq!(
-            header_name("X-Pch-Digest").unwrap(),
-            ("x-pch-digest".parse().unwrap(), true)
-        );
-        assert_eq!(
-            header_name("X-Request-ID").unwrap(),
-            ("x-request-id".parse().unwrap(), false)
-        );
-        assert!(header_name("bad name").is_err());
-        assert_eq!(
-            constant_value(b"application/json").unwrap(),
-            "application/json"
-        );
-        assert!(constant_value(b"application/jsonx").is_none());
     }
 }

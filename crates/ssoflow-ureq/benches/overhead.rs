@@ -54,20 +54,7 @@ fn latency_vs_raw() {
 
     // The raw side: its own agent with the driver's settings, and the very bytes the core sends.
     let raw = Driver::new(Config::default());
-    let mut buf = vec![0u8; 4096];
-    let (headers, body) = {
-        let mut flow = oauth2::client_credentials(&client, None).expect("flow");
-        match ssoflow_core::Flow::poll(&mut flow, ssoflow_core::Instant::from_millis(0), &mut buf) {
-            Ok(ssoflow_core::Step::Send(r)) => (
-                r.headers()
-                    .iter()
-                    .map(|h| (h.name.to_owned(), h.value.to_vec()))
-                    .collect::<Vec<_>>(),
-                r.body.to_vec(),
-            ),
-            other => panic!("unexpected first step: {other:?}"),
-        }
-    };
+    let (headers, body) = core_request(&client);
     let raw_fetch = || -> String {
         let mut req = ureq::http::Request::builder().method("POST").uri(token_url);
         for (name, value) in &headers {
@@ -98,6 +85,23 @@ fn latency_vs_raw() {
         "",
         results,
     );
+}
+
+/// The request the core writes for a client-credentials token: its headers in its order and
+/// its form body, for the bare sides to send byte for byte.
+fn core_request(client: &oauth2::Client) -> (Vec<(String, Vec<u8>)>, Vec<u8>) {
+    let mut buf = vec![0u8; 4096];
+    let mut flow = oauth2::client_credentials(client, None).expect("flow");
+    match ssoflow_core::Flow::poll(&mut flow, ssoflow_core::Instant::from_millis(0), &mut buf) {
+        Ok(ssoflow_core::Step::Send(r)) => (
+            r.headers()
+                .iter()
+                .map(|h| (h.name.to_owned(), h.value.to_vec()))
+                .collect(),
+            r.body.to_vec(),
+        ),
+        other => panic!("unexpected first step: {other:?}"),
+    }
 }
 
 fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
@@ -157,20 +161,7 @@ fn throughput_vs_bare(count: Option<(usize, usize)>) {
     let driver = Driver::new(Config::default());
     let bare = Driver::new(Config::default());
     // The bytes the core writes: its headers in its order and its form body.
-    let mut buf = vec![0u8; 4096];
-    let (headers, body) = {
-        let mut flow = oauth2::client_credentials(&client, None).expect("flow");
-        match ssoflow_core::Flow::poll(&mut flow, ssoflow_core::Instant::from_millis(0), &mut buf) {
-            Ok(ssoflow_core::Step::Send(r)) => (
-                r.headers()
-                    .iter()
-                    .map(|h| (h.name.to_owned(), h.value.to_vec()))
-                    .collect::<Vec<_>>(),
-                r.body.to_vec(),
-            ),
-            other => panic!("unexpected first step: {other:?}"),
-        }
-    };
+    let (headers, body) = core_request(&client);
     let bare_fetch = || -> bool {
         let mut req = ureq::http::Request::builder().method("POST").uri(&url);
         for (name, value) in &headers {

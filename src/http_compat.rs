@@ -96,6 +96,7 @@ pub fn run_paced<F: PacedFlow, E>(
 ) -> Result<F::Output, RunError<E>> {
     let mut buf = vec![0u8; 8 * 1024];
     let mut limit = usize::MAX; // grown once per request at most (`Error::room_needed`)
+    let mut out = None; // the output's slot: the last answer is read straight into it
     loop {
         let at = Instant::from_millis(now());
         let room = buf.len();
@@ -103,8 +104,10 @@ pub fn run_paced<F: PacedFlow, E>(
             Ok(Paced::Send(request)) => {
                 let request = to_http(&request).map_err(RunError::Http)?;
                 let response = send(request).map_err(RunError::Client)?;
-                with_response(&response, |r| flow.handle(Instant::from_millis(now()), r))
-                    .map_err(RunError::Flow)?;
+                with_response(&response, |r| {
+                    flow.handle(Instant::from_millis(now()), r, &mut out)
+                })
+                .map_err(RunError::Flow)?;
                 limit = usize::MAX;
                 continue;
             }
@@ -112,7 +115,7 @@ pub fn run_paced<F: PacedFlow, E>(
                 sleep(until.millis_since(at));
                 continue;
             }
-            Ok(Paced::Done(out)) => return Ok(out),
+            Ok(Paced::Done) => return ssoflow_core::take_output(&mut out).map_err(RunError::Flow),
             Err(e) => e.room_needed(room, limit).map_err(RunError::Flow)?,
         };
         buf.resize(needed, 0);
@@ -134,13 +137,18 @@ mod tests {
             &mut self,
             _: Instant,
             buf: &'b mut [u8],
-        ) -> Result<Step<'b, ()>, ssoflow_core::Error> {
+        ) -> Result<Step<'b>, ssoflow_core::Error> {
             self.0.set(self.0.get() + 1);
             Err(ssoflow_core::Error::BufferTooSmall {
                 required: buf.len() + 1,
             })
         }
-        fn handle(&mut self, _: Instant, _: Response<'_>) -> Result<(), ssoflow_core::Error> {
+        fn handle(
+            &mut self,
+            _: Instant,
+            _: Response<'_>,
+            _: &mut Option<()>,
+        ) -> Result<(), ssoflow_core::Error> {
             Err(ssoflow_core::Error::State)
         }
     }

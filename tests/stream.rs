@@ -238,7 +238,9 @@ fn generate_session_validation_client_side_and_server_422() {
             rb.json_body(members);
             let r = d.send(&rb.finish().unwrap()).unwrap();
             assert_eq!(r.status, 422);
-            let e = r.with_core(|resp| flow.handle(d.now(), resp)).unwrap_err();
+            let e = r
+                .with_core(|resp| flow.handle(d.now(), resp, &mut None))
+                .unwrap_err();
             assert_eq!(oauth(&e), (422, "validation_error".into()));
         }
     });
@@ -338,15 +340,16 @@ fn generate(
         // The flow writes the request; its response is read by a fresh flow below.
         match stream::generate_session(cfg, t.access.value.expose(), &who)?.poll(d.now(), buf)? {
             Step::Send(r) => Ok(r),
-            Step::Done(_) => Err(CoreError::State),
+            Step::Done => Err(CoreError::State),
         }
     })?;
     let mut flow = stream::generate_session(cfg, "x", &who)?;
     let mut scratch = vec![0u8; 8192];
     let _ = flow.poll(d.now(), &mut scratch)?;
-    response.with_core(|r| flow.handle(d.now(), r))?;
+    let mut token = None;
+    response.with_core(|r| flow.handle(d.now(), r, &mut token))?;
     match flow.poll(d.now(), &mut scratch)? {
-        Step::Done(token) => Ok(token),
+        Step::Done => Ok(ssoflow::take_output(&mut token)?),
         Step::Send(_) => Err(Error::Core(CoreError::State)),
     }
 }
@@ -418,7 +421,7 @@ fn faults_500_503_drop_truncate_and_delay_are_typed() {
                 .unwrap()
             {
                 Step::Send(r) => r,
-                Step::Done(_) => unreachable!(),
+                Step::Done => unreachable!(),
             };
         let r = d.send(&req).unwrap();
         assert_eq!(

@@ -28,12 +28,14 @@ fn authorization(r: &Record<'_>, now: Instant) -> Option<DeviceAuthorization> {
     drop(req);
     let headers = r.header_views();
     let response = Response::new(r.status, r.body).with_headers(&headers);
-    if let Err(e) = flow.handle(now, response) {
+    let mut out = None;
+    if let Err(e) = flow.handle(now, response, &mut out) {
+        assert!(out.is_none(), "a failed handle left an output");
         check_error(&e, Some(r.body), &[configs::CLIENT_SECRET]);
         return None;
     }
     match flow.poll(now, &mut buf) {
-        Ok(Step::Done(a)) => Some(a),
+        Ok(Step::Done) => Some(out.expect("Done with an empty output slot")),
         other => panic!("an answer read is the output: {other:?}"),
     }
 }
@@ -45,7 +47,10 @@ fn check_authorization(a: &DeviceAuthorization, now: Instant) {
         .flatten()
     {
         let lower = uri.to_ascii_lowercase();
-        assert!(lower.starts_with("http://") || lower.starts_with("https://"), "{uri:?}");
+        assert!(
+            lower.starts_with("http://") || lower.starts_with("https://"),
+            "{uri:?}"
+        );
         assert!(uri.bytes().all(|b| (0x21..0x7f).contains(&b)), "{uri:?}");
     }
     assert_token(a.device_code().expose(), "device_code");
@@ -87,6 +92,7 @@ fuzz_target!(|data: &[u8]| {
     // come sooner.
     let mut earliest = start.plus_secs(a.interval_secs());
     let mut polls = 0u64;
+    let mut out = None;
     // Every step either moves the clock, sends (at most one per record), or ends.
     for _ in 0..(4 * MAX_RECORDS + 8) {
         match flow.poll(now, &mut buf) {
@@ -111,22 +117,31 @@ fuzz_target!(|data: &[u8]| {
                 now = now.plus_millis(r.flags.advance_ms);
                 let headers = r.header_views();
                 let response = Response::new(r.status, r.body).with_headers(&headers);
-                match flow.handle(now, response) {
+                match flow.handle(now, response, &mut out) {
                     Ok(()) => {
                         earliest = now.plus_secs(flow.interval_secs().max(1));
                         assert!(flow.interval_secs() >= a.interval_secs());
                     }
                     Err(e) => {
+                        assert!(out.is_none(), "a failed handle left an output");
                         check_error(&e, Some(r.body), &secrets);
                         return;
                     }
                 }
                 if r.flags.double_handle {
-                    assert!(flow.handle(now, response).is_err(), "a second answer accepted");
+                    let had = out.is_some();
+                    let again = flow.handle(now, response, &mut out);
+                    assert!(again.is_err(), "a second answer accepted");
+                    assert_eq!(
+                        out.is_some(),
+                        had,
+                        "a refused answer changed the output slot"
+                    );
                     return;
                 }
             }
-            Ok(Paced::Done(t)) => {
+            Ok(Paced::Done) => {
+                let t = out.take().expect("Done with an empty output slot");
                 assert_token(t.access.value.expose(), "access_token");
                 let mut again = [0u8; 64];
                 assert!(flow.poll(now, &mut again).is_err(), "poll after Done");

@@ -139,11 +139,12 @@ fn sign_in_once(
     let mut buf = vec![0u8; 4096];
     match flow.poll(now, &mut buf)? {
         Step::Send(_) => {}
-        Step::Done(_) => panic!("client credentials done without a request"),
+        Step::Done => panic!("client credentials done without a request"),
     }
-    flow.handle(now, Response::new(rec.status, rec.body))?;
+    let mut out = None;
+    flow.handle(now, Response::new(rec.status, rec.body), &mut out)?;
     match flow.poll(now, &mut buf)? {
-        Step::Done(t) => Ok(t),
+        Step::Done => Ok(out.expect("Done with an empty output slot")),
         Step::Send(_) => panic!("client credentials sent twice"),
     }
 }

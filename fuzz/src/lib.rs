@@ -529,6 +529,8 @@ where
     let mut used = 0;
     let mut buf = vec![0u8; 16 * 1024];
     let mut transcript: Vec<String> = Vec::new();
+    // The output's slot, owned here as a driver owns it: `handle` reads the last answer into it.
+    let mut out = None;
     for _ in 0..MAX_POLLS {
         let now = Instant::from_millis(*clock);
         if let Some(n) = records
@@ -541,13 +543,21 @@ where
                     check_request(&r);
                     // It fitted: that request is the one outstanding now.
                     transcript.push(format!("send(small) {}", r.url));
-                    match answer(flow, records, &mut used, clock, secrets, &mut transcript) {
+                    match answer(
+                        flow,
+                        &mut out,
+                        records,
+                        &mut used,
+                        clock,
+                        secrets,
+                        &mut transcript,
+                    ) {
                         Some(Err(e)) => return (Outcome::Failed(e), used),
                         Some(Ok(())) => continue,
                         None => return (Outcome::OutOfRecords, used),
                     }
                 }
-                Ok(Step::Done(out)) => return (finished(flow, out, *clock), used),
+                Ok(Step::Done) => return (finished(flow, &mut out, *clock), used),
                 Err(Error::BufferTooSmall { required }) => {
                     assert!(
                         required > n,
@@ -562,6 +572,7 @@ where
                                 transcript.push(format!("send(exact) {}", r.url));
                                 match answer(
                                     flow,
+                                    &mut out,
                                     records,
                                     &mut used,
                                     clock,
@@ -575,7 +586,7 @@ where
                             }
                             other => panic!(
                                 "poll with the {required} bytes BufferTooSmall asked for: {:?}",
-                                other.map(|s| matches!(s, Step::Done(_)))
+                                other.map(|s| matches!(s, Step::Done))
                             ),
                         }
                     }
@@ -591,14 +602,22 @@ where
                 check_request(&r);
                 transcript.push(format!("send {}", r.url));
             }
-            Ok(Step::Done(out)) => return (finished(flow, out, *clock), used),
+            Ok(Step::Done) => return (finished(flow, &mut out, *clock), used),
             Err(e) => {
                 check_error(&e, None, secrets);
                 after_error(flow, *clock);
                 return (Outcome::Failed(e), used);
             }
         }
-        match answer(flow, records, &mut used, clock, secrets, &mut transcript) {
+        match answer(
+            flow,
+            &mut out,
+            records,
+            &mut used,
+            clock,
+            secrets,
+            &mut transcript,
+        ) {
             Some(Err(e)) => return (Outcome::Failed(e), used),
             Some(Ok(())) => {}
             None => return (Outcome::OutOfRecords, used),
@@ -619,8 +638,10 @@ where
 }
 
 /// Hand the next record to the outstanding request. `None` when there is none left.
+#[allow(clippy::too_many_arguments)]
 fn answer<F: Flow>(
     flow: &mut F,
+    out: &mut Option<F::Output>,
     records: &[Record<'_>],
     used: &mut usize,
     clock: &mut u64,
@@ -640,7 +661,7 @@ where
         assert!(
             matches!(r, Err(Error::State)),
             "poll with a request outstanding must be Error::State, got {:?}",
-            r.map(|s| matches!(s, Step::Done(_)))
+            r.map(|s| matches!(s, Step::Done))
         );
         transcript.push("extra poll: state".into());
     }
@@ -650,13 +671,19 @@ where
     let response = Response::new(rec.status, rec.body).with_headers(&headers);
     let _ = format!("{response:?}");
     transcript.push(format!("handle {}", rec.status));
-    match flow.handle(now, response) {
+    match flow.handle(now, response, out) {
         Ok(()) => {
             if rec.flags.double_handle {
-                let again = flow.handle(now, response);
+                let had = out.is_some();
+                let again = flow.handle(now, response, out);
                 assert!(
                     matches!(again, Err(Error::State)),
                     "a second handle must be Error::State, got {again:?}"
+                );
+                assert_eq!(
+                    out.is_some(),
+                    had,
+                    "a refused handle changed the output slot"
                 );
                 transcript.push("second handle: state".into());
                 // `misuse_keeps_state`: the refused call changed nothing, the flow goes on.
@@ -671,13 +698,14 @@ where
                         // That request is outstanding now; the caller's next poll would be
                         // refused, so answer it with the same record.
                         let response = Response::new(rec.status, rec.body).with_headers(&headers);
-                        if let Err(e) = flow.handle(now, response) {
+                        if let Err(e) = flow.handle(now, response, out) {
+                            assert!(out.is_none(), "a failed handle left an output");
                             check_error(&e, Some(rec.body), secrets);
                             after_error(flow, *clock);
                             return Some(Err(e));
                         }
-                    } else if let Ok(Step::Done(_)) = next {
-                        // The output was taken: the flow is over.
+                    } else if let Ok(Step::Done) = next {
+                        // The flow said it is over; the drive ends on the next poll's refusal.
                         return Some(Err(Error::State));
                     }
                 }
@@ -688,6 +716,7 @@ where
             panic!("a refused poll (request outstanding) broke the flow: {transcript:?}")
         }
         Err(e) => {
+            assert!(out.is_none(), "a failed handle left an output");
             check_error(&e, Some(rec.body), secrets);
             after_error(flow, *clock);
             Some(Err(e))
@@ -705,11 +734,12 @@ fn after_error<F: Flow>(flow: &mut F, clock: u64) {
     );
 }
 
-/// After `Done`: `poll` and `handle` are `Error::State`.
-fn finished<F: Flow>(flow: &mut F, out: F::Output, clock: u64) -> Outcome<F::Output>
+/// After `Done`: the output is in its slot, `poll` and `handle` are `Error::State`.
+fn finished<F: Flow>(flow: &mut F, out: &mut Option<F::Output>, clock: u64) -> Outcome<F::Output>
 where
     F::Output: Debug,
 {
+    let out = out.take().expect("Step::Done with an empty output slot");
     let _ = format!("{out:?}");
     let now = Instant::from_millis(clock);
     let mut buf = vec![0u8; 16 * 1024];
@@ -717,9 +747,9 @@ where
     assert!(
         matches!(again, Err(Error::State)),
         "poll after Done must be Error::State, got {:?}",
-        again.map(|s| matches!(s, Step::Done(_)))
+        again.map(|s| matches!(s, Step::Done))
     );
-    let h = flow.handle(now, Response::new(200, b"{}"));
+    let h = flow.handle(now, Response::new(200, b"{}"), &mut None);
     assert!(
         matches!(h, Err(Error::State)),
         "handle after Done must be Error::State"

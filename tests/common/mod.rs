@@ -106,15 +106,18 @@ pub fn fault(sandbox: &SandboxHandle, json: &str) {
 }
 
 /// A flow whose output is mapped (e.g. a Punchh SSO login to the bearer token a session needs).
-pub struct MapFlow<F, G> {
+pub struct MapFlow<F: Flow, G> {
     inner: F,
+    /// The inner flow's output slot.
+    inner_out: Option<F::Output>,
     map: Option<G>,
 }
 
 /// Map `flow`'s output with `map`.
-pub fn map_flow<F, G>(flow: F, map: G) -> MapFlow<F, G> {
+pub fn map_flow<F: Flow, G>(flow: F, map: G) -> MapFlow<F, G> {
     MapFlow {
         inner: flow,
+        inner_out: None,
         map: Some(map),
     }
 }
@@ -122,18 +125,22 @@ pub fn map_flow<F, G>(flow: F, map: G) -> MapFlow<F, G> {
 impl<F: Flow, T, G: FnOnce(F::Output) -> T> Flow for MapFlow<F, G> {
     type Output = T;
 
-    fn poll<'b>(&mut self, now: Instant, buf: &'b mut [u8]) -> Result<Step<'b, T>, CoreError> {
-        match self.inner.poll(now, buf)? {
-            Step::Send(r) => Ok(Step::Send(r)),
-            Step::Done(out) => {
-                let map = self.map.take().ok_or(CoreError::State)?;
-                Ok(Step::Done(map(out)))
-            }
-        }
+    fn poll<'b>(&mut self, now: Instant, buf: &'b mut [u8]) -> Result<Step<'b>, CoreError> {
+        self.inner.poll(now, buf)
     }
 
-    fn handle(&mut self, now: Instant, response: Response<'_>) -> Result<(), CoreError> {
-        self.inner.handle(now, response)
+    fn handle(
+        &mut self,
+        now: Instant,
+        response: Response<'_>,
+        out: &mut Option<T>,
+    ) -> Result<(), CoreError> {
+        self.inner.handle(now, response, &mut self.inner_out)?;
+        if let Some(inner) = self.inner_out.take() {
+            let map = self.map.take().ok_or(CoreError::State)?;
+            *out = Some(map(inner));
+        }
+        Ok(())
     }
 }
 

@@ -36,11 +36,7 @@ struct Observed<'l, F> {
 impl<F: Flow> Flow for Observed<'_, F> {
     type Output = F::Output;
 
-    fn poll<'b>(
-        &mut self,
-        now: Instant,
-        buf: &'b mut [u8],
-    ) -> Result<Step<'b, F::Output>, CoreError> {
+    fn poll<'b>(&mut self, now: Instant, buf: &'b mut [u8]) -> Result<Step<'b>, CoreError> {
         let step = self.inner.poll(now, buf)?;
         if let Step::Send(r) = &step {
             self.log
@@ -50,22 +46,23 @@ impl<F: Flow> Flow for Observed<'_, F> {
         Ok(step)
     }
 
-    fn handle(&mut self, now: Instant, response: Response<'_>) -> Result<(), CoreError> {
+    fn handle(
+        &mut self,
+        now: Instant,
+        response: Response<'_>,
+        out: &mut Option<F::Output>,
+    ) -> Result<(), CoreError> {
         if let Some(last) = self.log.borrow_mut().last_mut() {
             last.1 = response.status;
         }
-        self.inner.handle(now, response)
+        self.inner.handle(now, response, out)
     }
 }
 
 impl<F: PacedFlow> PacedFlow for Observed<'_, F> {
     type Output = F::Output;
 
-    fn poll<'b>(
-        &mut self,
-        now: Instant,
-        buf: &'b mut [u8],
-    ) -> Result<Paced<'b, F::Output>, CoreError> {
+    fn poll<'b>(&mut self, now: Instant, buf: &'b mut [u8]) -> Result<Paced<'b>, CoreError> {
         let step = self.inner.poll(now, buf)?;
         if let Paced::Send(r) = &step {
             self.log
@@ -75,11 +72,16 @@ impl<F: PacedFlow> PacedFlow for Observed<'_, F> {
         Ok(step)
     }
 
-    fn handle(&mut self, now: Instant, response: Response<'_>) -> Result<(), CoreError> {
+    fn handle(
+        &mut self,
+        now: Instant,
+        response: Response<'_>,
+        out: &mut Option<F::Output>,
+    ) -> Result<(), CoreError> {
         if let Some(last) = self.log.borrow_mut().last_mut() {
             last.1 = response.status;
         }
-        self.inner.handle(now, response)
+        self.inner.handle(now, response, out)
     }
 }
 

@@ -126,6 +126,12 @@ impl ErrorClass {
 }
 
 impl Error {
+    /// A flow said it was done, or an exchange said it had read its answer, and left no
+    /// output in the slot: a bug in that flow (never a server's doing).
+    pub const NO_OUTPUT: Error = Error::Internal {
+        what: "an answer was read but no output was kept",
+    };
+
     /// The error's class.
     pub const fn class(&self) -> ErrorClass {
         match self {

@@ -1,6 +1,6 @@
 //! One request, one response: the shape of most flows, and the adapter that makes it a [`Flow`].
 
-use crate::{Error, Flow, Instant, Request, Response, Step};
+use crate::{Error, Flow, Instant, Response, Step};
 
 /// A single HTTP exchange: how to write the request and how to read its answer.
 ///
@@ -12,10 +12,10 @@ pub trait Exchange {
     /// Write the request into `buf`.
     fn request<'b>(&mut self, now: Instant, buf: &'b mut [u8])
     -> Result<crate::Request<'b>, Error>;
-    /// Read the answer into `out` (`None` on entry), where [`OneShot`] keeps it until it is
-    /// handed over: the answer is parsed where it will stay, never copied between parser, flow
-    /// and caller (a [`TokenSet`](crate::TokenSet) is 3 KiB of fixed-capacity storage). On
-    /// `Err`, leave `out` `None`.
+    /// Read the answer into `out` (`None` on entry), the caller's slot: the answer is parsed
+    /// where it will stay, never copied between parser, flow and caller (a
+    /// [`TokenSet`](crate::TokenSet) is 3 KiB of fixed-capacity storage). On `Err`, leave
+    /// `out` `None`.
     fn response_into(
         &mut self,
         now: Instant,
@@ -25,12 +25,14 @@ pub trait Exchange {
 }
 
 /// Runs one [`Exchange`] as a [`Flow`]: `Send` once, then `Done`.
+///
+/// It holds the exchange and where it is, never the output: the answer is read into the
+/// caller's slot (a flow moved into a driver moves a few hundred bytes, not a 3 KiB
+/// [`TokenSet`](crate::TokenSet)).
 #[derive(Debug)]
 pub struct OneShot<E: Exchange> {
     exchange: E,
     state: State,
-    /// The answer, read in place by [`Exchange::response_into`]; `Some` only in `State::Got`.
-    output: Option<E::Output>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -47,22 +49,19 @@ impl<E: Exchange> OneShot<E> {
         OneShot {
             exchange,
             state: State::Ready,
-            output: None,
         }
     }
 }
 
-/// Hand a flow's output over: one `memcpy` into the caller's slot.
+/// The output a flow left in `slot` when it said [`Step::Done`](crate::Step::Done); a flow
+/// that said `Done` with an empty slot (a bug in the flow) is [`Error::Internal`].
 ///
 /// Not inlined on purpose: inlined into a driver's loop, LLVM at `opt-level = "z"` turns this
 /// move of a few KiB into thousands of scalar loads and stores (the output's fixed-capacity
 /// strings are arrays it splits up); behind a call it stays one `memcpy`.
 #[inline(never)]
-pub(crate) fn take_output<'b, T>(slot: &mut Option<T>) -> Result<Step<'b, T>, Error> {
-    match slot.take() {
-        Some(out) => Ok(Step::Done(out)),
-        None => Err(NO_OUTPUT),
-    }
+pub fn take_output<T>(slot: &mut Option<T>) -> Result<T, Error> {
+    slot.take().ok_or(Error::NO_OUTPUT)
 }
 
 /// Read into a fresh `empty` value in `slot`, where it will stay (no copy afterwards); on error
@@ -80,7 +79,7 @@ pub(crate) fn read_in_place<T>(
     *slot = Some(empty);
     let read = match slot {
         Some(value) => read(value),
-        None => Err(NO_OUTPUT),
+        None => Err(Error::NO_OUTPUT),
     };
     if read.is_err() {
         *slot = None;
@@ -88,52 +87,43 @@ pub(crate) fn read_in_place<T>(
     read
 }
 
-/// A read that succeeded without leaving its output: a bug in the exchange.
-pub(crate) const NO_OUTPUT: Error = Error::Internal {
-    what: "an answer was read but no output was kept",
-};
-
-/// `Step::Send` around a written request; not inlined for the same reason as [`take_output`].
-#[inline(never)]
-pub(crate) fn send_step<'b, T>(request: Result<Request<'b>, Error>) -> Result<Step<'b, T>, Error> {
-    request.map(Step::Send)
-}
-
 impl<E: Exchange> Flow for OneShot<E> {
     type Output = E::Output;
 
     #[inline(never)]
-    fn poll<'b>(&mut self, now: Instant, buf: &'b mut [u8]) -> Result<Step<'b, E::Output>, Error> {
+    fn poll<'b>(&mut self, now: Instant, buf: &'b mut [u8]) -> Result<Step<'b>, Error> {
         match self.state {
             State::Ready => {
-                let request = self.exchange.request(now, buf);
-                // A buffer too small leaves the flow ready to try again with a bigger one.
-                if request.is_ok() {
-                    self.state = State::Sent;
-                }
-                send_step(request)
+                let request = self.exchange.request(now, buf)?;
+                // A buffer too small (the `?` above) leaves the flow ready to try again with a
+                // bigger one.
+                self.state = State::Sent;
+                Ok(Step::Send(request))
             }
             State::Got => {
                 self.state = State::Finished;
-                // The one move of the output: from where it was parsed to the caller.
-                take_output(&mut self.output)
+                Ok(Step::Done)
             }
             State::Sent | State::Finished => Err(Error::State),
         }
     }
 
     #[inline(never)]
-    fn handle(&mut self, now: Instant, response: Response<'_>) -> Result<(), Error> {
+    fn handle(
+        &mut self,
+        now: Instant,
+        response: Response<'_>,
+        out: &mut Option<E::Output>,
+    ) -> Result<(), Error> {
         if self.state != State::Sent {
             return Err(Error::State);
         }
         self.state = State::Finished;
-        // `output` is `None` here: it is `Some` only in `Got`, which `poll` leaves by taking it.
-        let read = self.exchange.response_into(now, response, &mut self.output);
-        if read.is_ok() && self.output.is_some() {
+        let read = self.exchange.response_into(now, response, out);
+        if read.is_ok() && out.is_some() {
             self.state = State::Got;
         } else {
-            self.output = None;
+            *out = None;
         }
         read
     }

@@ -12,8 +12,12 @@
 //! byte, checked equal to the crates by differential tests.
 //!
 //! Call order, for every flow: `poll` → (`Step::Send` → your transport → `handle` → `poll`)* →
-//! `Step::Done(output)`. Calling `handle` without an outstanding request, or `poll` after `Done`,
-//! is `Error::State`, never a panic. Flows that must wait between requests (RFC 8628 device
+//! `Step::Done`. You own the output's slot: `handle` reads the answer straight into the
+//! `&mut Option<Output>` you pass it (`None` to start with), and `Done` means the slot holds the
+//! output. A flow keeps no output of its own, so a flow is small (an OAuth 2.0 token flow is a
+//! few hundred bytes, not the 3 KiB of a [`TokenSet`]) and the output is never copied between
+//! flow, driver and caller. Calling `handle` without an outstanding request, or `poll` after
+//! `Done`, is `Error::State`, never a panic. Flows that must wait between requests (RFC 8628 device
 //! polling, an RFC 7009 revocation retrying a 503) are [`PacedFlow`]s: their `poll` may also say
 //! [`Paced::Wait`] — sleep until `until` with your timer, then poll again.
 //!
@@ -28,16 +32,19 @@
 //! let mut flow = oauth2::client_credentials(&client, Some("orders"))?;
 //! let mut buf = [0u8; 4096];
 //! let mut rx = [0u8; 8192];
-//! let token = loop {
+//! let mut token = None; // the output's slot: the answer is read straight into it
+//! loop {
 //!     let now = Instant::from_millis(0); // your monotonic clock
 //!     match flow.poll(now, &mut buf)? {
 //!         Step::Send(request) => {
 //!             let (status, len) = send(&request, &mut rx);
-//!             flow.handle(now, Response::new(status, rx.get(..len).unwrap_or(&[])))?;
+//!             let answer = Response::new(status, rx.get(..len).unwrap_or(&[]));
+//!             flow.handle(now, answer, &mut token)?;
 //!         }
-//!         Step::Done(token) => break token,
+//!         Step::Done => break,
 //!     }
-//! };
+//! }
+//! let token = ssoflow_core::take_output(&mut token)?;
 //! # let _ = token; Ok(()) }
 //! ```
 #![no_std]
@@ -54,8 +61,8 @@
 // `Error` carries a redacted excerpt of the response (about 200 bytes) so people can see what
 // the server said. Without an allocator it cannot be boxed; results are returned through an
 // out-pointer anyway, so the size costs a copy only on the error path.
-// For the same reason flow states hold their output inline (`large_enum_variant`): boxing is
-// not available, and `size_of` of every flow is reported by a test and in the README.
+// Outputs hold fixed-capacity strings inline (`large_enum_variant`): boxing is not available,
+// and `size_of` of every flow and output is reported by a test and in the README.
 #![allow(clippy::result_large_err, clippy::large_enum_variant)]
 
 #[cfg(test)]
@@ -91,7 +98,7 @@ pub mod stream;
 pub(crate) mod testing;
 
 pub use error::{Error, ErrorClass, Excerpt};
-pub use exchange::{Exchange, OneShot};
+pub use exchange::{Exchange, OneShot, take_output};
 pub use http::{Header, Method, Request, RequestBuilder, Response};
 pub use quirks::Quirks;
 pub use secret::Secret;
@@ -101,16 +108,18 @@ pub use token::{AccessToken, Expiry, REFRESH_CAP, RefreshToken, TOKEN_CAP, Token
 /// What a flow wants next.
 #[must_use]
 #[derive(Debug)]
-pub enum Step<'b, T> {
+pub enum Step<'b> {
     /// Send this request (it borrows the buffer passed to `poll`) and feed the answer to `handle`.
     Send(Request<'b>),
-    /// The flow is finished; here is its output.
-    Done(T),
+    /// The flow is finished: its output is in the slot last passed to `handle`.
+    Done,
 }
 
 /// A sign-in flow: a state machine that emits requests and consumes responses.
 ///
 /// Drivers run every flow with the same loop, so a flow never knows how its bytes travel.
+/// The caller owns the output's slot (see the crate docs): a flow holds only what it needs
+/// between its requests.
 pub trait Flow {
     /// What the flow produces when it is done.
     type Output;
@@ -118,20 +127,23 @@ pub trait Flow {
     /// The next thing to do. A request is written into `buf`; the returned view borrows it.
     ///
     /// A buffer that is too small yields [`Error::BufferTooSmall`] with the size required.
-    fn poll<'b>(
+    fn poll<'b>(&mut self, now: Instant, buf: &'b mut [u8]) -> Result<Step<'b>, Error>;
+
+    /// Feed the response to the request last returned by `poll`. An answer that completes the
+    /// flow is read straight into `out` (pass the same slot, `None` at first, to every call);
+    /// on `Err`, `out` is left `None`, so a half-read answer is never handed out.
+    fn handle(
         &mut self,
         now: Instant,
-        buf: &'b mut [u8],
-    ) -> Result<Step<'b, Self::Output>, Error>;
-
-    /// Feed the response to the request last returned by `poll`.
-    fn handle(&mut self, now: Instant, response: Response<'_>) -> Result<(), Error>;
+        response: Response<'_>,
+        out: &mut Option<Self::Output>,
+    ) -> Result<(), Error>;
 }
 
 /// What a [`PacedFlow`] wants next: a [`Step`] that may also be "not before this instant".
 #[must_use]
 #[derive(Debug)]
-pub enum Paced<'b, T> {
+pub enum Paced<'b> {
     /// Send this request (it borrows the buffer passed to `poll`) and feed the answer to `handle`.
     Send(Request<'b>),
     /// Nothing to send before `until` on the caller's clock: sleep until then (with the
@@ -140,8 +152,8 @@ pub enum Paced<'b, T> {
         /// Call `poll` again at this instant.
         until: Instant,
     },
-    /// The flow is finished; here is its output.
-    Done(T),
+    /// The flow is finished: its output is in the slot last passed to `handle`.
+    Done,
 }
 
 /// A [`Flow`] as a [`PacedFlow`] that never waits, so one drive loop can run both kinds.
@@ -151,19 +163,20 @@ pub struct NeverWaits<'f, F>(pub &'f mut F);
 impl<F: Flow> PacedFlow for NeverWaits<'_, F> {
     type Output = F::Output;
 
-    fn poll<'b>(
-        &mut self,
-        now: Instant,
-        buf: &'b mut [u8],
-    ) -> Result<Paced<'b, Self::Output>, Error> {
+    fn poll<'b>(&mut self, now: Instant, buf: &'b mut [u8]) -> Result<Paced<'b>, Error> {
         Ok(match self.0.poll(now, buf)? {
             Step::Send(request) => Paced::Send(request),
-            Step::Done(output) => Paced::Done(output),
+            Step::Done => Paced::Done,
         })
     }
 
-    fn handle(&mut self, now: Instant, response: Response<'_>) -> Result<(), Error> {
-        self.0.handle(now, response)
+    fn handle(
+        &mut self,
+        now: Instant,
+        response: Response<'_>,
+        out: &mut Option<F::Output>,
+    ) -> Result<(), Error> {
+        self.0.handle(now, response, out)
     }
 }
 
@@ -179,12 +192,14 @@ pub trait PacedFlow {
 
     /// The next thing to do at `now`. A request is written into `buf`; the returned view
     /// borrows it.
-    fn poll<'b>(
+    fn poll<'b>(&mut self, now: Instant, buf: &'b mut [u8]) -> Result<Paced<'b>, Error>;
+
+    /// Feed the response to the request last returned by `poll`, reading an answer that
+    /// completes the flow into `out`, as [`Flow::handle`] does.
+    fn handle(
         &mut self,
         now: Instant,
-        buf: &'b mut [u8],
-    ) -> Result<Paced<'b, Self::Output>, Error>;
-
-    /// Feed the response to the request last returned by `poll`.
-    fn handle(&mut self, now: Instant, response: Response<'_>) -> Result<(), Error>;
+        response: Response<'_>,
+        out: &mut Option<Self::Output>,
+    ) -> Result<(), Error>;
 }

@@ -133,7 +133,6 @@ pub struct RenewFlow<'r, G: Renewable> {
     grants: &'r G,
     refresh: Option<RefreshToken>,
     state: RenewState,
-    output: Option<TokenSet>,
 }
 
 impl<'r, G: Renewable> RenewFlow<'r, G> {
@@ -156,7 +155,6 @@ impl<'r, G: Renewable> RenewFlow<'r, G> {
             grants,
             refresh,
             state,
-            output: None,
         })
     }
 
@@ -168,7 +166,7 @@ impl<'r, G: Renewable> RenewFlow<'r, G> {
 impl<G: Renewable> Flow for RenewFlow<'_, G> {
     type Output = TokenSet;
 
-    fn poll<'b>(&mut self, now: Instant, buf: &'b mut [u8]) -> Result<Step<'b, TokenSet>, Error> {
+    fn poll<'b>(&mut self, now: Instant, buf: &'b mut [u8]) -> Result<Step<'b>, Error> {
         let request = match self.state {
             RenewState::Refresh => self
                 .grants
@@ -184,7 +182,7 @@ impl<G: Renewable> Flow for RenewFlow<'_, G> {
             },
             RenewState::Done => {
                 self.state = RenewState::Finished;
-                return crate::exchange::take_output(&mut self.output);
+                return Ok(Step::Done);
             }
             RenewState::AwaitRefresh | RenewState::AwaitLogin | RenewState::Finished => {
                 return Err(Error::State);
@@ -197,22 +195,27 @@ impl<G: Renewable> Flow for RenewFlow<'_, G> {
         Ok(Step::Send(request))
     }
 
-    fn handle(&mut self, now: Instant, response: Response<'_>) -> Result<(), Error> {
+    fn handle(
+        &mut self,
+        now: Instant,
+        response: Response<'_>,
+        out: &mut Option<TokenSet>,
+    ) -> Result<(), Error> {
         let read = match self.state {
             RenewState::AwaitRefresh => {
                 let token = self.refresh.as_ref().map(Secret::expose);
                 let mut refresh = self.grants.refresh(token.ok_or(NO_REFRESH)?)?;
-                refresh.response_into(now, response, &mut self.output)
+                refresh.response_into(now, response, out)
             }
             RenewState::AwaitLogin => match self.grants.login()? {
-                Some(mut login) => login.response_into(now, response, &mut self.output),
+                Some(mut login) => login.response_into(now, response, out),
                 None => Err(Error::State),
             },
             _ => return Err(Error::State),
         };
-        let read = read.and_then(|()| match self.output {
+        let read = read.and_then(|()| match out {
             Some(_) => Ok(()),
-            None => Err(crate::exchange::NO_OUTPUT),
+            None => Err(Error::NO_OUTPUT),
         });
         match read {
             Ok(()) => {
@@ -221,7 +224,7 @@ impl<G: Renewable> Flow for RenewFlow<'_, G> {
             }
             Err(e) if self.state == RenewState::AwaitRefresh && refused(&e) => {
                 // The refresh token is spent or revoked: log in again, if there is a login.
-                self.output = None;
+                *out = None;
                 if self.grants.login()?.is_some() {
                     self.state = RenewState::Login;
                     Ok(())
@@ -231,7 +234,7 @@ impl<G: Renewable> Flow for RenewFlow<'_, G> {
                 }
             }
             Err(e) => {
-                self.output = None;
+                *out = None;
                 self.state = RenewState::Finished;
                 Err(e)
             }

@@ -23,6 +23,7 @@ pub fn drive_at<F: Flow>(
     let mut transcript = Vec::new();
     let mut next = responses.iter();
     let mut buf = std::vec![0u8; 16 * 1024];
+    let mut out = None;
     for _ in 0..32 {
         match flow.poll(now, &mut buf) {
             Ok(Step::Send(r)) => {
@@ -32,14 +33,15 @@ pub fn drive_at<F: Flow>(
                     return (Err(Error::State), transcript);
                 };
                 transcript.push(format!("handle {status}"));
-                if let Err(e) = flow.handle(now, Response::new(*status, body)) {
+                if let Err(e) = flow.handle(now, Response::new(*status, body), &mut out) {
+                    assert!(out.is_none(), "a failed handle left an output");
                     transcript.push(format!("error {}", e.kind()));
                     return (Err(e), transcript);
                 }
             }
-            Ok(Step::Done(out)) => {
+            Ok(Step::Done) => {
                 transcript.push(String::from("done"));
-                return (Ok(out), transcript);
+                return (crate::take_output(&mut out), transcript);
             }
             Err(e) => {
                 transcript.push(format!("error {}", e.kind()));
@@ -70,6 +72,40 @@ pub fn golden<F: Flow>(flow: &mut F, expected: &str) {
     let mut buf = [0u8; 8192];
     match flow.poll(Instant::from_millis(0), &mut buf).unwrap() {
         Step::Send(r) => assert_eq!(render(&r), expected),
-        Step::Done(_) => panic!("expected a request"),
+        Step::Done => panic!("expected a request"),
     }
+}
+
+/// Poll/handle `flow` with `responses`; it must be done (or failed) within four polls, and a
+/// failed `handle` must leave no output.
+pub fn terminates<F: Flow>(mut flow: F, responses: &[(u16, Vec<u8>)]) {
+    let mut next = responses.iter();
+    let mut buf = std::vec![0u8; 16 * 1024];
+    let mut out = None;
+    for _ in 0..4 {
+        match flow.poll(Instant::from_millis(0), &mut buf) {
+            Ok(Step::Send(_)) => {
+                let Some((status, body)) = next.next() else {
+                    return;
+                };
+                if flow
+                    .handle(
+                        Instant::from_millis(0),
+                        Response::new(*status, body),
+                        &mut out,
+                    )
+                    .is_err()
+                {
+                    assert!(out.is_none(), "a failed handle left an output");
+                    return;
+                }
+            }
+            Ok(Step::Done) => {
+                assert!(out.is_some(), "done without an output");
+                return;
+            }
+            Err(_) => return,
+        }
+    }
+    panic!("flow did not finish within 4 steps");
 }

@@ -10,6 +10,7 @@ use ssoflow_core::{
 /// Drive `flow` with `answers` (repeating the last); `true` when it ended within `max` polls.
 fn ends<F: Flow>(mut flow: F, answers: &[(u16, Vec<u8>)], max: usize) -> bool {
     let mut buf = vec![0u8; 8192];
+    let mut out = None;
     for i in 0..max {
         match flow.poll(Instant::from_millis(i as u64), &mut buf) {
             Ok(Step::Send(_)) => {
@@ -19,13 +20,18 @@ fn ends<F: Flow>(mut flow: F, answers: &[(u16, Vec<u8>)], max: usize) -> bool {
                     .cloned()
                     .unwrap_or((200, Vec::new()));
                 if flow
-                    .handle(Instant::from_millis(i as u64), Response::new(status, &body))
+                    .handle(
+                        Instant::from_millis(i as u64),
+                        Response::new(status, &body),
+                        &mut out,
+                    )
                     .is_err()
                 {
-                    return true;
+                    return out.is_none();
                 }
             }
-            Ok(Step::Done(_)) | Err(_) => return true,
+            Ok(Step::Done) => return out.is_some(),
+            Err(_) => return true,
         }
     }
     false

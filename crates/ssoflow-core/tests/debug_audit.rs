@@ -148,6 +148,7 @@ impl Audit {
         F::Output: Debug,
     {
         let mut buf = vec![0u8; 16 * 1024];
+        let mut out = None;
         for i in 0..8 {
             self.show(what, &flow);
             let now = Instant::from_millis(1_000 + i as u64);
@@ -160,7 +161,7 @@ impl Audit {
                         .copied()
                         .unwrap_or((500, ""))
                 }
-                Ok(Step::Done(out)) => {
+                Ok(Step::Done) => {
                     self.show(what, &out);
                     return;
                 }
@@ -171,7 +172,7 @@ impl Audit {
             };
             let response = Response::new(answer.0, answer.1.as_bytes());
             self.show(what, &response);
-            if let Err(e) = flow.handle(now, response) {
+            if let Err(e) = flow.handle(now, response, &mut out) {
                 self.show(what, &e);
                 self.show(what, &flow);
                 return;
@@ -189,6 +190,7 @@ impl Audit {
         let mut buf = vec![0u8; 16 * 1024];
         let mut now = Instant::from_millis(1_000);
         let mut sent = 0;
+        let mut out = None;
         for _ in 0..16 {
             self.show(what, &flow);
             let answer = match flow.poll(now, &mut buf) {
@@ -205,7 +207,7 @@ impl Audit {
                     now = until;
                     continue;
                 }
-                Ok(Paced::Done(out)) => {
+                Ok(Paced::Done) => {
                     self.show(what, &out);
                     return;
                 }
@@ -215,7 +217,7 @@ impl Audit {
                 }
             };
             let response = Response::new(answer.0, answer.1.as_bytes());
-            if let Err(e) = flow.handle(now, response) {
+            if let Err(e) = flow.handle(now, response, &mut out) {
                 self.show(what, &e);
                 self.show(what, &flow);
                 return;
@@ -395,10 +397,11 @@ fn no_debug_output_shows_a_secret_and_every_public_type_is_audited() {
         let mut buf = vec![0u8; 4096];
         let now = Instant::from_millis(1_000);
         assert!(matches!(flow.poll(now, &mut buf), Ok(Step::Send(_))));
-        flow.handle(now, Response::new(200, codes.as_bytes()))
+        let mut out = None;
+        flow.handle(now, Response::new(200, codes.as_bytes()), &mut out)
             .unwrap();
-        match flow.poll(now, &mut buf) {
-            Ok(Step::Done(authorization)) => authorization,
+        match (flow.poll(now, &mut buf), out) {
+            (Ok(Step::Done), Some(authorization)) => authorization,
             _ => panic!("the device authorization flow ends with the codes"),
         }
     };

@@ -20,14 +20,19 @@ const POS_ADMIN: &[u8] =
 
 fn run<F: Flow>(mut flow: F, answers: &[(u16, &[u8])], buf: &mut [u8]) -> F::Output {
     let mut answers = answers.iter();
+    let mut out = None;
     loop {
         match flow.poll(Instant::from_millis(1), buf).unwrap() {
             Step::Send(_) => {
                 let (status, body) = answers.next().unwrap();
-                flow.handle(Instant::from_millis(2), Response::new(*status, body))
-                    .unwrap();
+                flow.handle(
+                    Instant::from_millis(2),
+                    Response::new(*status, body),
+                    &mut out,
+                )
+                .unwrap();
             }
-            Step::Done(out) => return out,
+            Step::Done => return out.take().unwrap(),
         }
     }
 }

@@ -109,6 +109,7 @@ fn run<F: Flow>(
     let mut sent = Vec::new();
     let mut answers = answers.iter();
     let mut buf = vec![0u8; 16 * 1024];
+    let mut out = None;
     for _ in 0..16 {
         match flow.poll(now, &mut buf) {
             Ok(Step::Send(r)) => {
@@ -126,11 +127,11 @@ fn run<F: Flow>(
                     body: r.body.to_vec(),
                 });
                 let (status, body) = answers.next().expect("an answer for each request");
-                if let Err(e) = flow.handle(now, Response::new(*status, body)) {
+                if let Err(e) = flow.handle(now, Response::new(*status, body), &mut out) {
                     return (Err(e), sent);
                 }
             }
-            Ok(Step::Done(out)) => return (Ok(out), sent),
+            Ok(Step::Done) => return (ssoflow_core::take_output(&mut out), sent),
             Err(e) => return (Err(e), sent),
         }
     }

@@ -42,7 +42,9 @@ impl Driver<'_> {
         C: Clock + ?Sized,
         F: Flow,
     {
-        asynch::exchange(self, stream, clock, flow).await
+        let mut out = None;
+        let result = asynch::exchange(self, stream, clock, flow, &mut out).await;
+        crate::driver::finish(result, &mut out)
     }
 
     /// [`run_paced`](Driver::run_paced) over an async stream; waits with
@@ -58,7 +60,9 @@ impl Driver<'_> {
         C: Clock + ?Sized,
         F: PacedFlow,
     {
-        asynch::exchange_paced(self, stream, clock, &mut flow).await
+        let mut out = None;
+        let result = asynch::exchange_paced(self, stream, clock, &mut flow, &mut out).await;
+        crate::driver::finish(result, &mut out)
     }
 
     /// [`sign_out`](Driver::sign_out) over an async stream.

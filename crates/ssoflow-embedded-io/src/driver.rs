@@ -60,6 +60,23 @@ impl<F: FnMut() -> Instant> Clock for F {
     }
 }
 
+/// A run's result with its output taken out of its slot: one copy of this per output type,
+/// not inlined into each caller (where LLVM at `opt-level = "z"` expands the output's move
+/// into scalar loads and stores, kilobytes of flash per call site).
+#[inline(never)]
+pub(crate) fn finish<T>(result: Result<(), Error>, out: &mut Option<T>) -> Result<T, Error> {
+    result?;
+    match out.take() {
+        Some(output) => Ok(output),
+        None => Err(no_output()),
+    }
+}
+
+/// A flow said `Done` with an empty output slot: a bug in the flow.
+pub(crate) fn no_output() -> Error {
+    Error::Core(ssoflow_core::Error::NO_OUTPUT)
+}
+
 /// The clock of the calls that take none ([`Driver::send`], [`Driver::send_with`]): they
 /// never wait, and their responses never time out.
 pub(crate) struct NoClock;
@@ -341,6 +358,41 @@ impl<'a> Driver<'a> {
         C: Clock + ?Sized,
         F: Flow,
     {
+        let mut out = None;
+        let result = self.run_into(stream, clock, flow, &mut out);
+        finish(result, &mut out)
+    }
+
+    /// [`run_mut`](Self::run_mut) reading the output into `out`, a slot you own (`None` on
+    /// entry; `Some` on `Ok`, `None` on `Err`): the answer is parsed where it stays, with no
+    /// copy of a multi-KiB output through return values, and the least stack.
+    ///
+    /// ```
+    /// # use ssoflow_embedded_io::{Driver, Error};
+    /// # use ssoflow_core::{oauth2, Instant};
+    /// # fn demo(stream: &mut (impl embedded_io::Read + embedded_io::Write)) -> Result<(), Error> {
+    /// let client = oauth2::Client::new("https://auth.example/token", "pos-17")?
+    ///     .with_secret("fake-secret")?;
+    /// let mut buf = [0u8; ssoflow_embedded_io::DEFAULT_BUF];
+    /// let mut tokens = None; // stays where you put it: a static, a struct field, the stack
+    /// let mut flow = oauth2::client_credentials(&client, None)?;
+    /// let mut clock = || Instant::from_millis(0); // your monotonic clock
+    /// Driver::new(&mut buf).run_into(stream, &mut clock, &mut flow, &mut tokens)?;
+    /// assert!(tokens.is_some());
+    /// # Ok(()) }
+    /// ```
+    pub fn run_into<S, C, F>(
+        &mut self,
+        stream: &mut S,
+        clock: &mut C,
+        flow: &mut F,
+        out: &mut Option<F::Output>,
+    ) -> Result<(), Error>
+    where
+        S: Read + Write + ?Sized,
+        C: Clock + ?Sized,
+        F: Flow,
+    {
         // The loop runs the flow as a `dyn Flow`: one copy of it per output type, not per flow
         // (every flow that makes a `TokenSet` shares one; 0.8 KB of the firmware check). The
         // flow stays where it is: only its `poll` and `handle` are called through the vtable.
@@ -350,6 +402,7 @@ impl<'a> Driver<'a> {
             stream,
             clock,
             flow as &mut dyn Flow<Output = F::Output>,
+            out,
         )
     }
 
@@ -367,7 +420,9 @@ impl<'a> Driver<'a> {
         C: Clock + ?Sized,
         F: PacedFlow,
     {
-        blocking::exchange_paced(self, stream, clock, &mut flow)
+        let mut out = None;
+        let result = blocking::exchange_paced(self, stream, clock, &mut flow, &mut out);
+        finish(result, &mut out)
     }
 
     /// Sign out of `session`: revoke its tokens at `client`'s RFC 7009 revocation endpoint

@@ -29,14 +29,15 @@ macro_rules! loops {
         use crate::parser::{Parsed, Progress, ResponseParser};
         use crate::{Clock, Driver, Error, RequestWriter};
 
-        /// Poll → send → read → handle until the flow is done.
+        /// Poll → send → read → handle until the flow is done, its output read into `out`.
         #[inline(never)]
         pub(crate) $($kw)? fn exchange<S, C, F>(
             driver: &mut Driver<'_>,
             stream: &mut S,
             clock: &mut C,
             flow: &mut F,
-        ) -> Result<F::Output, Error>
+            out: &mut Option<F::Output>,
+        ) -> Result<(), Error>
         where
             S: Read + Write + ?Sized,
             C: Clock + ?Sized,
@@ -49,7 +50,7 @@ macro_rules! loops {
                 let failed = {
                     let (work, staging) = driver.work_regions();
                     match flow.poll(now, work) {
-                        Ok(Step::Done(out)) => return Ok(out),
+                        Ok(Step::Done) => return Ok(()),
                         Ok(Step::Send(_)) if !reusable => return Err(Error::NotReusable),
                         Ok(Step::Send(request)) => {
                             write_request(stream, &request, staging) $($aw)* ?;
@@ -65,13 +66,14 @@ macro_rules! loops {
                 let parsed = receive(driver, stream, clock) $($aw)* ?;
                 let view = driver.view(&parsed)?;
                 let response = view.response();
-                if let Err(e) = flow.handle(now, response) {
+                if let Err(e) = flow.handle(now, response, out) {
                     return Err(Error::from_answer(e, &response));
                 }
             }
         }
 
-        /// Poll → (wait on the clock | send → read → handle) until the paced flow is done.
+        /// Poll → (wait on the clock | send → read → handle) until the paced flow is done, its
+        /// output read into `out`.
         ///
         /// `exchange`'s loop with one more arm. Kept apart rather than running every flow
         /// through it: the wait arm would be compiled into each flow's loop, flash the
@@ -82,7 +84,8 @@ macro_rules! loops {
             stream: &mut S,
             clock: &mut C,
             flow: &mut F,
-        ) -> Result<F::Output, Error>
+            out: &mut Option<F::Output>,
+        ) -> Result<(), Error>
         where
             S: Read + Write + ?Sized,
             C: Clock + ?Sized,
@@ -95,7 +98,7 @@ macro_rules! loops {
                 let next = {
                     let (work, staging) = driver.work_regions();
                     match flow.poll(now, work) {
-                        Ok(Paced::Done(out)) => return Ok(out),
+                        Ok(Paced::Done) => return Ok(()),
                         Ok(Paced::Wait { until }) => Some(Ok(until)),
                         Ok(Paced::Send(_)) if !reusable => return Err(Error::NotReusable),
                         Ok(Paced::Send(request)) => {
@@ -117,7 +120,7 @@ macro_rules! loops {
                     None => {}
                 }
                 let parsed = receive(driver, stream, clock) $($aw)* ?;
-                flow.handle(clock.now(), driver.view(&parsed)?.response())?;
+                flow.handle(clock.now(), driver.view(&parsed)?.response(), out)?;
             }
         }
 
@@ -146,7 +149,7 @@ macro_rules! loops {
                         break match oauth2::revoke_tokens(client, revocation_url, tokens) {
                             Ok(flow) => {
                                 let mut flow = flow.with_policy(policy).with_entropy(entropy);
-                                exchange_paced(driver, stream, clock, &mut flow) $($aw)*
+                                exchange_paced(driver, stream, clock, &mut flow, &mut None) $($aw)*
                             }
                             Err(e) => Err(Error::Core(e)),
                         };
@@ -260,15 +263,18 @@ macro_rules! loops {
                             session.sign_in_abandoned();
                             return Err(Error::NotReusable);
                         }
+                        let mut out = None;
                         let result = match recipe.flow(key, previous, entropy()) {
                             Ok(mut flow) => {
-                                let result = exchange(driver, stream, clock, &mut flow) $($aw)*;
+                                let result =
+                                    exchange(driver, stream, clock, &mut flow, &mut out) $($aw)*;
                                 recipe.keep(&flow);
                                 result
                             }
                             Err(e) => Err(Error::Core(e)),
                         };
-                        ticket = outcome(driver, clock, session, result, &mut entropy) $($aw)* ?;
+                        ticket =
+                            outcome(driver, clock, session, result, &mut out, &mut entropy) $($aw)* ?;
                     }
                     Access::Wait {
                         ticket: t,
@@ -286,13 +292,15 @@ macro_rules! loops {
             }
         }
 
-        /// Record how the sign-in the session asked for ended. `Ok` with the ticket to ask
-        /// again with (after a transient failure's backoff was waited out); `Err` ends the call.
+        /// Record how the sign-in the session asked for ended (`result`, and the output in
+        /// `out`). `Ok` with the ticket to ask again with (after a transient failure's backoff
+        /// was waited out); `Err` ends the call.
         $($kw)? fn outcome<C, T, N>(
             driver: &Driver<'_>,
             clock: &mut C,
             session: &mut Session<T, Error>,
-            result: Result<T, Error>,
+            result: Result<(), Error>,
+            out: &mut Option<T>,
             entropy: &mut N,
         ) -> Result<Option<Ticket>, Error>
         where
@@ -300,11 +308,16 @@ macro_rules! loops {
             T: HasAccessToken,
             N: FnMut() -> [u8; 16],
         {
+            // The output moves once, from the slot into the session (a move through a `Result`
+            // would be expanded into scalar loads and stores at `opt-level = "z"`).
             let error = match result {
-                Ok(output) => {
-                    session.signed_in(clock.now(), output);
-                    return Ok(None);
-                }
+                Ok(()) => match out.take() {
+                    Some(output) => {
+                        session.signed_in(clock.now(), output);
+                        return Ok(None);
+                    }
+                    None => crate::driver::no_output(),
+                },
                 Err(Error::NotReusable) => {
                     session.sign_in_abandoned();
                     return Err(Error::NotReusable);

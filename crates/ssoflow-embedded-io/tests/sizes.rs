@@ -12,42 +12,57 @@ use ssoflow_embedded_io::{DEFAULT_BUF, Driver, ResponseParser, ResponseView};
 
 #[test]
 fn sizes() {
+    // Each flow with the output slot its caller owns while it runs (a flow keeps no output of
+    // its own): what running it takes besides the driver's buffer.
     let flows = [
         (
             "par_ordering::SignInFlow",
             size_of::<par_ordering::SignInFlow<'static>>(),
+            size_of::<Option<par_ordering::SignIn>>(),
         ),
         (
-            "par_ordering::SignIn(output)",
-            size_of::<par_ordering::SignIn>(),
+            "punchh::SsoFlow",
+            size_of::<punchh::SsoFlow<'static>>(),
+            size_of::<Option<punchh::SsoLogin>>(),
         ),
-        (
-            "session::Session<par_ordering::SignIn>",
-            size_of::<Session<par_ordering::SignIn>>(),
-        ),
-        ("punchh::SsoFlow", size_of::<punchh::SsoFlow<'static>>()),
         (
             "pos_api::LoginFlow",
             size_of::<pos_api::LoginFlow<'static>>(),
+            size_of::<Option<TokenSet>>(),
         ),
         (
             "pos_api::RefreshFlow",
             size_of::<pos_api::RefreshFlow<'static>>(),
+            size_of::<Option<TokenSet>>(),
         ),
-        ("session::Session<TokenSet>", size_of::<Session<TokenSet>>()),
         (
             "stream::GenerateSessionFlow",
             size_of::<stream::GenerateSessionFlow<'static>>(),
+            size_of::<Option<stream::SsoLoginToken>>(),
         ),
-        ("oauth2::TokenFlow", size_of::<oauth2::TokenFlow<'static>>()),
+        (
+            "oauth2::TokenFlow",
+            size_of::<oauth2::TokenFlow<'static>>(),
+            size_of::<Option<TokenSet>>(),
+        ),
         (
             "oauth2::DeviceToken",
             size_of::<oauth2::DeviceToken<'static>>(),
+            size_of::<Option<TokenSet>>(),
         ),
         (
             "oauth2::Revocation",
             size_of::<oauth2::Revocation<'static>>(),
+            size_of::<Option<()>>(),
         ),
+    ];
+    // What a session keeps between sign-ins (its current output), beside a running sign-in.
+    let sessions = [
+        (
+            "session::Session<par_ordering::SignIn>",
+            size_of::<Session<par_ordering::SignIn>>(),
+        ),
+        ("session::Session<TokenSet>", size_of::<Session<TokenSet>>()),
     ];
     let driver = [
         ("embedded_io::Driver", size_of::<Driver<'static>>()),
@@ -62,14 +77,18 @@ fn sizes() {
         ),
     ];
     let buffers = DEFAULT_BUF;
-    for (name, size) in flows {
-        println!("size flow {name} {size}");
+    for (name, flow, output) in flows {
+        println!("size flow {name} {flow}");
+        println!("size output {name}(output-slot) {output}");
+    }
+    for (name, size) in sessions {
+        println!("size session {name} {size}");
     }
     for (name, size) in driver {
         println!("size driver {name} {size}");
     }
     println!("size buffers driver-buffer {buffers}");
-    let largest = flows.iter().map(|(_, s)| *s).max().unwrap_or(0);
+    let largest = flows.iter().map(|(_, f, o)| f + o).max().unwrap_or(0);
     println!("size largest-flow-plus-buffers {}", largest + buffers);
     assert!(largest > 0);
 }

@@ -80,9 +80,11 @@ fn timer_overhead() -> u64 {
 /// Sign-ins made by the cached-get runs.
 static SIGN_INS: AtomicU64 = AtomicU64::new(0);
 
-/// A recipe whose flow answers at once, without I/O: the cached path is what is measured.
+/// A recipe whose flow answers at once (one request to the [`Canned`] transport, no network):
+/// the cached path is what is measured.
 struct Instantly;
 
+/// Sends one request, then takes its token as the answer's output.
 struct Done(Option<AccessToken>);
 
 impl ssoflow_core::Flow for Done {
@@ -90,19 +92,27 @@ impl ssoflow_core::Flow for Done {
     fn poll<'b>(
         &mut self,
         _: ssoflow_core::Instant,
-        _: &'b mut [u8],
-    ) -> Result<ssoflow_core::Step<'b, AccessToken>, ssoflow_core::Error> {
-        self.0
-            .take()
-            .map(ssoflow_core::Step::Done)
-            .ok_or(ssoflow_core::Error::State)
+        buf: &'b mut [u8],
+    ) -> Result<ssoflow_core::Step<'b>, ssoflow_core::Error> {
+        if self.0.is_none() {
+            return Ok(ssoflow_core::Step::Done);
+        }
+        let request = ssoflow_core::RequestBuilder::new(
+            buf,
+            ssoflow_core::Method::Get,
+            "http://127.0.0.1",
+            "/token",
+        );
+        Ok(ssoflow_core::Step::Send(request.finish()?))
     }
     fn handle(
         &mut self,
         _: ssoflow_core::Instant,
         _: ssoflow_core::Response<'_>,
+        out: &mut Option<AccessToken>,
     ) -> Result<(), ssoflow_core::Error> {
-        Err(ssoflow_core::Error::State)
+        *out = Some(self.0.take().ok_or(ssoflow_core::Error::State)?);
+        Ok(())
     }
 }
 
@@ -133,7 +143,7 @@ fn cached_get(rt: &tokio::runtime::Runtime) {
     let overhead = timer_overhead();
     for tasks in [1usize, 100, 10_000] {
         SIGN_INS.store(0, Ordering::Relaxed);
-        let driver = Driver::new().expect("driver");
+        let driver = Driver::with_transport(Canned);
         let cache = TokenCache::new(driver, Instantly, CacheConfig::default());
         let per_task = (2_000_000 / tasks).max(100);
         let (lat, elapsed) = rt.block_on(async {

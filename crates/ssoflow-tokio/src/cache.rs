@@ -159,12 +159,17 @@ impl<R: Recipe> Flow for Kept<'_, R> {
         &mut self,
         now: Instant,
         buf: &'b mut [u8],
-    ) -> Result<Step<'b, R::Output>, ssoflow_core::Error> {
+    ) -> Result<Step<'b>, ssoflow_core::Error> {
         self.flow.poll(now, buf)
     }
 
-    fn handle(&mut self, now: Instant, response: Response<'_>) -> Result<(), ssoflow_core::Error> {
-        self.flow.handle(now, response)
+    fn handle(
+        &mut self,
+        now: Instant,
+        response: Response<'_>,
+        out: &mut Option<R::Output>,
+    ) -> Result<(), ssoflow_core::Error> {
+        self.flow.handle(now, response, out)
     }
 }
 
@@ -184,12 +189,17 @@ impl<O> Flow for Erased<'_, O> {
         &mut self,
         now: Instant,
         buf: &'b mut [u8],
-    ) -> Result<Step<'b, O>, ssoflow_core::Error> {
+    ) -> Result<Step<'b>, ssoflow_core::Error> {
         self.0.poll(now, buf)
     }
 
-    fn handle(&mut self, now: Instant, response: Response<'_>) -> Result<(), ssoflow_core::Error> {
-        self.0.handle(now, response)
+    fn handle(
+        &mut self,
+        now: Instant,
+        response: Response<'_>,
+        out: &mut Option<O>,
+    ) -> Result<(), ssoflow_core::Error> {
+        self.0.handle(now, response, out)
     }
 }
 

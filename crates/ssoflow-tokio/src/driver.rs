@@ -93,9 +93,8 @@ impl Driver {
 
     /// Run `flow` to its output.
     ///
-    /// The flow lives inline in the returned future (kilobytes: flows hold tokens inline).
-    /// Boxing it instead costs an allocation too big for the allocator's per-thread cache on
-    /// every run, which measured dearer than the one copy it saves.
+    /// The flow lives inline in the returned future (a few hundred bytes: a flow holds no
+    /// output; an M2M token at most).
     #[allow(clippy::manual_async_fn)] // on purpose, see the comment inside
     pub fn run<F: Flow>(&self, mut flow: F) -> impl Future<Output = Result<F::Output, Error>> {
         // Borrowing the captured flow keeps one copy of it in the future (an `async fn` would
@@ -118,11 +117,18 @@ impl Driver {
         // Read once before the first request and once per answer (the answer's `now` is also
         // good for the poll that follows it).
         let mut now = self.now();
+        let mut out = None; // the output's slot: the last answer is read straight into it
         loop {
+            // With the output in, the flow has nothing more to write: poll it without taking
+            // (and wiping) the scratch buffer. A flow that still wants room says
+            // `BufferTooSmall` and is polled again below, as the grow rule allows.
+            if out.is_some() {
+                if let Ok(Step::Done) = flow.poll(now, &mut []) {
+                    return Ok(ssoflow_core::take_output(&mut out)?);
+                }
+            }
             // The flow writes into this thread's scratch buffer, which goes back before the
-            // `.await` below (the request is copied out first). The step is matched where
-            // `poll` wrote it, not passed through helpers: a `Result<Step<Output>>` is as big
-            // as the output, and every move is a memcpy.
+            // `.await` below (the request is copied out first).
             let request = {
                 let mut scratch = Scratch::take();
                 let mut limit = usize::MAX; // grown once at most (`Error::room_needed`)
@@ -130,7 +136,7 @@ impl Driver {
                     let room = scratch.buf().len();
                     let needed = match flow.poll(now, scratch.buf()) {
                         Ok(Step::Send(request)) => break OwnedRequest::from_core(&request)?,
-                        Ok(Step::Done(out)) => return Ok(out),
+                        Ok(Step::Done) => return Ok(ssoflow_core::take_output(&mut out)?),
                         Err(e) => e.room_needed(room, limit)?,
                     };
                     scratch.grow(needed);
@@ -140,7 +146,7 @@ impl Driver {
             let response = self.send(request).await?;
             now = self.now();
             response
-                .with_core(|r| flow.handle(now, r))
+                .with_core(|r| flow.handle(now, r, &mut out))
                 .map_err(|e| classify(e, &response))?;
         }
     }
@@ -159,6 +165,7 @@ impl Driver {
     /// `drive_loop` with a wait arm; apart so that the hot loop every sign-in runs stays as
     /// it was measured (issue 20's overhead budget).
     async fn paced_loop<F: PacedFlow>(&self, flow: &mut F) -> Result<F::Output, Error> {
+        let mut out = None;
         loop {
             let now = self.now();
             // As in `drive_loop`: the request is copied out of this thread's scratch buffer
@@ -171,7 +178,7 @@ impl Driver {
                     let needed = match flow.poll(now, scratch.buf()) {
                         Ok(Paced::Send(request)) => break Ok(OwnedRequest::from_core(&request)?),
                         Ok(Paced::Wait { until }) => break Err(until),
-                        Ok(Paced::Done(out)) => return Ok(out),
+                        Ok(Paced::Done) => return Ok(ssoflow_core::take_output(&mut out)?),
                         Err(e) => e.room_needed(room, limit)?,
                     };
                     scratch.grow(needed);
@@ -190,7 +197,7 @@ impl Driver {
             let response = self.send(request).await?;
             let now = self.now();
             response
-                .with_core(|r| flow.handle(now, r))
+                .with_core(|r| flow.handle(now, r, &mut out))
                 .map_err(|e| classify(e, &response))?;
         }
     }
@@ -255,12 +262,14 @@ mod tests {
         let client = oauth2::Client::new("https://auth.example/token", "fake-client").unwrap();
         let flow = oauth2::client_credentials(&client, None).unwrap();
         let flow_size = std::mem::size_of_val(&flow);
+        let slot = std::mem::size_of::<Option<ssoflow_core::TokenSet>>();
         let driver = Driver::new().unwrap();
         let run = driver.run(flow);
-        // One flow plus the drive loop's own state, not two flows (see `run`).
+        // One flow, one output slot and the drive loop's own state: not two flows (see `run`),
+        // and not two outputs.
         assert!(
-            std::mem::size_of_val(&run) < flow_size + 1024,
-            "{} for a {flow_size}-byte flow",
+            std::mem::size_of_val(&run) < flow_size + slot + 1024,
+            "{} for a {flow_size}-byte flow and a {slot}-byte output slot",
             std::mem::size_of_val(&run)
         );
         // Each request's boxed future fits the allocator's per-thread cache (see `exchange`).
@@ -281,13 +290,18 @@ mod tests {
 
     impl Flow for Greedy {
         type Output = ();
-        fn poll<'b>(&mut self, _: Instant, buf: &'b mut [u8]) -> Result<Step<'b, ()>, CoreError> {
+        fn poll<'b>(&mut self, _: Instant, buf: &'b mut [u8]) -> Result<Step<'b>, CoreError> {
             self.0 += 1;
             Err(CoreError::BufferTooSmall {
                 required: buf.len() + 1,
             })
         }
-        fn handle(&mut self, _: Instant, _: Response<'_>) -> Result<(), CoreError> {
+        fn handle(
+            &mut self,
+            _: Instant,
+            _: Response<'_>,
+            _: &mut Option<()>,
+        ) -> Result<(), CoreError> {
             Err(CoreError::State)
         }
     }

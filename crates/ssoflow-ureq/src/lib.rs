@@ -313,13 +313,14 @@ impl Driver {
     fn drive<F: PacedFlow>(&self, flow: &mut F) -> Result<F::Output, Error> {
         let mut buf = net::RequestBuf::new(self.config.request_buffer);
         let mut limit = usize::MAX; // grown once per request at most (`Error::room_needed`)
+        let mut out = None; // the output's slot: the answer is read straight into it
         loop {
             let room = buf.len();
             let needed = match flow.poll(self.now(), buf.bytes()) {
                 Ok(Paced::Send(request)) => {
                     let response = self.send(&request)?;
                     response
-                        .with_core(|r| flow.handle(self.now(), r))
+                        .with_core(|r| flow.handle(self.now(), r, &mut out))
                         .map_err(|e| Error::from_answer(e, &response))?;
                     limit = usize::MAX;
                     continue;
@@ -330,7 +331,7 @@ impl Driver {
                     std::thread::sleep(Duration::from_millis(ms));
                     continue;
                 }
-                Ok(Paced::Done(output)) => return Ok(output),
+                Ok(Paced::Done) => return Ok(ssoflow_core::take_output(&mut out)?),
                 Err(e) => e.room_needed(room, limit)?,
             };
             buf.grow(needed);

@@ -51,18 +51,19 @@ const POS_USER: &str = "admin@pos.example";
 const POS_PASSWORD: &str = "correct horse battery staple";
 
 /// Run a flow to its end, answering every request with `status` / `body`: the loop every
-/// driver has (`match flow.poll(..) { Ok(Step::Done(out)) => return Ok(out), .. }`).
+/// driver has (`match flow.poll(..) { Ok(Step::Done) => return take_output(&mut out), .. }`).
 pub fn run_once<F: Flow>(mut flow: F, status: u16, body: &[u8], buf: &mut [u8]) -> F::Output {
     let now = Instant::from_millis(1);
+    let mut out = None;
     loop {
         match flow.poll(now, buf) {
             Ok(Step::Send(r)) => {
                 black_box(&r);
-                if let Err(e) = flow.handle(now, Response::new(status, body)) {
+                if let Err(e) = flow.handle(now, Response::new(status, body), &mut out) {
                     panic!("handle: {e:?}");
                 }
             }
-            Ok(Step::Done(out)) => return out,
+            Ok(Step::Done) => return ssoflow_core::take_output(&mut out).expect("output"),
             Err(e) => panic!("poll: {e:?}"),
         }
     }

@@ -17,7 +17,6 @@
 //! a missing `expires_in` is `Malformed`.
 
 use super::{Client, TokenRequest, client_form, read_error};
-use crate::exchange::NO_OUTPUT;
 use crate::json::{JsonError, Parser, Seen, is};
 use crate::{
     Error, Exchange, Instant, OneShot, Paced, PacedFlow, Request, Response, Secret, TokenSet,
@@ -300,7 +299,6 @@ pub struct DeviceToken<'c> {
     deadline: Instant,
     state: PollState,
     polls: u32,
-    output: Option<TokenSet>,
 }
 
 /// Poll the client's token endpoint for the token of `authorization`. The first poll is due
@@ -327,7 +325,6 @@ pub fn device_token<'c>(
         deadline: authorization.expires_at(),
         state: PollState::Waiting,
         polls: 0,
-        output: None,
     })
 }
 
@@ -358,7 +355,7 @@ impl DeviceToken<'_> {
 impl PacedFlow for DeviceToken<'_> {
     type Output = TokenSet;
 
-    fn poll<'b>(&mut self, now: Instant, buf: &'b mut [u8]) -> Result<Paced<'b, TokenSet>, Error> {
+    fn poll<'b>(&mut self, now: Instant, buf: &'b mut [u8]) -> Result<Paced<'b>, Error> {
         match self.state {
             PollState::Waiting => {
                 if self.next_at > self.deadline {
@@ -378,26 +375,31 @@ impl PacedFlow for DeviceToken<'_> {
             }
             PollState::Got => {
                 self.state = PollState::Finished;
-                self.output.take().map(Paced::Done).ok_or(NO_OUTPUT)
+                Ok(Paced::Done)
             }
             PollState::Sent | PollState::Finished => Err(Error::State),
         }
     }
 
-    fn handle(&mut self, now: Instant, response: Response<'_>) -> Result<(), Error> {
+    fn handle(
+        &mut self,
+        now: Instant,
+        response: Response<'_>,
+        out: &mut Option<TokenSet>,
+    ) -> Result<(), Error> {
         if self.state != PollState::Sent {
             return Err(Error::State);
         }
         self.state = PollState::Finished;
-        let error = match self.request.response_into(now, response, &mut self.output) {
-            Ok(()) if self.output.is_some() => {
+        let error = match self.request.response_into(now, response, out) {
+            Ok(()) if out.is_some() => {
                 self.state = PollState::Got;
                 return Ok(());
             }
-            Ok(()) => return Err(NO_OUTPUT),
+            Ok(()) => return Err(Error::NO_OUTPUT),
             Err(e) => e,
         };
-        self.output = None;
+        *out = None;
         match &error {
             Error::OAuth { error: code, .. } => match code.as_str() {
                 "authorization_pending" => {
@@ -472,9 +474,10 @@ mod tests {
         let Step::Send(_) = flow.poll(now, &mut buf)? else {
             panic!("a request first")
         };
-        flow.handle(now, Response::new(200, body))?;
+        let mut out = None;
+        flow.handle(now, Response::new(200, body), &mut out)?;
         match flow.poll(now, &mut buf)? {
-            Step::Done(a) => Ok(a),
+            Step::Done => crate::take_output(&mut out),
             Step::Send(_) => panic!("one request only"),
         }
     }
@@ -556,6 +559,7 @@ mod tests {
         let mut now = Instant::from_millis(0);
         let mut buf = [0u8; 4096];
         let mut transcript = Vec::new();
+        let mut out = None;
         for _ in 0..10_000 {
             match flow.poll(now, &mut buf) {
                 Ok(Paced::Wait { until }) => {
@@ -566,14 +570,14 @@ mod tests {
                 Ok(Paced::Send(_)) => {
                     let (status, body) = answer(flow.polls());
                     transcript.push(std::format!("poll {} at {}", flow.polls(), now.as_millis()));
-                    if let Err(e) = flow.handle(now, Response::new(status, &body)) {
+                    if let Err(e) = flow.handle(now, Response::new(status, &body), &mut out) {
                         transcript.push(std::format!("error {}", e.kind()));
                         return (Err(e), transcript);
                     }
                 }
-                Ok(Paced::Done(t)) => {
+                Ok(Paced::Done) => {
                     transcript.push(String::from("done"));
-                    return (Ok(t), transcript);
+                    return (crate::take_output(&mut out), transcript);
                 }
                 Err(e) => {
                     transcript.push(std::format!("error {}", e.kind()));
@@ -774,6 +778,7 @@ mod tests {
             .handle(
                 Instant::from_millis(0),
                 Response::new(200, br#"{"error":"invalid_client"}"#),
+                &mut None,
             )
             .unwrap_err();
         assert!(
@@ -822,7 +827,11 @@ mod tests {
             ));
         }
         assert_eq!(
-            flow.handle(Instant::from_millis(0), Response::new(200, TOKEN)),
+            flow.handle(
+                Instant::from_millis(0),
+                Response::new(200, TOKEN),
+                &mut None
+            ),
             Err(Error::State)
         );
         let mut small = [0u8; 16];

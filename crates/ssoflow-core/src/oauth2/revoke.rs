@@ -164,7 +164,7 @@ impl<'c> Revocation<'c> {
 impl PacedFlow for Revocation<'_> {
     type Output = ();
 
-    fn poll<'b>(&mut self, now: Instant, buf: &'b mut [u8]) -> Result<Paced<'b, ()>, Error> {
+    fn poll<'b>(&mut self, now: Instant, buf: &'b mut [u8]) -> Result<Paced<'b>, Error> {
         if self.state != State::Ready {
             return Err(Error::State);
         }
@@ -175,7 +175,7 @@ impl PacedFlow for Revocation<'_> {
         }
         let Some(&(token, hint)) = self.tokens.get(self.done) else {
             self.state = State::Finished;
-            return Ok(Paced::Done(()));
+            return Ok(Paced::Done);
         };
         let mut params: heapless::Vec<(&str, &str), 2> = heapless::Vec::new();
         params
@@ -191,13 +191,20 @@ impl PacedFlow for Revocation<'_> {
         Ok(Paced::Send(request))
     }
 
-    fn handle(&mut self, now: Instant, response: Response<'_>) -> Result<(), Error> {
+    fn handle(
+        &mut self,
+        now: Instant,
+        response: Response<'_>,
+        out: &mut Option<()>,
+    ) -> Result<(), Error> {
         if self.state != State::Sent {
             return Err(Error::State);
         }
         // §2.2: the body of a success is ignored.
         if (200..300).contains(&response.status) {
             self.done += 1;
+            // The output (nothing) is there once the last token is revoked.
+            *out = (self.done == self.tokens.len()).then_some(());
             self.retries = 0;
             self.not_before = None;
             self.state = State::Ready;
@@ -242,6 +249,7 @@ mod tests {
         let mut buf = [0u8; 4096];
         let mut next = answers.iter();
         let mut out = Vec::new();
+        let mut done = None;
         for _ in 0..64 {
             match r.poll(now, &mut buf) {
                 Ok(Paced::Wait { until }) => {
@@ -257,12 +265,12 @@ mod tests {
                     });
                     let headers: Vec<Header<'_>> = h.into_iter().collect();
                     let resp = Response::new(*status, body).with_headers(&headers);
-                    if let Err(e) = r.handle(now, resp) {
+                    if let Err(e) = r.handle(now, resp, &mut done) {
                         out.push(std::format!("error {}", e.kind()));
                         return (Err(e), out);
                     }
                 }
-                Ok(Paced::Done(())) => return (Ok(()), out),
+                Ok(Paced::Done) => return (crate::take_output(&mut done), out),
                 Err(e) => return (Err(e), out),
             }
         }
@@ -377,7 +385,7 @@ mod tests {
         );
         let mut r = revoke(&c, "https://server.example.com/revoke", "t", None).unwrap();
         assert_eq!(
-            r.handle(Instant::from_millis(0), Response::new(200, b"")),
+            r.handle(Instant::from_millis(0), Response::new(200, b""), &mut None),
             Err(Error::State)
         );
     }

@@ -77,7 +77,7 @@ enum State {
     AwaitM2m,
     SignIn,
     AwaitSignIn,
-    /// The answer is in `SignInFlow::output`.
+    /// The answer is in the caller's slot.
     Done,
     Finished,
 }
@@ -92,11 +92,9 @@ pub struct SignInFlow<'c> {
     /// (`expires_in: 0`), or the flow would fetch it for ever; a 401 with it refuses the subject.
     fresh_m2m: bool,
     state: State,
-    /// The sign-in answer, read in place; `Some` only in `State::Done`.
-    output: Option<SignIn>,
 }
 
-crate::secret::debug_redacted!(SignInFlow { config, ids, m2m, fresh_m2m, state, output; subject_token });
+crate::secret::debug_redacted!(SignInFlow { config, ids, m2m, fresh_m2m, state; subject_token });
 
 /// Sign a customer in (registering them if new) with `subject_token`, their identity provider's
 /// access token. Pass a cached M2M token if you have one; `ids` makes the request ids.
@@ -123,7 +121,6 @@ pub fn sign_in<'c>(
         m2m,
         fresh_m2m: false,
         state,
-        output: None,
     })
 }
 
@@ -198,7 +195,7 @@ impl<K: AsRef<str> + ?Sized> Recipe for CustomerSignIn<'_, K> {
 impl Flow for SignInFlow<'_> {
     type Output = SignIn;
 
-    fn poll<'b>(&mut self, now: Instant, buf: &'b mut [u8]) -> Result<Step<'b, SignIn>, Error> {
+    fn poll<'b>(&mut self, now: Instant, buf: &'b mut [u8]) -> Result<Step<'b>, Error> {
         match self.state {
             State::NeedM2m => {
                 let request = m2m::write_request(self.config, &mut self.ids, buf)?;
@@ -222,14 +219,18 @@ impl Flow for SignInFlow<'_> {
             }
             State::Done => {
                 self.state = State::Finished;
-                // The one move of the output: from where it was parsed to the caller.
-                crate::exchange::take_output(&mut self.output)
+                Ok(Step::Done)
             }
             State::AwaitM2m | State::AwaitSignIn | State::Finished => Err(Error::State),
         }
     }
 
-    fn handle(&mut self, now: Instant, response: Response<'_>) -> Result<(), Error> {
+    fn handle(
+        &mut self,
+        now: Instant,
+        response: Response<'_>,
+        out: &mut Option<SignIn>,
+    ) -> Result<(), Error> {
         let state = core::mem::replace(&mut self.state, State::Finished);
         match state {
             State::AwaitM2m => {
@@ -256,7 +257,7 @@ impl Flow for SignInFlow<'_> {
                 Ok(())
             }
             State::AwaitSignIn => {
-                read_in_place(&mut self.output, SignIn::empty(), |out| {
+                read_in_place(out, SignIn::empty(), |out| {
                     read_sign_in_into(now, response, out)
                 })?;
                 self.state = State::Done;
@@ -649,19 +650,28 @@ mod tests {
             flow.poll(Instant::from_millis(0), &mut buf),
             Ok(Step::Send(_))
         ));
+        let mut out = None;
         flow.handle(
             Instant::from_millis(0),
             Response::new(200, SEED_SIGN_IN.as_bytes()),
+            &mut out,
         )
         .unwrap();
+        let mut second = None;
         assert_eq!(
-            flow.handle(Instant::from_millis(0), Response::new(200, b"{}")),
+            flow.handle(
+                Instant::from_millis(0),
+                Response::new(200, b"{}"),
+                &mut second
+            ),
             Err(Error::State)
         );
+        assert!(second.is_none());
         assert!(matches!(
             flow.poll(Instant::from_millis(0), &mut buf),
-            Ok(Step::Done(_))
+            Ok(Step::Done)
         ));
+        assert_eq!(out.unwrap().customer.email.as_str(), "jane.doe@partech.com");
     }
 
     #[test]

@@ -75,7 +75,7 @@ mod tests {
             Step::Send(r) => {
                 std::string::String::from_utf8(r.header("authorization").unwrap().to_vec()).unwrap()
             }
-            Step::Done(_) => panic!("login sends a request first"),
+            Step::Done => panic!("login sends a request first"),
         }
     }
 

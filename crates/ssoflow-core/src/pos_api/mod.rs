@@ -235,7 +235,7 @@ fn parse_account(
         *refused = account.is_none();
         Ok(())
     })?;
-    account.ok_or(crate::exchange::NO_OUTPUT)
+    account.ok_or(Error::NO_OUTPUT)
 }
 
 /// The account, or `None` when the object has an `error` member.

@@ -2,7 +2,7 @@
 //! token answer; the answers below use exactly those members.
 
 use super::*;
-use crate::testing::{drive, golden};
+use crate::testing::{drive, golden, terminates};
 use crate::{Expiry, Flow, Step};
 use proptest::prelude::*;
 
@@ -351,28 +351,6 @@ fn inputs_and_config() {
         panic!()
     };
     assert!(!std::format!("{r:?}").contains("SECRET"));
-}
-
-fn terminates<F: Flow>(mut flow: F, responses: &[(u16, std::vec::Vec<u8>)]) {
-    let mut next = responses.iter();
-    let mut buf = std::vec![0u8; 16 * 1024];
-    for _ in 0..4 {
-        match flow.poll(Instant::from_millis(0), &mut buf) {
-            Ok(Step::Send(_)) => {
-                let Some((status, body)) = next.next() else {
-                    return;
-                };
-                if flow
-                    .handle(Instant::from_millis(0), Response::new(*status, body))
-                    .is_err()
-                {
-                    return;
-                }
-            }
-            Ok(Step::Done(_)) | Err(_) => return,
-        }
-    }
-    panic!("flow did not finish within 4 steps");
 }
 
 proptest! {

@@ -286,7 +286,6 @@ fn refusal(response: Response<'_>) -> Error {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::{Flow, Instant, Step};
 
     /// The seed's placeholders: with them the published digest vectors apply.
     pub(crate) fn seed_config() -> PunchhConfig {
@@ -296,32 +295,6 @@ pub(crate) mod tests {
             "SECRET_GOES_HERE",
         )
         .unwrap()
-    }
-
-    /// Poll/handle `flow` with `responses`; it must be done (or failed) within four polls.
-    pub(crate) fn terminates<F: Flow>(mut flow: F, responses: &[(u16, std::vec::Vec<u8>)]) {
-        let mut next = responses.iter();
-        let mut buf = std::vec![0u8; 16 * 1024];
-        for _ in 0..4 {
-            match flow.poll(Instant::from_millis(0), &mut buf) {
-                Ok(Step::Send(_)) => {
-                    let Some((status, body)) = next.next() else {
-                        return;
-                    };
-                    if flow
-                        .handle(
-                            Instant::from_millis(0),
-                            Response::new(*status, body.as_slice()),
-                        )
-                        .is_err()
-                    {
-                        return;
-                    }
-                }
-                Ok(Step::Done(_)) | Err(_) => return,
-            }
-        }
-        panic!("flow did not finish within 4 steps");
     }
 
     #[test]

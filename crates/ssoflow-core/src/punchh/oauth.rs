@@ -142,8 +142,9 @@ impl CodeForToken<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::punchh::tests::{seed_config, terminates};
+    use crate::punchh::tests::seed_config;
     use crate::punchh::{Algorithm, digest, parse_callback};
+    use crate::testing::terminates;
     use crate::testing::{drive, golden};
     use crate::{Expiry, Quirks};
     use proptest::prelude::*;

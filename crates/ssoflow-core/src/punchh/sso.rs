@@ -173,7 +173,8 @@ fn read_sso(body: &[u8], out: &mut SsoLogin, error: &mut bool) -> Result<(), Jso
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::punchh::tests::{seed_config, terminates};
+    use crate::punchh::tests::seed_config;
+    use crate::testing::terminates;
     use crate::testing::{drive, golden};
     use proptest::prelude::*;
 

@@ -66,8 +66,9 @@ impl Exchange for UserInfo<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::punchh::tests::{seed_config, terminates};
+    use crate::punchh::tests::seed_config;
     use crate::punchh::user::tests::seed_user_body;
+    use crate::testing::terminates;
     use crate::testing::{drive, golden};
     use proptest::prelude::*;
 

@@ -231,7 +231,7 @@ fn check(quirks: crate::Quirks, response: Response<'_>) -> Result<(), Error> {
 pub(crate) mod tests {
     use super::*;
     use crate::stream::generate_session::tests::SEED_REQUEST;
-    use crate::{Flow, Instant, Step};
+    use crate::testing::terminates;
     use proptest::prelude::*;
 
     pub(crate) fn config() -> StreamConfig {
@@ -322,28 +322,6 @@ pub(crate) mod tests {
             check(c.oauth().quirks(), Response::new(200, br#"{"ok":1}"#)),
             Ok(())
         );
-    }
-
-    fn terminates<F: Flow>(mut flow: F, responses: &[(u16, std::vec::Vec<u8>)]) {
-        let mut next = responses.iter();
-        let mut buf = std::vec![0u8; 16 * 1024];
-        for _ in 0..4 {
-            match flow.poll(Instant::from_millis(0), &mut buf) {
-                Ok(Step::Send(_)) => {
-                    let Some((status, body)) = next.next() else {
-                        return;
-                    };
-                    if flow
-                        .handle(Instant::from_millis(0), Response::new(*status, body))
-                        .is_err()
-                    {
-                        return;
-                    }
-                }
-                Ok(Step::Done(_)) | Err(_) => return,
-            }
-        }
-        panic!("flow did not finish within 4 steps");
     }
 
     proptest! {

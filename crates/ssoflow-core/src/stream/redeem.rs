@@ -328,13 +328,14 @@ mod tests {
         assert!(
             flow.handle(
                 Instant::from_millis(0),
-                Response::new(200, SESSION.as_bytes())
+                Response::new(200, SESSION.as_bytes()),
+                &mut None
             )
             .is_ok()
         );
         assert!(matches!(
             flow.poll(Instant::from_millis(0), &mut buf),
-            Ok(Step::Done(_))
+            Ok(Step::Done)
         ));
         assert!(matches!(
             flow.poll(Instant::from_millis(0), &mut buf),

@@ -247,14 +247,15 @@ pub struct NoFlow;
 
 impl Flow for NoFlow {
     type Output = AccessToken;
-    fn poll<'b>(
-        &mut self,
-        _: Instant,
-        _: &'b mut [u8],
-    ) -> Result<Step<'b, AccessToken>, ssoflow_core::Error> {
+    fn poll<'b>(&mut self, _: Instant, _: &'b mut [u8]) -> Result<Step<'b>, ssoflow_core::Error> {
         Err(ssoflow_core::Error::State)
     }
-    fn handle(&mut self, _: Instant, _: Response<'_>) -> Result<(), ssoflow_core::Error> {
+    fn handle(
+        &mut self,
+        _: Instant,
+        _: Response<'_>,
+        _: &mut Option<AccessToken>,
+    ) -> Result<(), ssoflow_core::Error> {
         Err(ssoflow_core::Error::State)
     }
 }

@@ -132,6 +132,10 @@ pub trait Flow {
     /// Feed the response to the request last returned by `poll`. An answer that completes the
     /// flow is read straight into `out` (pass the same slot, `None` at first, to every call);
     /// on `Err`, `out` is left `None`, so a half-read answer is never handed out.
+    ///
+    /// A flow fills `out` only with the answer that ends it: after a `handle` that leaves
+    /// `out` `Some`, the next `poll` says [`Step::Done`] and writes nothing into its buffer
+    /// (drivers rely on it to skip their scratch buffer for that poll).
     fn handle(
         &mut self,
         now: Instant,

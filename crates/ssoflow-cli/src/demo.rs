@@ -33,15 +33,29 @@ struct Observed<'l, F> {
     log: &'l Log,
 }
 
+impl<F> Observed<'_, F> {
+    /// A request went out: a new step line, its status still unknown.
+    fn sent(&self, r: &ssoflow_core::Request<'_>) {
+        self.log
+            .borrow_mut()
+            .push((format!("{} {}", r.method.as_str(), r.path_and_query()), 0));
+    }
+
+    /// Its answer came back with `status`.
+    fn answered(&self, status: u16) {
+        if let Some(last) = self.log.borrow_mut().last_mut() {
+            last.1 = status;
+        }
+    }
+}
+
 impl<F: Flow> Flow for Observed<'_, F> {
     type Output = F::Output;
 
     fn poll<'b>(&mut self, now: Instant, buf: &'b mut [u8]) -> Result<Step<'b>, CoreError> {
         let step = self.inner.poll(now, buf)?;
         if let Step::Send(r) = &step {
-            self.log
-                .borrow_mut()
-                .push((format!("{} {}", r.method.as_str(), r.path_and_query()), 0));
+            self.sent(r);
         }
         Ok(step)
     }
@@ -52,9 +66,7 @@ impl<F: Flow> Flow for Observed<'_, F> {
         response: Response<'_>,
         out: &mut Option<F::Output>,
     ) -> Result<(), CoreError> {
-        if let Some(last) = self.log.borrow_mut().last_mut() {
-            last.1 = response.status;
-        }
+        self.answered(response.status);
         self.inner.handle(now, response, out)
     }
 }
@@ -65,9 +77,7 @@ impl<F: PacedFlow> PacedFlow for Observed<'_, F> {
     fn poll<'b>(&mut self, now: Instant, buf: &'b mut [u8]) -> Result<Paced<'b>, CoreError> {
         let step = self.inner.poll(now, buf)?;
         if let Paced::Send(r) = &step {
-            self.log
-                .borrow_mut()
-                .push((format!("{} {}", r.method.as_str(), r.path_and_query()), 0));
+            self.sent(r);
         }
         Ok(step)
     }
@@ -78,9 +88,7 @@ impl<F: PacedFlow> PacedFlow for Observed<'_, F> {
         response: Response<'_>,
         out: &mut Option<F::Output>,
     ) -> Result<(), CoreError> {
-        if let Some(last) = self.log.borrow_mut().last_mut() {
-            last.1 = response.status;
-        }
+        self.answered(response.status);
         self.inner.handle(now, response, out)
     }
 }

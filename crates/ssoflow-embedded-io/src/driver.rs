@@ -364,8 +364,10 @@ impl<'a> Driver<'a> {
     }
 
     /// [`run_mut`](Self::run_mut) reading the output into `out`, a slot you own (`None` on
-    /// entry; `Some` on `Ok`, `None` on `Err`): the answer is parsed where it stays, with no
-    /// copy of a multi-KiB output through return values, and the least stack.
+    /// entry; `Some` on `Ok` for every core flow, `None` on `Err`): the answer is parsed where
+    /// it stays, with no copy of a multi-KiB output through return values, and the least stack.
+    /// (`run_mut` also turns a flow that said `Done` with an empty slot, a bug in that flow,
+    /// into an error.)
     ///
     /// ```
     /// # use ssoflow_embedded_io::{Driver, Error};

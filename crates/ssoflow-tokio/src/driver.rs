@@ -5,7 +5,8 @@ use std::sync::Arc;
 use ssoflow_core::{Flow, Instant, Paced, PacedFlow, Step};
 use tracing::Instrument;
 
-use crate::http::{Scratch, loggable_url};
+use crate::http::loggable_url;
+use crate::net::RequestBuf;
 use crate::transport::{Config, ReqwestTransport, Transport};
 use crate::{Clock, Error, OwnedRequest, OwnedResponse};
 
@@ -121,11 +122,11 @@ impl Driver {
             // The flow writes into this thread's scratch buffer, which goes back before the
             // `.await` below (the request is copied out first).
             let request = {
-                let mut scratch = Scratch::take();
+                let mut scratch = RequestBuf::new(REQUEST_BUFFER);
                 let mut limit = usize::MAX; // grown once at most (`Error::room_needed`)
                 loop {
-                    let room = scratch.buf().len();
-                    let needed = match flow.poll(now, scratch.buf()) {
+                    let room = scratch.len();
+                    let needed = match flow.poll(now, scratch.bytes()) {
                         Ok(Step::Send(request)) => break OwnedRequest::from_core(&request)?,
                         // Done before any answer: no output was read.
                         Ok(Step::Done) => return Err(ssoflow_core::Error::NO_OUTPUT.into()),
@@ -174,11 +175,11 @@ impl Driver {
             // As in `drive_loop`: the request is copied out of this thread's scratch buffer
             // before any `.await`.
             let request = {
-                let mut scratch = Scratch::take();
+                let mut scratch = RequestBuf::new(REQUEST_BUFFER);
                 let mut limit = usize::MAX; // grown once at most (`Error::room_needed`)
                 loop {
-                    let room = scratch.buf().len();
-                    let needed = match flow.poll(now, scratch.buf()) {
+                    let room = scratch.len();
+                    let needed = match flow.poll(now, scratch.bytes()) {
                         Ok(Paced::Send(request)) => break Ok(OwnedRequest::from_core(&request)?),
                         Ok(Paced::Wait { until }) => break Err(until),
                         Ok(Paced::Done) => return Ok(ssoflow_core::take_output(&mut out)?),

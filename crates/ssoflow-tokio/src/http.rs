@@ -117,77 +117,19 @@ impl OwnedRequest {
     pub fn write_with(
         mut write: impl for<'b> FnMut(&'b mut [u8]) -> Result<Request<'b>, ssoflow_core::Error>,
     ) -> Result<Self, Error> {
-        let mut scratch = Scratch::take();
-        let room = scratch.buf().len();
-        let needed = match write(scratch.buf()) {
+        let mut scratch = crate::net::RequestBuf::new(crate::REQUEST_BUFFER);
+        let room = scratch.len();
+        let needed = match write(scratch.bytes()) {
             Ok(request) => return OwnedRequest::from_core(&request),
             Err(e) => e.room_needed(room, usize::MAX)?,
         };
         scratch.grow(needed);
-        OwnedRequest::from_core(&write(scratch.buf())?)
+        OwnedRequest::from_core(&write(scratch.bytes())?)
     }
 
     /// The first value of header `name` (case-insensitive).
     pub fn header(&self, name: &str) -> Option<&[u8]> {
         self.headers.get(name).map(HeaderValue::as_bytes)
-    }
-}
-
-/// Largest scratch buffer a thread keeps for the next request; a bigger one (a flow that
-/// asked for more room) is freed after use.
-const SCRATCH_KEPT: usize = 64 * 1024;
-
-std::thread_local! {
-    /// This thread's scratch buffer, lent out by [`Scratch::take`].
-    static SCRATCH: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
-}
-
-/// The buffer a flow writes its next request into: this thread's, lent for one synchronous
-/// write and returned on drop.
-///
-/// A request is written, copied into an [`OwnedRequest`] and the buffer given back before any
-/// `.await`, so one buffer per thread serves every task on it. Allocating a fresh 4 KiB buffer
-/// per flow instead went past the allocator's per-thread cache on every run: its large-chunk
-/// paths were ~6 % of the client's CPU in the loopback benchmark.
-///
-/// It held a request with credentials, so it is wiped (one `memset`, see
-/// [`ssoflow_net::wipe`]) when given back and before it grows. The copies made on into the
-/// header map and reqwest's and the kernel's write buffers are out of this crate's reach.
-pub(crate) struct Scratch(Vec<u8>);
-
-impl Scratch {
-    /// This thread's buffer (at least [`REQUEST_BUFFER`](crate::REQUEST_BUFFER) bytes), or a
-    /// new one if it is lent out.
-    pub(crate) fn take() -> Self {
-        // (`try_with`: a thread being torn down gets a fresh buffer rather than a panic.)
-        let mut buf = SCRATCH.try_with(std::cell::Cell::take).unwrap_or_default();
-        if buf.len() < crate::REQUEST_BUFFER {
-            buf.resize(crate::REQUEST_BUFFER, 0);
-        }
-        Scratch(buf)
-    }
-
-    /// The bytes to write into.
-    pub(crate) fn buf(&mut self) -> &mut [u8] {
-        &mut self.0
-    }
-
-    /// Grow to `required` bytes (if that is more than now).
-    pub(crate) fn grow(&mut self, required: usize) {
-        if required > self.0.len() {
-            crate::net::wipe(&mut self.0);
-            self.0.resize(required, 0);
-        }
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        crate::net::wipe(&mut self.0);
-        if self.0.len() <= SCRATCH_KEPT {
-            let buf = std::mem::take(&mut self.0);
-            let _ = SCRATCH.try_with(|kept| kept.set(buf));
-        }
     }
 }
 
@@ -284,31 +226,6 @@ impl fmt::Debug for OwnedResponse {
 mod tests {
     use super::*;
     use ssoflow_core::{Method, RequestBuilder};
-
-    #[test]
-    fn the_scratch_buffer_is_reused_lent_once_and_not_kept_when_huge() {
-        let mut first = Scratch::take();
-        assert_eq!(first.buf().len(), crate::REQUEST_BUFFER);
-        first.grow(3 * crate::REQUEST_BUFFER);
-        first.buf()[0] = 7;
-        let ptr = first.buf().as_ptr();
-        // Lent out: a second taker gets a buffer of its own.
-        let mut second = Scratch::take();
-        assert_ne!(second.buf().as_ptr(), ptr);
-        drop(second);
-        drop(first);
-        // Given back (the last one back is kept): the grown buffer serves the next request.
-        let mut again = Scratch::take();
-        assert_eq!(again.buf().len(), 3 * crate::REQUEST_BUFFER);
-        assert_eq!(again.buf().as_ptr(), ptr);
-        // ...wiped: what the last request wrote (credentials) is gone.
-        assert!(again.buf().iter().all(|&b| b == 0));
-        // A buffer grown past what a thread keeps is freed after use.
-        again.grow(SCRATCH_KEPT + 1);
-        drop(again);
-        let mut after = Scratch::take();
-        assert_eq!(after.buf().len(), crate::REQUEST_BUFFER);
-    }
 
     #[test]
     fn write_with_grows_the_scratch_buffer_once() {

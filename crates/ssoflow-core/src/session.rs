@@ -380,11 +380,29 @@ impl<T: HasAccessToken, E: Failure> Session<T, E> {
     /// skew, or `expires_in: 0`) is used until a 401 instead of being renewed at once, again
     /// and again.
     pub fn signed_in(&mut self, now: Instant, token: T) -> u64 {
-        self.trust_until_401 = token
-            .access_token()
-            .expiry
-            .needs_refresh(now, self.policy.skew_ms);
         self.current = Some(token);
+        self.stored(now)
+    }
+
+    /// [`signed_in`](Self::signed_in) with the result taken from `slot` (left `None`), where
+    /// a driver's flow read it ([`Flow::handle`](crate::Flow::handle)'s output slot): the result
+    /// moves from the slot into the session without a by-value copy of it on the stack between
+    /// them (kilobytes for a PAR sign-in). `None`, and nothing recorded, when `slot` is empty.
+    pub fn signed_in_from(&mut self, now: Instant, slot: &mut Option<T>) -> Option<u64> {
+        slot.as_ref()?;
+        // The new result and the old one trade places; the old one is dropped from the slot.
+        core::mem::swap(&mut self.current, slot);
+        *slot = None;
+        Some(self.stored(now))
+    }
+
+    /// A new result is in `current` (stored at `now`): a new generation, the renewal done.
+    fn stored(&mut self, now: Instant) -> u64 {
+        self.trust_until_401 = self.current.as_ref().is_some_and(|t| {
+            t.access_token()
+                .expiry
+                .needs_refresh(now, self.policy.skew_ms)
+        });
         self.stale = false;
         self.generation = self.generation.wrapping_add(1);
         self.renewal = Renewal::Idle;
@@ -761,6 +779,35 @@ mod tests {
             Access::SignIn { previous: Some(_) }
         ));
         assert!(matches!(s.access(at, None), Access::Ready { .. }));
+    }
+
+    #[test]
+    fn signed_in_from_takes_the_slot_and_an_empty_slot_records_nothing() {
+        let mut s: S = session(5_000);
+        let _ = s.access(t(0), None);
+        let mut slot = None;
+        assert_eq!(s.signed_in_from(t(0), &mut slot), None);
+        assert_eq!(s.generation(), 0);
+        assert!(s.signing_in());
+        slot = Some(token("a", Expiry::At(t(60_000))));
+        assert_eq!(s.signed_in_from(t(0), &mut slot), Some(1));
+        assert!(slot.is_none());
+        assert!(matches!(
+            s.access(t(1), None),
+            Access::Ready { generation: 1, token } if token.value.expose() == "a"
+        ));
+        // A second sign-in replaces the first result; one already due is trusted until a 401.
+        s.unauthorized(1);
+        assert!(matches!(
+            s.access(t(2), None),
+            Access::SignIn { previous: Some(_) }
+        ));
+        slot = Some(token("b", Expiry::At(t(3))));
+        assert_eq!(s.signed_in_from(t(2), &mut slot), Some(2));
+        assert!(matches!(
+            s.access(t(4), None),
+            Access::Ready { generation: 2, token } if token.value.expose() == "b"
+        ));
     }
 
     #[test]

@@ -56,6 +56,22 @@ impl AccessToken {
             expiry: Expiry::Unknown,
         }
     }
+
+    /// `*slot = from.cloned()`, written in place: a clone built on the stack and then moved
+    /// into the slot would be two copies of a 2 KiB token there (a firmware's sign-in keeps its
+    /// M2M token this way).
+    pub(crate) fn clone_into_slot(slot: &mut Option<AccessToken>, from: Option<&AccessToken>) {
+        let Some(from) = from else {
+            *slot = None;
+            return;
+        };
+        *slot = Some(AccessToken::empty());
+        if let Some(to) = slot {
+            // The same capacity: it always fits.
+            to.value.push_ascii_bytes(from.value.as_bytes());
+            to.expiry = from.expiry;
+        }
+    }
 }
 
 /// What a token endpoint returns: access token, optional refresh token and scope.

@@ -123,6 +123,17 @@ impl core::fmt::Debug for ResponseView<'_> {
 }
 
 impl<'a> ResponseView<'a> {
+    /// No response yet: the view the driver reads one into. (A function, not a `const`: a
+    /// constant would be copied whole from flash, header table included; made here only its
+    /// few fields are written.)
+    pub(crate) fn empty() -> Self {
+        ResponseView {
+            status: 0,
+            headers: heapless::Vec::new(),
+            body: &[],
+        }
+    }
+
     /// The status code.
     pub fn status(&self) -> u16 {
         self.status
@@ -307,23 +318,32 @@ impl<'a> Driver<'a> {
     }
 
     pub(crate) fn view(&self, parsed: &Parsed) -> Result<ResponseView<'_>, Error> {
+        let mut view = ResponseView::empty();
+        self.view_into(parsed, &mut view)?;
+        Ok(view)
+    }
+
+    /// [`view`](Self::view) read into `view` (empty on entry), where the caller keeps it: the
+    /// driver's loops look at the view in place rather than move it out of a `Result` (two
+    /// copies of its header table on the stack).
+    pub(crate) fn view_into<'s>(
+        &'s self,
+        parsed: &Parsed,
+        view: &mut ResponseView<'s>,
+    ) -> Result<(), Error> {
         let head = self
             .buf
             .get(parsed.head())
             .ok_or(Error::Parse { what: "head" })?;
-        let body = self
+        view.body = self
             .buf
             .get(parsed.body())
             .ok_or(Error::Parse { what: "body" })?;
+        view.status = parsed.status();
         // The headers are read straight into the view (no vector of them moved around).
-        let mut view = ResponseView {
-            status: parsed.status(),
-            headers: heapless::Vec::new(),
-            body,
-        };
         // A complete head read again: `Partial` would be a bug, reported as a bad head.
         crate::head::parse(head, &mut view.headers).map_err(crate::head::Stop::into_error)?;
-        Ok(view)
+        Ok(())
     }
 
     /// Run `flow` to completion over `stream`: the one driver loop.

@@ -64,7 +64,8 @@ macro_rules! loops {
                     continue;
                 }
                 let parsed = receive(driver, stream, clock) $($aw)* ?;
-                let view = driver.view(&parsed)?;
+                let mut view = crate::driver::ResponseView::empty();
+                driver.view_into(&parsed, &mut view)?;
                 let response = view.response();
                 if let Err(e) = flow.handle(now, response, out) {
                     return Err(Error::from_answer(e, &response));
@@ -120,7 +121,9 @@ macro_rules! loops {
                     None => {}
                 }
                 let parsed = receive(driver, stream, clock) $($aw)* ?;
-                flow.handle(clock.now(), driver.view(&parsed)?.response(), out)?;
+                let mut view = crate::driver::ResponseView::empty();
+                driver.view_into(&parsed, &mut view)?;
+                flow.handle(clock.now(), view.response(), out)?;
             }
         }
 
@@ -257,24 +260,14 @@ macro_rules! loops {
                             Verdict::Retry => {}
                         }
                     }
-                    Access::SignIn { previous } => {
+                    Access::SignIn { .. } => {
                         if !driver.is_reusable() {
                             // Not a failure of the sign-in: reconnect, then call again.
                             session.sign_in_abandoned();
                             return Err(Error::NotReusable);
                         }
-                        let mut out = None;
-                        let result = match recipe.flow(key, previous, entropy()) {
-                            Ok(mut flow) => {
-                                let result =
-                                    exchange(driver, stream, clock, &mut flow, &mut out) $($aw)*;
-                                recipe.keep(&flow);
-                                result
-                            }
-                            Err(e) => Err(Error::Core(e)),
-                        };
                         ticket =
-                            outcome(driver, clock, session, result, &mut out, &mut entropy) $($aw)* ?;
+                            sign_in(driver, stream, clock, session, recipe, key, &mut entropy) $($aw)* ?;
                     }
                     Access::Wait {
                         ticket: t,
@@ -292,9 +285,43 @@ macro_rules! loops {
             }
         }
 
+        /// Run the sign-in the session asked for (its `previous` result is the session's
+        /// current one) and record how it ended: [`outcome`]'s answer.
+        ///
+        /// Out of line, so the sign-in's flow and output slot (kilobytes for a PAR sign-in)
+        /// take stack only while a sign-in runs, not under every protected call's request.
+        #[inline(never)]
+        $($kw)? fn sign_in<S, C, R, N>(
+            driver: &mut Driver<'_>,
+            stream: &mut S,
+            clock: &mut C,
+            session: &mut Session<R::Output, Error>,
+            recipe: &R,
+            key: &R::Key,
+            entropy: &mut N,
+        ) -> Result<Option<Ticket>, Error>
+        where
+            S: Read + Write + ?Sized,
+            C: Clock + ?Sized,
+            R: Recipe + ?Sized,
+            N: FnMut() -> [u8; 16],
+        {
+            let mut out = None;
+            let result = match recipe.flow(key, session.current(), entropy()) {
+                Ok(mut flow) => {
+                    let result = exchange(driver, stream, clock, &mut flow, &mut out) $($aw)*;
+                    recipe.keep(&flow);
+                    result
+                }
+                Err(e) => Err(Error::Core(e)),
+            };
+            outcome(driver, clock, session, result, &mut out, entropy) $($aw)*
+        }
+
         /// Record how the sign-in the session asked for ended (`result`, and the output in
         /// `out`). `Ok` with the ticket to ask again with (after a transient failure's backoff
         /// was waited out); `Err` ends the call.
+        #[inline(never)]
         $($kw)? fn outcome<C, T, N>(
             driver: &Driver<'_>,
             clock: &mut C,
@@ -309,13 +336,11 @@ macro_rules! loops {
             N: FnMut() -> [u8; 16],
         {
             // The output moves once, from the slot into the session (a move through a `Result`
-            // would be expanded into scalar loads and stores at `opt-level = "z"`).
+            // or a by-value argument would be a copy of it on the stack, expanded into scalar
+            // loads and stores at `opt-level = "z"`).
             let error = match result {
-                Ok(()) => match out.take() {
-                    Some(output) => {
-                        session.signed_in(clock.now(), output);
-                        return Ok(None);
-                    }
+                Ok(()) => match session.signed_in_from(clock.now(), out) {
+                    Some(_) => return Ok(None),
                     None => crate::driver::no_output(),
                 },
                 Err(Error::NotReusable) => {

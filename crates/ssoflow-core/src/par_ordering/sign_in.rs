@@ -181,14 +181,22 @@ impl<K: AsRef<str> + ?Sized> Recipe for CustomerSignIn<'_, K> {
         _previous: Option<&SignIn>,
         entropy: [u8; 16],
     ) -> Result<SignInFlow<'r>, Error> {
-        let m2m = self.m2m.lock().clone();
-        sign_in(self.config, m2m, key.as_ref(), RequestIds::new(entropy))
+        // The kept token is cloned straight into the flow, where it is returned (no copy of
+        // either on the stack).
+        let mut made = sign_in(self.config, None, key.as_ref(), RequestIds::new(entropy));
+        if let Ok(flow) = &mut made {
+            AccessToken::clone_into_slot(&mut flow.m2m, self.m2m.lock().as_ref());
+            if flow.m2m.is_some() {
+                flow.state = State::SignIn;
+            }
+        }
+        made
     }
 
     fn keep<'r>(&'r self, flow: &SignInFlow<'r>) {
         // The token the flow ended with: the one it reused, a fresh one, or none when the
         // old one was refused and no new one came.
-        *self.m2m.lock() = flow.m2m().cloned();
+        AccessToken::clone_into_slot(&mut self.m2m.lock(), flow.m2m());
     }
 }
 

@@ -4,10 +4,18 @@
 //!
 //! The answers are the vendor seeds' example payloads (`crates/ssoflow-core/tests/fixtures`)
 //! and the core's unit-test answers. When the core's API changes, only this file changes.
+//!
+//! Each flow is run the way a firmware would run it: the configuration built once, where it
+//! stays; the flow borrowed by [`Driver::run_into`], its output read into a slot this function
+//! owns (`let mut tokens = None`), and looked at there — no output moved through a `Result`.
+//! One case, `oauth2-client-credentials-run`, runs the same flow the plain way
+//! (`driver.run(…)?`, the output returned by value) to show what that costs.
 
 use ssoflow_core::oauth2::{self, Client, Pkce};
 use ssoflow_core::session::{DEFAULT_SKEW_MS, Policy, Session};
-use ssoflow_core::{Expiry, Instant, Method, TokenSet, par_ordering, pos_api, punchh, stream};
+use ssoflow_core::{
+    Expiry, Flow, Instant, Method, TokenSet, par_ordering, pos_api, punchh, stream,
+};
 use ssoflow_embedded_io::{DEFAULT_BUF, Driver, Error};
 
 use crate::{Answer, FlowFn, Wire};
@@ -39,6 +47,20 @@ fn tokens(w: &mut Wire, t: &TokenSet) {
     w.optional("scope", t.scope.as_deref());
 }
 
+/// The output a run left in its slot (`None` after `Ok` would be a bug in the flow).
+fn output<T>(slot: &Option<T>) -> Result<&T, Error> {
+    slot.as_ref()
+        .ok_or(Error::Core(ssoflow_core::Error::NO_OUTPUT))
+}
+
+/// Run `flow` with a fresh driver in a `DEFAULT_BUF` buffer on this frame, its output read
+/// into `out`. Inlined into each flow (the buffer is the flow's own, as in a firmware task).
+#[inline(always)]
+fn run_into<F: Flow>(w: &mut Wire, flow: &mut F, out: &mut Option<F::Output>) -> Result<(), Error> {
+    let mut buf = [0u8; DEFAULT_BUF];
+    Driver::new(&mut buf).run_into(w, &mut now, flow, out)
+}
+
 // ── OAuth 2.0 (RFC 6749 / 7636 / 8693 examples) ──────────────────────────────────────────────
 
 const OAUTH_HOST: &str = "> POST /token HTTP/1.1 | Host: server.example.com";
@@ -55,6 +77,18 @@ const RFC6749_TOKENS: &[u8] = br#"{"access_token":"2YotnFZFEjr1zCsicMWpAA","toke
 
 #[inline(never)]
 fn oauth2_client_credentials(w: &mut Wire) -> Result<(), Error> {
+    let c = oauth_client()?;
+    let mut flow = oauth2::client_credentials(&c, Some("read write"))?;
+    let mut out = None;
+    run_into(w, &mut flow, &mut out)?;
+    tokens(w, output(&out)?);
+    Ok(())
+}
+
+/// The same flow the plain way: `Driver::run` takes the flow by value and returns the output
+/// by value (through its own slot and a `Result`), as the other drivers' `run` do.
+#[inline(never)]
+fn oauth2_client_credentials_run(w: &mut Wire) -> Result<(), Error> {
     let mut buf = [0u8; DEFAULT_BUF];
     let mut driver = Driver::new(&mut buf);
     let c = oauth_client()?;
@@ -69,50 +103,45 @@ fn oauth2_client_credentials(w: &mut Wire) -> Result<(), Error> {
 
 #[inline(never)]
 fn oauth2_password(w: &mut Wire) -> Result<(), Error> {
-    let mut buf = [0u8; DEFAULT_BUF];
-    let mut driver = Driver::new(&mut buf);
     let c = oauth_client()?;
-    let t = driver.run(
-        w,
-        &mut now,
-        oauth2::password(&c, "johndoe", "A3ddj3w", None)?,
-    )?;
-    tokens(w, &t);
+    let mut flow = oauth2::password(&c, "johndoe", "A3ddj3w", None)?;
+    let mut out = None;
+    run_into(w, &mut flow, &mut out)?;
+    let t = output(&out)?;
+    tokens(w, t);
     Ok(())
 }
 
 #[inline(never)]
 fn oauth2_refresh(w: &mut Wire) -> Result<(), Error> {
-    let mut buf = [0u8; DEFAULT_BUF];
-    let mut driver = Driver::new(&mut buf);
     let c = oauth_client()?;
-    let flow = oauth2::refresh(&c, "tGzv3JOkF0XG5Qx2TlKWIA", None)?;
-    let t = driver.run(w, &mut now, flow)?;
-    tokens(w, &t);
+    let mut flow = oauth2::refresh(&c, "tGzv3JOkF0XG5Qx2TlKWIA", None)?;
+    let mut out = None;
+    run_into(w, &mut flow, &mut out)?;
+    let t = output(&out)?;
+    tokens(w, t);
     Ok(())
 }
 
 #[inline(never)]
 fn oauth2_token_exchange(w: &mut Wire) -> Result<(), Error> {
-    let mut buf = [0u8; DEFAULT_BUF];
-    let mut driver = Driver::new(&mut buf);
     let c = oauth_client()?;
-    let flow = oauth2::token_exchange(
+    let mut flow = oauth2::token_exchange(
         &c,
         "subj",
         oauth2::ACCESS_TOKEN_TYPE,
         Some("https://backend.example.com"),
         None,
     )?;
-    let t = driver.run(w, &mut now, flow)?;
-    tokens(w, &t);
+    let mut out = None;
+    run_into(w, &mut flow, &mut out)?;
+    let t = output(&out)?;
+    tokens(w, t);
     Ok(())
 }
 
 #[inline(never)]
 fn oauth2_authorization_code(w: &mut Wire) -> Result<(), Error> {
-    let mut buf = [0u8; DEFAULT_BUF];
-    let mut driver = Driver::new(&mut buf);
     let c = oauth_client()?;
     // RFC 7636 appendix B's verifier; RFC 6749 §4.1.2's callback.
     let pkce = Pkce::from_verifier("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk")?;
@@ -122,24 +151,28 @@ fn oauth2_authorization_code(w: &mut Wire) -> Result<(), Error> {
         "xyz",
     )?;
     w.value("code", cb.code.expose());
-    let flow = oauth2::authorization_code(
+    let mut flow = oauth2::authorization_code(
         &c,
         cb.code.expose(),
         "https://client.example.com/cb",
         Some(&pkce),
     )?;
-    let t = driver.run(w, &mut now, flow)?;
-    tokens(w, &t);
+    let mut out = None;
+    run_into(w, &mut flow, &mut out)?;
+    let t = output(&out)?;
+    tokens(w, t);
     Ok(())
 }
 
 // ── PAR Ordering (seed 000) ──────────────────────────────────────────────────────────────────
 
-const PAR_M2M: &[u8] = include_bytes!("../../../crates/ssoflow-core/tests/fixtures/seeds/000_m2m_response.json");
+const PAR_M2M: &[u8] =
+    include_bytes!("../../../crates/ssoflow-core/tests/fixtures/seeds/000_m2m_response.json");
 const PAR_SIGN_IN: &[u8] =
     include_bytes!("../../../crates/ssoflow-core/tests/fixtures/seeds/000_sign_in_response.json");
-const PAR_SIGN_IN_DLC: &[u8] =
-    include_bytes!("../../../crates/ssoflow-core/tests/fixtures/seeds/000_sign_in_response_dlc.json");
+const PAR_SIGN_IN_DLC: &[u8] = include_bytes!(
+    "../../../crates/ssoflow-core/tests/fixtures/seeds/000_sign_in_response_dlc.json"
+);
 const PAR_ME: &[u8] = br#"{"status":"OK","code":200,"data":{"customer_account":{"id":"01e6d2c9-976b-4953-91e6-3dade887a4c7","first_name":"Jane","last_name":"Doe","email":"jane.doe@partech.com"}}}"#;
 const PAR_401: &[u8] = br#"{"status":"ERROR","code":401,"message":"Unauthenticated."}"#;
 
@@ -154,11 +187,12 @@ fn par_config() -> Result<par_ordering::ParConfig, Error> {
 
 #[inline(never)]
 fn par_m2m(w: &mut Wire) -> Result<(), Error> {
-    let mut buf = [0u8; DEFAULT_BUF];
-    let mut driver = Driver::new(&mut buf);
     let c = par_config()?;
     let mut ids = par_ordering::RequestIds::new([1; 16]);
-    let t = driver.run(w, &mut now, par_ordering::m2m_token(&c, &mut ids))?;
+    let mut flow = par_ordering::m2m_token(&c, &mut ids);
+    let mut out = None;
+    run_into(w, &mut flow, &mut out)?;
+    let t = output(&out)?;
     w.value("m2m", t.value.expose());
     expiry(w, "expires_at_ms", t.expiry);
     Ok(())
@@ -168,8 +202,6 @@ fn par_m2m(w: &mut Wire) -> Result<(), Error> {
 /// re-sign-in (this time with a DLC token), and the retried call.
 #[inline(never)]
 fn par_sign_in_session(w: &mut Wire) -> Result<(), Error> {
-    let mut buf = [0u8; DEFAULT_BUF];
-    let mut driver = Driver::new(&mut buf);
     let c = par_config()?;
     let mut session = Session::<par_ordering::SignIn, Error>::with_policy(
         Policy::DEFAULT.with_skew_ms(DEFAULT_SKEW_MS),
@@ -177,6 +209,8 @@ fn par_sign_in_session(w: &mut Wire) -> Result<(), Error> {
     let recipe = par_ordering::CustomerSignIn::new(&c);
     let mut seed = [2u8; 16];
     let mut call_ids = par_ordering::RequestIds::new([3; 16]);
+    let mut buf = [0u8; DEFAULT_BUF];
+    let mut driver = Driver::new(&mut buf);
     let view = driver.send_authorized(
         w,
         &mut now,
@@ -219,8 +253,9 @@ fn par_sign_in_session(w: &mut Wire) -> Result<(), Error> {
 
 const PUNCHH_SSO: &[u8] =
     include_bytes!("../../../crates/ssoflow-core/tests/fixtures/seeds/001_sso_response.json");
-const PUNCHH_TOKEN: &[u8] =
-    include_bytes!("../../../crates/ssoflow-core/tests/fixtures/seeds/002_oauth_token_response.json");
+const PUNCHH_TOKEN: &[u8] = include_bytes!(
+    "../../../crates/ssoflow-core/tests/fixtures/seeds/002_oauth_token_response.json"
+);
 /// The seed's `user` object on its own (what `/api/auth/users` answers), cut from the SSO seed.
 const PUNCHH_USER: &[u8] = br#"{"created_at":"2015-08-18T13:53:06Z","email":"test@example.com","first_name":"FIRST_NAME_GOES_HERE","id":111111111,"last_name":"LAST_NAME_GOES_HERE","authentication_token":"AUTHENTICATION_TOKEN_GOES_HERE","phone":null,"access_token":null}"#;
 
@@ -244,10 +279,11 @@ fn punchh_user(w: &mut Wire, u: &punchh::User) {
 
 #[inline(never)]
 fn punchh_sso(w: &mut Wire) -> Result<(), Error> {
-    let mut buf = [0u8; DEFAULT_BUF];
-    let mut driver = Driver::new(&mut buf);
     let c = punchh_config()?;
-    let login = driver.run(w, &mut now, punchh::sso(&c, "SECURITY_TOKEN_GOES_HERE")?)?;
+    let mut flow = punchh::sso(&c, "SECURITY_TOKEN_GOES_HERE")?;
+    let mut out = None;
+    run_into(w, &mut flow, &mut out)?;
+    let login = output(&out)?;
     w.value("access", login.access_token.value.expose());
     punchh_user(w, &login.user);
     Ok(())
@@ -255,26 +291,23 @@ fn punchh_sso(w: &mut Wire) -> Result<(), Error> {
 
 #[inline(never)]
 fn punchh_code_for_token(w: &mut Wire) -> Result<(), Error> {
-    let mut buf = [0u8; DEFAULT_BUF];
-    let mut driver = Driver::new(&mut buf);
     let c = punchh_config()?;
-    let flow = punchh::code_for_token(&c, "CODE_GOES_HERE", "https://brand.example/callback")?;
-    let t = driver.run(w, &mut now, flow)?;
-    tokens(w, &t);
+    let mut flow = punchh::code_for_token(&c, "CODE_GOES_HERE", "https://brand.example/callback")?;
+    let mut out = None;
+    run_into(w, &mut flow, &mut out)?;
+    let t = output(&out)?;
+    tokens(w, t);
     Ok(())
 }
 
 #[inline(never)]
 fn punchh_user_info(w: &mut Wire) -> Result<(), Error> {
-    let mut buf = [0u8; DEFAULT_BUF];
-    let mut driver = Driver::new(&mut buf);
     let c = punchh_config()?;
-    let u = driver.run(
-        w,
-        &mut now,
-        punchh::user_info(&c, "ACCESS_TOKEN_GOES_HERE")?,
-    )?;
-    punchh_user(w, &u);
+    let mut flow = punchh::user_info(&c, "ACCESS_TOKEN_GOES_HERE")?;
+    let mut out = None;
+    run_into(w, &mut flow, &mut out)?;
+    let u = output(&out)?;
+    punchh_user(w, u);
     Ok(())
 }
 
@@ -299,18 +332,17 @@ fn stream_config() -> Result<stream::StreamConfig, Error> {
 
 #[inline(never)]
 fn stream_api_token(w: &mut Wire) -> Result<(), Error> {
-    let mut buf = [0u8; DEFAULT_BUF];
-    let mut driver = Driver::new(&mut buf);
     let c = stream_config()?;
-    let t = driver.run(w, &mut now, stream::api_token(&c)?)?;
-    tokens(w, &t);
+    let mut flow = stream::api_token(&c)?;
+    let mut out = None;
+    run_into(w, &mut flow, &mut out)?;
+    let t = output(&out)?;
+    tokens(w, t);
     Ok(())
 }
 
 #[inline(never)]
 fn stream_generate_session(w: &mut Wire) -> Result<(), Error> {
-    let mut buf = [0u8; DEFAULT_BUF];
-    let mut driver = Driver::new(&mut buf);
     let c = stream_config()?;
     let who = stream::SessionRequest {
         provider_org_id: "restaurant_chain_abc_123",
@@ -319,8 +351,13 @@ fn stream_generate_session(w: &mut Wire) -> Result<(), Error> {
         full_name: "Sarah Johnson",
         phone_number: "+1-555-123-4567",
     };
-    let flow = stream::generate_session(&c, "YOUR_ACCESS_TOKEN", &who)?;
-    let token = driver.run(w, &mut now, flow)?;
+    let mut flow = stream::generate_session(&c, "YOUR_ACCESS_TOKEN", &who)?;
+    let mut out = None;
+    run_into(w, &mut flow, &mut out)?;
+    // The token is single-use: `into_redirect_url` takes it out of the slot.
+    let token = out
+        .take()
+        .ok_or(Error::Core(ssoflow_core::Error::NO_OUTPUT))?;
     let mut url = [0u8; 512];
     w.value("redirect", token.into_redirect_url(&c, &mut url)?);
     Ok(())
@@ -328,9 +365,10 @@ fn stream_generate_session(w: &mut Wire) -> Result<(), Error> {
 
 #[inline(never)]
 fn stream_redeem(w: &mut Wire) -> Result<(), Error> {
-    let mut buf = [0u8; DEFAULT_BUF];
-    let mut driver = Driver::new(&mut buf);
-    let s = driver.run(w, &mut now, stream::redeem(STREAM_REDIRECT)?)?;
+    let mut flow = stream::redeem(STREAM_REDIRECT)?;
+    let mut out = None;
+    run_into(w, &mut flow, &mut out)?;
+    let s = output(&out)?;
     w.value("session", s.session.expose());
     w.value("email", &s.email);
     w.optional("role", s.role.map(stream::Role::as_str));
@@ -355,11 +393,11 @@ fn pos_config() -> Result<pos_api::PosConfig, Error> {
 
 #[inline(never)]
 fn pos_create_account(w: &mut Wire) -> Result<(), Error> {
-    let mut buf = [0u8; DEFAULT_BUF];
-    let mut driver = Driver::new(&mut buf);
     let c = pos_config()?;
-    let flow = pos_api::create_account(&c, "admin@pos.example", "terminal-pass")?;
-    let a = driver.run(w, &mut now, flow)?;
+    let mut flow = pos_api::create_account(&c, "admin@pos.example", "terminal-pass")?;
+    let mut out = None;
+    run_into(w, &mut flow, &mut out)?;
+    let a = output(&out)?;
     w.value("account", &a.id);
     w.value("user_name", &a.user_name);
     Ok(())
@@ -367,22 +405,23 @@ fn pos_create_account(w: &mut Wire) -> Result<(), Error> {
 
 #[inline(never)]
 fn pos_login(w: &mut Wire) -> Result<(), Error> {
-    let mut buf = [0u8; DEFAULT_BUF];
-    let mut driver = Driver::new(&mut buf);
     let c = pos_config()?;
-    let flow = pos_api::login(&c, "admin@pos.example", "terminal-pass")?;
-    let t = driver.run(w, &mut now, flow)?;
-    tokens(w, &t);
+    let mut flow = pos_api::login(&c, "admin@pos.example", "terminal-pass")?;
+    let mut out = None;
+    run_into(w, &mut flow, &mut out)?;
+    let t = output(&out)?;
+    tokens(w, t);
     Ok(())
 }
 
 #[inline(never)]
 fn pos_refresh(w: &mut Wire) -> Result<(), Error> {
-    let mut buf = [0u8; DEFAULT_BUF];
-    let mut driver = Driver::new(&mut buf);
     let c = pos_config()?;
-    let t = driver.run(w, &mut now, pos_api::refresh(&c, "r-1")?)?;
-    tokens(w, &t);
+    let mut flow = pos_api::refresh(&c, "r-1")?;
+    let mut out = None;
+    run_into(w, &mut flow, &mut out)?;
+    let t = output(&out)?;
+    tokens(w, t);
     Ok(())
 }
 
@@ -392,6 +431,19 @@ pub static FLOWS: &[Case] = &[
     Case {
         name: "oauth2-client-credentials",
         run: oauth2_client_credentials,
+        answers: &[Answer::ok(br#"{"access_token":"2YotnFZFEjr1zCsicMWpAA","token_type":"Bearer","expires_in":3600,"scope":"read write"}"#)],
+        golden: &[
+            OAUTH_HOST,
+            "access 2YotnFZFEjr1zCsicMWpAA",
+            "expires_at_ms 3601000",
+            "refresh -",
+            "scope read write",
+        ],
+    },
+    Case {
+        // The same flow run the plain way (`driver.run(…)?`), for comparison.
+        name: "oauth2-client-credentials-run",
+        run: oauth2_client_credentials_run,
         answers: &[Answer::ok(br#"{"access_token":"2YotnFZFEjr1zCsicMWpAA","token_type":"Bearer","expires_in":3600,"scope":"read write"}"#)],
         golden: &[
             OAUTH_HOST,

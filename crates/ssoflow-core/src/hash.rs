@@ -1,7 +1,8 @@
 //! SHA-1, SHA-256 and HMAC for the core's few needs: the Punchh `x-pch-digest`, PAR request ids
 //! and the PKCE challenge.
 //!
-//! By default these are the RustCrypto `sha1`, `sha2` and `hmac` crates, on every target. The
+//! By default the hashes are the RustCrypto `sha1` and `sha2` crates, on every target, and HMAC
+//! is written here over them (the `hmac` crate is the tests' reference). The
 //! `compact-hash` feature (off by default, for firmware short of flash) swaps in the `compact`
 //! ones here: one rolled round loop each behind one shared block buffer, and HMAC by hand over
 //! it. On the firmware check (`scripts/size-report`) they save about 3.7 KB of flash, at a few
@@ -17,7 +18,7 @@
 //! It is the firmware's choice, in its own `Cargo.toml` (feature unification applies it to this
 //! crate's `sha2` too), as `checks/firmware` does. `sha1` 0.10 has no such feature.
 //!
-//! With `compact-hash` the RustCrypto crates are still compiled (features are additive, so they
+//! With `compact-hash` the RustCrypto hashes are still compiled (features are additive, so they
 //! cannot be optional on a default-off feature) but nothing links them.
 
 /// Output length of SHA-1.
@@ -30,46 +31,95 @@ pub(crate) use compact::{hmac_sha1, hmac_sha256, sha256};
 #[cfg(not(feature = "compact-hash"))]
 pub(crate) use rustcrypto::{hmac_sha1, hmac_sha256, sha256};
 
-/// The default: the RustCrypto crates.
+/// The default: the RustCrypto `sha1` and `sha2` crates, with HMAC (RFC 2104) written here over
+/// them, as the compact one is. The `hmac` crate's (the reference of the differential tests)
+/// compiles its whole buffering and padding for each hash it is used with, into every caller:
+/// 1.1 KB of the firmware check's flash; here both hashes share one HMAC, and each hash is one
+/// out-of-line function over a prefix and the parts.
 #[cfg(not(feature = "compact-hash"))]
 mod rustcrypto {
     use super::{SHA1_LEN, SHA256_LEN};
-    use hmac::digest::KeyInit;
-    use hmac::{Hmac, Mac};
+    use zeroize::Zeroize;
+
+    /// A hash of `prefix` followed by `parts`, written into the first bytes of `out`.
+    type Hash = fn(&[u8], &[&[u8]], &mut [u8; 32]);
 
     /// SHA-256 of the concatenation of `parts`.
     pub(crate) fn sha256(parts: &[&[u8]]) -> [u8; SHA256_LEN] {
-        let mut h = <sha2::Sha256 as sha2::Digest>::new();
-        for part in parts {
-            sha2::Digest::update(&mut h, part);
-        }
         let mut out = [0u8; SHA256_LEN];
-        copy(&mut out, &sha2::Digest::finalize(h));
+        sha256_of(&[], parts, &mut out);
         out
+    }
+
+    /// SHA-256 of `prefix` and then `parts`.
+    #[inline(never)]
+    fn sha256_of(prefix: &[u8], parts: &[&[u8]], out: &mut [u8; 32]) {
+        use sha2::Digest;
+        let mut h = sha2::Sha256::new();
+        h.update(prefix);
+        for part in parts {
+            h.update(part);
+        }
+        copy(out, &h.finalize());
+    }
+
+    /// SHA-1 of `prefix` and then `parts`, in the first 20 bytes of `out`.
+    #[inline(never)]
+    fn sha1_of(prefix: &[u8], parts: &[&[u8]], out: &mut [u8; 32]) {
+        use sha1::Digest;
+        let mut h = sha1::Sha1::new();
+        h.update(prefix);
+        for part in parts {
+            h.update(part);
+        }
+        copy(out, &h.finalize());
     }
 
     /// HMAC-SHA1 (RFC 2104) of the concatenation of `parts` under `key`.
     pub(crate) fn hmac_sha1(key: &[u8], parts: &[&[u8]]) -> [u8; SHA1_LEN] {
-        mac::<Hmac<sha1::Sha1>, SHA1_LEN>(key, parts)
+        let mut mac = [0u8; SHA256_LEN];
+        hmac(sha1_of, SHA1_LEN, key, parts, &mut mac);
+        let mut out = [0u8; SHA1_LEN];
+        copy(&mut out, &mac);
+        out
     }
 
     /// HMAC-SHA256 (RFC 2104) of the concatenation of `parts` under `key`.
     pub(crate) fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> [u8; SHA256_LEN] {
-        mac::<Hmac<sha2::Sha256>, SHA256_LEN>(key, parts)
+        let mut out = [0u8; SHA256_LEN];
+        hmac(sha256_of, SHA256_LEN, key, parts, &mut out);
+        out
     }
 
-    /// The `hmac` crate's HMAC with `M`'s hash. Its state holds the padded key and is not wiped
-    /// on drop (`hmac` 0.12 has no `zeroize` support); the compact one wipes its copies.
-    fn mac<M: Mac + KeyInit, const N: usize>(key: &[u8], parts: &[&[u8]]) -> [u8; N] {
-        let mut out = [0u8; N];
-        // HMAC takes a key of any length (a long one is hashed first): this is always `Ok`.
-        if let Ok(mut m) = <M as KeyInit>::new_from_slice(key) {
-            for part in parts {
-                Mac::update(&mut m, part);
-            }
-            copy(&mut out, &m.finalize().into_bytes());
+    /// HMAC of the concatenation of `parts` under `key` with `hash` (a 64-byte block, `len`
+    /// bytes of output), into `out`: `H((K ^ opad) || H((K ^ ipad) || parts))`, a key longer
+    /// than a block hashed first. One instance for both hashes; key material on the stack is
+    /// zeroized before returning.
+    #[inline(never)]
+    fn hmac(hash: Hash, len: usize, key: &[u8], parts: &[&[u8]], out: &mut [u8; 32]) {
+        const BLOCK: usize = 64;
+        let mut k = [0u8; BLOCK];
+        if key.len() > BLOCK {
+            let mut d = [0u8; 32];
+            hash(key, &[], &mut d);
+            copy(&mut k, d.get(..len).unwrap_or(&[]));
+            d.zeroize();
+        } else {
+            copy(&mut k, key);
         }
-        out
+        let mut pad = [0u8; BLOCK];
+        for (p, k) in pad.iter_mut().zip(&k) {
+            *p = k ^ 0x36;
+        }
+        let mut inner = [0u8; 32];
+        hash(&pad, parts, &mut inner);
+        for (p, k) in pad.iter_mut().zip(&k) {
+            *p = k ^ 0x5c;
+        }
+        hash(&pad, &[inner.get(..len).unwrap_or(&[])], out);
+        k.zeroize();
+        pad.zeroize();
+        inner.zeroize();
     }
 
     /// `src` into `out`, as far as both go.

@@ -65,11 +65,13 @@ fn run_into<F: Flow>(w: &mut Wire, flow: &mut F, out: &mut Option<F::Output>) ->
 
 const OAUTH_HOST: &str = "> POST /token HTTP/1.1 | Host: server.example.com";
 
-fn oauth_client() -> Result<Client, Error> {
-    Ok(
-        Client::new("https://server.example.com/token", "s6BhdRkqt3")?
-            .with_secret("7Fjfp0ZBr1KtDRbnfVdmIw")?,
-    )
+/// The client, its secret set in place (`set_secret`; the by-value `with_secret` would move
+/// the client through a `Result`). The configuration helpers return the core's own `Result`,
+/// so the value is built in the slot the caller's `?` reads, not re-wrapped in a driver error.
+fn oauth_client() -> Result<Client, ssoflow_core::Error> {
+    let mut c = Client::new("https://server.example.com/token", "s6BhdRkqt3")?;
+    c.set_secret("7Fjfp0ZBr1KtDRbnfVdmIw")?;
+    Ok(c)
 }
 
 /// RFC 6749 §5.1's answer with a Bearer `token_type` (the RFC's `example` type is refused).
@@ -176,13 +178,13 @@ const PAR_SIGN_IN_DLC: &[u8] = include_bytes!(
 const PAR_ME: &[u8] = br#"{"status":"OK","code":200,"data":{"customer_account":{"id":"01e6d2c9-976b-4953-91e6-3dade887a4c7","first_name":"Jane","last_name":"Doe","email":"jane.doe@partech.com"}}}"#;
 const PAR_401: &[u8] = br#"{"status":"ERROR","code":401,"message":"Unauthenticated."}"#;
 
-fn par_config() -> Result<par_ordering::ParConfig, Error> {
-    Ok(par_ordering::ParConfig::new(
+fn par_config() -> Result<par_ordering::ParConfig, ssoflow_core::Error> {
+    par_ordering::ParConfig::new(
         "https://api-public-playground.menu.app",
         "f3a90488ffee32c3acb6fcd0ca417cf6",
         "client-id",
         "client-secret",
-    )?)
+    )
 }
 
 #[inline(never)]
@@ -259,12 +261,12 @@ const PUNCHH_TOKEN: &[u8] = include_bytes!(
 /// The seed's `user` object on its own (what `/api/auth/users` answers), cut from the SSO seed.
 const PUNCHH_USER: &[u8] = br#"{"created_at":"2015-08-18T13:53:06Z","email":"test@example.com","first_name":"FIRST_NAME_GOES_HERE","id":111111111,"last_name":"LAST_NAME_GOES_HERE","authentication_token":"AUTHENTICATION_TOKEN_GOES_HERE","phone":null,"access_token":null}"#;
 
-fn punchh_config() -> Result<punchh::PunchhConfig, Error> {
-    Ok(punchh::PunchhConfig::new(
+fn punchh_config() -> Result<punchh::PunchhConfig, ssoflow_core::Error> {
+    punchh::PunchhConfig::new(
         "https://SERVER_NAME_GOES_HERE.punchh.com",
         "CLIENT_GOES_HERE",
         "SECRET_GOES_HERE",
-    )?)
+    )
 }
 
 fn punchh_user(w: &mut Wire, u: &punchh::User) {
@@ -321,13 +323,13 @@ const STREAM_REDEEMED: &[u8] = br#"{"session":"sess-123","user":{"email":"sarah.
 const STREAM_REDIRECT: &str =
     "https://orders.brand.example/redirect/sso?code=eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9...";
 
-fn stream_config() -> Result<stream::StreamConfig, Error> {
-    Ok(stream::StreamConfig::new(
+fn stream_config() -> Result<stream::StreamConfig, ssoflow_core::Error> {
+    stream::StreamConfig::new(
         "https://api.stream.example",
         "https://orders.brand.example",
         "client-id",
         "client-secret",
-    )?)
+    )
 }
 
 #[inline(never)]
@@ -383,12 +385,8 @@ const POS_TOKENS: &[u8] = br#"{"access_token":"3f2c6f8e-2b1a-4c3d-9e8f-0a1b2c3d4
 const POS_ROTATED: &[u8] = br#"{"access_token":"9d8c7b6a-5f4e-4d3c-8b2a-1f0e9d8c7b6a","expires_in":3600,"refresh_token":"r-2","token_type":"Bearer"}"#;
 const POS_CREATED: &[u8] = br#"{"id":"6a1e3f0c-8d4b-4e2a-9c7f-5b3d1a0e9f8c","user_name":"admin@pos.example","created_at":"2024-01-01T00:00:00Z"}"#;
 
-fn pos_config() -> Result<pos_api::PosConfig, Error> {
-    Ok(pos_api::PosConfig::new(
-        "https://pos.example",
-        "pos-admin-client",
-        "pos-secret",
-    )?)
+fn pos_config() -> Result<pos_api::PosConfig, ssoflow_core::Error> {
+    pos_api::PosConfig::new("https://pos.example", "pos-admin-client", "pos-secret")
 }
 
 #[inline(never)]

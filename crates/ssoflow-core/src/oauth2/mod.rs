@@ -65,22 +65,34 @@ pub struct Client {
 impl Client {
     /// A client of the token endpoint at `token_url` (checked: `https://`, or `http://` to loopback).
     pub fn new(token_url: &str, client_id: &str) -> Result<Self, Error> {
-        crate::http::check_url(token_url)?;
-        if client_id.is_empty() {
-            return Err(Error::InvalidInput { what: "client_id" });
-        }
-        let mut c = Client {
+        let mut c = Client::empty();
+        c.init(token_url, client_id)?;
+        Ok(c)
+    }
+
+    /// A client with no endpoint nor id yet, for [`init`](Self::init) to fill in place.
+    pub(crate) const fn empty() -> Self {
+        Client {
             token_url: heapless::String::new(),
             client_id: heapless::String::new(),
             secret: None,
             auth: ClientAuth::Basic,
             quirks: Quirks::DEFAULT,
-        };
+        }
+    }
+
+    /// [`new`](Self::new)'s checks and copies, into an [`empty`](Self::empty) client where it
+    /// stays (a config holding a client fills its own, no client moved through a `Result`).
+    #[inline(never)]
+    pub(crate) fn init(&mut self, token_url: &str, client_id: &str) -> Result<(), Error> {
+        crate::http::check_url(token_url)?;
+        if client_id.is_empty() {
+            return Err(Error::InvalidInput { what: "client_id" });
+        }
         crate::json::fill(&mut [
-            (&mut c.token_url, token_url, "token_url"),
-            (&mut c.client_id, client_id, "client_id"),
-        ])?;
-        Ok(c)
+            (&mut self.token_url, token_url, "token_url"),
+            (&mut self.client_id, client_id, "client_id"),
+        ])
     }
 
     /// A confidential client: authenticate with `secret`.
@@ -89,10 +101,23 @@ impl Client {
         Ok(self)
     }
 
-    /// [`with_secret`](Self::with_secret) in place (no move of the client).
-    pub(crate) fn set_secret(&mut self, secret: &str) -> Result<(), Error> {
+    /// [`with_secret`](Self::with_secret) in place: the client is not moved (a move through
+    /// a `Result` copies its 0.6 KiB on the stack). Replaces a secret set before; on `Err`
+    /// (the secret exceeds its capacity) the client is left with no secret.
+    ///
+    /// ```
+    /// # use ssoflow_core::oauth2::Client;
+    /// let mut client = Client::new("https://server.example.com/token", "s6BhdRkqt3")?;
+    /// client.set_secret("7Fjfp0ZBr1KtDRbnfVdmIw")?;
+    /// # Ok::<(), ssoflow_core::Error>(())
+    /// ```
+    pub fn set_secret(&mut self, secret: &str) -> Result<(), Error> {
         let slot = self.secret.insert(Secret::empty());
-        crate::json::fill(&mut [(slot, secret, "client_secret")])
+        let filled = crate::json::fill(&mut [(slot, secret, "client_secret")]);
+        if filled.is_err() {
+            self.secret = None;
+        }
+        filled
     }
 
     /// Choose how the client authenticates (default [`ClientAuth::Basic`]).
@@ -532,6 +557,31 @@ mod tests {
             .unwrap()
             .with_secret("7Fjfp0ZBr1KtDRbnfVdmIw")
             .unwrap()
+    }
+
+    #[test]
+    fn set_secret_in_place_matches_with_secret_and_clears_on_overflow() {
+        let mut c = Client::new("https://server.example.com/token", "s6BhdRkqt3").unwrap();
+        assert!(c.secret.is_none());
+        c.set_secret("first").unwrap();
+        c.set_secret("7Fjfp0ZBr1KtDRbnfVdmIw").unwrap();
+        let built = client();
+        assert_eq!(
+            c.secret.as_ref().map(|s| s.expose()),
+            built.secret.as_ref().map(|s| s.expose())
+        );
+        assert_eq!(c.token_url(), built.token_url());
+        assert_eq!(c.client_id(), built.client_id());
+        // Too long for its capacity: refused, and no secret is left behind (not a stale or
+        // empty one the client would authenticate with).
+        let long = "s".repeat(257);
+        assert!(matches!(
+            c.set_secret(&long),
+            Err(Error::Capacity {
+                field: "client_secret"
+            })
+        ));
+        assert!(c.secret.is_none());
     }
 
     #[test]

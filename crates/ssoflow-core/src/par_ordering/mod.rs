@@ -73,11 +73,6 @@ impl ParConfig {
         client_id: &str,
         client_secret: &str,
     ) -> Result<Self, Error> {
-        crate::http::check_url(base_url)?;
-        header_safe(application_key, "application_key")?;
-        if client_id.is_empty() {
-            return Err(Error::InvalidInput { what: "client_id" });
-        }
         let mut c = ParConfig {
             base_url: heapless::String::new(),
             application_key: heapless::String::new(),
@@ -88,15 +83,37 @@ impl ParConfig {
             role_id: None,
             quirks: Quirks::DEFAULT,
         };
-        crate::json::fill(&mut [
-            (&mut c.base_url, base_url, "base_url"),
-            (&mut c.application_key, application_key, "application_key"),
-            (&mut c.client_id, client_id, "client_id"),
-            (&mut c.client_secret, client_secret, "client_secret"),
-            (&mut c.api_version, DEFAULT_API_VERSION, "api_version"),
-            (&mut c.scope, DEFAULT_SCOPE, "scope"),
-        ])?;
+        c.init(base_url, application_key, client_id, client_secret)?;
         Ok(c)
+    }
+
+    /// [`new`](Self::new)'s checks and copies, into the value where it stays (out of line:
+    /// the caller's frame holds one copy of the configuration, not one per `Result`).
+    #[inline(never)]
+    fn init(
+        &mut self,
+        base_url: &str,
+        application_key: &str,
+        client_id: &str,
+        client_secret: &str,
+    ) -> Result<(), Error> {
+        crate::http::check_url(base_url)?;
+        header_safe(application_key, "application_key")?;
+        if client_id.is_empty() {
+            return Err(Error::InvalidInput { what: "client_id" });
+        }
+        crate::json::fill(&mut [
+            (&mut self.base_url, base_url, "base_url"),
+            (
+                &mut self.application_key,
+                application_key,
+                "application_key",
+            ),
+            (&mut self.client_id, client_id, "client_id"),
+            (&mut self.client_secret, client_secret, "client_secret"),
+            (&mut self.api_version, DEFAULT_API_VERSION, "api_version"),
+            (&mut self.scope, DEFAULT_SCOPE, "scope"),
+        ])
     }
 
     /// Send this `Api-Version` (default [`DEFAULT_API_VERSION`]).

@@ -76,10 +76,6 @@ impl PosConfig {
     /// Settings for the POS API at `base_url` (checked: `https://`, or `http://` to loopback)
     /// with the admin client app's id and secret.
     pub fn new(base_url: &str, client_id: &str, client_secret: &str) -> Result<Self, Error> {
-        crate::http::check_url(base_url)?;
-        if client_id.is_empty() {
-            return Err(Error::InvalidInput { what: "client_id" });
-        }
         let mut c = PosConfig {
             base_url: heapless::String::new(),
             client_id: heapless::String::new(),
@@ -87,12 +83,23 @@ impl PosConfig {
             quirks: Quirks::DEFAULT,
             basic_auth: BasicAuth::Raw,
         };
-        crate::json::fill(&mut [
-            (&mut c.base_url, base_url, "base_url"),
-            (&mut c.client_id, client_id, "client_id"),
-            (&mut c.client_secret, client_secret, "client_secret"),
-        ])?;
+        c.init(base_url, client_id, client_secret)?;
         Ok(c)
+    }
+
+    /// [`new`](Self::new)'s checks and copies, into the value where it stays (out of line:
+    /// the caller's frame holds one copy of the configuration, not one per `Result`).
+    #[inline(never)]
+    fn init(&mut self, base_url: &str, client_id: &str, client_secret: &str) -> Result<(), Error> {
+        crate::http::check_url(base_url)?;
+        if client_id.is_empty() {
+            return Err(Error::InvalidInput { what: "client_id" });
+        }
+        crate::json::fill(&mut [
+            (&mut self.base_url, base_url, "base_url"),
+            (&mut self.client_id, client_id, "client_id"),
+            (&mut self.client_secret, client_secret, "client_secret"),
+        ])
     }
 
     /// Choose which server quirks to accept when reading answers (default [`Quirks::DEFAULT`]).

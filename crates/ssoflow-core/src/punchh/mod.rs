@@ -73,13 +73,6 @@ impl PunchhConfig {
     /// ([`with_signing_secret`](Self::with_signing_secret)); the `User-Agent` to
     /// [`DEFAULT_USER_AGENT`]; the digest algorithm is chosen by path ([`Algorithm::for_path`]).
     pub fn new(base_url: &str, client: &str, secret: &str) -> Result<Self, Error> {
-        crate::http::check_url(base_url)?;
-        if client.is_empty() {
-            return Err(Error::InvalidInput { what: "client" });
-        }
-        if secret.is_empty() {
-            return Err(Error::InvalidInput { what: "secret" });
-        }
         let mut c = PunchhConfig {
             base_url: heapless::String::new(),
             client: heapless::String::new(),
@@ -90,15 +83,29 @@ impl PunchhConfig {
             algorithm: None,
             quirks: Quirks::DEFAULT,
         };
-        crate::json::fill(&mut [
-            (&mut c.base_url, base_url, "base_url"),
-            (&mut c.client, client, "client"),
-            (&mut c.client_secret, secret, "secret"),
-            (&mut c.signing_secret, secret, "secret"),
-            (&mut c.client_id, client, "client_id"),
-            (&mut c.user_agent, DEFAULT_USER_AGENT, "user_agent"),
-        ])?;
+        c.init(base_url, client, secret)?;
         Ok(c)
+    }
+
+    /// [`new`](Self::new)'s checks and copies, into the value where it stays (out of line:
+    /// the caller's frame holds one copy of the configuration, not one per `Result`).
+    #[inline(never)]
+    fn init(&mut self, base_url: &str, client: &str, secret: &str) -> Result<(), Error> {
+        crate::http::check_url(base_url)?;
+        if client.is_empty() {
+            return Err(Error::InvalidInput { what: "client" });
+        }
+        if secret.is_empty() {
+            return Err(Error::InvalidInput { what: "secret" });
+        }
+        crate::json::fill(&mut [
+            (&mut self.base_url, base_url, "base_url"),
+            (&mut self.client, client, "client"),
+            (&mut self.client_secret, secret, "secret"),
+            (&mut self.signing_secret, secret, "secret"),
+            (&mut self.client_id, client, "client_id"),
+            (&mut self.user_agent, DEFAULT_USER_AGENT, "user_agent"),
+        ])
     }
 
     /// Use this OAuth client id for the authorization-code flow (default: the client key).

@@ -61,6 +61,26 @@ impl StreamConfig {
         client_id: &str,
         client_secret: &str,
     ) -> Result<Self, Error> {
+        let mut c = StreamConfig {
+            base_url: heapless::String::new(),
+            white_label_domain: heapless::String::new(),
+            oauth: oauth2::Client::empty(),
+        };
+        c.init(base_url, white_label_domain, client_id, client_secret)?;
+        Ok(c)
+    }
+
+    /// [`new`](Self::new)'s checks and copies, into the value where it stays (out of line:
+    /// the caller's frame holds one copy of the configuration, not one per `Result`; the OAuth
+    /// client is filled in place, not built apart and moved in).
+    #[inline(never)]
+    fn init(
+        &mut self,
+        base_url: &str,
+        white_label_domain: &str,
+        client_id: &str,
+        client_secret: &str,
+    ) -> Result<(), Error> {
         crate::http::check_url(base_url)?;
         crate::http::check_url(white_label_domain)?;
         if white_label_domain.bytes().any(|b| b == b'?' || b == b'#') {
@@ -72,21 +92,16 @@ impl StreamConfig {
         let mut token_url = heapless::String::<URL_CAP>::new();
         crate::json::fill(&mut [(&mut token_url, base, "base_url")])?;
         crate::json::fill(&mut [(&mut token_url, "/oauth/token", "base_url")])?;
-        let mut c = StreamConfig {
-            base_url: heapless::String::new(),
-            white_label_domain: heapless::String::new(),
-            oauth: oauth2::Client::new(&token_url, client_id)?,
-        };
-        c.oauth.set_secret(client_secret)?;
+        self.oauth.init(&token_url, client_id)?;
+        self.oauth.set_secret(client_secret)?;
         crate::json::fill(&mut [
-            (&mut c.base_url, base, "base_url"),
+            (&mut self.base_url, base, "base_url"),
             (
-                &mut c.white_label_domain,
+                &mut self.white_label_domain,
                 crate::http::trim_slashes(white_label_domain),
                 "white_label_domain",
             ),
-        ])?;
-        Ok(c)
+        ])
     }
 
     /// Use this OAuth client (e.g. with other quirks or client authentication) for the API token.

@@ -122,6 +122,25 @@ impl core::fmt::Debug for ResponseView<'_> {
     }
 }
 
+/// The split a flow's request needs after it failed with `e` given the room of `limits`
+/// ([`Driver::limits`]): `Some` when `e` is `BufferTooSmall` and a retry can give it that
+/// room (less than all of the room: writing the request needs a byte of staging after it),
+/// `None` when `e` stands. The loops look at the error where the flow returned it and return
+/// it from there: no copy of a 0.2 KiB error on a frame that stays under the whole exchange.
+pub(crate) fn larger_split(
+    e: &ssoflow_core::Error,
+    (split, avail): (usize, usize),
+) -> Option<usize> {
+    match *e {
+        ssoflow_core::Error::BufferTooSmall { required } => {
+            ssoflow_core::Error::BufferTooSmall { required }
+                .room_needed(split, avail.saturating_sub(1))
+                .ok()
+        }
+        _ => None,
+    }
+}
+
 impl<'a> ResponseView<'a> {
     /// No response yet: the view the driver reads one into. (A function, not a `const`: a
     /// constant would be copied whole from flash, header table included; made here only its
@@ -280,16 +299,9 @@ impl<'a> Driver<'a> {
         (self.split.min(avail), avail)
     }
 
-    /// A flow failed to write its request with the room of `limits`: `Ok` when it said
-    /// `BufferTooSmall` and a retry can give it the room it needs, else the error.
-    pub(crate) fn retry_larger(
-        &mut self,
-        e: ssoflow_core::Error,
-        (split, avail): (usize, usize),
-    ) -> Result<(), Error> {
-        // Less than all of `avail`: writing the request needs a byte of staging after it.
-        self.split = e.room_needed(split, avail.saturating_sub(1))?;
-        Ok(())
+    /// Give the next request the room [`larger_split`] found.
+    pub(crate) fn set_split(&mut self, split: usize) {
+        self.split = split;
     }
 
     /// Start reading a response: the connection counts as unusable until it completes; bytes
@@ -319,30 +331,28 @@ impl<'a> Driver<'a> {
 
     pub(crate) fn view(&self, parsed: &Parsed) -> Result<ResponseView<'_>, Error> {
         let mut view = ResponseView::empty();
-        self.view_into(parsed, &mut view)?;
+        self.view_into(parsed, &mut view)
+            .map_err(crate::head::Stop::into_error)?;
         Ok(view)
     }
 
     /// [`view`](Self::view) read into `view` (empty on entry), where the caller keeps it: the
     /// driver's loops look at the view in place rather than move it out of a `Result` (two
-    /// copies of its header table on the stack).
+    /// copies of its header table on the stack). Fails with the head parser's small
+    /// [`Stop`](crate::head::Stop) (`Stop::into_error` gives the driver's error), so a caller
+    /// keeps no 0.2 KiB error slot for it under the whole exchange.
     pub(crate) fn view_into<'s>(
         &'s self,
         parsed: &Parsed,
         view: &mut ResponseView<'s>,
-    ) -> Result<(), Error> {
-        let head = self
-            .buf
-            .get(parsed.head())
-            .ok_or(Error::Parse { what: "head" })?;
-        view.body = self
-            .buf
-            .get(parsed.body())
-            .ok_or(Error::Parse { what: "body" })?;
+    ) -> Result<(), crate::head::Stop> {
+        use crate::head::Stop;
+        let head = self.buf.get(parsed.head()).ok_or(Stop::Bad("head"))?;
+        view.body = self.buf.get(parsed.body()).ok_or(Stop::Bad("body"))?;
         view.status = parsed.status();
         // The headers are read straight into the view (no vector of them moved around).
         // A complete head read again: `Partial` would be a bug, reported as a bad head.
-        crate::head::parse(head, &mut view.headers).map_err(crate::head::Stop::into_error)?;
+        crate::head::parse(head, &mut view.headers)?;
         Ok(())
     }
 

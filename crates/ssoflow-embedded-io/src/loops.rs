@@ -47,25 +47,34 @@ macro_rules! loops {
                 let now = clock.now();
                 let limits = driver.limits();
                 let reusable = driver.is_reusable();
-                let failed = {
+                // The request is written from where `poll` returned it, and a failure is
+                // looked at there (a larger split, or the error returned from that slot): no
+                // copy of the request or of a 0.2 KiB error on this frame, which stays under
+                // the whole exchange.
+                let larger = {
                     let (work, staging) = driver.work_regions();
                     match flow.poll(now, work) {
                         Ok(Step::Done) => return Ok(()),
                         Ok(Step::Send(_)) if !reusable => return Err(Error::NotReusable),
-                        Ok(Step::Send(request)) => {
-                            write_request(stream, &request, staging) $($aw)* ?;
+                        Ok(Step::Send(ref request)) => {
+                            write_request(stream, request, staging) $($aw)* ?;
                             None
                         }
-                        Err(e) => Some(e),
+                        Err(e) => match crate::driver::larger_split(&e, limits) {
+                            Some(split) => Some(split),
+                            None => return Err(Error::Core(e)),
+                        },
                     }
                 };
-                if let Some(e) = failed {
-                    driver.retry_larger(e, limits)?;
+                if let Some(split) = larger {
+                    driver.set_split(split);
                     continue;
                 }
                 let parsed = receive(driver, stream, clock) $($aw)* ?;
                 let mut view = crate::driver::ResponseView::empty();
-                driver.view_into(&parsed, &mut view)?;
+                if let Err(stop) = driver.view_into(&parsed, &mut view) {
+                    return Err(stop.into_error());
+                }
                 let response = view.response();
                 if let Err(e) = flow.handle(now, response, out) {
                     return Err(Error::from_answer(e, &response));
@@ -102,11 +111,14 @@ macro_rules! loops {
                         Ok(Paced::Done) => return Ok(()),
                         Ok(Paced::Wait { until }) => Some(Ok(until)),
                         Ok(Paced::Send(_)) if !reusable => return Err(Error::NotReusable),
-                        Ok(Paced::Send(request)) => {
-                            write_request(stream, &request, staging) $($aw)* ?;
+                        Ok(Paced::Send(ref request)) => {
+                            write_request(stream, request, staging) $($aw)* ?;
                             None
                         }
-                        Err(e) => Some(Err(e)),
+                        Err(e) => match crate::driver::larger_split(&e, limits) {
+                            Some(split) => Some(Err(split)),
+                            None => return Err(Error::Core(e)),
+                        },
                     }
                 };
                 match next {
@@ -114,15 +126,17 @@ macro_rules! loops {
                         clock.$wait(until) $($aw)*;
                         continue;
                     }
-                    Some(Err(e)) => {
-                        driver.retry_larger(e, limits)?;
+                    Some(Err(split)) => {
+                        driver.set_split(split);
                         continue;
                     }
                     None => {}
                 }
                 let parsed = receive(driver, stream, clock) $($aw)* ?;
                 let mut view = crate::driver::ResponseView::empty();
-                driver.view_into(&parsed, &mut view)?;
+                if let Err(stop) = driver.view_into(&parsed, &mut view) {
+                    return Err(stop.into_error());
+                }
                 flow.handle(clock.now(), view.response(), out)?;
             }
         }
@@ -193,18 +207,21 @@ macro_rules! loops {
         {
             loop {
                 let limits = driver.limits();
-                let failed = {
+                let larger = {
                     let (work, staging) = driver.regions()?;
                     match build(work) {
-                        Ok(request) => {
-                            write_request(stream, &request, staging) $($aw)* ?;
+                        Ok(ref request) => {
+                            write_request(stream, request, staging) $($aw)* ?;
                             None
                         }
-                        Err(e) => Some(e),
+                        Err(e) => match crate::driver::larger_split(&e, limits) {
+                            Some(split) => Some(split),
+                            None => return Err(Error::Core(e)),
+                        },
                     }
                 };
-                match failed {
-                    Some(e) => driver.retry_larger(e, limits)?,
+                match larger {
+                    Some(split) => driver.set_split(split),
                     None => return receive(driver, stream, clock) $($aw)*,
                 }
             }
@@ -240,18 +257,21 @@ macro_rules! loops {
                 match session.access(clock.now(), ticket.take()) {
                     Access::Ready { token, generation } => {
                         let limits = driver.limits();
-                        let failed = {
+                        let larger = {
                             let (work, staging) = driver.regions()?;
                             match build(token, work) {
-                                Ok(request) => {
-                                    write_request(stream, &request, staging) $($aw)* ?;
+                                Ok(ref request) => {
+                                    write_request(stream, request, staging) $($aw)* ?;
                                     None
                                 }
-                                Err(e) => Some(e),
+                                Err(e) => match crate::driver::larger_split(&e, limits) {
+                                    Some(split) => Some(split),
+                                    None => return Err(Error::Core(e)),
+                                },
                             }
                         };
-                        if let Some(e) = failed {
-                            driver.retry_larger(e, limits)?;
+                        if let Some(split) = larger {
+                            driver.set_split(split);
                             continue;
                         }
                         let parsed = receive(driver, stream, clock) $($aw)* ?;

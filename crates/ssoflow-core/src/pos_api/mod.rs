@@ -29,7 +29,7 @@ pub use login::{Login, LoginFlow, login};
 pub use refresh::{Refresh, RefreshFlow, refresh};
 
 use crate::json::{JsonError, Parser, is, read_answer, required, set_once};
-use crate::oauth2::{read_error, read_token_response_into};
+use crate::oauth2::{Then, read_error, read_token_response_into};
 use crate::token::check_token_chars;
 use crate::{Error, Instant, Method, Quirks, Request, RequestBuilder, Response, Secret, TokenSet};
 
@@ -149,13 +149,18 @@ impl PosConfig {
         now: Instant,
         response: Response<'_>,
         out: &mut TokenSet,
+        keep_refresh: Option<&str>,
     ) -> Result<(), Error> {
         if !self.is_success(response.status) {
             return Err(read_error(response));
         }
         // The status is already accepted: let the shared reader take any 2xx.
         let quirks = self.quirks.with_any_2xx(true);
-        read_token_response_into(now, response, quirks, out)
+        let then = Then {
+            keep_refresh,
+            null_scope: false,
+        };
+        read_token_response_into(now, response, quirks, out, then)
     }
 
     /// Read a token answer into a fresh slot of `out`; `out` is `None` on error.
@@ -167,11 +172,7 @@ impl PosConfig {
         keep_refresh: Option<&str>,
     ) -> Result<(), Error> {
         crate::exchange::read_in_place(out, TokenSet::empty(), |set| {
-            self.read_tokens(now, response, set)?;
-            match keep_refresh {
-                Some(old) => refresh::keep_old_refresh(self, set, old, response.body),
-                None => Ok(()),
-            }
+            self.read_tokens(now, response, set, keep_refresh)
         })
     }
 }

@@ -4,7 +4,7 @@
 use super::PosConfig;
 use crate::token::check_token_chars;
 use crate::{
-    Error, Exchange, Instant, Method, OneShot, Request, RequestBuilder, Response, Secret, TokenSet,
+    Error, Exchange, Instant, Method, OneShot, Request, RequestBuilder, Response, TokenSet,
 };
 
 /// `POST /auth/refresh-token` (one exchange).
@@ -61,24 +61,6 @@ impl Exchange for Refresh<'_> {
         self.config
             .read_tokens_into(now, response, out, Some(self.refresh_token))
     }
-}
-
-/// A refresh answer without a `refresh_token` keeps the old one (or is an error, per the quirks).
-pub(super) fn keep_old_refresh(
-    config: &PosConfig,
-    set: &mut TokenSet,
-    old: &str,
-    body: &[u8],
-) -> Result<(), Error> {
-    if set.refresh.is_some() {
-        return Ok(());
-    }
-    if !config.quirks.keep_refresh_token() {
-        return Err(Error::malformed("refresh_token", body));
-    }
-    set.refresh
-        .insert(Secret::empty())
-        .push_str(old, "refresh_token")
 }
 
 #[cfg(test)]

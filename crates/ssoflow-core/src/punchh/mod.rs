@@ -271,19 +271,16 @@ impl PunchhConfig {
         read_answer(response, |s| quirks.is_success(s), refusals, refusal, read)
     }
 
-    /// Check an answer's status only: 412 is [`Error::Digest`], other refusals typed by
-    /// [`read_error`](crate::oauth2::read_error).
-    fn check_status(&self, response: Response<'_>) -> Result<(), Error> {
-        if response.status == 412 || !self.quirks.is_success(response.status) {
-            return Err(refusal(response));
-        }
-        Ok(())
+    /// Whether an answer with `status` is refused ([`refusal`] says how): 412 (the digest)
+    /// or a status the quirks do not accept.
+    pub(super) fn refuses(&self, status: u16) -> bool {
+        status == 412 || !self.quirks.is_success(status)
     }
 }
 
 /// A refused Punchh answer: 412 is [`Error::Digest`], the rest as
 /// [`read_error`](crate::oauth2::read_error) says.
-fn refusal(response: Response<'_>) -> Error {
+pub(super) fn refusal(response: Response<'_>) -> Error {
     if response.status == 412 {
         return Error::Digest;
     }

@@ -10,7 +10,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use super::PunchhConfig;
-use crate::oauth2::read_token_response_into;
+use crate::oauth2::{Then, read_token_response_into};
 use crate::{
     Error, Exchange, Instant, Method, OneShot, Request, RequestBuilder, Response, TokenSet,
 };
@@ -130,12 +130,15 @@ impl CodeForToken<'_> {
         response: Response<'_>,
         set: &mut TokenSet,
     ) -> Result<(), Error> {
-        self.config.check_status(response)?;
-        read_token_response_into(now, response, self.config.quirks(), set)?;
-        if set.scope.as_deref() == Some("null") {
-            set.scope = None;
+        if self.config.refuses(response.status) {
+            return Err(super::refusal(response));
         }
-        Ok(())
+        // Punchh sends `"scope": "null"` for no scope.
+        let then = Then {
+            keep_refresh: None,
+            null_scope: true,
+        };
+        read_token_response_into(now, response, self.config.quirks(), set, then)
     }
 }
 

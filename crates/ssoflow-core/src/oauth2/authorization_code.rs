@@ -257,6 +257,9 @@ fn parse_callback_checked(
 }
 
 /// Exchange an authorization code (with its PKCE verifier, when one was used) for tokens.
+// Out of line: inlined, its request's and Result's temporaries would stay in the caller's
+// frame, which holds the driver's buffer for the whole run.
+#[inline(never)]
 pub fn authorization_code<'c>(
     client: &'c Client,
     code: &'c str,

@@ -4,6 +4,9 @@ use super::{Client, TokenFlow, TokenRequest};
 use crate::{Error, OneShot};
 
 /// Exchange a user's name and password for tokens.
+// Out of line: inlined, its request's and Result's temporaries would stay in the caller's
+// frame, which holds the driver's buffer for the whole run.
+#[inline(never)]
 pub fn password<'c>(
     client: &'c Client,
     username: &'c str,

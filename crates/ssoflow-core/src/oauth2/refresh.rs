@@ -9,6 +9,9 @@ use super::{Client, TokenFlow, TokenRequest};
 use crate::{Error, OneShot};
 
 /// Exchange `refresh_token` for fresh tokens.
+// Out of line: inlined, its request's and Result's temporaries would stay in the caller's
+// frame, which holds the driver's buffer for the whole run.
+#[inline(never)]
 pub fn refresh<'c>(
     client: &'c Client,
     refresh_token: &'c str,

@@ -10,6 +10,9 @@ pub const ACCESS_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:access_tok
 
 /// Exchange `subject_token` (of `subject_token_type`, e.g. [`ACCESS_TOKEN_TYPE`]) for a new token,
 /// optionally for an `audience` and `scope`.
+// Out of line: inlined, its request's and Result's temporaries would stay in the caller's
+// frame, which holds the driver's buffer for the whole run.
+#[inline(never)]
 pub fn token_exchange<'c>(
     client: &'c Client,
     subject_token: &'c str,

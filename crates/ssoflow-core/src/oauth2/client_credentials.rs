@@ -4,9 +4,6 @@ use super::{Client, TokenFlow, TokenRequest};
 use crate::{Error, OneShot};
 
 /// Ask for a token for the client itself, optionally for `scope`.
-// Out of line: inlined, its request's and Result's temporaries would stay in the caller's
-// frame, which holds the driver's buffer for the whole run.
-#[inline(never)]
 pub fn client_credentials<'c>(
     client: &'c Client,
     scope: Option<&'c str>,

@@ -488,7 +488,16 @@ impl<'b> RequestBuilder<'b> {
     }
 
     /// Finish: the request view, or `BufferTooSmall { required }`.
-    pub fn finish(self) -> Result<Request<'b>, Error> {
+    #[inline(always)]
+    pub fn finish(mut self) -> Result<Request<'b>, Error> {
+        self.finish_in_place()
+    }
+
+    /// [`finish`](Self::finish) through a reference, what the crate's request writers call: a
+    /// call taking the builder by value has the caller copy it (its header table, 0.2 KiB)
+    /// onto its stack first. The builder is spent: its buffer goes to the request.
+    #[inline(never)]
+    pub(crate) fn finish_in_place(&mut self) -> Result<Request<'b>, Error> {
         if self.too_many_headers {
             return Err(Error::Internal {
                 what: "more headers than a request holds",
@@ -497,22 +506,23 @@ impl<'b> RequestBuilder<'b> {
         if self.len > self.buf.len() {
             return Err(Error::BufferTooSmall { required: self.len });
         }
-        let buf: &'b [u8] = self.buf;
+        let buf: &'b mut [u8] = core::mem::take(&mut self.buf);
+        let buf: &'b [u8] = buf;
         let url = buf
-            .get(self.url)
+            .get(self.url.clone())
             .and_then(|u| core::str::from_utf8(u).ok())
             .ok_or(INTERNAL_WRITE)?;
         let mut headers = heapless::Vec::new();
-        for (name, value) in self.headers {
+        for (name, value) in &self.headers {
             let value = match value {
                 Value::Static(v) => v.as_bytes(),
-                Value::Written(range) => buf.get(range).ok_or(INTERNAL_WRITE)?,
+                Value::Written(range) => buf.get(range.clone()).ok_or(INTERNAL_WRITE)?,
             };
             headers
                 .push(Header { name, value })
                 .map_err(|_| INTERNAL_WRITE)?;
         }
-        let body = buf.get(self.body).ok_or(INTERNAL_WRITE)?;
+        let body = buf.get(self.body.clone()).ok_or(INTERNAL_WRITE)?;
         Ok(Request {
             method: self.method,
             url,

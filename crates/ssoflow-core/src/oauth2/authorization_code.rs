@@ -113,7 +113,7 @@ pub fn authorize_url<'b>(
     }
     let mut rb = RequestBuilder::new(buf, Method::Get, authorize_endpoint, "");
     rb.query(&params);
-    Ok(rb.finish()?.url)
+    Ok(rb.finish_in_place()?.url)
 }
 
 /// What came back on the redirect: the authorization code.

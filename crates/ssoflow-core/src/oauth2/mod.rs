@@ -287,7 +287,7 @@ pub(crate) fn client_form<'b>(
         (None, _) => 1,
     };
     rb.form_body_parts(params, extra.get(..in_body).unwrap_or(&[]));
-    rb.finish()
+    rb.finish_in_place()
 }
 
 /// Read a token endpoint's answer (RFC 6749 §5.1 / §5.2) with the given quirks.

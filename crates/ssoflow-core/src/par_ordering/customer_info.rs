@@ -78,7 +78,7 @@ pub fn write_customer_info<'o>(
         ("email", info.email),
         ("phone_number", info.phone_number),
     ]);
-    let req = rb.finish()?;
+    let req = rb.finish_in_place()?;
     Ok(req.body)
 }
 

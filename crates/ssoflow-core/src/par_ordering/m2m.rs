@@ -95,7 +95,7 @@ pub(super) fn write_request<'b>(
     // PAR documents `base_64_encode(client_id:client_secret)`: raw, not form-encoded.
     rb.basic_auth(&c.client_id, c.client_secret.expose(), false);
     rb.json_body(&[("grant_type", "client_credentials"), ("scope", &c.scope)]);
-    rb.finish()
+    rb.finish_in_place()
 }
 
 /// Read the M2M answer into `out` (empty): the token object nested in the envelope, read by

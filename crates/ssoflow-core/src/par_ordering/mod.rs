@@ -184,7 +184,7 @@ impl ParConfig {
     ) -> Result<Request<'b>, Error> {
         let mut rb = self.request(buf, method, path, ids);
         rb.bearer(menu_token);
-        rb.finish()
+        rb.finish_in_place()
     }
 
     /// Write a Punchh-specific call for a brand integrated with Punchh: the menu token as
@@ -208,7 +208,7 @@ impl ParConfig {
         let mut rb = self.request(buf, method, path, ids);
         rb.bearer(signed_in.menu_token.value.expose());
         rb.header_parts("DLC-Authorization", &["Bearer ", dlc.value.expose()]);
-        rb.finish()
+        rb.finish_in_place()
     }
 }
 

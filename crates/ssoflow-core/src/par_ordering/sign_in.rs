@@ -295,7 +295,7 @@ impl SignInFlow<'_> {
             ("subject_token", self.subject_token),
             ("subject_token_type", "access_token"),
         ]);
-        rb.finish()
+        rb.finish_in_place()
     }
 }
 

@@ -39,7 +39,7 @@ impl Exchange for CreateAccount<'_> {
             ("password", self.password),
             ("grant_type", "password"),
         ]);
-        rb.finish()
+        rb.finish_in_place()
     }
 
     fn response_into(

@@ -46,7 +46,7 @@ impl Exchange for Login<'_> {
         let form_encode = c.basic_auth == BasicAuth::FormEncoded;
         rb.basic_auth(&c.client_id, c.client_secret.expose(), form_encode);
         rb.json_body(&[("user_name", self.user_name), ("password", self.password)]);
-        rb.finish()
+        rb.finish_in_place()
     }
 
     fn response_into(

@@ -219,7 +219,7 @@ pub fn admin_request<'b>(
     }
     let mut rb = RequestBuilder::new(buf, Method::Get, config.base_url(), "/admin/me");
     rb.bearer(access_token);
-    rb.finish()
+    rb.finish_in_place()
 }
 
 /// Read the `GET /admin/me` answer `{"id","user_name"}`. Any 2xx is success; a refusal is typed

@@ -49,7 +49,7 @@ impl Exchange for Refresh<'_> {
             "/auth/refresh-token",
         );
         rb.bearer(self.refresh_token);
-        rb.finish()
+        rb.finish_in_place()
     }
 
     fn response_into(

@@ -231,7 +231,7 @@ impl PunchhConfig {
             rb.written_body(),
         );
         rb.header("x-pch-digest", &signature);
-        rb.finish()
+        rb.finish_in_place()
     }
 
     /// Write a signed Punchh call on the user's behalf: the four required headers (`Accept`,

@@ -49,7 +49,7 @@ pub fn authorize_url<'b>(
         ("response_type", "code"),
         ("state", state),
     ]);
-    Ok(rb.finish()?.url)
+    Ok(rb.finish_in_place()?.url)
 }
 
 /// The code-for-token request (one exchange).

@@ -103,7 +103,7 @@ impl SsoLoginToken {
         let mut rb =
             RequestBuilder::new(buf, Method::Get, config.white_label_domain(), REDIRECT_PATH);
         rb.query(&[("code", self.0.expose())]);
-        Ok(rb.finish()?.url)
+        Ok(rb.finish_in_place()?.url)
     }
 }
 
@@ -156,7 +156,7 @@ impl Exchange for GenerateSession<'_> {
             ("full_name", r.full_name),
             ("phone_number", r.phone_number),
         ]);
-        rb.finish()
+        rb.finish_in_place()
     }
 
     fn response_into(

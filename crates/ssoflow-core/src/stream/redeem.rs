@@ -54,7 +54,7 @@ impl Exchange for Redeem<'_> {
     type Output = StreamSession;
 
     fn request<'b>(&mut self, _now: Instant, buf: &'b mut [u8]) -> Result<Request<'b>, Error> {
-        RequestBuilder::new(buf, Method::Get, self.url, "").finish()
+        RequestBuilder::new(buf, Method::Get, self.url, "").finish_in_place()
     }
 
     fn response_into(

@@ -73,32 +73,31 @@ fn hmac_sha1_with(sha1: Hash, key: &[u8], parts: &[&[u8]]) -> [u8; SHA1_LEN] {
 /// with into every caller (1.1 KB of the firmware check's flash), and its state, which holds
 /// the padded key, is not wiped on drop (`hmac` 0.12 has no `zeroize` support). Here one
 /// instance serves both hashes of both backends, and the copies of the key it makes (the
-/// hashed long key, the padded key, the inner digest) are zeroized before returning; the
-/// hashes' own states are the backend's.
+/// padded key, the inner digest, which first holds a long key's digest) are zeroized before
+/// returning; the hashes' own states are the backend's.
 #[inline(never)]
 fn hmac(hash: Hash, len: usize, key: &[u8], parts: &[&[u8]], out: &mut [u8; 32]) {
     use zeroize::Zeroize;
     const BLOCK: usize = 64;
-    let mut k = [0u8; BLOCK];
-    if key.len() > BLOCK {
-        let mut d = [0u8; 32];
-        hash(key, &[], &mut d);
-        copy(&mut k, d.get(..len).unwrap_or(&[]));
-        d.zeroize();
-    } else {
-        copy(&mut k, key);
-    }
+    // The key, zero-padded to a block (hashed first when longer), then `K ^ ipad`. The one
+    // pad buffer becomes `K ^ opad` by a second XOR (`0x36 ^ 0x5c`), so no copy of the key is
+    // kept beside it; a long key's digest goes through `inner`, overwritten next.
     let mut pad = [0u8; BLOCK];
-    for (p, k) in pad.iter_mut().zip(&k) {
-        *p = k ^ 0x36;
-    }
     let mut inner = [0u8; 32];
+    if key.len() > BLOCK {
+        hash(key, &[], &mut inner);
+        copy(&mut pad, inner.get(..len).unwrap_or(&[]));
+    } else {
+        copy(&mut pad, key);
+    }
+    for p in pad.iter_mut() {
+        *p ^= 0x36;
+    }
     hash(&pad, parts, &mut inner);
-    for (p, k) in pad.iter_mut().zip(&k) {
-        *p = k ^ 0x5c;
+    for p in pad.iter_mut() {
+        *p ^= 0x36 ^ 0x5c;
     }
     hash(&pad, &[inner.get(..len).unwrap_or(&[])], out);
-    k.zeroize();
     pad.zeroize();
     inner.zeroize();
 }
@@ -125,7 +124,9 @@ mod rustcrypto {
         for part in parts {
             h.update(part);
         }
-        copy(out, &h.finalize());
+        // Into `out` through a reference: `finalize` consumes the state, a copy of it (and
+        // of the digest) on this frame, under the HMAC.
+        h.finalize_into_reset(out.into());
     }
 
     /// SHA-1 of `prefix` and then `parts`, in the first 20 bytes of `out`.
@@ -137,7 +138,9 @@ mod rustcrypto {
         for part in parts {
             h.update(part);
         }
-        copy(out, &h.finalize());
+        let mut digest = sha1::digest::Output::<sha1::Sha1>::default();
+        h.finalize_into_reset(&mut digest);
+        copy(out, &digest);
     }
 }
 

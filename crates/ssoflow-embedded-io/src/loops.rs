@@ -327,10 +327,12 @@ macro_rules! loops {
             N: FnMut() -> [u8; 16],
         {
             let mut out = None;
+            // The flow is run where the recipe returned it (`ref mut`): moved out of the
+            // `Result` it would be a second copy on this frame (2 KiB for a PAR sign-in).
             let result = match recipe.flow(key, session.current(), entropy()) {
-                Ok(mut flow) => {
-                    let result = exchange(driver, stream, clock, &mut flow, &mut out) $($aw)*;
-                    recipe.keep(&flow);
+                Ok(ref mut flow) => {
+                    let result = exchange(driver, stream, clock, flow, &mut out) $($aw)*;
+                    recipe.keep(flow);
                     result
                 }
                 Err(e) => Err(Error::Core(e)),

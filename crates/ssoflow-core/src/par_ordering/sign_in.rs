@@ -175,6 +175,10 @@ impl<K: AsRef<str> + ?Sized> Recipe for CustomerSignIn<'_, K> {
         Self: 'r,
         K: 'r;
 
+    // Out of line: the flow is built in this frame and copied into the caller's `Result`
+    // (Rust does not build a returned local in place); inlined, that working copy would stay
+    // in the driver's sign-in frame beside the one it runs, 2 KiB for the whole sign-in.
+    #[inline(never)]
     fn flow<'r>(
         &'r self,
         key: &'r K,
@@ -182,7 +186,7 @@ impl<K: AsRef<str> + ?Sized> Recipe for CustomerSignIn<'_, K> {
         entropy: [u8; 16],
     ) -> Result<SignInFlow<'r>, Error> {
         // The kept token is cloned straight into the flow, where it is returned (no copy of
-        // either on the stack).
+        // the token on the stack).
         let mut made = sign_in(self.config, None, key.as_ref(), RequestIds::new(entropy));
         if let Ok(flow) = &mut made {
             AccessToken::clone_into_slot(&mut flow.m2m, self.m2m.lock().as_ref());

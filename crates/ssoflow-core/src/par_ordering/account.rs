@@ -134,6 +134,10 @@ fn clear<const N: usize>(s: &mut heapless::String<N>) -> Text<'_> {
 
 /// Read the answer of a protected customer call that returns the account
 /// (`{"status":"OK","code":200,"data":{"customer_account":{…}}}`, e.g. `GET /api/customers/me`).
+// Out of line: the account is read into a local and copied into the caller's `Result`;
+// inlined, that working copy (0.7 KiB) would stay in the caller's frame, which in a protected
+// call's caller sits under the whole sign-in.
+#[inline(never)]
 pub fn read_customer_account(response: Response<'_>) -> Result<CustomerAccount, Error> {
     let mut account = CustomerAccount::default();
     let mut seen = Seen::new();

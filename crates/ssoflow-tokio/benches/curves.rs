@@ -20,8 +20,9 @@
 //!    allocator and not freed when the fill ends (`Layout::size`, so without the allocator's
 //!    own per-block header and rounding: count about 8–16 B more per block), divided by the
 //!    keys. That is everything the cache keeps per key: the key's copy, the LRU node and hash
-//!    table slot (with the table's growth slack), the session and its wake-up channel, and the
-//!    `Arc`'d sign-in result. One-time allocations (the driver's per-thread buffer, tracing's
+//!    table slot (with the table's growth slack), the session and the `Arc`'d sign-in result
+//!    (a key's wake-up channel exists only while tasks wait for its sign-in; its size is
+//!    printed apart). One-time allocations (the driver's per-thread buffer, tracing's
 //!    callsite registry) are made by a warm-up fill before counting starts.
 //!
 //! Output: `curves …` lines of `name=value` pairs (parsed by `scripts/bench-report`), plus

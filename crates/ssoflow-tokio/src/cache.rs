@@ -309,7 +309,9 @@ impl<T: HasAccessToken> HasAccessToken for Held<T> {
 struct Entry<T> {
     session: Session<Held<T>, Error>,
     /// Bumped whenever a sign-in ends (or is abandoned); waiters subscribe under the lock.
-    changed: watch::Sender<u64>,
+    /// Made by the first waiter and dropped by a wake that finds none left: most keys never
+    /// have a waiter, and the channel is 344 B of heap per key.
+    changed: Option<watch::Sender<u64>>,
     /// Highest generation reported unauthorized (only to log the first report of each).
     refused: u64,
     last_used: Instant,
@@ -319,7 +321,7 @@ impl<T: HasAccessToken> Entry<T> {
     fn new(policy: Policy, now: Instant) -> Self {
         Entry {
             session: Session::with_policy(policy),
-            changed: watch::Sender::new(0),
+            changed: None,
             refused: 0,
             last_used: now,
         }
@@ -327,7 +329,21 @@ impl<T: HasAccessToken> Entry<T> {
 
     /// Someone depends on this entry staying put: a sign-in runs (or backs off), or tasks wait.
     fn busy(&self) -> bool {
-        self.session.signing_in() || self.changed.receiver_count() > 0
+        self.session.signing_in() || self.waiters() > 0
+    }
+
+    /// Tasks subscribed to the next wake.
+    fn waiters(&self) -> usize {
+        self.changed
+            .as_ref()
+            .map_or(0, watch::Sender::receiver_count)
+    }
+
+    /// A receiver woken by the next [`wake`](Self::wake) (the channel made if there is none).
+    fn subscribe(&mut self) -> watch::Receiver<u64> {
+        self.changed
+            .get_or_insert_with(|| watch::Sender::new(0))
+            .subscribe()
     }
 
     /// Log the first 401 report of the current generation (the one that drops the token).
@@ -338,8 +354,12 @@ impl<T: HasAccessToken> Entry<T> {
         }
     }
 
-    fn wake(&self) {
-        self.changed.send_modify(|n| *n = n.wrapping_add(1));
+    /// Wake every subscribed task; with none left, the channel goes.
+    fn wake(&mut self) {
+        match &self.changed {
+            Some(tx) if tx.receiver_count() > 0 => tx.send_modify(|n| *n = n.wrapping_add(1)),
+            _ => self.changed = None,
+        }
     }
 }
 
@@ -668,7 +688,7 @@ where
                 };
                 match entry.session.sign_out() {
                     SignOut::Revoke { token } => break token.map(|t| t.0.clone()),
-                    SignOut::Wait { .. } => entry.changed.subscribe(),
+                    SignOut::Wait { .. } => entry.subscribe(),
                 }
             };
             self.wait(rx, None).await?;
@@ -708,7 +728,7 @@ where
     /// Tasks waiting for `key`'s sign-in right now (the one running it not counted; for
     /// metrics and tests).
     pub fn waiting(&self, key: &K) -> usize {
-        peek(&self.inner.lock(), key).map_or(0, |e| e.changed.receiver_count())
+        peek(&self.inner.lock(), key).map_or(0, Entry::waiters)
     }
 
     /// Whether a sign-in for `key` is running (or backing off before a retry) right now.
@@ -736,7 +756,7 @@ where
                     Access::Wait { ticket: t, until } => {
                         ticket = Some(t);
                         // Subscribed under the lock: a sign-in ending after this is seen.
-                        Next::Wait(entry.changed.subscribe(), until)
+                        Next::Wait(entry.subscribe(), until)
                     }
                     Access::SignIn { previous } => Next::SignIn(previous.map(|p| p.0.clone())),
                 }
@@ -883,6 +903,31 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_key_has_a_wake_up_channel_only_while_tasks_wait() {
+        let mut e = Entry::<ssoflow_core::TokenSet>::new(Policy::DEFAULT, Instant::from_millis(0));
+        assert!(e.changed.is_none() && !e.busy());
+        // A wake with nobody waiting makes nothing.
+        e.wake();
+        assert!(e.changed.is_none());
+        let first = e.subscribe();
+        let second = e.subscribe();
+        assert_eq!(e.waiters(), 2);
+        assert!(e.busy());
+        e.wake();
+        // Both woken; the channel stays while they hold their receivers.
+        assert!(first.has_changed().unwrap());
+        assert!(second.has_changed().unwrap());
+        drop((first, second));
+        assert!(e.changed.is_some() && e.waiters() == 0);
+        // The next wake finds nobody left and drops it; a later waiter makes a new one.
+        e.wake();
+        assert!(e.changed.is_none());
+        let third = e.subscribe();
+        e.wake();
+        assert!(third.has_changed().unwrap());
+    }
 
     #[test]
     fn randomness_is_fresh() {

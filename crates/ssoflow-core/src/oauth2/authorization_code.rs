@@ -148,6 +148,10 @@ pub fn parse_callback_from(
     parse_callback_checked(url, expected_state, Some(expected_issuer))
 }
 
+// Out of line: inlined, its working values (the code, state, error, issuer and description
+// being decoded, ~2 KiB) would stay in the caller's frame for as long as it runs, e.g. under
+// the whole code exchange that follows.
+#[inline(never)]
 fn parse_callback_checked(
     url: &str,
     expected_state: &str,

@@ -77,14 +77,18 @@ pub(crate) fn read_in_place<T>(
     // the value by pointer, so it would be built on the stack and copied (3 KiB for a
     // `TokenSet`); assigned in place only its few initialised fields are written.
     *slot = Some(empty);
-    let read = match slot {
-        Some(value) => read(value),
+    // Matched, each arm returning what it was given: kept in a local and looked at, the
+    // reading's `Result` took 0.2 KiB slots in the frame this is inlined into.
+    match slot {
+        Some(value) => match read(value) {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                *slot = None;
+                Err(e)
+            }
+        },
         None => Err(Error::NO_OUTPUT),
-    };
-    if read.is_err() {
-        *slot = None;
     }
-    read
 }
 
 impl<E: Exchange> Flow for OneShot<E> {
@@ -93,13 +97,16 @@ impl<E: Exchange> Flow for OneShot<E> {
     #[inline(never)]
     fn poll<'b>(&mut self, now: Instant, buf: &'b mut [u8]) -> Result<Step<'b>, Error> {
         match self.state {
-            State::Ready => {
-                let request = self.exchange.request(now, buf)?;
-                // A buffer too small (the `?` above) leaves the flow ready to try again with a
-                // bigger one.
-                self.state = State::Sent;
-                Ok(Step::Send(request))
-            }
+            // Matched rather than `?`: the `?` operator's residual is one more temporary of
+            // the request's size on this frame, under the whole request writing.
+            State::Ready => match self.exchange.request(now, buf) {
+                Ok(request) => {
+                    self.state = State::Sent;
+                    Ok(Step::Send(request))
+                }
+                // A buffer too small leaves the flow ready to try again with a bigger one.
+                Err(e) => Err(e),
+            },
             State::Got => {
                 self.state = State::Finished;
                 Ok(Step::Done)
@@ -119,12 +126,19 @@ impl<E: Exchange> Flow for OneShot<E> {
             return Err(Error::State);
         }
         self.state = State::Finished;
-        let read = self.exchange.response_into(now, response, out);
-        if read.is_ok() && out.is_some() {
-            self.state = State::Got;
-        } else {
-            *out = None;
+        // Matched, each arm returning what it was given: kept in a local and looked at, the
+        // reading's `Result` took two 0.2 KiB slots on this frame, on every answer's path.
+        match self.exchange.response_into(now, response, out) {
+            Ok(()) => {
+                if out.is_some() {
+                    self.state = State::Got;
+                }
+                Ok(())
+            }
+            Err(e) => {
+                *out = None;
+                Err(e)
+            }
         }
-        read
     }
 }

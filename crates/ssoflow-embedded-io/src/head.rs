@@ -73,7 +73,19 @@ impl Stop {
 /// Parse the head at the start of `bytes` into `headers` (empty). `Stop::Partial` while it is
 /// incomplete (then `headers` holds the lines read so far).
 pub(crate) fn parse<'a>(bytes: &'a [u8], headers: &mut Headers<'a>) -> Result<Head, Stop> {
-    Cursor { bytes, pos: 0 }.head(headers)
+    parse_each(bytes, &mut |h| {
+        headers.push(h).map_err(|_| Stop::TooManyHeaders)
+    })
+}
+
+/// [`parse`] with each header handed to `header`, in order, instead of kept: a reader that only
+/// looks at a few headers needs no table of them (0.5 KiB on a 32-bit target). `header`'s
+/// error stops the reading and is returned.
+pub(crate) fn parse_each<'a>(
+    bytes: &'a [u8],
+    header: &mut dyn FnMut(Header<'a>) -> Result<(), Stop>,
+) -> Result<Head, Stop> {
+    Cursor { bytes, pos: 0 }.head(header)
 }
 
 /// RFC 9110 `tchar`: a byte of a header name (or any token). A `match`, not `contains` on a
@@ -152,7 +164,10 @@ impl<'a> Cursor<'a> {
         }
     }
 
-    fn head(&mut self, headers: &mut Headers<'a>) -> Result<Head, Stop> {
+    fn head(
+        &mut self,
+        header: &mut dyn FnMut(Header<'a>) -> Result<(), Stop>,
+    ) -> Result<Head, Stop> {
         // Empty lines before the status line are skipped.
         loop {
             match self.peek() {
@@ -239,9 +254,7 @@ impl<'a> Cursor<'a> {
                 break value.trim_ascii_end();
             };
             let name = core::str::from_utf8(name).map_err(|_| HEADER_NAME)?;
-            headers
-                .push(Header { name, value })
-                .map_err(|_| Stop::TooManyHeaders)?;
+            header(Header { name, value })?;
         }
         Ok(Head {
             len: self.pos,

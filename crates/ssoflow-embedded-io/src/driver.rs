@@ -141,6 +141,60 @@ pub(crate) fn larger_split(
     }
 }
 
+/// What [`answer`] leaves beside its `Result`.
+pub(crate) enum AfterAnswer {
+    /// The answer was read into a view (the flow's `Result` says how its reading went), with
+    /// no `Retry-After`.
+    Read,
+    /// The answer's `Retry-After`, in seconds (kept for the flow's error).
+    RetryAfter(u64),
+    /// The head could not be read into a view: the flow was not called.
+    Unreadable(crate::head::Stop),
+}
+
+impl AfterAnswer {
+    /// The driver's error for the flow's reading error `error`: with the answer's
+    /// `Retry-After` when it is transient and the answer said how long to wait.
+    pub(crate) fn into_error(self, error: ssoflow_core::Error) -> Error {
+        match self {
+            AfterAnswer::RetryAfter(secs) if error.is_transient() => {
+                Error::RetryAfter { error, secs }
+            }
+            _ => Error::Core(error),
+        }
+    }
+}
+
+/// The answer `parsed` read into a view and handed to `flow`, its output read into `out`: the
+/// exchange loop's last step (nothing in it waits: one copy for both loops). The flow's own
+/// `Result` is returned as it was written (no copy of a 0.2 KiB error here); `after` says
+/// what the caller needs besides: the answer's `Retry-After` for an error, or that the view
+/// could not be made (then `Ok` is returned and the flow was not called).
+///
+/// Out of line: the view (its header table, 0.5 KiB on a 32-bit target) then takes stack only
+/// while the flow reads the answer, not also under the request's writing (a signed request's
+/// HMAC) and the response's reading, as it would in the exchange loop's frame.
+#[inline(never)]
+pub(crate) fn answer<F: Flow + ?Sized>(
+    driver: &Driver<'_>,
+    parsed: &Parsed,
+    now: Instant,
+    flow: &mut F,
+    out: &mut Option<F::Output>,
+    after: &mut AfterAnswer,
+) -> Result<(), ssoflow_core::Error> {
+    let mut view = ResponseView::empty();
+    if let Err(stop) = driver.view_into(parsed, &mut view) {
+        *after = AfterAnswer::Unreadable(stop);
+        return Ok(());
+    }
+    let response = view.response();
+    if let Some(secs) = response.retry_after_secs() {
+        *after = AfterAnswer::RetryAfter(secs);
+    }
+    flow.handle(now, response, out)
+}
+
 impl<'a> ResponseView<'a> {
     /// No response yet: the view the driver reads one into. (A function, not a `const`: a
     /// constant would be copied whole from flash, header table included; made here only its

@@ -68,16 +68,12 @@ impl Error {
         Error::Io(e.kind())
     }
 
-    /// `error`, the flow's reading of `response`: with its `Retry-After` when it is transient
-    /// and the answer said how long to wait.
-    pub(crate) fn from_answer(
-        error: ssoflow_core::Error,
-        response: &ssoflow_core::Response<'_>,
-    ) -> Self {
-        match response.retry_after_secs() {
-            Some(secs) if error.is_transient() => Error::RetryAfter { error, secs },
-            _ => Error::Core(error),
-        }
+    /// [`Error::Core`]`(error)`, built where the caller returns it. Out of line on purpose:
+    /// written inline, LLVM builds the value in a temporary and copies it (a second 0.2 KiB
+    /// slot in the caller's frame, e.g. under a request's writing).
+    #[inline(never)]
+    pub(crate) fn from_core(error: ssoflow_core::Error) -> Self {
+        Error::Core(error)
     }
 
     /// The flow's own error, for [`Error::Core`] and [`Error::RetryAfter`].

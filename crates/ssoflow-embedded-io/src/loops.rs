@@ -16,6 +16,16 @@
 //! [`Driver::run`](crate::Driver::run) hands `exchange` a `dyn Flow`, so there is one copy per
 //! output type rather than one per flow.
 
+/// What [`blocking::send_next`] (and its async twin) did.
+pub(crate) enum Next {
+    /// The flow is done: nothing was sent.
+    Done,
+    /// The request was written.
+    Sent,
+    /// The request needs this larger split of the buffer: nothing was sent.
+    Larger(usize),
+}
+
 macro_rules! loops {
     ([$($kw:tt)?] $io:ident; $wait:ident; [$($aw:tt)*]) => {
         use $io::{Read, Write};
@@ -27,6 +37,7 @@ macro_rules! loops {
         use ssoflow_core::{Flow, Paced, PacedFlow, Request, Step};
 
         use crate::parser::{Parsed, Progress, ResponseParser};
+        use crate::loops::Next;
         use crate::{Clock, Driver, Error, RequestWriter};
 
         /// Poll → send → read → handle until the flow is done, its output read into `out`.
@@ -45,40 +56,65 @@ macro_rules! loops {
         {
             loop {
                 let now = clock.now();
-                let limits = driver.limits();
-                let reusable = driver.is_reusable();
-                // The request is written from where `poll` returned it, and a failure is
-                // looked at there (a larger split, or the error returned from that slot): no
-                // copy of the request or of a 0.2 KiB error on this frame, which stays under
-                // the whole exchange.
-                let larger = {
-                    let (work, staging) = driver.work_regions();
-                    match flow.poll(now, work) {
-                        Ok(Step::Done) => return Ok(()),
-                        Ok(Step::Send(_)) if !reusable => return Err(Error::NotReusable),
-                        Ok(Step::Send(ref request)) => {
-                            write_request(stream, request, staging) $($aw)* ?;
-                            None
-                        }
-                        Err(e) => match crate::driver::larger_split(&e, limits) {
-                            Some(split) => Some(split),
-                            None => return Err(Error::Core(e)),
-                        },
+                let mut next = Next::Sent;
+                send_next(driver, stream, now, flow, &mut next) $($aw)* ?;
+                match next {
+                    Next::Done => return Ok(()),
+                    Next::Larger(split) => {
+                        driver.set_split(split);
+                        continue;
                     }
-                };
-                if let Some(split) = larger {
-                    driver.set_split(split);
-                    continue;
+                    Next::Sent => {}
                 }
                 let parsed = receive(driver, stream, clock) $($aw)* ?;
-                let mut view = crate::driver::ResponseView::empty();
-                if let Err(stop) = driver.view_into(&parsed, &mut view) {
+                let mut after = crate::driver::AfterAnswer::Read;
+                if let Err(e) = crate::driver::answer(driver, &parsed, now, flow, out, &mut after) {
+                    return Err(after.into_error(e));
+                }
+                if let crate::driver::AfterAnswer::Unreadable(stop) = after {
                     return Err(stop.into_error());
                 }
-                let response = view.response();
-                if let Err(e) = flow.handle(now, response, out) {
-                    return Err(Error::from_answer(e, &response));
+            }
+        }
+
+        /// Poll `flow` and write the request it returns: [`exchange`]'s first half. What
+        /// happened is left in `next` (`Sent` on entry).
+        ///
+        /// Out of line, so the slot `poll` returns into (the request, or a 0.2 KiB error) takes
+        /// stack only while the request is written, not also under the response's reading and
+        /// the flow's handling of it, as it would in the exchange loop's frame. The request is
+        /// written from where `poll` returned it, and a failure is looked at there (a larger
+        /// split, or the error returned from that slot): no copy of either. The writer's
+        /// `Result` is returned as it was written (no copy of an error here either).
+        #[inline(never)]
+        $($kw)? fn send_next<S, F>(
+            driver: &mut Driver<'_>,
+            stream: &mut S,
+            now: ssoflow_core::Instant,
+            flow: &mut F,
+            next: &mut Next,
+        ) -> Result<(), Error>
+        where
+            S: Write + ?Sized,
+            F: Flow + ?Sized,
+        {
+            let limits = driver.limits();
+            let reusable = driver.is_reusable();
+            let (work, staging) = driver.work_regions();
+            match flow.poll(now, work) {
+                Ok(Step::Done) => {
+                    *next = Next::Done;
+                    Ok(())
                 }
+                Ok(Step::Send(_)) if !reusable => Err(Error::NotReusable),
+                Ok(Step::Send(ref request)) => write_request(stream, request, staging) $($aw)*,
+                Err(e) => match crate::driver::larger_split(&e, limits) {
+                    Some(split) => {
+                        *next = Next::Larger(split);
+                        Ok(())
+                    }
+                    None => Err(Error::from_core(e)),
+                },
             }
         }
 

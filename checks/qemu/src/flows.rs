@@ -356,12 +356,10 @@ fn stream_generate_session(w: &mut Wire) -> Result<(), Error> {
     let mut flow = stream::generate_session(&c, "YOUR_ACCESS_TOKEN", &who)?;
     let mut out = None;
     run_into(w, &mut flow, &mut out)?;
-    // The token is single-use: `into_redirect_url` takes it out of the slot.
-    let token = out
-        .take()
-        .ok_or(Error::Core(ssoflow_core::Error::NO_OUTPUT))?;
+    // The token is single-use: spent where it was read (`take_redirect_url` empties the slot).
     let mut url = [0u8; 512];
-    w.value("redirect", token.into_redirect_url(&c, &mut url)?);
+    let redirect = stream::SsoLoginToken::take_redirect_url(&mut out, &c, &mut url)?;
+    w.value("redirect", redirect);
     Ok(())
 }
 

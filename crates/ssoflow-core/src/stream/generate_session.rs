@@ -100,6 +100,43 @@ impl SsoLoginToken {
         config: &StreamConfig,
         buf: &'b mut [u8],
     ) -> Result<&'b str, Error> {
+        self.write_redirect_url(config, buf)
+    }
+
+    /// [`into_redirect_url`](Self::into_redirect_url) for a token still in the slot it was read
+    /// into (a driver's `run_into`, [`Flow::handle`](crate::Flow::handle)'s `out`): the URL is
+    /// written from the token where it is, then the slot is emptied, the token spent (wiped),
+    /// also when the URL did not fit. No copy of the 2 KiB token is made on the caller's stack,
+    /// as moving it out of the slot would. An empty slot is [`Error::NO_OUTPUT`].
+    ///
+    /// ```no_run
+    /// # use ssoflow_core::stream::{StreamConfig, SsoLoginToken};
+    /// # fn demo(mut out: Option<SsoLoginToken>, config: &StreamConfig) -> Result<(), ssoflow_core::Error> {
+    /// let mut buf = [0u8; ssoflow_core::stream::MAX_REDIRECT_URL_LEN];
+    /// let url = SsoLoginToken::take_redirect_url(&mut out, config, &mut buf)?;
+    /// assert!(out.is_none());
+    /// # let _ = url; Ok(()) }
+    /// ```
+    // Out of line: inlined, the URL writer's working values would stay in the caller's frame.
+    #[inline(never)]
+    pub fn take_redirect_url<'b>(
+        slot: &mut Option<Self>,
+        config: &StreamConfig,
+        buf: &'b mut [u8],
+    ) -> Result<&'b str, Error> {
+        let url = match slot {
+            Some(token) => token.write_redirect_url(config, buf),
+            None => Err(Error::NO_OUTPUT),
+        };
+        *slot = None;
+        url
+    }
+
+    fn write_redirect_url<'b>(
+        &self,
+        config: &StreamConfig,
+        buf: &'b mut [u8],
+    ) -> Result<&'b str, Error> {
         let mut rb =
             RequestBuilder::new(buf, Method::Get, config.white_label_domain(), REDIRECT_PATH);
         rb.query(&[("code", self.0.expose())]);
@@ -365,6 +402,34 @@ pub(crate) mod tests {
         assert!(worst.redirect_url_len(&c2) <= MAX_REDIRECT_URL_LEN);
         let mut buf = std::vec![0u8; MAX_REDIRECT_URL_LEN];
         assert!(worst.into_redirect_url(&c2, &mut buf).is_ok());
+    }
+
+    #[test]
+    fn take_redirect_url_spends_the_token_in_its_slot() {
+        let c = config();
+        // The same URL as `into_redirect_url`, and the slot left empty.
+        let mut slot = Some(token("a+b/c=d&e~f%"));
+        let mut buf = [0u8; 256];
+        let url = SsoLoginToken::take_redirect_url(&mut slot, &c, &mut buf).unwrap();
+        assert_eq!(
+            url,
+            "https://orders.brand.example/redirect/sso?code=a%2Bb%2Fc%3Dd%26e%7Ef%25"
+        );
+        assert!(slot.is_none());
+        // A buffer too small: the exact size asked for, and the token spent all the same.
+        let mut slot = Some(token("abc"));
+        let need = slot.as_ref().map(|t| t.redirect_url_len(&c)).unwrap();
+        let mut small = [0u8; 10];
+        assert_eq!(
+            SsoLoginToken::take_redirect_url(&mut slot, &c, &mut small),
+            Err(Error::BufferTooSmall { required: need })
+        );
+        assert!(slot.is_none());
+        // An empty slot.
+        assert_eq!(
+            SsoLoginToken::take_redirect_url(&mut slot, &c, &mut buf),
+            Err(Error::NO_OUTPUT)
+        );
     }
 
     #[test]

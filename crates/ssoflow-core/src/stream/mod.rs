@@ -89,10 +89,13 @@ impl StreamConfig {
             });
         }
         let base = crate::http::trim_slashes(base_url);
-        let mut token_url = heapless::String::<URL_CAP>::new();
-        crate::json::fill(&mut [(&mut token_url, base, "base_url")])?;
-        crate::json::fill(&mut [(&mut token_url, "/oauth/token", "base_url")])?;
-        self.oauth.init(&token_url, client_id)?;
+        // The token URL is put together in the white-label field (empty here, filled last, of
+        // the same capacity): no string of its own in this frame, under the client's checks.
+        let token_url = &mut self.white_label_domain;
+        crate::json::fill(&mut [(token_url, base, "base_url")])?;
+        crate::json::fill(&mut [(token_url, "/oauth/token", "base_url")])?;
+        self.oauth.init(&self.white_label_domain, client_id)?;
+        self.white_label_domain.clear();
         self.oauth.set_secret(client_secret)?;
         crate::json::fill(&mut [
             (&mut self.base_url, base, "base_url"),

@@ -105,9 +105,11 @@ impl SsoLoginToken {
 
     /// [`into_redirect_url`](Self::into_redirect_url) for a token still in the slot it was read
     /// into (a driver's `run_into`, [`Flow::handle`](crate::Flow::handle)'s `out`): the URL is
-    /// written from the token where it is, then the slot is emptied, the token spent (wiped),
-    /// also when the URL did not fit. No copy of the 2 KiB token is made on the caller's stack,
-    /// as moving it out of the slot would. An empty slot is [`Error::NO_OUTPUT`].
+    /// written from the token where it is, then the slot is emptied and the token spent (wiped).
+    /// No copy of the 2 KiB token is made on the caller's stack, as moving it out of the slot
+    /// would. Unlike `into_redirect_url`, a buffer too small loses nothing: the error is
+    /// `Error::BufferTooSmall` with the room needed and the token stays in the slot, unspent,
+    /// for a second try. An empty slot is [`Error::NO_OUTPUT`].
     ///
     /// ```no_run
     /// # use ssoflow_core::stream::{StreamConfig, SsoLoginToken};
@@ -125,11 +127,11 @@ impl SsoLoginToken {
         buf: &'b mut [u8],
     ) -> Result<&'b str, Error> {
         let url = match slot {
-            Some(token) => token.write_redirect_url(config, buf),
-            None => Err(Error::NO_OUTPUT),
+            Some(token) => token.write_redirect_url(config, buf)?,
+            None => return Err(Error::NO_OUTPUT),
         };
         *slot = None;
-        url
+        Ok(url)
     }
 
     fn write_redirect_url<'b>(
@@ -416,7 +418,7 @@ pub(crate) mod tests {
             "https://orders.brand.example/redirect/sso?code=a%2Bb%2Fc%3Dd%26e%7Ef%25"
         );
         assert!(slot.is_none());
-        // A buffer too small: the exact size asked for, and the token spent all the same.
+        // A buffer too small: the exact size asked for, and the token kept for a second try.
         let mut slot = Some(token("abc"));
         let need = slot.as_ref().map(|t| t.redirect_url_len(&c)).unwrap();
         let mut small = [0u8; 10];
@@ -424,6 +426,10 @@ pub(crate) mod tests {
             SsoLoginToken::take_redirect_url(&mut slot, &c, &mut small),
             Err(Error::BufferTooSmall { required: need })
         );
+        assert!(slot.is_some());
+        let mut room = [0u8; 256];
+        let url = SsoLoginToken::take_redirect_url(&mut slot, &c, &mut room).unwrap();
+        assert!(url.ends_with("?code=abc"), "{url}");
         assert!(slot.is_none());
         // An empty slot.
         assert_eq!(

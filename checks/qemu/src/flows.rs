@@ -423,31 +423,32 @@ fn pos_refresh(w: &mut Wire) -> Result<(), Error> {
 
 // ── The table ────────────────────────────────────────────────────────────────────────────────
 
+/// The client-credentials answer (RFC 6749 §5.1 with the requested scope), for both ways of
+/// running that flow.
+const CLIENT_CREDENTIALS_ANSWERS: &[Answer] = &[Answer::ok(
+    br#"{"access_token":"2YotnFZFEjr1zCsicMWpAA","token_type":"Bearer","expires_in":3600,"scope":"read write"}"#,
+)];
+const CLIENT_CREDENTIALS_GOLDEN: &[&str] = &[
+    OAUTH_HOST,
+    "access 2YotnFZFEjr1zCsicMWpAA",
+    "expires_at_ms 3601000",
+    "refresh -",
+    "scope read write",
+];
+
 pub static FLOWS: &[Case] = &[
     Case {
         name: "oauth2-client-credentials",
         run: oauth2_client_credentials,
-        answers: &[Answer::ok(br#"{"access_token":"2YotnFZFEjr1zCsicMWpAA","token_type":"Bearer","expires_in":3600,"scope":"read write"}"#)],
-        golden: &[
-            OAUTH_HOST,
-            "access 2YotnFZFEjr1zCsicMWpAA",
-            "expires_at_ms 3601000",
-            "refresh -",
-            "scope read write",
-        ],
+        answers: CLIENT_CREDENTIALS_ANSWERS,
+        golden: CLIENT_CREDENTIALS_GOLDEN,
     },
     Case {
         // The same flow run the plain way (`driver.run(…)?`), for comparison.
         name: "oauth2-client-credentials-run",
         run: oauth2_client_credentials_run,
-        answers: &[Answer::ok(br#"{"access_token":"2YotnFZFEjr1zCsicMWpAA","token_type":"Bearer","expires_in":3600,"scope":"read write"}"#)],
-        golden: &[
-            OAUTH_HOST,
-            "access 2YotnFZFEjr1zCsicMWpAA",
-            "expires_at_ms 3601000",
-            "refresh -",
-            "scope read write",
-        ],
+        answers: CLIENT_CREDENTIALS_ANSWERS,
+        golden: CLIENT_CREDENTIALS_GOLDEN,
     },
     Case {
         name: "oauth2-password",

@@ -7,7 +7,7 @@ use libfuzzer_sys::fuzz_target;
 use ssoflow_core::oauth2::read_token_response;
 use ssoflow_core::{AccessToken, Expiry, Instant, Quirks, Response, Secret, TokenSet};
 use ssoflow_fuzz::{
-    Record, assert_token, check_error, configs::CLIENT_SECRET, count, token_values,
+    Record, assert_token, check_error, configs::CLIENT_SECRET, count, fixed_text, token_values,
 };
 
 fn check(set: &TokenSet, body: &[u8], now: Instant, quirks: Quirks, status: u16) {
@@ -92,7 +92,11 @@ fuzz_target!(|data: &[u8]| {
                 // A 2xx token answer never reaches an error's text (issue 17 item 3).
                 if (200..300).contains(&rec.status) {
                     let shown = format!("{e} {e:?}");
-                    for value in token_values(rec.body) {
+                    let fixed = fixed_text(e);
+                    for value in token_values(rec.body)
+                        .into_iter()
+                        .filter(|v| !fixed.contains(v.as_str()))
+                    {
                         assert!(
                             !shown.contains(value.as_str()),
                             "an error about a 2xx token answer prints {value:?}: {shown}"

@@ -440,9 +440,10 @@ pub fn check_error(e: &Error, body: Option<&[u8]>, secrets: &[&str]) {
 }
 
 /// The error's fixed text: its `Display` and `Debug` with every part that comes from the
-/// answer or the caller blanked. A caller's secret inside it (a code `callba` and the static
-/// `what` "callback") is a coincidence, not a leak (found by the CI smoke run).
-fn fixed_text(e: &Error) -> String {
+/// answer or the caller blanked. A secret inside it is a coincidence, not a leak: a caller's
+/// code `callba` inside the static `what` "callback", or a token answer's value `en_typ`
+/// inside "token_type" (both found by the CI smoke run).
+pub fn fixed_text(e: &Error) -> String {
     let mut t = e.clone();
     match &mut t {
         Error::Provider { message, code, .. } => {

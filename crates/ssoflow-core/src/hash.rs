@@ -38,9 +38,7 @@ use rustcrypto as backend;
 
 /// SHA-256 of the concatenation of `parts`.
 pub(crate) fn sha256(parts: &[&[u8]]) -> [u8; SHA256_LEN] {
-    let mut out = [0u8; SHA256_LEN];
-    backend::sha256_of(&[], parts, &mut out);
-    out
+    sha256_with(backend::sha256_of, parts)
 }
 
 /// HMAC-SHA1 (RFC 2104) of the concatenation of `parts` under `key`.
@@ -50,8 +48,20 @@ pub(crate) fn hmac_sha1(key: &[u8], parts: &[&[u8]]) -> [u8; SHA1_LEN] {
 
 /// HMAC-SHA256 (RFC 2104) of the concatenation of `parts` under `key`.
 pub(crate) fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> [u8; SHA256_LEN] {
+    hmac_sha256_with(backend::sha256_of, key, parts)
+}
+
+/// SHA-256 with the SHA-256 `sha256` (a backend's; the tests run both).
+fn sha256_with(sha256: Hash, parts: &[&[u8]]) -> [u8; SHA256_LEN] {
     let mut out = [0u8; SHA256_LEN];
-    hmac(backend::sha256_of, SHA256_LEN, key, parts, &mut out);
+    sha256(&[], parts, &mut out);
+    out
+}
+
+/// HMAC-SHA256 with the SHA-256 `sha256`.
+fn hmac_sha256_with(sha256: Hash, key: &[u8], parts: &[&[u8]]) -> [u8; SHA256_LEN] {
+    let mut out = [0u8; SHA256_LEN];
+    hmac(sha256, SHA256_LEN, key, parts, &mut out);
     out
 }
 
@@ -360,20 +370,6 @@ pub(crate) mod compact {
 mod tests {
     use super::compact::{self, Md};
     use super::*;
-
-    /// SHA-256 of `parts` with `hash`.
-    fn sha256_with(hash: Hash, parts: &[&[u8]]) -> [u8; SHA256_LEN] {
-        let mut out = [0u8; SHA256_LEN];
-        hash(&[], parts, &mut out);
-        out
-    }
-
-    /// HMAC-SHA256 with the SHA-256 `hash`.
-    fn hmac_sha256_with(hash: Hash, key: &[u8], parts: &[&[u8]]) -> [u8; SHA256_LEN] {
-        let mut out = [0u8; SHA256_LEN];
-        hmac(hash, SHA256_LEN, key, parts, &mut out);
-        out
-    }
     use std::string::String;
     use std::vec::Vec;
 
